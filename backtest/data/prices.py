@@ -1,0 +1,68 @@
+"""Load, validate and put prices on the configured basis."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from backtest.data.validate import ValidationReport, validate_prices
+from backtest.errors import DataUnavailable
+
+__all__ = ["PRICE_BASES", "PriceSource", "apply_basis", "load_prices"]
+
+PRICE_BASES = ("raw", "adjusted")
+
+
+class PriceSource(Protocol):
+    """Anything that returns one ticker's raw daily prices."""
+
+    name: str
+
+    def load(self, ticker: str) -> pd.DataFrame:
+        """Return raw prices (date index, open/high/low/close/volume columns)."""
+        ...
+
+
+def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
+    """Return prices on the ``raw`` or dividend-``adjusted`` basis.
+
+    Adjusted prices scale Open, High, Low and Close by ``adj_close / close`` so
+    that every bar keeps its shape. Raw prices are the ones a broker filled.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"open": [10.0], "high": [11.0], "low": [9.0], "close": [10.0],
+    ...                   "adj_close": [5.0], "volume": [1.0]})
+    >>> apply_basis(f, "adjusted", "X")["high"].tolist()
+    [5.5]
+    """
+    if basis == "raw":
+        return frame
+    if "adj_close" not in frame.columns or frame["adj_close"].isna().any():
+        raise DataUnavailable(ticker, "adjusted prices requested but adj_close is missing for "
+                              "some sessions; use data.price_basis: raw")
+    factor = frame["adj_close"] / frame["close"]
+    out = frame.copy()
+    for col in ("open", "high", "low", "close"):
+        out[col] = frame[col] * factor
+    return out
+
+
+def load_prices(
+    source: PriceSource, tickers: list[str], basis: str, cal: xcals.ExchangeCalendar,
+) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
+    """Load and validate every ticker; return prices by ticker and the reports.
+
+    Raises
+    ------
+    DataUnavailable
+        For the first ticker the source has no data for.
+    """
+    prices, reports = {}, []
+    for ticker in tickers:
+        clean, report = validate_prices(source.load(ticker), ticker, cal)
+        prices[ticker] = apply_basis(clean, basis, ticker)
+        reports.append(report)
+    return prices, reports

@@ -1,0 +1,178 @@
+"""Event loaders: the bundled earnings table, a user CSV, events listed in YAML.
+
+Every loader returns the event table of :mod:`backtest.schema` via
+:func:`backtest.events.table.make_event_table`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from backtest.data.bundled import bundled_file
+from backtest.errors import EventError
+from backtest.events.isin import ticker_for_isin
+from backtest.events.table import make_event_table
+from backtest.events.times import parse_event_time
+from backtest.schema import PAYLOAD_COLUMNS
+from backtest.sessions import session_instant, shift_session
+
+__all__ = ["assumed_known_at", "load_bundled_earnings", "load_event_csv", "load_inline_events"]
+
+# "earniac:asof2026-02-08:0830EST": a calendar snapshot taken on that date saying 08:30 ET.
+_SNAPSHOT = re.compile(r"asof(\d{4}-\d{2}-\d{2}):(\d{2})(\d{2})E[SD]T")
+
+
+def assumed_known_at(event_time: pd.Timestamp, cal: xcals.ExchangeCalendar, notice: int) -> pd.Timestamp:
+    """Return the open ``notice`` sessions before the event's date: when its date is assumed public.
+
+    Companies announce report dates weeks ahead, but historical tables rarely
+    say when. Pre-event strategies may not enter before this instant.
+
+    Examples
+    --------
+    >>> from backtest.sessions import get_calendar
+    >>> cal = get_calendar("XNYS")
+    >>> str(assumed_known_at(pd.Timestamp("2026-02-19", tz="America/New_York"), cal, 10))
+    '2026-02-04 14:30:00+00:00'
+    """
+    day = event_time.tz_convert(cal.tz).normalize().tz_localize(None)
+    session = cal.date_to_session(day, direction="next")
+    return session_instant(cal, shift_session(cal, session, -notice), "open")
+
+
+def _bundled_row(rec: Mapping[str, object], cal: xcals.ExchangeCalendar, notice: int) -> dict:
+    source = str(rec["source"])
+    snap = _SNAPSHOT.search(source)
+    day = pd.Timestamp(str(rec["report_date"]))
+    event_time = day.tz_localize(cal.tz)
+    if snap:
+        event_time = (day + pd.Timedelta(hours=int(snap.group(2)), minutes=int(snap.group(3)))
+                      ).tz_localize(cal.tz)
+    assumed = assumed_known_at(event_time, cal, notice)
+    known, basis = assumed, "assumed"
+    if snap:
+        seen = pd.Timestamp(snap.group(1)).tz_localize(cal.tz) + pd.Timedelta(days=1)
+        if seen < assumed:
+            known, basis = seen, "source"
+    row = {"ticker": rec["ticker"], "event_type": "earnings", "event_time": event_time,
+           "timing": rec["timing"], "known_at": min(known, event_time), "known_at_basis": basis,
+           "source": f"bundled:{source}"}
+    row.update({k: rec[k] for k in ("eps_estimate", "eps_actual", "surprise_pct")})
+    return row
+
+
+def load_bundled_earnings(
+    tickers: Iterable[str], cal: xcals.ExchangeCalendar, notice_sessions: int = 10,
+) -> pd.DataFrame:
+    """Return the bundled earnings reports of ``tickers`` as an event table.
+
+    Examples
+    --------
+    >>> from backtest.sessions import get_calendar
+    >>> ev = load_bundled_earnings(["BABA"], get_calendar("XNYS"))
+    >>> len(ev), ev["event_id"].iloc[-1], ev["timing"].iloc[-1]
+    (39, 'BABA-earnings-2026-02-19T133000Z', 'bmo')
+    """
+    table = pd.read_csv(bundled_file("earnings", "earnings_events.csv"))
+    table = table[table["ticker"].isin(list(tickers))]
+    table = table.astype(object).where(table.notna(), None)
+    rows = [_bundled_row(rec, cal, notice_sessions) for rec in table.to_dict("records")]
+    return make_event_table(rows, cal)
+
+
+def _csv_time_column(columns: Iterable[str], path: Path) -> str:
+    for name in ("event_time", "report_date", "date", "time"):
+        if name in columns:
+            return name
+    raise EventError(f"{path}: no time column; add one named event_time, report_date or date")
+
+
+def load_event_csv(
+    path: Path, cal: xcals.ExchangeCalendar, timezone: str | None = None,
+    event_type: str = "earnings", notice_sessions: int = 10,
+) -> pd.DataFrame:
+    """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
+
+    Optional columns: ``event_type, timing, known_at, source`` and the payload
+    columns of :data:`backtest.schema.PAYLOAD_COLUMNS`.
+    """
+    if not path.is_file():
+        raise EventError(f"event file not found: {path.resolve()}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    time_col = _csv_time_column(frame.columns, path)
+    rows = []
+    for line, rec in enumerate(frame.to_dict("records"), start=2):
+        try:
+            rows.append(_user_row(rec, time_col, cal, timezone, event_type, f"{path.name}:{line}",
+                                  notice_sessions))
+        except EventError as exc:
+            raise EventError(f"{path}:{line}: {exc}") from exc
+    return make_event_table(rows, cal)
+
+
+def _number(value: object) -> object:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return value
+
+
+def _user_row(
+    rec: Mapping[str, object], time_col: str, cal: xcals.ExchangeCalendar, tz: str | None,
+    default_type: str, source: str, notice: int,
+) -> dict:
+    rec = {k: v for k, v in rec.items() if v not in ("", None)}
+    tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
+    event_time = parse_event_time(rec[time_col], tz, cal)
+    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
+    etype = str(rec.get("event_type", default_type))
+    known = rec.get("known_at")
+    row = {"ticker": ticker, "event_type": etype, "event_time": event_time,
+           "timing": rec.get("timing"), "source": str(rec.get("source", source))}
+    if known is not None:
+        row["known_at"], row["known_at_basis"] = parse_event_time(known, tz, cal), "source"
+    elif etype == "earnings":
+        row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
+        row["known_at_basis"] = "assumed"
+    else:
+        row["known_at_basis"] = "published"
+    if "isin" in rec:
+        row["isin"] = _check_isin_matches(str(rec["isin"]), ticker)
+    row.update({k: _number(rec[k]) for k in PAYLOAD_COLUMNS if k in rec and k != "isin"})
+    return row
+
+
+def _check_isin_matches(isin: str, ticker: str) -> str:
+    mapped = ticker_for_isin(isin, required=False)
+    if mapped is not None and mapped != ticker:
+        raise EventError(f"ISIN {isin} belongs to {mapped}, not {ticker}")
+    return isin
+
+
+def load_inline_events(
+    items: Iterable[Mapping[str, object]], cal: xcals.ExchangeCalendar, notice_sessions: int = 10,
+) -> pd.DataFrame:
+    """Return events listed inline in the YAML config (``time`` key holds the stamp).
+
+    Examples
+    --------
+    >>> from backtest.sessions import get_calendar
+    >>> ev = load_inline_events([{"ticker": "BABA", "event_type": "news",
+    ...     "time": "13.01.2026 14:42:04", "timezone": "Europe/Berlin", "move_pct": 10}],
+    ...     get_calendar("XNYS"))
+    >>> ev.loc[0, ["timing", "event_time"]].astype(str).tolist()
+    ['bmo', '2026-01-13 13:42:04+00:00']
+    """
+    rows = []
+    for n, item in enumerate(items):
+        try:
+            rows.append(_user_row(dict(item), "time", cal, None, "news", f"inline:{n}",
+                                  notice_sessions))
+        except EventError as exc:
+            raise EventError(f"events.inline[{n}]: {exc}") from exc
+    return make_event_table(rows, cal)
