@@ -1,0 +1,196 @@
+"""Strategy registry, the as-of market view strategies read, and signal checks.
+
+A strategy is a function ``(events, market, params) -> (signals, drops)``
+registered by name with :func:`register`. It receives aligned events (schema
+in :mod:`backtest.schema`) and a :class:`MarketView` that only answers
+questions about the past of a given instant, and returns one signal row per
+intended round trip plus a drop row for every event it declines, with a reason.
+
+Timing contract checked by :func:`check_signals` for every strategy:
+``info_time <= decision_time <= entry instant < exit instant``. A violation is a
+:class:`~backtest.errors.LookAheadError`, never a silently shifted trade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import exchange_calendars as xcals
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from backtest.errors import ConfigError, LookAheadError, StrategyError
+from backtest.events.align import drop_rows
+from backtest.schema import SIGNAL_COLUMNS, empty_drops
+from backtest.sessions import session_instant, shift_session
+
+__all__ = [
+    "MarketView",
+    "StrategyParams",
+    "StrategySpec",
+    "check_signals",
+    "get_strategy",
+    "register",
+    "registered_strategies",
+    "window_drops",
+]
+
+AT_RANK = {"open": 0, "close": 1}
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameter model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+StrategyFn = Callable[[pd.DataFrame, "MarketView", StrategyParams], tuple[pd.DataFrame, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy: its name, parameter model, function and event types."""
+
+    name: str
+    params: type[StrategyParams]
+    fn: StrategyFn
+    event_types: tuple[str, ...]
+    summary: str
+
+
+_REGISTRY: dict[str, StrategySpec] = {}
+
+
+def register(name: str, params: type[StrategyParams], event_types: tuple[str, ...]) -> Callable:
+    """Decorator registering a strategy function under ``name``."""
+    def wrap(fn: StrategyFn) -> StrategyFn:
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary)
+        return fn
+    return wrap
+
+
+def registered_strategies() -> dict[str, StrategySpec]:
+    """Return the registry, importing the built-in strategies first.
+
+    Examples
+    --------
+    >>> sorted(registered_strategies())[:2]
+    ['earnings_hold', 'news_momentum']
+    """
+    import strategies  # noqa: F401  (registers the built-ins on import)
+    return dict(_REGISTRY)
+
+
+def get_strategy(name: str) -> StrategySpec:
+    """Return the strategy registered as ``name`` or raise listing the available ones."""
+    known = registered_strategies()
+    if name not in known:
+        raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(sorted(known))}")
+    return known[name]
+
+
+class MarketView:
+    """Read-only, as-of access to sessions and prices for strategies.
+
+    Every price accessor takes the instant of the decision and returns only
+    bars that had closed by then, so a strategy cannot see the future through it.
+    """
+
+    def __init__(self, prices: dict[str, pd.DataFrame], cal: xcals.ExchangeCalendar) -> None:
+        self._prices = prices
+        self.cal = cal
+
+    def shift(self, session: pd.Timestamp, n: int) -> pd.Timestamp:
+        """Session ``n`` sessions after ``session`` (before, if negative)."""
+        return shift_session(self.cal, session, n)
+
+    def instant(self, session: pd.Timestamp, at: str) -> pd.Timestamp:
+        """UTC instant of ``session``'s open or close."""
+        return session_instant(self.cal, session, at)
+
+    def closed_bars(self, ticker: str, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Bars of ``ticker`` whose session closed at or before ``as_of``."""
+        frame = self._prices[ticker]
+        closes = self.cal.closes.reindex(frame.index)
+        return frame[(closes <= as_of).to_numpy()]
+
+    def has_bars(self, ticker: str, sessions: list[pd.Timestamp]) -> bool:
+        """Whether ``ticker`` has finite prices on every one of ``sessions``.
+
+        This asks only whether the engine will be able to fill; it reveals no price.
+        """
+        frame = self._prices.get(ticker)
+        if frame is None or not set(sessions) <= set(frame.index):
+            return False
+        return bool(frame.loc[sessions, ["open", "high", "low", "close"]].notna().all().all())
+
+
+def check_signals(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    """Validate a strategy's signal table; raise on look-ahead or malformed rows."""
+    missing = [c for c in SIGNAL_COLUMNS if c not in signals.columns]
+    if missing:
+        raise StrategyError(f"strategy {strategy!r} returned signals without column(s) {missing}")
+    if signals.empty:
+        return signals[list(SIGNAL_COLUMNS)]
+    if signals[list(SIGNAL_COLUMNS)].isna().any().any():
+        bad = signals[signals[list(SIGNAL_COLUMNS)].isna().any(axis=1)].iloc[0]
+        raise StrategyError(f"strategy {strategy!r} returned a NaN field for event {bad['event_id']}")
+    if not signals["side"].isin([1, -1]).all():
+        raise StrategyError(f"strategy {strategy!r}: side must be +1 or -1")
+    _check_timing(signals, strategy, cal)
+    return signals[list(SIGNAL_COLUMNS)]
+
+
+def _check_timing(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalendar) -> None:
+    for row in signals.itertuples(index=False):
+        entry = session_instant(cal, row.entry_session, row.entry_at)
+        exit_ = session_instant(cal, row.exit_session, row.exit_at)
+        if not row.info_time <= row.decision_time <= entry:
+            raise LookAheadError(
+                f"strategy {strategy!r}, event {row.event_id}: decision at {row.decision_time} uses "
+                f"information from {row.info_time} and fills at {entry}; a decision must come after "
+                "its information and before its fill")
+        if not entry < exit_:
+            raise StrategyError(f"strategy {strategy!r}, event {row.event_id}: exit {exit_} is not "
+                                f"after entry {entry}")
+
+
+def window_drops(signals: pd.DataFrame, market: MarketView, overlap: str = "skip",
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop signals whose holding window lacks prices, or that overlap an earlier one.
+
+    Returns the kept signals and the drop rows (``window_incomplete``, ``overlap``).
+    """
+    if signals.empty:
+        return signals, empty_drops()
+    complete = signals.apply(lambda r: market.has_bars(r["ticker"], _window(r, market.cal)), axis=1)
+    drops = [drop_rows(signals[~complete], "signals", "window_incomplete",
+                       "prices do not cover every session of the holding window")]
+    kept = signals[complete]
+    if overlap == "skip":
+        clash = _overlaps(kept)
+        drops.append(drop_rows(kept[clash], "signals", "overlap",
+                               "window overlaps an earlier trade in the same ticker"))
+        kept = kept[~clash]
+    return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
+
+
+def _window(row: pd.Series, cal: xcals.ExchangeCalendar) -> list[pd.Timestamp]:
+    return list(cal.sessions_in_range(row["entry_session"], row["exit_session"]))
+
+
+def _overlaps(signals: pd.DataFrame) -> pd.Series:
+    """Mark signals entering before the previous kept signal of that ticker exits."""
+    clash = pd.Series(False, index=signals.index)
+    order = signals.sort_values(["entry_session", "event_id"], kind="stable")
+    last_exit: dict[str, tuple[pd.Timestamp, int]] = {}
+    for idx, row in order.iterrows():
+        entry = (row["entry_session"], AT_RANK[row["entry_at"]])
+        prev = last_exit.get(row["ticker"])
+        if prev is not None and entry <= prev:
+            clash[idx] = True
+            continue
+        last_exit[row["ticker"]] = (row["exit_session"], AT_RANK[row["exit_at"]])
+    return clash
