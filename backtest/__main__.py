@@ -1,0 +1,5 @@
+"""``python -m backtest`` is the ``backtest`` command."""
+
+from backtest.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""Command line: ``backtest run``, ``backtest events``, ``backtest strategies``.
+
+No logic lives here: commands parse arguments, call the package, print.
+Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
+1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backtest.errors import BacktestError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Backtest strategies around earnings, news and analyst events.")
+console = Console()
+err_console = Console(stderr=True)
+STATE = {"debug": False}
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")]
+
+METRIC_FORMATS = {
+    "total_return": "{:+.2%}", "cagr": "{:+.2%}", "sharpe": "{:.2f}", "sortino": "{:.2f}",
+    "max_drawdown": "{:.2%}", "hit_rate": "{:.0%}", "avg_trade_return": "{:+.2%}",
+    "n_trades": "{:d}", "exposure": "{:.0%}", "benchmark_return": "{:+.2%}",
+}
+
+
+@app.callback()
+def _global(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    STATE["debug"] = debug
+
+
+def _fmt(key: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    try:
+        return METRIC_FORMATS.get(key, "{}").format(int(value) if key == "n_trades" else value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _metrics_table(frame) -> Table:
+    table = Table(title="Metrics", show_lines=False)
+    table.add_column("strategy", style="bold")
+    for key in METRIC_FORMATS:
+        table.add_column(key, justify="right")
+    for row in frame.to_dict("records"):
+        table.add_row(row["strategy"], *[_fmt(k, row.get(k)) for k in METRIC_FORMATS])
+    return table
+
+
+@app.command()
+def run(config: ConfigArg,
+        out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+        set_: SetOpt = None) -> None:
+    """Run a backtest and write results/<run-id>/.
+
+    Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
+    """
+    from backtest.run import run as run_backtest
+
+    result = run_backtest(config, out_dir=out, overrides=set_ or [])
+    console.print(_metrics_table(result.metrics))
+    reasons = result.drops["reason"].value_counts().to_dict()
+    console.print(f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
+                  f"drops: {reasons or 'none'}")
+    console.print(f"results: {result.folder}")
+
+
+@app.command()
+def events(config: ConfigArg, set_: SetOpt = None,
+           ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
+           event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
+           ) -> None:
+    """Print every configured event aligned to its first tradable session.
+
+    Example: backtest events configs/baba_2026.yaml --type news
+    """
+    from backtest.config import load_config
+    from backtest.pipeline import align, load_all_events, load_market
+    from backtest.sessions import get_calendar
+
+    loaded = load_config(config, set_ or [])
+    cal = get_calendar(loaded.config.data.calendar)
+    prices, _ = load_market(loaded, cal)
+    aligned, drops = align(loaded, load_all_events(loaded, cal), prices, cal, None)
+    if ticker:
+        aligned, drops = aligned[aligned["ticker"] == ticker], drops[drops["ticker"] == ticker]
+    if event_type:
+        aligned = aligned[aligned["event_type"] == event_type]
+    console.print(_events_table(aligned))
+    if len(drops):
+        console.print(f"dropped: {drops['reason'].value_counts().to_dict()}")
+
+
+def _events_table(aligned) -> Table:
+    table = Table(title="Aligned events")
+    for col in ("event_id", "timing", "event_time", "known_at", "session", "fill_at",
+                "session_price", "align_rule"):
+        table.add_column(col)
+    for row in aligned.itertuples(index=False):
+        table.add_row(row.event_id, row.timing, f"{row.event_time:%Y-%m-%d %H:%M}Z",
+                      f"{row.known_at:%Y-%m-%d %H:%M}Z", f"{row.session:%Y-%m-%d}", row.fill_at,
+                      f"{row.session_price:.2f}", row.align_rule)
+    return table
+
+
+@app.command(name="strategies")
+def list_strategies() -> None:
+    """List the registered strategies and their parameters.
+
+    Example: backtest strategies
+    """
+    from backtest.signals import registered_strategies
+
+    for name, spec in sorted(registered_strategies().items()):
+        console.print(f"[bold]{name}[/bold] ({', '.join(spec.event_types)}): {spec.summary}")
+        for field, info in spec.params.model_fields.items():
+            console.print(f"    {field} = {info.default!r}  {info.description or ''}")
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit code 2 unless --debug."""
+    try:
+        app(standalone_mode=False)
+    except BacktestError as exc:
+        if STATE["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing was published")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the like
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,279 @@
+"""YAML -> frozen, typed run configuration; every error names file, line and key.
+
+The models reject unknown keys (``extra="forbid"``) and are immutable
+(``frozen=True``). Strategies form a union tagged by ``name`` and built from
+the strategy registry, so each strategy's parameters are validated by its own
+model and an unknown name lists the available ones. The run id is a hash of
+the canonical configuration (:func:`config_hash`).
+
+Relative paths in a config are resolved against the config file's folder,
+never the working directory. ``configs/example.yaml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, create_model, model_validator
+
+from backtest.errors import ConfigError
+from backtest.signals import registered_strategies
+from backtest.yaml_source import format_validation_error, load_yaml
+
+__all__ = ["LoadedConfig", "RunConfig", "apply_overrides", "config_hash", "load_config"]
+
+Ticker = Annotated[StrictStr, Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9.\-=^]+$")]
+
+
+class Frozen(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Frozen):
+    """Where prices come from and which sessions the backtest covers."""
+
+    source: Literal["bundled", "files", "yfinance"] = "bundled"
+    path: Path | None = None
+    tickers: list[Ticker] = Field(min_length=1)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    price_basis: Literal["raw", "adjusted"] = "raw"
+    calendar: StrictStr = "XNYS"
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        if self.source == "files" and self.path is None:
+            raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+        return self
+
+
+class BundledEarnings(Frozen):
+    """The earnings table bundled with the package."""
+
+    type: Literal["bundled_earnings"]
+    tickers: list[Ticker] | None = None
+
+
+class CsvEvents(Frozen):
+    """A user CSV of events."""
+
+    type: Literal["csv"]
+    path: Path
+    timezone: StrictStr | None = None
+    event_type: Literal["earnings", "news", "analyst"] = "earnings"
+
+
+class InlineEvent(Frozen):
+    """One event written in the YAML file."""
+
+    ticker: Ticker | None = None
+    isin: StrictStr | None = None
+    event_type: Literal["earnings", "news", "analyst"] = "news"
+    time: StrictStr | dt.datetime | dt.date
+    timezone: StrictStr | None = None
+    timing: Literal["bmo", "amc", "intraday", "unknown"] | None = None
+    known_at: StrictStr | dt.datetime | None = None
+    source: StrictStr | None = None
+    headline: StrictStr | None = None
+    move_pct: float | None = None
+    eps_estimate: float | None = None
+    eps_actual: float | None = None
+    surprise_pct: float | None = None
+    firm: StrictStr | None = None
+    rating: StrictStr | None = None
+    target_old: float | None = None
+    target_new: float | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> InlineEvent:
+        if self.ticker is None and self.isin is None:
+            raise ValueError("give ticker: or isin:")
+        return self
+
+
+class InlineEvents(Frozen):
+    """Events listed in the config itself."""
+
+    type: Literal["inline"]
+    events: list[InlineEvent] = Field(min_length=1)
+
+
+EventSource = Annotated[Union[BundledEarnings, CsvEvents, InlineEvents], Field(discriminator="type")]
+
+
+class EventsConfig(Frozen):
+    """Event sources and the alignment and drop policies."""
+
+    sources: list[EventSource] = Field(min_length=1)
+    intraday_fill: Literal["next_open", "same_close"] = "next_open"
+    assumed_notice_sessions: int = Field(10, ge=0, le=120)
+    max_drop_pct: float = Field(50.0, ge=0, le=100)
+    overlap: Literal["skip", "allow"] = "skip"
+
+
+class SizingConfig(Frozen):
+    """How much each trade buys or sells."""
+
+    mode: Literal["percent", "fixed"] = "percent"
+    value: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> SizingConfig:
+        if self.mode == "percent" and self.value > 100:
+            raise ValueError(f"percent sizing takes 0 < value <= 100, got {self.value}")
+        return self
+
+
+class EngineConfig(Frozen):
+    """Simulation settings."""
+
+    engine: Literal["vectorbt", "reference"] = "vectorbt"
+    init_cash: float = Field(100_000.0, gt=0)
+    fees_bps: float = Field(10.0, ge=0, le=1000)
+    slippage_bps: float = Field(5.0, ge=0, le=1000)
+    sizing: SizingConfig = SizingConfig()
+    stop_loss_pct: float | None = Field(None, gt=0, lt=100)
+    take_profit_pct: float | None = Field(None, gt=0)
+
+
+class OutputConfig(Frozen):
+    """Where and how results are written."""
+
+    dir: Path = Path("results")
+    if_exists: Literal["suffix", "error"] = "suffix"
+    charts: bool = True
+    max_event_charts: int = Field(12, ge=0)
+
+
+def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
+    return create_model(
+        f"Strategy_{name}", __base__=Frozen, name=(Literal[name], ...),  # type: ignore[valid-type]
+        label=(StrictStr | None, None), params=(params, params()))
+
+
+def _run_model() -> type[BaseModel]:
+    specs = [_strategy_model(n, s.params) for n, s in sorted(registered_strategies().items())]
+    strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]
+    return create_model(
+        "RunConfig", __base__=Frozen, name=(StrictStr | None, None), data=(DataConfig, ...),
+        events=(EventsConfig, ...), strategies=(list[strategy], Field(min_length=1)),
+        engine=(EngineConfig, EngineConfig()), benchmarks=(list[Ticker], ["SPY"]),
+        output=(OutputConfig, OutputConfig()))
+
+
+RunConfig = _run_model()
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus where it came from (for paths and messages)."""
+
+    config: Any
+    path: Path
+    raw: dict
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the config are relative to."""
+        return self.path.parent
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` resolved against the config file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def run_name(self) -> str:
+        """The run's name: ``name:`` or the config file's stem."""
+        return self.config.name or self.path.stem
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a config mapping.
+
+    Examples
+    --------
+    >>> apply_overrides({"engine": {"fees_bps": 10}}, ["engine.fees_bps=0"])
+    {'engine': {'fees_bps': 0}}
+    """
+    out = json.loads(json.dumps(data, default=str))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. engine.fees_bps=0")
+        node = out
+        parts = [int(p) if p.isdigit() else p for p in key.split(".")]
+        for part in parts[:-1]:
+            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    model: Any = RunConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        model = _field_model(field, part)
+    return sorted(getattr(model, "model_fields", {}) or [])
+
+
+def _field_model(field: Any, part: str) -> Any:
+    if field is None:
+        return registered_strategies()[part].params if part in registered_strategies() else None
+    annotation = field.annotation
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        for inner in getattr(candidate, "__args__", ()):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
+    """Read, validate and freeze a run configuration.
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem: ``file:line:col: key.path: what and how to fix``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> cfg = load_config(Path(__file__).parents[1] / "configs" / "baba_2026.yaml")
+    >>> cfg.config.data.tickers[0]
+    'BABA'
+    """
+    doc = load_yaml(Path(path))
+    data = apply_overrides(doc.data, overrides) if overrides else doc.data
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(doc, exc, _allowed_keys)) from None
+    return LoadedConfig(config=config, path=doc.path, raw=data)
+
+
+def config_hash(config: BaseModel) -> str:
+    """Return a short, stable hash of the canonical config (keys sorted, JSON).
+
+    Examples
+    --------
+    >>> len(config_hash(DataConfig(tickers=["BABA"])))
+    12
+    """
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+

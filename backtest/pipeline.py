@@ -1,0 +1,146 @@
+"""The stages of a run, each a small function over plain pandas objects.
+
+config -> prices and events -> aligned events -> signals -> trades and equity.
+:mod:`backtest.run` strings them together and hands the tables to metrics and
+the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from backtest.config import LoadedConfig
+from backtest.data import BundledPrices, FilePrices, PriceSource, ValidationReport, load_prices
+from backtest.engine import EngineResult, EngineSettings, simulate
+from backtest.errors import BacktestError, ConfigError, StrategyError
+from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.align import align_events
+from backtest.schema import empty_drops
+from backtest.signals import MarketView, StrategySpec, check_signals, get_strategy, window_drops
+from backtest.timeline import Timeline, build_timeline
+
+__all__ = [
+    "StrategyRun",
+    "align",
+    "load_all_events",
+    "load_market",
+    "make_source",
+    "run_strategy",
+    "run_timeline",
+]
+
+
+def make_source(loaded: LoadedConfig) -> PriceSource:
+    """Return the configured price source."""
+    data = loaded.config.data
+    if data.source == "bundled":
+        return BundledPrices()
+    if data.source == "files":
+        return FilePrices(loaded.resolve(data.path))
+    raise ConfigError("data.source: yfinance is not wired into runs yet; use bundled or files")
+
+
+def load_market(loaded: LoadedConfig, cal: xcals.ExchangeCalendar,
+                ) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
+    """Load and validate prices of the universe and the benchmarks."""
+    cfg = loaded.config
+    tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks]))
+    return load_prices(make_source(loaded), tickers, cfg.data.price_basis, cal)
+
+
+def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    notice = loaded.config.events.assumed_notice_sessions
+    if src.type == "bundled_earnings":
+        return load_bundled_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
+    if src.type == "csv":
+        return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
+    items = [e.model_dump(exclude_none=True) for e in src.events]
+    return load_inline_events(items, cal, notice)
+
+
+def load_all_events(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    """Load every configured event source into one table."""
+    frames = [_load_source(src, loaded, cal) for src in loaded.config.events.sources]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        raise BacktestError("the configured event sources returned no events at all")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _period(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> tuple:
+    data = loaded.config.data
+    start = cal.date_to_session(pd.Timestamp(data.start), "next") if data.start else None
+    end = cal.date_to_session(pd.Timestamp(data.end), "previous") if data.end else None
+    return start, end
+
+
+def align(loaded: LoadedConfig, events: pd.DataFrame, prices: dict[str, pd.DataFrame],
+          cal: xcals.ExchangeCalendar, now: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Align events to sessions within the configured period."""
+    cfg = loaded.config.events
+    return align_events(events, prices, cal, cfg.intraday_fill, _period(loaded, cal), now)
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """One strategy's signals, drops and simulated result."""
+
+    name: str
+    label: str
+    events: pd.DataFrame
+    signals: pd.DataFrame
+    drops: pd.DataFrame
+    result: EngineResult | None = None
+
+
+def _call(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> tuple:
+    try:
+        return spec.fn(events, market, params)
+    except BacktestError:
+        raise
+    except Exception as exc:
+        raise StrategyError(f"strategy {spec.name!r} raised {type(exc).__name__}: {exc}") from exc
+
+
+def run_strategy(strategy_cfg, aligned: pd.DataFrame, market: MarketView, overlap: str) -> StrategyRun:
+    """Turn aligned events into checked signals for one configured strategy."""
+    spec = get_strategy(strategy_cfg.name)
+    events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
+    if events.empty:
+        empty = check_signals(pd.DataFrame(columns=["strategy", "event_id", "ticker", "side",
+            "decision_time", "info_time", "entry_session", "entry_at", "exit_session", "exit_at"]),
+            spec.name, market.cal)
+        return StrategyRun(spec.name, strategy_cfg.label or spec.name, events, empty, empty_drops())
+    signals, drops = _call(spec, events, market, strategy_cfg.params)
+    signals = check_signals(signals, spec.name, market.cal)
+    signals, window = window_drops(signals, market, overlap)
+    label = strategy_cfg.label or spec.name
+    all_drops = pd.concat([drops, window], ignore_index=True).assign(strategy=label)
+    return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
+
+
+def run_timeline(loaded: LoadedConfig, cal: xcals.ExchangeCalendar, aligned: pd.DataFrame,
+                 runs: list[StrategyRun]) -> Timeline:
+    """Sessions from the period start (or first entry) to its end (or last exit)."""
+    start, end = _period(loaded, cal)
+    firsts = [r.signals["entry_session"].min() for r in runs if not r.signals.empty]
+    lasts = [r.signals["exit_session"].max() for r in runs if not r.signals.empty]
+    candidates_start = [t for t in [start, *firsts, aligned["session"].min() if len(aligned) else None]
+                        if t is not None and not pd.isna(t)]
+    candidates_end = [t for t in [end, *lasts, aligned["session"].max() if len(aligned) else None]
+                      if t is not None and not pd.isna(t)]
+    if not candidates_start:
+        raise BacktestError("no events and no data.start/data.end: nothing defines the period")
+    return build_timeline(cal, min(candidates_start), max(candidates_end))
+
+
+def simulate_run(run: StrategyRun, prices: dict[str, pd.DataFrame], timeline: Timeline,
+                 settings: EngineSettings) -> StrategyRun:
+    """Return ``run`` with its engine result attached."""
+    result = simulate(run.signals, prices, timeline, settings)
+    trades = result.trades.assign(strategy=run.label)
+    result = EngineResult(trades, result.equity, result.in_market)
+    return StrategyRun(run.name, run.label, run.events, run.signals, run.drops, result)

@@ -1,0 +1,1 @@
+"""Reports: results folders (tables, manifest, charts) written atomically."""

@@ -1,0 +1,94 @@
+"""Write a run's results folder: tables, metrics, manifest, resolved config, charts.
+
+Folder layout (``results/<run_id>/``)::
+
+    config.yaml     the validated config, every default filled in
+    manifest.json   run id, config hash, data fingerprints, versions, git sha
+    events.csv      aligned events: session, fill point, price, rule
+    trades.csv      one row per trade (schema in backtest.schema)
+    drops.csv       every event that did not trade, with stage and reason
+    equity.csv      daily equity per strategy and benchmark
+    metrics.json    metrics per strategy and benchmark (null = not defined)
+    metrics.csv     the same as a table
+    charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from backtest.config import config_hash
+from backtest.report.manifest import git_sha, package_versions
+from backtest.report.writer import publish, write_csv, write_json
+
+__all__ = ["write_results"]
+
+EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event charts
+
+
+def _manifest(result) -> dict:
+    loaded = result.config
+    return {
+        "run_id": result.run_id, "config_file": str(loaded.path), "config_hash": config_hash(loaded.config),
+        "data_fingerprints": result.fingerprints, "versions": package_versions(),
+        "git_sha": git_sha(Path(__file__).parent),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "counts": {"events": int(len(result.events)), "trades": int(len(result.trades)),
+                   "drops": result.drops["reason"].value_counts().sort_index().to_dict()},
+        "price_validation": {r.ticker: {"rows_in": r.rows_in, "dropped": r.dropped, "notes": r.notes}
+                             for r in result.validation},
+    }
+
+
+def _tables(result, folder: Path) -> None:
+    write_csv(result.events, folder / "events.csv")
+    write_csv(result.trades, folder / "trades.csv")
+    write_csv(result.drops, folder / "drops.csv")
+    write_csv(result.equity.reset_index(), folder / "equity.csv")
+    write_csv(result.metrics, folder / "metrics.csv")
+    write_json({r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
+                for r in result.metrics.to_dict("records")}, folder / "metrics.json")
+    dumped = result.config.config.model_dump(mode="json")
+    (folder / "config.yaml").write_text(yaml.safe_dump(dumped, sort_keys=False))
+    write_json(_manifest(result), folder / "manifest.json")
+
+
+def _event_charts(result, folder: Path) -> None:
+    from backtest.report.charts import plot_event_window
+
+    limit = result.config.config.output.max_event_charts
+    traded = result.events[result.events["event_id"].isin(result.trades["event_id"])]
+    for _, event in traded.head(limit).iterrows():
+        prices = result.prices[event["ticker"]]
+        pos = prices.index.get_indexer([event["session"]])[0]
+        window = prices.iloc[max(pos - EVENT_WINDOW[0], 0): pos + EVENT_WINDOW[1] + 1]
+        trades = result.trades[result.trades["event_id"] == event["event_id"]]
+        plot_event_window(window, trades, event, folder / f"{event['event_id']}.png")
+
+
+def _charts(result, folder: Path) -> None:
+    from backtest.report.charts import plot_drawdown, plot_equity, plot_trade_returns
+
+    name = result.config.run_name
+    plot_equity(result.equity, folder / "equity.png", f"{name}: equity vs benchmarks")
+    plot_drawdown(result.equity, folder / "drawdown.png", f"{name}: drawdown")
+    plot_trade_returns(result.trades, folder / "trade_returns.png", f"{name}: net return per trade")
+    (folder / "events").mkdir()
+    _event_charts(result, folder / "events")
+
+
+def write_results(result, root: Path) -> Path:
+    """Publish ``result`` to ``root/<run_id>`` (atomic) and return the folder."""
+    output = result.config.config.output
+
+    def write(folder: Path) -> None:
+        _tables(result, folder)
+        if output.charts:
+            (folder / "charts").mkdir()
+            _charts(result, folder / "charts")
+
+    return publish(Path(root), result.run_id, output.if_exists, write)

@@ -1,0 +1,84 @@
+"""Publish a run's files atomically: write into a temp folder, then rename.
+
+A reader never sees a half-written results folder: everything goes into
+``<out>/.tmp-<uuid>/`` first and is renamed to ``<out>/<run_id>/`` only when
+complete. On any exception or Ctrl-C the temp folder is removed. An existing
+folder is never overwritten: a ``-2``, ``-3``... suffix is added, or
+:class:`~backtest.errors.ResultsExistError` raised (``output.if_exists``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.errors import DataError, ResultsExistError
+
+__all__ = ["publish", "write_csv", "write_json"]
+
+
+def _target(root: Path, run_id: str, if_exists: str) -> Path:
+    target = root / run_id
+    if not target.exists():
+        return target
+    if if_exists == "error":
+        raise ResultsExistError(f"{target} already exists; delete it, or set output.if_exists: suffix")
+    n = 2
+    while (root / f"{run_id}-{n}").exists():
+        n += 1
+    return root / f"{run_id}-{n}"
+
+
+def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], None]) -> Path:
+    """Run ``write(tmp_folder)`` and publish the folder as ``root/run_id`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> publish(root, "demo", "suffix", lambda d: (d / "a.txt").write_text("x")).name
+    'demo'
+    >>> publish(root, "demo", "suffix", lambda d: None).name
+    'demo-2'
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create results folder {root.resolve()}: {exc.strerror}") from exc
+    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        target = _target(root, run_id, if_exists)
+        os.rename(tmp, target)  # atomic on one filesystem; fails rather than merging folders
+        return target
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table with ISO timestamps and full float precision (byte-stable)."""
+    frame.to_csv(path, index=False, float_format="%.12g", date_format="%Y-%m-%dT%H:%M:%S%z")
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def write_json(data: dict, path: Path) -> None:
+    """Write JSON with sorted keys; NaN and infinities become null (valid JSON)."""
+    path.write_text(json.dumps(_clean(data), indent=2, sort_keys=True, default=str) + "\n")

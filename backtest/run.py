@@ -1,0 +1,141 @@
+"""Run a backtest from a config: the one function behind ``backtest run``.
+
+Stages (each in :mod:`backtest.pipeline`): load and validate prices, load
+events, align them to sessions, turn them into signals per strategy, simulate,
+compute metrics, and publish ``results/<run_id>/`` atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from backtest import metrics
+from backtest.config import LoadedConfig, config_hash, load_config
+from backtest.engine import EngineSettings
+from backtest.events.align import check_loss_budget
+from backtest.pipeline import (StrategyRun, align, load_all_events, load_market, run_strategy,
+                               run_timeline, simulate_run)
+from backtest.report.manifest import data_fingerprint
+from backtest.sessions import get_calendar
+from backtest.signals import MarketView
+from backtest.timeline import Timeline
+
+__all__ = ["RunResult", "engine_settings", "run", "run_loaded"]
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, as plain tables (schemas in :mod:`backtest.schema`)."""
+
+    run_id: str
+    config: LoadedConfig
+    events: pd.DataFrame
+    trades: pd.DataFrame
+    drops: pd.DataFrame
+    equity: pd.DataFrame
+    metrics: pd.DataFrame
+    prices: dict[str, pd.DataFrame]
+    validation: list = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    folder: Path | None = None
+
+
+def engine_settings(loaded: LoadedConfig) -> EngineSettings:
+    """Translate the engine section of a config into engine settings."""
+    e = loaded.config.engine
+    return EngineSettings(init_cash=e.init_cash, fees_bps=e.fees_bps, slippage_bps=e.slippage_bps,
+                          sizing=e.sizing.mode, size=e.sizing.value, stop_loss_pct=e.stop_loss_pct,
+                          take_profit_pct=e.take_profit_pct, engine=e.engine)
+
+
+def _benchmark_equity(prices: dict[str, pd.DataFrame], tickers: list[str], timeline: Timeline,
+                      init_cash: float) -> pd.DataFrame:
+    """Buy-and-hold equity of each benchmark, close to close over the timeline."""
+    out = {}
+    for ticker in tickers:
+        close = prices[ticker]["close"].reindex(timeline.sessions)
+        first = close.first_valid_index()
+        out[f"benchmark:{ticker}"] = init_cash * close / close.loc[first] if first is not None \
+            else close * float("nan")
+    return pd.DataFrame(out, index=timeline.sessions)
+
+
+def _metrics_table(runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None) -> pd.DataFrame:
+    rows = {}
+    bench_eq = bench[primary] if primary else None
+    for r in runs:
+        res = r.result
+        rows[r.label] = metrics.summarize(res.equity, res.trades["net_return"].astype(float),
+                                          res.in_market, bench_eq)
+    for col in bench.columns:
+        always = pd.Series(True, index=bench.index)
+        rows[col] = metrics.summarize(bench[col].dropna(), pd.Series(dtype=float), always, bench_eq)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("strategy").reset_index()
+
+
+def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
+    digest = config_hash(loaded.config)
+    data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
+    import hashlib
+    combined = hashlib.sha256(f"{digest}|{data}".encode()).hexdigest()[:10]
+    return f"{loaded.run_name}-{combined}"
+
+
+def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResult:
+    """Run every stage except publishing; return the tables."""
+    cfg = loaded.config
+    cal = get_calendar(cfg.data.calendar)
+    prices, reports = load_market(loaded, cal)
+    events = load_all_events(loaded, cal)
+    aligned, drops = align(loaded, events, prices, cal, now)
+    market = MarketView(prices, cal)
+    runs = [run_strategy(s, aligned, market, cfg.events.overlap) for s in cfg.strategies]
+    for r in runs:
+        check_loss_budget(len(events), pd.concat([drops, r.drops]), cfg.events.max_drop_pct)
+    timeline = run_timeline(loaded, cal, aligned, runs)
+    runs = [simulate_run(r, prices, timeline, engine_settings(loaded)) for r in runs]
+    bench = _benchmark_equity(prices, cfg.benchmarks, timeline, cfg.engine.init_cash)
+    equity = pd.concat([pd.DataFrame({r.label: r.result.equity for r in runs}), bench], axis=1)
+    fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
+    fingerprints["events"] = data_fingerprint(events.astype(str))
+    return RunResult(
+        run_id=_run_id(loaded, fingerprints), config=loaded, events=aligned,
+        trades=pd.concat([r.result.trades for r in runs], ignore_index=True),
+        drops=pd.concat([drops, *[r.drops for r in runs]], ignore_index=True),
+        equity=equity.rename_axis("session"),
+        metrics=_metrics_table(runs, bench, bench.columns[0] if len(bench.columns) else None),
+        prices=prices, validation=reports, fingerprints=fingerprints)
+
+
+def run(config: str | Path | LoadedConfig, out_dir: Path | None = None,
+        overrides: list[str] | None = None, now: pd.Timestamp | None = None) -> RunResult:
+    """Run a backtest and publish its results folder.
+
+    Parameters
+    ----------
+    config : str, Path or LoadedConfig
+        Path of a YAML config, or an already loaded one.
+    out_dir : Path, optional
+        Results root; defaults to ``output.dir`` of the config.
+    overrides : list of str, optional
+        ``key.path=value`` overrides applied before validation.
+    now : pandas.Timestamp, optional
+        The run's clock (events published later are dropped as future).
+
+    Returns
+    -------
+    RunResult
+        With ``folder`` set to the published ``results/<run_id>``.
+    """
+    from backtest.report.results import write_results
+
+    loaded = config if isinstance(config, LoadedConfig) else load_config(config, overrides)
+    result = run_loaded(loaded, now)
+    # Output goes where the user runs from (like --out), unlike inputs, which are
+    # resolved against the config file.
+    root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+    result.folder = write_results(result, root)
+    return result
