@@ -15,8 +15,8 @@ at ``price * (1 + s)``, sells at ``price * (1 - s)``.
 
 Returns. ``gross_return`` is the market move over the holding window at the
 reference (unslipped) prices, signed by side. ``net_return`` is the trade's
-P&L after fees and slippage divided by its entry cost (fill value plus entry
-fee), as vectorbt defines it; with zero costs it equals ``gross_return``.
+P&L after fees and slippage divided by its entry fill value (size times entry
+fill price), as vectorbt defines it; with zero costs it equals ``gross_return``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _one_trade(row: pd.Series, prices: dict[str, pd.DataFrame], timeline: Timeli
             "side": side, "entry_time": timeline.ticks[t_in], "entry_price": p_in,
             "exit_time": timeline.ticks[t_out], "exit_price": p_out, "size": size,
             "fees": fee_in + fee_out, "gross_return": side * (ref_out / ref_in - 1.0),
-            "net_return": pnl / (size * p_in + fee_in), "exit_reason": "time",
+            "net_return": pnl / (size * p_in), "exit_reason": "time",
             "entry_ref_price": ref_in, "exit_ref_price": ref_out, "pnl": pnl}
 
 

@@ -47,7 +47,7 @@ def base_config(prices: Path, events: list[dict], strategies: list[dict], **engi
     return {
         "name": "synthetic",
         "data": {"source": "files", "path": str(prices), "tickers": ["A"]},
-        "events": {"sources": [{"type": "inline", "events": events}]},
+        "events": {"sources": [{"type": "inline", "events": events}], "max_drop_pct": 100},
         "strategies": strategies,
         "engine": {"fees_bps": 0, "slippage_bps": 0, "sizing": {"mode": "fixed", "value": 1000},
                    **engine},

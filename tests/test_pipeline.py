@@ -160,3 +160,11 @@ def test_naive_clock_time_without_timezone_is_rejected(tmp_path, market):
     naive = {k: v for k, v in NEWS.items() if k != "timezone"}
     with pytest.raises(BacktestError, match="no time zone"):
         run_config(tmp_path, base_config(market, [naive], [MOMENTUM]))
+
+
+def test_loss_budget_stops_a_run_that_lost_too_many_events(tmp_path, market):
+    data = base_config(market, [{**NEWS, "time": "2026-03-31 08:00", "timezone": "America/New_York"},
+                                NEWS], [MOMENTUM])
+    data["events"]["max_drop_pct"] = 25
+    with pytest.raises(BacktestError, match=r"dropped 1 of 2 events \(50.0%\).*window_incomplete"):
+        run_config(tmp_path, data)

@@ -1,0 +1,144 @@
+"""Matplotlib charts of a run, drawn on Agg figures (no global pyplot state).
+
+Each function takes plain pandas objects, writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+matplotlib.use("Agg")
+
+__all__ = ["plot_drawdown", "plot_equity", "plot_event_window", "plot_trade_returns"]
+
+SIZE, DPI = (10, 5), 110
+BENCH_PREFIX = "benchmark:"
+EXCHANGE_TZ = "America/New_York"
+
+
+def _figure() -> tuple[Figure, object]:
+    fig = Figure(figsize=SIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _style(column: str) -> dict:
+    if column.startswith(BENCH_PREFIX):
+        return {"linestyle": "--", "linewidth": 1.2, "alpha": 0.8}
+    return {"linestyle": "-", "linewidth": 1.8}
+
+
+def plot_equity(equity: pd.DataFrame, path: Path, title: str) -> Path:
+    """Equity of each strategy (solid) and benchmark (dashed), in account currency."""
+    fig, ax = _figure()
+    for col in equity.columns:
+        ax.plot(equity.index, equity[col], label=col.removeprefix(BENCH_PREFIX) + (
+            " (buy & hold)" if col.startswith(BENCH_PREFIX) else ""), **_style(col))
+    ax.set(title=title, ylabel="Equity (USD)", xlabel="Session")
+    ax.grid(alpha=0.3)
+    _date_axis(ax)
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+def plot_drawdown(equity: pd.DataFrame, path: Path, title: str) -> Path:
+    """Drawdown from the running peak, in percent, per column."""
+    fig, ax = _figure()
+    for col in equity.columns:
+        series = equity[col].dropna()
+        drawdown = 100.0 * (series / series.cummax() - 1.0)
+        ax.plot(series.index, drawdown, label=col.removeprefix(BENCH_PREFIX), **_style(col))
+    ax.set(title=title, ylabel="Drawdown (%)", xlabel="Session")
+    ax.grid(alpha=0.3)
+    _date_axis(ax)
+    ax.legend(loc="lower left", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+def plot_trade_returns(trades: pd.DataFrame, path: Path, title: str) -> Path:
+    """Histogram of net trade returns (%) per strategy, with each strategy's mean."""
+    fig, ax = _figure()
+    ax.set(title=title, xlabel="Net return per trade (%)", ylabel="Trades")
+    if trades.empty:
+        ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+        return _save(fig, path)
+    values = 100.0 * trades["net_return"].astype(float)
+    bins = np.histogram_bin_edges(values, bins=min(30, max(5, len(values))))
+    for name, group in trades.groupby("strategy", sort=True):
+        pct = 100.0 * group["net_return"].astype(float)
+        ax.hist(pct, bins=bins, alpha=0.55, label=f"{name} (n={len(pct)}, mean {pct.mean():+.2f}%)")
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+def _session_of(stamp: pd.Timestamp) -> pd.Timestamp:
+    return stamp.tz_convert(EXCHANGE_TZ).normalize().tz_localize(None)
+
+
+def _candles(ax, prices: pd.DataFrame) -> None:
+    x = np.arange(len(prices))
+    up = (prices["close"] >= prices["open"]).to_numpy()
+    colors = np.where(up, "tab:green", "tab:red")
+    ax.vlines(x, prices["low"], prices["high"], color=colors, linewidth=1)
+    bottom = np.minimum(prices["open"], prices["close"]).to_numpy()
+    height = np.abs(prices["close"] - prices["open"]).to_numpy()
+    ax.bar(x, np.maximum(height, 1e-9 + 0 * height), bottom=bottom, width=0.6, color=colors,
+           edgecolor=colors)
+
+
+def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
+    pos = {s: i for i, s in enumerate(prices.index)}
+    for tr in trades.itertuples(index=False):
+        entry, exit_ = pos.get(_session_of(tr.entry_time)), pos.get(_session_of(tr.exit_time))
+        long = tr.side > 0
+        if entry is not None:
+            ax.scatter(entry, tr.entry_price, marker="^" if long else "v", s=110, zorder=5,
+                       color="darkgreen" if long else "darkred", edgecolor="black",
+                       label=f"{'long' if long else 'short'} entry {tr.entry_price:.2f}")
+        if exit_ is not None:
+            ax.scatter(exit_, tr.exit_price, marker="X", s=110, zorder=5, color="black",
+                       label=f"exit {tr.exit_price:.2f} ({100 * tr.net_return:+.2f}%)")
+
+
+def plot_event_window(prices: pd.DataFrame, trades: pd.DataFrame, event: pd.Series, path: Path,
+                      title: str | None = None) -> Path:
+    """Daily candles around one event, the event's tradable session and the trades."""
+    fig, ax = _figure()
+    _candles(ax, prices)
+    if event["session"] in prices.index:
+        x = list(prices.index).index(event["session"])
+        ax.axvline(x, color="tab:blue", linestyle=":", linewidth=1.5,
+                   label=f"tradable from {event['session']:%Y-%m-%d} {event['fill_at']} "
+                         f"({event['timing']})")
+    _mark_trades(ax, prices, trades)
+    step = max(1, len(prices) // 10)
+    ax.set_xticks(range(0, len(prices), step))
+    ax.set_xticklabels([f"{d:%b %d}" for d in prices.index[::step]], rotation=0)
+    published = event["event_time"].tz_convert(EXCHANGE_TZ)
+    ax.set(title=title or f"{event['event_id']} (published {published:%Y-%m-%d %H:%M} New York)",
+           ylabel=f"{event['ticker']} price (USD)", xlabel="Session")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
