@@ -21,8 +21,9 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Backtest strategies around earnings, news and analyst events.")
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 STATE = {"debug": False}
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
@@ -50,12 +51,13 @@ def _fmt(key: str, value: object) -> str:
 
 
 def _metrics_table(frame) -> Table:
+    """Metrics as rows and strategies as columns, so it fits an 80-column terminal."""
     table = Table(title="Metrics", show_lines=False)
-    table.add_column("strategy", style="bold")
+    table.add_column("metric", style="bold")
+    for name in frame["strategy"]:
+        table.add_column(str(name).replace("benchmark:", "B&H "), justify="right")
     for key in METRIC_FORMATS:
-        table.add_column(key, justify="right")
-    for row in frame.to_dict("records"):
-        table.add_row(row["strategy"], *[_fmt(k, row.get(k)) for k in METRIC_FORMATS])
+        table.add_row(key, *[_fmt(key, value) for value in frame[key]])
     return table
 
 
@@ -105,12 +107,12 @@ def events(config: ConfigArg, set_: SetOpt = None,
 
 def _events_table(aligned) -> Table:
     table = Table(title="Aligned events")
-    for col in ("event_id", "timing", "event_time", "known_at", "session", "fill_at",
-                "session_price", "align_rule"):
-        table.add_column(col)
+    for col in ("event_id", "timing", "published (UTC)", "date known (UTC)", "tradable at",
+                "price", "rule"):
+        table.add_column(col, no_wrap=col != "event_id")
     for row in aligned.itertuples(index=False):
-        table.add_row(row.event_id, row.timing, f"{row.event_time:%Y-%m-%d %H:%M}Z",
-                      f"{row.known_at:%Y-%m-%d %H:%M}Z", f"{row.session:%Y-%m-%d}", row.fill_at,
+        table.add_row(row.event_id, row.timing, f"{row.event_time:%Y-%m-%d %H:%M}",
+                      f"{row.known_at:%Y-%m-%d %H:%M}", f"{row.session:%Y-%m-%d} {row.fill_at}",
                       f"{row.session_price:.2f}", row.align_rule)
     return table
 

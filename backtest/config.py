@@ -265,15 +265,19 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     return LoadedConfig(config=config, path=doc.path, raw=data)
 
 
-def config_hash(config: BaseModel) -> str:
+def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     """Return a short, stable hash of the canonical config (keys sorted, JSON).
+
+    ``exclude`` leaves out top-level sections that do not change results
+    (the run id excludes ``output``).
 
     Examples
     --------
     >>> len(config_hash(DataConfig(tickers=["BABA"])))
     12
     """
-    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    dumped = config.model_dump(mode="json", exclude=exclude)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

@@ -77,7 +77,7 @@ def _metrics_table(runs: list[StrategyRun], bench: pd.DataFrame, primary: str | 
 
 
 def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
-    digest = config_hash(loaded.config)
+    digest = config_hash(loaded.config, exclude={"output"})  # where results go is not a result
     data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
     import hashlib
     combined = hashlib.sha256(f"{digest}|{data}".encode()).hexdigest()[:10]
