@@ -19,25 +19,40 @@ from backtest.errors import BacktestError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Backtest strategies around earnings, news and analyst events.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Backtest strategies around earnings, news and analyst events.",
+)
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 STATE = {"debug": False}
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")
+]
 
 METRIC_FORMATS = {
-    "total_return": "{:+.2%}", "cagr": "{:+.2%}", "sharpe": "{:.2f}", "sortino": "{:.2f}",
-    "max_drawdown": "{:.2%}", "hit_rate": "{:.0%}", "avg_trade_return": "{:+.2%}",
-    "n_trades": "{:d}", "exposure": "{:.0%}", "benchmark_return": "{:+.2%}",
+    "total_return": "{:+.2%}",
+    "cagr": "{:+.2%}",
+    "sharpe": "{:.2f}",
+    "sortino": "{:.2f}",
+    "max_drawdown": "{:.2%}",
+    "hit_rate": "{:.0%}",
+    "avg_trade_return": "{:+.2%}",
+    "n_trades": "{:d}",
+    "exposure": "{:.0%}",
+    "benchmark_return": "{:+.2%}",
 }
 
 
 @app.callback()
-def _global(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _global(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
     STATE["debug"] = debug
 
 
@@ -62,9 +77,11 @@ def _metrics_table(frame) -> Table:
 
 
 @app.command()
-def run(config: ConfigArg,
-        out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
-        set_: SetOpt = None) -> None:
+def run(
+    config: ConfigArg,
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+) -> None:
     """Run a backtest and write results/<run-id>/.
 
     Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
@@ -74,16 +91,20 @@ def run(config: ConfigArg,
     result = run_backtest(config, out_dir=out, overrides=set_ or [])
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
-    console.print(f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
-                  f"drops: {reasons or 'none'}")
+    console.print(
+        f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
+        f"drops: {reasons or 'none'}"
+    )
     console.print(f"results: {result.folder}")
 
 
 @app.command()
-def events(config: ConfigArg, set_: SetOpt = None,
-           ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
-           event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
-           ) -> None:
+def events(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
+) -> None:
     """Print every configured event aligned to its first tradable session.
 
     Example: backtest events configs/baba_2026.yaml --type news
@@ -107,13 +128,26 @@ def events(config: ConfigArg, set_: SetOpt = None,
 
 def _events_table(aligned) -> Table:
     table = Table(title="Aligned events")
-    for col in ("event_id", "timing", "published (UTC)", "date known (UTC)", "tradable at",
-                "price", "rule"):
+    for col in (
+        "event_id",
+        "timing",
+        "published (UTC)",
+        "date known (UTC)",
+        "tradable at",
+        "price",
+        "rule",
+    ):
         table.add_column(col, no_wrap=col != "event_id")
     for row in aligned.itertuples(index=False):
-        table.add_row(row.event_id, row.timing, f"{row.event_time:%Y-%m-%d %H:%M}",
-                      f"{row.known_at:%Y-%m-%d %H:%M}", f"{row.session:%Y-%m-%d} {row.fill_at}",
-                      f"{row.session_price:.2f}", row.align_rule)
+        table.add_row(
+            row.event_id,
+            row.timing,
+            f"{row.event_time:%Y-%m-%d %H:%M}",
+            f"{row.known_at:%Y-%m-%d %H:%M}",
+            f"{row.session:%Y-%m-%d} {row.fill_at}",
+            f"{row.session_price:.2f}",
+            row.align_rule,
+        )
     return table
 
 
@@ -147,6 +181,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and the like
         import click
+
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(2)

@@ -20,11 +20,27 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from backtest.errors import ConfigError
 from backtest.signals import registered_strategies
-from backtest.yaml_source import format_validation_error, load_yaml
+from backtest.yaml_source import (
+    YamlDocument,
+    allowed_keys_for,
+    dotted,
+    format_validation_error,
+    load_yaml,
+    location,
+)
 
 __all__ = ["LoadedConfig", "RunConfig", "apply_overrides", "config_hash", "load_config"]
 
@@ -79,7 +95,8 @@ class InlineEvent(Frozen):
     ticker: Ticker | None = None
     isin: StrictStr | None = None
     event_type: Literal["earnings", "news", "analyst"] = "news"
-    time: StrictStr | dt.datetime | dt.date
+    # Strict: YAML 1.1 reads an unquoted 9:30 as the integer 570, which must not become a date.
+    time: StrictStr | Annotated[dt.datetime, Strict()] | Annotated[dt.date, Strict()]
     timezone: StrictStr | None = None
     timing: Literal["bmo", "amc", "intraday", "unknown"] | None = None
     known_at: StrictStr | dt.datetime | None = None
@@ -108,7 +125,7 @@ class InlineEvents(Frozen):
     events: list[InlineEvent] = Field(min_length=1)
 
 
-EventSource = Annotated[Union[BundledEarnings, CsvEvents, InlineEvents], Field(discriminator="type")]
+EventSource = Annotated[BundledEarnings | CsvEvents | InlineEvents, Field(discriminator="type")]
 
 
 class EventsConfig(Frozen):
@@ -157,18 +174,29 @@ class OutputConfig(Frozen):
 
 def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
     return create_model(
-        f"Strategy_{name}", __base__=Frozen, name=(Literal[name], ...),  # type: ignore[valid-type]
-        label=(StrictStr | None, None), params=(params, params()))
+        f"Strategy_{name}",
+        __base__=Frozen,
+        name=(Literal[name], ...),  # type: ignore[valid-type]
+        label=(StrictStr | None, None),
+        params=(params, params()),
+    )
 
 
 def _run_model() -> type[BaseModel]:
     specs = [_strategy_model(n, s.params) for n, s in sorted(registered_strategies().items())]
-    strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]
+    # A union built at run time from the registry, so Union[...] (not X | Y) is needed here.
+    strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
-        "RunConfig", __base__=Frozen, name=(StrictStr | None, None), data=(DataConfig, ...),
-        events=(EventsConfig, ...), strategies=(list[strategy], Field(min_length=1)),
-        engine=(EngineConfig, EngineConfig()), benchmarks=(list[Ticker], ["SPY"]),
-        output=(OutputConfig, OutputConfig()))
+        "RunConfig",
+        __base__=Frozen,
+        name=(StrictStr | None, None),
+        data=(DataConfig, ...),
+        events=(EventsConfig, ...),
+        strategies=(list[strategy], Field(min_length=1)),
+        engine=(EngineConfig, EngineConfig()),
+        benchmarks=(list[Ticker], ["SPY"]),
+        output=(OutputConfig, OutputConfig()),
+    )
 
 
 RunConfig = _run_model()
@@ -218,27 +246,24 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return out
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    model: Any = RunConfig
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        model = _field_model(field, part)
-    return sorted(getattr(model, "model_fields", {}) or [])
+def _reject_silent_coercions(doc: YamlDocument) -> None:
+    """Numbers YAML 1.1 reads differently from what was written (010 -> 8, 9:30 -> 570).
+
+    Booleans from words like NO are caught by the typed models; these would pass.
+    """
+    for path, text in doc.coerced.items():
+        value = _get(doc.data, path)
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ConfigError(
+                f"{location(doc, path)}: {dotted(path)}: {text} is read by YAML 1.1 as {value} "
+                f"(octal or base-60); write it without a leading zero or colon, or quote it"
+            )
 
 
-def _field_model(field: Any, part: str) -> Any:
-    if field is None:
-        return registered_strategies()[part].params if part in registered_strategies() else None
-    annotation = field.annotation
-    for candidate in (annotation, *getattr(annotation, "__args__", ())):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-        for inner in getattr(candidate, "__args__", ()):
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                return inner
-    return None
+def _get(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
@@ -257,11 +282,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     'BABA'
     """
     doc = load_yaml(Path(path))
+    _reject_silent_coercions(doc)
     data = apply_overrides(doc.data, overrides) if overrides else doc.data
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(doc, exc, _allowed_keys)) from None
+        raise ConfigError(format_validation_error(doc, exc, allowed_keys_for(RunConfig))) from None
     return LoadedConfig(config=config, path=doc.path, raw=data)
 
 
@@ -279,5 +305,3 @@ def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     dumped = config.model_dump(mode="json", exclude=exclude)
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-

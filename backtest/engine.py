@@ -58,11 +58,16 @@ class EngineResult:
     in_market: pd.Series
 
 
-def simulate(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline,
-             settings: EngineSettings) -> EngineResult:
+def simulate(
+    signals: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+) -> EngineResult:
     """Run the configured engine on one strategy's signals."""
     if settings.engine == "vectorbt":
         from backtest.engine_vbt import run_vectorbt
+
         return run_vectorbt(signals, prices, timeline, settings)
     if settings.engine == "reference":
         return run_reference(signals, prices, timeline, settings)
@@ -80,28 +85,49 @@ def fill_price(reference: float, buying: bool, slippage_bps: float) -> float:
     return reference * (1 + slippage_bps * BPS) if buying else reference * (1 - slippage_bps * BPS)
 
 
-def _one_trade(row: pd.Series, prices: dict[str, pd.DataFrame], timeline: Timeline,
-               settings: EngineSettings) -> dict:
+def _one_trade(
+    row: pd.Series, prices: dict[str, pd.DataFrame], timeline: Timeline, settings: EngineSettings
+) -> dict:
     tp = tick_prices(prices[row["ticker"]], timeline)
-    t_in, t_out = tick_of(timeline, row["entry_session"], row["entry_at"]), \
-        tick_of(timeline, row["exit_session"], row["exit_at"])
+    t_in, t_out = (
+        tick_of(timeline, row["entry_session"], row["entry_at"]),
+        tick_of(timeline, row["exit_session"], row["exit_at"]),
+    )
     side = int(row["side"])
     ref_in, ref_out = tp.price[t_in], tp.price[t_out]
-    p_in, p_out = fill_price(ref_in, side > 0, settings.slippage_bps), \
-        fill_price(ref_out, side < 0, settings.slippage_bps)
+    p_in, p_out = (
+        fill_price(ref_in, side > 0, settings.slippage_bps),
+        fill_price(ref_out, side < 0, settings.slippage_bps),
+    )
     size = settings.size / ref_in  # vectorbt sizes a value order at the unslipped price
     fee_in, fee_out = size * p_in * settings.fees_bps * BPS, size * p_out * settings.fees_bps * BPS
     pnl = side * size * (p_out - p_in) - fee_in - fee_out
-    return {"strategy": row["strategy"], "ticker": row["ticker"], "event_id": row["event_id"],
-            "side": side, "entry_time": timeline.ticks[t_in], "entry_price": p_in,
-            "exit_time": timeline.ticks[t_out], "exit_price": p_out, "size": size,
-            "fees": fee_in + fee_out, "gross_return": side * (ref_out / ref_in - 1.0),
-            "net_return": pnl / (size * p_in), "exit_reason": "time",
-            "entry_ref_price": ref_in, "exit_ref_price": ref_out, "pnl": pnl}
+    return {
+        "strategy": row["strategy"],
+        "ticker": row["ticker"],
+        "event_id": row["event_id"],
+        "side": side,
+        "entry_time": timeline.ticks[t_in],
+        "entry_price": p_in,
+        "exit_time": timeline.ticks[t_out],
+        "exit_price": p_out,
+        "size": size,
+        "fees": fee_in + fee_out,
+        "gross_return": side * (ref_out / ref_in - 1.0),
+        "net_return": pnl / (size * p_in),
+        "exit_reason": "time",
+        "entry_ref_price": ref_in,
+        "exit_ref_price": ref_out,
+        "pnl": pnl,
+    }
 
 
-def reference_trades(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline,
-                     settings: EngineSettings) -> pd.DataFrame:
+def reference_trades(
+    signals: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+) -> pd.DataFrame:
     """Compute each signal's trade independently (fixed cash per trade, time exits).
 
     Examples
@@ -115,18 +141,26 @@ def reference_trades(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], tim
     >>> sig = pd.DataFrame([{"strategy": "x", "event_id": "e", "ticker": "A", "side": 1,
     ...     "entry_session": s[0], "entry_at": "open", "exit_session": s[2], "exit_at": "close"}])
     >>> st = EngineSettings(fees_bps=0, slippage_bps=0, sizing="fixed", size=1000)
-    >>> round(reference_trades(sig, px, tl, st)["net_return"].iloc[0], 12)
+    >>> round(float(reference_trades(sig, px, tl, st)["net_return"].iloc[0]), 12)
     0.025
     """
     if settings.stop_loss_pct or settings.take_profit_pct or settings.sizing != "fixed":
-        raise ConfigError("the reference engine supports fixed sizing and time exits only; "
-                          "use engine: vectorbt for percent sizing or stops")
+        raise ConfigError(
+            "the reference engine supports fixed sizing and time exits only; "
+            "use engine: vectorbt for percent sizing or stops"
+        )
     rows = [_one_trade(r, prices, timeline, settings) for _, r in signals.iterrows()]
-    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"])
+    return pd.DataFrame(
+        rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
+    )
 
 
-def _equity_from_trades(trades: pd.DataFrame, timeline: Timeline, settings: EngineSettings,
-                        prices: dict[str, pd.DataFrame]) -> pd.Series:
+def _equity_from_trades(
+    trades: pd.DataFrame,
+    timeline: Timeline,
+    settings: EngineSettings,
+    prices: dict[str, pd.DataFrame],
+) -> pd.Series:
     """Mark-to-market equity at each session close for independent fixed-size trades."""
     value = np.full(len(timeline.ticks), settings.init_cash)
     for tr in trades.itertuples(index=False):
@@ -150,8 +184,12 @@ def in_market_sessions(trades: pd.DataFrame, timeline: Timeline) -> pd.Series:
     return pd.Series(per_session, index=timeline.sessions, name="in_market")
 
 
-def run_reference(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline,
-                  settings: EngineSettings) -> EngineResult:
+def run_reference(
+    signals: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+) -> EngineResult:
     """The reference engine: independent fixed-size trades, time exits only."""
     trades = reference_trades(signals, prices, timeline, settings)
     equity = _equity_from_trades(trades, timeline, settings, prices)

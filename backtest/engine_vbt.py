@@ -44,9 +44,13 @@ def _size_kwargs(settings: EngineSettings) -> dict:
 def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
     if not (settings.stop_loss_pct or settings.take_profit_pct):
         return {}
-    return {"open": m["open"], "high": m["high"], "low": m["low"],
-            "sl_stop": (settings.stop_loss_pct or np.inf) / 100.0,
-            "tp_stop": (settings.take_profit_pct or np.inf) / 100.0}
+    return {
+        "open": m["open"],
+        "high": m["high"],
+        "low": m["low"],
+        "sl_stop": (settings.stop_loss_pct or np.inf) / 100.0,
+        "tp_stop": (settings.take_profit_pct or np.inf) / 100.0,
+    }
 
 
 def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: EngineSettings):
@@ -54,12 +58,23 @@ def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: Eng
 
     direction = np.where(signals["side"].to_numpy() > 0, 0, 1)  # 0 longonly, 1 shortonly
     return vbt.Portfolio.from_signals(
-        close=pd.DataFrame(m["price"], index=timeline.ticks), entries=m["entries"],
-        exits=m["exits"], price=m["price"], direction=direction[None, :],
-        fees=settings.fees_bps * BPS, slippage=settings.slippage_bps * BPS,
-        init_cash=settings.init_cash, cash_sharing=True, group_by=np.zeros(len(signals), dtype=int),
-        call_seq="auto", accumulate=False, engine=VBT_ENGINE, freq=None,
-        **_size_kwargs(settings), **_stop_kwargs(settings, m))
+        close=pd.DataFrame(m["price"], index=timeline.ticks),
+        entries=m["entries"],
+        exits=m["exits"],
+        price=m["price"],
+        direction=direction[None, :],
+        fees=settings.fees_bps * BPS,
+        slippage=settings.slippage_bps * BPS,
+        init_cash=settings.init_cash,
+        cash_sharing=True,
+        group_by=np.zeros(len(signals), dtype=int),
+        call_seq="auto",
+        accumulate=False,
+        engine=VBT_ENGINE,
+        freq=None,
+        **_size_kwargs(settings),
+        **_stop_kwargs(settings, m),
+    )
 
 
 def _exit_reason(rec: np.void, planned_exit: int) -> str:
@@ -73,27 +88,51 @@ def _trades(pf, signals: pd.DataFrame, m: dict, timeline: Timeline) -> pd.DataFr
     for rec in pf.trades.values:
         sig = signals.iloc[int(rec["col"])]
         planned = tick_of(timeline, sig["exit_session"], sig["exit_at"])
-        ref_in, ref_out = m["price"][rec["entry_idx"], rec["col"]], m["price"][rec["exit_idx"], rec["col"]]
+        ref_in, ref_out = (
+            m["price"][rec["entry_idx"], rec["col"]],
+            m["price"][rec["exit_idx"], rec["col"]],
+        )
         side = int(sig["side"])
-        rows.append({
-            "strategy": sig["strategy"], "ticker": sig["ticker"], "event_id": sig["event_id"],
-            "side": side, "entry_time": timeline.ticks[rec["entry_idx"]],
-            "entry_price": rec["entry_price"], "exit_time": timeline.ticks[rec["exit_idx"]],
-            "exit_price": rec["exit_price"], "size": rec["size"],
-            "fees": rec["entry_fees"] + rec["exit_fees"],
-            "gross_return": side * (ref_out / ref_in - 1.0), "net_return": rec["return"],
-            "exit_reason": _exit_reason(rec, planned), "entry_ref_price": ref_in,
-            "exit_ref_price": ref_out, "pnl": rec["pnl"]})
-    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"])
+        rows.append(
+            {
+                "strategy": sig["strategy"],
+                "ticker": sig["ticker"],
+                "event_id": sig["event_id"],
+                "side": side,
+                "entry_time": timeline.ticks[rec["entry_idx"]],
+                "entry_price": rec["entry_price"],
+                "exit_time": timeline.ticks[rec["exit_idx"]],
+                "exit_price": rec["exit_price"],
+                "size": rec["size"],
+                "fees": rec["entry_fees"] + rec["exit_fees"],
+                "gross_return": side * (ref_out / ref_in - 1.0),
+                "net_return": rec["return"],
+                "exit_reason": _exit_reason(rec, planned),
+                "entry_ref_price": ref_in,
+                "exit_ref_price": ref_out,
+                "pnl": rec["pnl"],
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
+    )
 
 
-def run_vectorbt(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline,
-                 settings: EngineSettings) -> EngineResult:
+def run_vectorbt(
+    signals: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+) -> EngineResult:
     """Simulate one strategy's signals with vectorbt; return trades, equity and exposure."""
     if signals.empty:
         flat = pd.Series(settings.init_cash, index=timeline.sessions, name="equity", dtype=float)
-        empty = pd.DataFrame(columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"])
-        return EngineResult(empty, flat, pd.Series(False, index=timeline.sessions, name="in_market"))
+        empty = pd.DataFrame(
+            columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
+        )
+        return EngineResult(
+            empty, flat, pd.Series(False, index=timeline.sessions, name="in_market")
+        )
     m = _matrices(signals, prices, timeline)
     pf = _portfolio(signals, m, timeline, settings)
     trades = _trades(pf, signals, m, timeline)

@@ -43,8 +43,10 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
     raise ConfigError("data.source: yfinance is not wired into runs yet; use bundled or files")
 
 
-def load_market(loaded: LoadedConfig, cal: xcals.ExchangeCalendar,
-                ) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
+def load_market(
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
     """Load and validate prices of the universe and the benchmarks."""
     cfg = loaded.config
     tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks]))
@@ -77,8 +79,13 @@ def _period(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> tuple:
     return start, end
 
 
-def align(loaded: LoadedConfig, events: pd.DataFrame, prices: dict[str, pd.DataFrame],
-          cal: xcals.ExchangeCalendar, now: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def align(
+    loaded: LoadedConfig,
+    events: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    cal: xcals.ExchangeCalendar,
+    now: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Align events to sessions within the configured period."""
     cfg = loaded.config.events
     return align_events(events, prices, cal, cfg.intraday_fill, _period(loaded, cal), now)
@@ -105,14 +112,31 @@ def _call(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) 
         raise StrategyError(f"strategy {spec.name!r} raised {type(exc).__name__}: {exc}") from exc
 
 
-def run_strategy(strategy_cfg, aligned: pd.DataFrame, market: MarketView, overlap: str) -> StrategyRun:
+def run_strategy(
+    strategy_cfg, aligned: pd.DataFrame, market: MarketView, overlap: str
+) -> StrategyRun:
     """Turn aligned events into checked signals for one configured strategy."""
     spec = get_strategy(strategy_cfg.name)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
-        empty = check_signals(pd.DataFrame(columns=["strategy", "event_id", "ticker", "side",
-            "decision_time", "info_time", "entry_session", "entry_at", "exit_session", "exit_at"]),
-            spec.name, market.cal)
+        empty = check_signals(
+            pd.DataFrame(
+                columns=[
+                    "strategy",
+                    "event_id",
+                    "ticker",
+                    "side",
+                    "decision_time",
+                    "info_time",
+                    "entry_session",
+                    "entry_at",
+                    "exit_session",
+                    "exit_at",
+                ]
+            ),
+            spec.name,
+            market.cal,
+        )
         return StrategyRun(spec.name, strategy_cfg.label or spec.name, events, empty, empty_drops())
     signals, drops = _call(spec, events, market, strategy_cfg.params)
     signals = check_signals(signals, spec.name, market.cal)
@@ -122,23 +146,34 @@ def run_strategy(strategy_cfg, aligned: pd.DataFrame, market: MarketView, overla
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
 
 
-def run_timeline(loaded: LoadedConfig, cal: xcals.ExchangeCalendar, aligned: pd.DataFrame,
-                 runs: list[StrategyRun]) -> Timeline:
+def run_timeline(
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+    aligned: pd.DataFrame,
+    runs: list[StrategyRun],
+) -> Timeline:
     """Sessions from the period start (or first entry) to its end (or last exit)."""
     start, end = _period(loaded, cal)
     firsts = [r.signals["entry_session"].min() for r in runs if not r.signals.empty]
     lasts = [r.signals["exit_session"].max() for r in runs if not r.signals.empty]
-    candidates_start = [t for t in [start, *firsts, aligned["session"].min() if len(aligned) else None]
-                        if t is not None and not pd.isna(t)]
-    candidates_end = [t for t in [end, *lasts, aligned["session"].max() if len(aligned) else None]
-                      if t is not None and not pd.isna(t)]
+    candidates_start = [
+        t
+        for t in [start, *firsts, aligned["session"].min() if len(aligned) else None]
+        if t is not None and not pd.isna(t)
+    ]
+    candidates_end = [
+        t
+        for t in [end, *lasts, aligned["session"].max() if len(aligned) else None]
+        if t is not None and not pd.isna(t)
+    ]
     if not candidates_start:
         raise BacktestError("no events and no data.start/data.end: nothing defines the period")
     return build_timeline(cal, min(candidates_start), max(candidates_end))
 
 
-def simulate_run(run: StrategyRun, prices: dict[str, pd.DataFrame], timeline: Timeline,
-                 settings: EngineSettings) -> StrategyRun:
+def simulate_run(
+    run: StrategyRun, prices: dict[str, pd.DataFrame], timeline: Timeline, settings: EngineSettings
+) -> StrategyRun:
     """Return ``run`` with its engine result attached."""
     result = simulate(run.signals, prices, timeline, settings)
     trades = result.trades.assign(strategy=run.label)

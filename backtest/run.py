@@ -16,8 +16,15 @@ from backtest import metrics
 from backtest.config import LoadedConfig, config_hash, load_config
 from backtest.engine import EngineSettings
 from backtest.events.align import check_loss_budget
-from backtest.pipeline import (StrategyRun, align, load_all_events, load_market, run_strategy,
-                               run_timeline, simulate_run)
+from backtest.pipeline import (
+    StrategyRun,
+    align,
+    load_all_events,
+    load_market,
+    run_strategy,
+    run_timeline,
+    simulate_run,
+)
 from backtest.report.manifest import data_fingerprint
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView
@@ -46,30 +53,42 @@ class RunResult:
 def engine_settings(loaded: LoadedConfig) -> EngineSettings:
     """Translate the engine section of a config into engine settings."""
     e = loaded.config.engine
-    return EngineSettings(init_cash=e.init_cash, fees_bps=e.fees_bps, slippage_bps=e.slippage_bps,
-                          sizing=e.sizing.mode, size=e.sizing.value, stop_loss_pct=e.stop_loss_pct,
-                          take_profit_pct=e.take_profit_pct, engine=e.engine)
+    return EngineSettings(
+        init_cash=e.init_cash,
+        fees_bps=e.fees_bps,
+        slippage_bps=e.slippage_bps,
+        sizing=e.sizing.mode,
+        size=e.sizing.value,
+        stop_loss_pct=e.stop_loss_pct,
+        take_profit_pct=e.take_profit_pct,
+        engine=e.engine,
+    )
 
 
-def _benchmark_equity(prices: dict[str, pd.DataFrame], tickers: list[str], timeline: Timeline,
-                      init_cash: float) -> pd.DataFrame:
+def _benchmark_equity(
+    prices: dict[str, pd.DataFrame], tickers: list[str], timeline: Timeline, init_cash: float
+) -> pd.DataFrame:
     """Buy-and-hold equity of each benchmark, close to close over the timeline."""
     out = {}
     for ticker in tickers:
         close = prices[ticker]["close"].reindex(timeline.sessions)
         first = close.first_valid_index()
-        out[f"benchmark:{ticker}"] = init_cash * close / close.loc[first] if first is not None \
-            else close * float("nan")
+        out[f"benchmark:{ticker}"] = (
+            init_cash * close / close.loc[first] if first is not None else close * float("nan")
+        )
     return pd.DataFrame(out, index=timeline.sessions)
 
 
-def _metrics_table(runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None) -> pd.DataFrame:
+def _metrics_table(
+    runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None
+) -> pd.DataFrame:
     rows = {}
     bench_eq = bench[primary] if primary else None
     for r in runs:
         res = r.result
-        rows[r.label] = metrics.summarize(res.equity, res.trades["net_return"].astype(float),
-                                          res.in_market, bench_eq)
+        rows[r.label] = metrics.summarize(
+            res.equity, res.trades["net_return"].astype(float), res.in_market, bench_eq
+        )
     for col in bench.columns:
         always = pd.Series(True, index=bench.index)
         rows[col] = metrics.summarize(bench[col].dropna(), pd.Series(dtype=float), always, bench_eq)
@@ -80,6 +99,7 @@ def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
     digest = config_hash(loaded.config, exclude={"output"})  # where results go is not a result
     data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
     import hashlib
+
     combined = hashlib.sha256(f"{digest}|{data}".encode()).hexdigest()[:10]
     return f"{loaded.run_name}-{combined}"
 
@@ -102,16 +122,25 @@ def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResu
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
     fingerprints["events"] = data_fingerprint(events.astype(str))
     return RunResult(
-        run_id=_run_id(loaded, fingerprints), config=loaded, events=aligned,
+        run_id=_run_id(loaded, fingerprints),
+        config=loaded,
+        events=aligned,
         trades=pd.concat([r.result.trades for r in runs], ignore_index=True),
         drops=pd.concat([drops, *[r.drops for r in runs]], ignore_index=True),
         equity=equity.rename_axis("session"),
         metrics=_metrics_table(runs, bench, bench.columns[0] if len(bench.columns) else None),
-        prices=prices, validation=reports, fingerprints=fingerprints)
+        prices=prices,
+        validation=reports,
+        fingerprints=fingerprints,
+    )
 
 
-def run(config: str | Path | LoadedConfig, out_dir: Path | None = None,
-        overrides: list[str] | None = None, now: pd.Timestamp | None = None) -> RunResult:
+def run(
+    config: str | Path | LoadedConfig,
+    out_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    now: pd.Timestamp | None = None,
+) -> RunResult:
     """Run a backtest and publish its results folder.
 
     Parameters

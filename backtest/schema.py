@@ -70,22 +70,59 @@ FILL_POINTS = ("open", "close")
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 EVENT_COLUMNS = (
-    "event_id", "ticker", "event_type", "event_time", "timing", "known_at", "source",
+    "event_id",
+    "ticker",
+    "event_type",
+    "event_time",
+    "timing",
+    "known_at",
+    "source",
 )
 PAYLOAD_COLUMNS = (
-    "eps_estimate", "eps_actual", "surprise_pct", "headline", "isin", "move_pct",
-    "firm", "rating", "target_old", "target_new",
+    "eps_estimate",
+    "eps_actual",
+    "surprise_pct",
+    "headline",
+    "isin",
+    "move_pct",
+    "firm",
+    "rating",
+    "target_old",
+    "target_new",
 )
 ALIGNED_COLUMNS = EVENT_COLUMNS + (
-    "session", "fill_at", "actionable_at", "session_price", "align_rule",
+    "session",
+    "fill_at",
+    "actionable_at",
+    "session_price",
+    "align_rule",
 )
 SIGNAL_COLUMNS = (
-    "strategy", "event_id", "ticker", "side", "decision_time", "info_time",
-    "entry_session", "entry_at", "exit_session", "exit_at",
+    "strategy",
+    "event_id",
+    "ticker",
+    "side",
+    "decision_time",
+    "info_time",
+    "entry_session",
+    "entry_at",
+    "exit_session",
+    "exit_at",
 )
 TRADE_COLUMNS = (
-    "strategy", "ticker", "event_id", "side", "entry_time", "entry_price", "exit_time",
-    "exit_price", "size", "fees", "gross_return", "net_return", "exit_reason",
+    "strategy",
+    "ticker",
+    "event_id",
+    "side",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "size",
+    "fees",
+    "gross_return",
+    "net_return",
+    "exit_reason",
 )
 DROP_COLUMNS = ("event_id", "ticker", "stage", "reason", "detail")
 
@@ -117,7 +154,9 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> N
     """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataIntegrityError(f"{what} is missing column(s) {missing}; it has {list(frame.columns)}")
+        raise DataIntegrityError(
+            f"{what} is missing column(s) {missing}; it has {list(frame.columns)}"
+        )
 
 
 def empty_drops() -> pd.DataFrame:

@@ -77,7 +77,9 @@ def get_calendar(name: str = "XNYS") -> xcals.ExchangeCalendar:
     try:
         return xcals.get_calendar(name, start=CALENDAR_START, end=end.strftime("%Y-%m-%d"))
     except xcals.errors.InvalidCalendarName as exc:
-        raise EventError(f"unknown exchange calendar {name!r}; use an ISO MIC such as XNYS") from exc
+        raise EventError(
+            f"unknown exchange calendar {name!r}; use an ISO MIC such as XNYS"
+        ) from exc
 
 
 def _local(event_time: pd.Timestamp, cal: xcals.ExchangeCalendar) -> pd.Timestamp:
@@ -173,7 +175,9 @@ def align_to_session(
     raise EventError(f"unknown timing {timing!r}; expected one of bmo, intraday, amc, unknown")
 
 
-def session_instant(cal: xcals.ExchangeCalendar, session: pd.Timestamp, fill_at: str) -> pd.Timestamp:
+def session_instant(
+    cal: xcals.ExchangeCalendar, session: pd.Timestamp, fill_at: str
+) -> pd.Timestamp:
     """Return the UTC instant of a session's open or close.
 
     Examples

@@ -45,7 +45,9 @@ class StrategyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-StrategyFn = Callable[[pd.DataFrame, "MarketView", StrategyParams], tuple[pd.DataFrame, pd.DataFrame]]
+StrategyFn = Callable[
+    [pd.DataFrame, "MarketView", StrategyParams], tuple[pd.DataFrame, pd.DataFrame]
+]
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,12 @@ _REGISTRY: dict[str, StrategySpec] = {}
 
 def register(name: str, params: type[StrategyParams], event_types: tuple[str, ...]) -> Callable:
     """Decorator registering a strategy function under ``name``."""
+
     def wrap(fn: StrategyFn) -> StrategyFn:
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary)
         return fn
+
     return wrap
 
 
@@ -80,6 +84,7 @@ def registered_strategies() -> dict[str, StrategySpec]:
     ['earnings_hold', 'news_momentum']
     """
     import strategies  # noqa: F401  (registers the built-ins on import)
+
     return dict(_REGISTRY)
 
 
@@ -127,7 +132,9 @@ class MarketView:
         return bool(frame.loc[sessions, ["open", "high", "low", "close"]].notna().all().all())
 
 
-def check_signals(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+def check_signals(
+    signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalendar
+) -> pd.DataFrame:
     """Validate a strategy's signal table; raise on look-ahead or malformed rows."""
     missing = [c for c in SIGNAL_COLUMNS if c not in signals.columns]
     if missing:
@@ -136,7 +143,9 @@ def check_signals(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalen
         return signals[list(SIGNAL_COLUMNS)]
     if signals[list(SIGNAL_COLUMNS)].isna().any().any():
         bad = signals[signals[list(SIGNAL_COLUMNS)].isna().any(axis=1)].iloc[0]
-        raise StrategyError(f"strategy {strategy!r} returned a NaN field for event {bad['event_id']}")
+        raise StrategyError(
+            f"strategy {strategy!r} returned a NaN field for event {bad['event_id']}"
+        )
     if not signals["side"].isin([1, -1]).all():
         raise StrategyError(f"strategy {strategy!r}: side must be +1 or -1")
     _check_timing(signals, strategy, cal)
@@ -151,14 +160,20 @@ def _check_timing(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalen
             raise LookAheadError(
                 f"strategy {strategy!r}, event {row.event_id}: decision at {row.decision_time} uses "
                 f"information from {row.info_time} and fills at {entry}; a decision must come after "
-                "its information and before its fill")
+                "its information and before its fill"
+            )
         if not entry < exit_:
-            raise StrategyError(f"strategy {strategy!r}, event {row.event_id}: exit {exit_} is not "
-                                f"after entry {entry}")
+            raise StrategyError(
+                f"strategy {strategy!r}, event {row.event_id}: exit {exit_} is not "
+                f"after entry {entry}"
+            )
 
 
-def window_drops(signals: pd.DataFrame, market: MarketView, overlap: str = "skip",
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def window_drops(
+    signals: pd.DataFrame,
+    market: MarketView,
+    overlap: str = "skip",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop signals whose holding window lacks prices, or that overlap an earlier one.
 
     Returns the kept signals and the drop rows (``window_incomplete``, ``overlap``).
@@ -166,13 +181,25 @@ def window_drops(signals: pd.DataFrame, market: MarketView, overlap: str = "skip
     if signals.empty:
         return signals, empty_drops()
     complete = signals.apply(lambda r: market.has_bars(r["ticker"], _window(r, market.cal)), axis=1)
-    drops = [drop_rows(signals[~complete], "signals", "window_incomplete",
-                       "prices do not cover every session of the holding window")]
+    drops = [
+        drop_rows(
+            signals[~complete],
+            "signals",
+            "window_incomplete",
+            "prices do not cover every session of the holding window",
+        )
+    ]
     kept = signals[complete]
     if overlap == "skip":
         clash = _overlaps(kept)
-        drops.append(drop_rows(kept[clash], "signals", "overlap",
-                               "window overlaps an earlier trade in the same ticker"))
+        drops.append(
+            drop_rows(
+                kept[clash],
+                "signals",
+                "overlap",
+                "window overlaps an earlier trade in the same ticker",
+            )
+        )
         kept = kept[~clash]
     return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
 

@@ -33,7 +33,9 @@ class Timeline:
         return np.arange(1, len(self.ticks), 2)
 
 
-def build_timeline(cal: xcals.ExchangeCalendar, first: pd.Timestamp, last: pd.Timestamp) -> Timeline:
+def build_timeline(
+    cal: xcals.ExchangeCalendar, first: pd.Timestamp, last: pd.Timestamp
+) -> Timeline:
     """Return the timeline of every session from ``first`` to ``last`` inclusive.
 
     Examples
@@ -74,7 +76,11 @@ def tick_prices(frame: pd.DataFrame, timeline: Timeline) -> TickPrices:
     for valuation only (signals never fill there: windows are checked first).
     """
     bars = frame.reindex(timeline.sessions)[["open", "high", "low", "close"]].ffill().bfill()
-    o, h, l, c = (bars[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
+    o, h, lo, c = (bars[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
     price = np.column_stack([o, c]).ravel()
-    return TickPrices(price=price, open=np.repeat(o, 2),
-                      high=np.column_stack([o, h]).ravel(), low=np.column_stack([o, l]).ravel())
+    return TickPrices(
+        price=price,
+        open=np.repeat(o, 2),
+        high=np.column_stack([o, h]).ravel(),
+        low=np.column_stack([o, lo]).ravel(),
+    )

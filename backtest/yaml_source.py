@@ -20,13 +20,11 @@ Examples
 >>> doc = load_yaml(path)
 >>> doc.data
 {'data': {'tickers': ['AAPL', False]}}
->>> location(doc, ("data", "tickers", 1)).endswith("run.yaml:2:18")
+>>> location(doc, ("data", "tickers", 1)).endswith("run.yaml:2:19")
 True
 >>> doc.coerced
 {('data', 'tickers', 1): 'NO'}
 """
-
-from __future__ import annotations
 
 import difflib
 import re
@@ -153,8 +151,10 @@ def load_yaml(path: Path) -> YamlDocument:
     loader = _Loader(_read_bytes(path))
     try:
         node = _compose(loader, path)
+        marks, coerced = _index(loader, node, path)  # before construction flattens merges
         data = loader.construct_document(node)
-        marks, coerced = _index(loader, node, path)
+    except yaml.MarkedYAMLError as exc:  # e.g. an unknown or unsafe tag
+        raise ConfigError(_syntax_message(path, exc, "YAML error")) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -184,11 +184,11 @@ def _compose(loader: _Loader, path: Path) -> yaml.Node:
     return node
 
 
-def _syntax_message(path: Path, exc: yaml.MarkedYAMLError) -> str:
+def _syntax_message(path: Path, exc: yaml.MarkedYAMLError, kind: str = "YAML syntax error") -> str:
     """Format a PyYAML error as ``file:line:col: YAML syntax error: problem (context)``."""
     mark = exc.problem_mark or exc.context_mark
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-    text = f"{where}: YAML syntax error: {exc.problem or exc.context or 'invalid YAML'}"
+    text = f"{where}: {kind}: {exc.problem or exc.context or 'invalid YAML'}"
     if exc.context and exc.problem:
         at = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
         text += f" ({exc.context}{at})"
@@ -222,8 +222,8 @@ def _index(loader: _Loader, root: yaml.Node, path: Path) -> tuple[dict, dict]:
                 walk(value_node, (*key_path, key), active)
 
     walk(root, (), frozenset())
-    if duplicates:
-        raise ConfigError("\n".join(duplicates))
+    if duplicates:  # an aliased mapping is walked once per alias: report each line once
+        raise ConfigError("\n".join(dict.fromkeys(duplicates)))
     return marks, coerced
 
 
@@ -533,8 +533,8 @@ def _coercion_note(text: str | None, value: Any) -> str | None:
     --------
     >>> _coercion_note("NO", False)
     "YAML 1.1 reads the unquoted word NO as a boolean; quote it: 'NO'"
-    >>> _coercion_note("1e-3", "1e-3")
-    "YAML 1.1 reads the unquoted 1e-3 as a string (its floats need a dot); write 1.0e-3"
+    >>> print(_coercion_note("1e-3", "1e-3"))
+    YAML 1.1 reads the unquoted 1e-3 as a string (its floats need a dot); write 1.0e-3
     """
     if text is None:
         return None
@@ -570,10 +570,15 @@ def allowed_keys_for(model: type[BaseModel]) -> Callable[[tuple], list[str]]:
     >>> class Pead(BaseModel):
     ...     name: Literal["pead"]
     ...     hold_days: int = 5
+    >>> class Drift(BaseModel):
+    ...     name: Literal["drift"]
+    ...     days: int = 5
     >>> class Run(BaseModel):
-    ...     strategies: list[Pead]
+    ...     strategies: list[Pead | Drift]
     >>> allowed_keys_for(Run)(("strategies", 0, "pead"))
     ['hold_days', 'name']
+    >>> allowed_keys_for(Run)(("strategies", 0, "Drift"))
+    ['days', 'name']
     """
     def allowed(loc: tuple) -> list[str]:
         target: Any = model
@@ -623,6 +628,8 @@ def _step(annotation: Any, part: Any) -> Any:
         for name, info in model.model_fields.items():
             if part in (name, info.alias):
                 return info.annotation
+        if part == model.__name__ or part in _literal_values(model):
+            return model  # a union tag or member label naming this very model
         return None
     members = _union_members(annotation)
     if members is not None:

@@ -37,12 +37,19 @@ class EarningsHoldParams(StrategyParams):
 
     @model_validator(mode="after")
     def _entry_before_exit(self) -> EarningsHoldParams:
-        if (-self.entry_offset, AT_RANK[self.entry_at]) >= (self.exit_offset, AT_RANK[self.exit_at]):
-            raise ValueError("entry must come before exit: with entry_offset 0 and exit_offset 0 "
-                             "use entry_at: open and exit_at: close")
+        if (-self.entry_offset, AT_RANK[self.entry_at]) >= (
+            self.exit_offset,
+            AT_RANK[self.exit_at],
+        ):
+            raise ValueError(
+                "entry must come before exit: with entry_offset 0 and exit_offset 0 "
+                "use entry_at: open and exit_at: close"
+            )
         if self.side == "surprise" and self.entry_offset > 0:
-            raise ValueError("side: surprise needs the report, which is not public before the "
-                             "reaction session; set entry_offset: 0 (look-ahead otherwise)")
+            raise ValueError(
+                "side: surprise needs the report, which is not public before the "
+                "reaction session; set entry_offset: 0 (look-ahead otherwise)"
+            )
         return self
 
 
@@ -64,7 +71,9 @@ def _side(event: pd.Series, params: EarningsHoldParams) -> tuple[int, str]:
     return (1 if params.side == "long" else -1), ""
 
 
-def _plan(event: pd.Series, market: MarketView, params: EarningsHoldParams) -> tuple[dict | None, str, str]:
+def _plan(
+    event: pd.Series, market: MarketView, params: EarningsHoldParams
+) -> tuple[dict | None, str, str]:
     side, reason = _side(event, params)
     if not side:
         return None, reason, "no usable EPS surprise for side: surprise"
@@ -78,8 +87,11 @@ def _plan(event: pd.Series, market: MarketView, params: EarningsHoldParams) -> t
 
 
 @register(NAME, EarningsHoldParams, event_types=("earnings",))
-def earnings_hold(events: pd.DataFrame, market: MarketView, params: EarningsHoldParams,
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def earnings_hold(
+    events: pd.DataFrame,
+    market: MarketView,
+    params: EarningsHoldParams,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold from N sessions before an earnings reaction to K sessions after it."""
     rows, dropped = [], []
     for _, event in events.iterrows():

@@ -43,8 +43,11 @@ def _last_move(event: pd.Series, market: MarketView) -> tuple[float, pd.Timestam
     return move, market.instant(bars.index[-1], "close")
 
 
-def _direction(event: pd.Series, market: MarketView, params: NewsMomentumParams,
-               ) -> tuple[int, pd.Timestamp, str]:
+def _direction(
+    event: pd.Series,
+    market: MarketView,
+    params: NewsMomentumParams,
+) -> tuple[int, pd.Timestamp, str]:
     if params.side in ("long", "short"):
         return (1 if params.side == "long" else -1), event["event_time"], ""
     move, info = event.get("move_pct", np.nan), event["event_time"]
@@ -64,8 +67,11 @@ def _exit(event: pd.Series, market: MarketView, params: NewsMomentumParams) -> t
 
 
 @register(NAME, NewsMomentumParams, event_types=("news",))
-def news_momentum(events: pd.DataFrame, market: MarketView, params: NewsMomentumParams,
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def news_momentum(
+    events: pd.DataFrame,
+    market: MarketView,
+    params: NewsMomentumParams,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Follow (or fade) a news catalyst's move for a number of sessions."""
     rows, dropped = [], []
     for _, event in events.iterrows():

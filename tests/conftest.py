@@ -20,8 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     """Any attempt to open a socket fails the test loudly: tests run offline."""
+
     def guard(*args, **kwargs):
         raise RuntimeError("tests must not touch the network")
+
     monkeypatch.setattr(socket.socket, "connect", guard)
 
 
@@ -36,10 +38,13 @@ def write_prices(folder: Path, frames: dict[str, pd.DataFrame]) -> Path:
 @pytest.fixture
 def market(tmp_path) -> Path:
     """A: close 100*1.01**i, open gaps +0.2%; SPY: flat at 100. Sessions 2026-01-02..03-31."""
-    return write_prices(tmp_path / "prices", {
-        "A": geometric_prices(SESSIONS, growth=0.01, gap=0.002),
-        "SPY": geometric_prices(SESSIONS, growth=0.0, gap=0.0),
-    })
+    return write_prices(
+        tmp_path / "prices",
+        {
+            "A": geometric_prices(SESSIONS, growth=0.01, gap=0.002),
+            "SPY": geometric_prices(SESSIONS, growth=0.0, gap=0.0),
+        },
+    )
 
 
 def base_config(prices: Path, events: list[dict], strategies: list[dict], **engine) -> dict:
@@ -49,8 +54,12 @@ def base_config(prices: Path, events: list[dict], strategies: list[dict], **engi
         "data": {"source": "files", "path": str(prices), "tickers": ["A"]},
         "events": {"sources": [{"type": "inline", "events": events}], "max_drop_pct": 100},
         "strategies": strategies,
-        "engine": {"fees_bps": 0, "slippage_bps": 0, "sizing": {"mode": "fixed", "value": 1000},
-                   **engine},
+        "engine": {
+            "fees_bps": 0,
+            "slippage_bps": 0,
+            "sizing": {"mode": "fixed", "value": 1000},
+            **engine,
+        },
         "benchmarks": ["SPY"],
         "output": {"charts": False},
     }

@@ -10,14 +10,23 @@ from tests.test_pipeline import HOLD, NEWS
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "backtest", *args], capture_output=True,
-                          text=True, cwd=cwd or REPO, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "backtest", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_bad_config_exits_2_with_one_located_line_and_no_traceback(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text((REPO / "configs" / "baba_2026.yaml").read_text()
-                    .replace("hold_sessions: 3", "hold_sesions: 3"))
+    path.write_text(
+        (REPO / "configs" / "baba_2026.yaml")
+        .read_text()
+        .replace("hold_sessions: 3", "hold_sesions: 3")
+    )
     out = cli("run", str(path))
     assert out.returncode == 2
     assert "Traceback" not in out.stderr

@@ -19,19 +19,38 @@ from backtest.run import run_loaded
 from tests.conftest import REPO
 
 EXPECTED = [  # strategy, event id, entry UTC, entry price, exit UTC, exit price
-    ("earnings_hold", "BABA-earnings-2025-11-25T133000Z",
-     "2025-11-24 21:00", 160.73, "2025-11-25 21:00", 157.01),
-    ("earnings_hold", "BABA-earnings-2026-02-19T133000Z",
-     "2026-02-18 21:00", 155.77, "2026-02-19 21:00", 154.27),
-    ("news_momentum", "BABA-news-2026-01-13T134204Z",
-     "2026-01-13 14:30", 165.50, "2026-01-15 21:00", 170.93),
+    (
+        "earnings_hold",
+        "BABA-earnings-2025-11-25T133000Z",
+        "2025-11-24 21:00",
+        160.73,
+        "2025-11-25 21:00",
+        157.01,
+    ),
+    (
+        "earnings_hold",
+        "BABA-earnings-2026-02-19T133000Z",
+        "2026-02-18 21:00",
+        155.77,
+        "2026-02-19 21:00",
+        154.27,
+    ),
+    (
+        "news_momentum",
+        "BABA-news-2026-01-13T134204Z",
+        "2026-01-13 14:30",
+        165.50,
+        "2026-01-15 21:00",
+        170.93,
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def seed_run():
-    loaded = load_config(REPO / "configs" / "baba_2026.yaml",
-                         ["engine.fees_bps=0", "engine.slippage_bps=0"])
+    loaded = load_config(
+        REPO / "configs" / "baba_2026.yaml", ["engine.fees_bps=0", "engine.slippage_bps=0"]
+    )
     return run_loaded(loaded, now=pd.Timestamp("2026-11-25", tz="UTC"))
 
 
@@ -39,7 +58,8 @@ def test_seed_trades_are_at_the_hand_computed_sessions_and_prices(seed_run):
     trades = seed_run.trades.sort_values(["strategy", "entry_time"]).reset_index(drop=True)
     assert len(trades) == len(EXPECTED)
     for row, (strategy, event_id, t_in, p_in, t_out, p_out) in zip(
-            trades.itertuples(), EXPECTED, strict=True):
+        trades.itertuples(), EXPECTED, strict=True
+    ):
         assert (row.strategy, row.event_id) == (strategy, event_id)
         assert row.entry_time == pd.Timestamp(t_in, tz="UTC")
         assert row.exit_time == pd.Timestamp(t_out, tz="UTC")
@@ -51,7 +71,11 @@ def test_seed_trades_are_at_the_hand_computed_sessions_and_prices(seed_run):
 def test_seed_news_event_is_aligned_from_central_european_time(seed_run):
     news = seed_run.events.set_index("event_id").loc["BABA-news-2026-01-13T134204Z"]
     assert news["event_time"] == pd.Timestamp("2026-01-13 13:42:04", tz="UTC")
-    assert (news["timing"], news["session"], news["fill_at"]) == ("bmo", pd.Timestamp("2026-01-13"), "open")
+    assert (news["timing"], news["session"], news["fill_at"]) == (
+        "bmo",
+        pd.Timestamp("2026-01-13"),
+        "open",
+    )
     assert news["session_price"] == pytest.approx(165.5)
 
 

@@ -25,9 +25,16 @@ def random_walk(seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, len(SESSIONS))))
     open_ = np.r_[100, close[:-1]] * np.exp(rng.normal(0, 0.01, len(SESSIONS)))
-    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.01,
-                         "low": np.minimum(open_, close) * 0.99, "close": close,
-                         "volume": 1e6}, index=pd.DatetimeIndex(SESSIONS, name="session"))
+    return pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.01,
+            "low": np.minimum(open_, close) * 0.99,
+            "close": close,
+            "volume": 1e6,
+        },
+        index=pd.DatetimeIndex(SESSIONS, name="session"),
+    )
 
 
 def make_events(day_offsets: list[int], hours: list[int]) -> pd.DataFrame:
@@ -35,9 +42,17 @@ def make_events(day_offsets: list[int], hours: list[int]) -> pd.DataFrame:
     for n, (day, hour) in enumerate(zip(day_offsets, hours, strict=True)):
         when = (SESSIONS[0] + pd.Timedelta(days=day, hours=hour)).tz_localize("America/New_York")
         kind = "earnings" if n % 2 else "news"
-        rows.append({"ticker": "A", "event_type": kind, "event_time": when, "source": f"s{n}",
-                     "known_at": when - pd.Timedelta(days=20)} if kind == "earnings" else
-                    {"ticker": "A", "event_type": kind, "event_time": when, "source": f"s{n}"})
+        rows.append(
+            {
+                "ticker": "A",
+                "event_type": kind,
+                "event_time": when,
+                "source": f"s{n}",
+                "known_at": when - pd.Timedelta(days=20),
+            }
+            if kind == "earnings"
+            else {"ticker": "A", "event_type": kind, "event_time": when, "source": f"s{n}"}
+        )
     return make_event_table(rows, CAL)
 
 
@@ -73,13 +88,22 @@ def at_or_before(signals: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return keep.sort_values(["strategy", "event_id"]).reset_index(drop=True)
 
 
-events_st = st.lists(st.tuples(st.integers(5, 70), st.sampled_from([0, 7, 9, 12, 16, 18])),
-                     min_size=1, max_size=6, unique_by=lambda t: t[0])
+events_st = st.lists(
+    st.tuples(st.integers(5, 70), st.sampled_from([0, 7, 9, 12, 16, 18])),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda t: t[0],
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), evs=events_st, cut_pos=st.integers(3, len(SESSIONS) - 3),
-       cut_at=st.sampled_from(["open", "close"]), nan=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    evs=events_st,
+    cut_pos=st.integers(3, len(SESSIONS) - 3),
+    cut_at=st.sampled_from(["open", "close"]),
+    nan=st.booleans(),
+)
 @example(seed=1, evs=[(11, 7), (48, 18)], cut_pos=7, cut_at="open", nan=True)
 def test_future_prices_never_change_past_decisions(seed, evs, cut_pos, cut_at, nan):
     prices = random_walk(seed)
@@ -93,8 +117,10 @@ def test_future_prices_never_change_past_decisions(seed, evs, cut_pos, cut_at, n
 def completed_by(signals: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     if signals.empty:
         return signals
-    exits = [session_instant(CAL, s, a) for s, a in zip(signals["exit_session"], signals["exit_at"],
-                                                        strict=True)]
+    exits = [
+        session_instant(CAL, s, a)
+        for s, a in zip(signals["exit_session"], signals["exit_at"], strict=True)
+    ]
     keep = signals[pd.Series(exits, index=signals.index) <= cut]
     return keep.sort_values(["strategy", "event_id"]).reset_index(drop=True)
 
@@ -138,8 +164,10 @@ def test_publishing_later_never_trades_earlier(day, hour, delay_hours):
         return
     later = decisions(prices, make_events([later_time[0]], [later_time[1]]))
     if not first.empty and not later.empty:
-        assert (later["entry_session"].min(), later["decision_time"].min()) >= \
-            (first["entry_session"].min(), first["decision_time"].min())
+        assert (later["entry_session"].min(), later["decision_time"].min()) >= (
+            first["entry_session"].min(),
+            first["decision_time"].min(),
+        )
 
 
 @settings(max_examples=25, deadline=None)

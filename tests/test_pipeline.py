@@ -12,10 +12,17 @@ from tests.conftest import base_config, write_config, write_prices
 
 G, GAP = 0.01, 0.002
 EARNINGS = {"ticker": "A", "event_type": "earnings", "time": "2026-02-19", "timing": "bmo"}
-NEWS = {"ticker": "A", "event_type": "news", "time": "13.01.2026 14:42:04",
-        "timezone": "Europe/Berlin", "move_pct": 10}
-HOLD = {"name": "earnings_hold", "params": {"entry_offset": 1, "entry_at": "close",
-                                            "exit_offset": 0, "exit_at": "close"}}
+NEWS = {
+    "ticker": "A",
+    "event_type": "news",
+    "time": "13.01.2026 14:42:04",
+    "timezone": "Europe/Berlin",
+    "move_pct": 10,
+}
+HOLD = {
+    "name": "earnings_hold",
+    "params": {"entry_offset": 1, "entry_at": "close", "exit_offset": 0, "exit_at": "close"},
+}
 MOMENTUM = {"name": "news_momentum", "params": {"hold_sessions": 3}}
 
 
@@ -49,14 +56,18 @@ def test_news_momentum_enters_the_open_after_a_premarket_article(tmp_path, marke
 
 def test_short_side_zero_cost_identity(tmp_path, market):
     hold = {**HOLD, "params": {**HOLD["params"], "side": "short"}}
-    trade = only_trade(run_config(tmp_path, base_config(market, [EARNINGS], [hold])), "earnings_hold")
+    trade = only_trade(
+        run_config(tmp_path, base_config(market, [EARNINGS], [hold])), "earnings_hold"
+    )
     assert trade["net_return"] == pytest.approx(1 - (1 + G), rel=1e-9)
 
 
 def test_fees_and_slippage_never_raise_returns(tmp_path, market):
     free = run_config(tmp_path, base_config(market, [EARNINGS, NEWS], [HOLD, MOMENTUM]))
-    costly = run_config(tmp_path, base_config(market, [EARNINGS, NEWS], [HOLD, MOMENTUM],
-                                              fees_bps=10, slippage_bps=5))
+    costly = run_config(
+        tmp_path,
+        base_config(market, [EARNINGS, NEWS], [HOLD, MOMENTUM], fees_bps=10, slippage_bps=5),
+    )
     merged = free.trades.merge(costly.trades, on=["strategy", "event_id"], suffixes=("_0", "_1"))
     assert len(merged) == 2
     assert (merged["net_return_1"] < merged["net_return_0"]).all()
@@ -66,11 +77,14 @@ def test_fees_and_slippage_never_raise_returns(tmp_path, market):
 
 
 def test_every_event_is_traded_or_dropped_with_a_reason(tmp_path, market):
-    events = [EARNINGS, NEWS,
-              {**EARNINGS, "time": "2026-02-19", "source": "copy"},          # duplicate
-              {**EARNINGS, "time": "2025-06-02"},                            # before prices
-              {**EARNINGS, "time": "2026-03-31", "timing": "amc"},           # window past data
-              {**NEWS, "time": "2026-01-17 10:00", "timezone": "America/New_York"}]  # Saturday
+    events = [
+        EARNINGS,
+        NEWS,
+        {**EARNINGS, "time": "2026-02-19", "source": "copy"},  # duplicate
+        {**EARNINGS, "time": "2025-06-02"},  # before prices
+        {**EARNINGS, "time": "2026-03-31", "timing": "amc"},  # window past data
+        {**NEWS, "time": "2026-01-17 10:00", "timezone": "America/New_York"},
+    ]  # Saturday
     result = run_config(tmp_path, base_config(market, events, [HOLD, MOMENTUM]))
     align_drops = result.drops[result.drops["stage"] == "align"]
     assert len(result.events) + len(align_drops) == len(events)  # I12 at the align stage
@@ -78,8 +92,10 @@ def test_every_event_is_traded_or_dropped_with_a_reason(tmp_path, market):
     assert reasons["duplicate"] == ["A-earnings-2026-02-19"]
     assert reasons["outside_price_range"] == ["A-earnings-2025-06-02", "A-earnings-2026-03-31"]
     saturday = result.events.set_index("event_id").loc["A-news-2026-01-17T150000Z"]
-    assert (saturday["session"], saturday["align_rule"]) == (pd.Timestamp("2026-01-20"),
-                                                               "closed day -> next open")
+    assert (saturday["session"], saturday["align_rule"]) == (
+        pd.Timestamp("2026-01-20"),
+        "closed day -> next open",
+    )
     for label in ("earnings_hold", "news_momentum"):
         mine = result.events["event_type"].eq("earnings" if label == "earnings_hold" else "news")
         traded = (result.trades["strategy"] == label).sum()
@@ -93,7 +109,10 @@ def test_nan_price_inside_the_window_drops_the_event(tmp_path, market):
     write_prices(market, {"A": frame})
     result = run_config(tmp_path, base_config(market, [EARNINGS], [HOLD]))
     assert result.trades.empty
-    assert result.drops.set_index("event_id").loc["A-earnings-2026-02-19", "reason"] == "window_incomplete"
+    assert (
+        result.drops.set_index("event_id").loc["A-earnings-2026-02-19", "reason"]
+        == "window_incomplete"
+    )
 
 
 def test_no_trades_is_a_valid_result(tmp_path, market):
@@ -133,8 +152,12 @@ def test_engines_agree_trade_for_trade(tmp_path, market):
     events = [EARNINGS, NEWS, {**EARNINGS, "time": "2026-01-29", "timing": "amc"}]
     runs = {}
     for engine in ("vectorbt", "reference"):
-        runs[engine] = run_config(tmp_path, base_config(market, events, [HOLD, MOMENTUM],
-                                                        fees_bps=10, slippage_bps=5, engine=engine))
+        runs[engine] = run_config(
+            tmp_path,
+            base_config(
+                market, events, [HOLD, MOMENTUM], fees_bps=10, slippage_bps=5, engine=engine
+            ),
+        )
     cols = ["strategy", "event_id", "entry_time", "exit_time", "side"]
     a, b = (runs[e].trades.sort_values(cols).reset_index(drop=True) for e in runs)
     assert len(a) == 3
@@ -163,8 +186,11 @@ def test_naive_clock_time_without_timezone_is_rejected(tmp_path, market):
 
 
 def test_loss_budget_stops_a_run_that_lost_too_many_events(tmp_path, market):
-    data = base_config(market, [{**NEWS, "time": "2026-03-31 08:00", "timezone": "America/New_York"},
-                                NEWS], [MOMENTUM])
+    data = base_config(
+        market,
+        [{**NEWS, "time": "2026-03-31 08:00", "timezone": "America/New_York"}, NEWS],
+        [MOMENTUM],
+    )
     data["events"]["max_drop_pct"] = 25
     with pytest.raises(BacktestError, match=r"dropped 1 of 2 events \(50.0%\).*window_incomplete"):
         run_config(tmp_path, data)

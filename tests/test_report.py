@@ -14,8 +14,16 @@ from backtest.run import run
 from tests.conftest import base_config, write_config
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 
-FILES = ("config.yaml", "manifest.json", "events.csv", "trades.csv", "drops.csv", "equity.csv",
-         "metrics.json", "metrics.csv")
+FILES = (
+    "config.yaml",
+    "manifest.json",
+    "events.csv",
+    "trades.csv",
+    "drops.csv",
+    "equity.csv",
+    "metrics.json",
+    "metrics.csv",
+)
 
 
 def sha(path) -> str:
@@ -35,11 +43,28 @@ def test_run_publishes_every_documented_file(tmp_path, config_path):
     for name in FILES:
         assert (result.folder / name).is_file(), name
     charts = sorted(p.name for p in (result.folder / "charts").rglob("*.png"))
-    assert charts == ["A-news-2026-01-13T134204Z.png", "drawdown.png", "equity.png", "trade_returns.png"]
+    assert charts == [
+        "A-news-2026-01-13T134204Z.png",
+        "drawdown.png",
+        "equity.png",
+        "trade_returns.png",
+    ]
     trades = pd.read_csv(result.folder / "trades.csv")
-    assert list(trades.columns[:13]) == ["strategy", "ticker", "event_id", "side", "entry_time",
-                                         "entry_price", "exit_time", "exit_price", "size", "fees",
-                                         "gross_return", "net_return", "exit_reason"]
+    assert list(trades.columns[:13]) == [
+        "strategy",
+        "ticker",
+        "event_id",
+        "side",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "size",
+        "fees",
+        "gross_return",
+        "net_return",
+        "exit_reason",
+    ]
     manifest = json.loads((result.folder / "manifest.json").read_text())
     assert manifest["run_id"] == result.folder.name
     assert set(manifest["data_fingerprints"]) == {"A", "SPY", "events"}
@@ -50,7 +75,14 @@ def test_same_config_twice_gives_identical_bytes_in_a_new_folder(tmp_path, confi
     first = run(config_path, out_dir=tmp_path / "results")
     second = run(config_path, out_dir=tmp_path / "results")
     assert second.folder.name == first.folder.name + "-2"  # never overwritten
-    for name in ("trades.csv", "drops.csv", "events.csv", "equity.csv", "metrics.json", "config.yaml"):
+    for name in (
+        "trades.csv",
+        "drops.csv",
+        "events.csv",
+        "equity.csv",
+        "metrics.json",
+        "config.yaml",
+    ):
         assert sha(first.folder / name) == sha(second.folder / name), name
 
 

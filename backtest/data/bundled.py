@@ -59,6 +59,8 @@ class BundledPrices:
         path = bundled_file("prices", f"{ticker}.csv")
         if not path.is_file():
             raise DataUnavailable(
-                ticker, f"not in the bundled sample (have: {', '.join(bundled_tickers())}); "
-                "use data.source: yfinance or files")
+                ticker,
+                f"not in the bundled sample (have: {', '.join(bundled_tickers())}); "
+                "use data.source: yfinance or files",
+            )
         return read_price_csv(path)

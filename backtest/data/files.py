@@ -30,7 +30,9 @@ class FilePrices:
             path = self.folder / f"{ticker}{suffix}"
             if path.is_file():
                 return self._read(path)
-        raise DataUnavailable(ticker, f"no {ticker}.csv or {ticker}.parquet in {self.folder.resolve()}")
+        raise DataUnavailable(
+            ticker, f"no {ticker}.csv or {ticker}.parquet in {self.folder.resolve()}"
+        )
 
     @staticmethod
     def _read(path: Path) -> pd.DataFrame:

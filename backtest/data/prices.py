@@ -41,8 +41,11 @@ def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
     if basis == "raw":
         return frame
     if "adj_close" not in frame.columns or frame["adj_close"].isna().any():
-        raise DataUnavailable(ticker, "adjusted prices requested but adj_close is missing for "
-                              "some sessions; use data.price_basis: raw")
+        raise DataUnavailable(
+            ticker,
+            "adjusted prices requested but adj_close is missing for "
+            "some sessions; use data.price_basis: raw",
+        )
     factor = frame["adj_close"] / frame["close"]
     out = frame.copy()
     for col in ("open", "high", "low", "close"):
@@ -51,7 +54,10 @@ def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
 
 
 def load_prices(
-    source: PriceSource, tickers: list[str], basis: str, cal: xcals.ExchangeCalendar,
+    source: PriceSource,
+    tickers: list[str],
+    basis: str,
+    cal: xcals.ExchangeCalendar,
 ) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
     """Load and validate every ticker; return prices by ticker and the reports.
 

@@ -13,8 +13,9 @@ import pandas as pd
 __all__ = ["geometric_prices"]
 
 
-def geometric_prices(sessions: pd.DatetimeIndex, start: float = 100.0, growth: float = 0.01,
-                     gap: float = 0.002) -> pd.DataFrame:
+def geometric_prices(
+    sessions: pd.DatetimeIndex, start: float = 100.0, growth: float = 0.01, gap: float = 0.002
+) -> pd.DataFrame:
     """Return OHLCV bars with ``close[i] = start * (1 + growth) ** i``.
 
     ``open[i] = close[i - 1] * (1 + gap)`` (for i = 0 the virtual previous close
@@ -32,8 +33,14 @@ def geometric_prices(sessions: pd.DatetimeIndex, start: float = 100.0, growth: f
     close = start * (1.0 + growth) ** i
     prev = np.r_[start / (1.0 + growth), close[:-1]]
     open_ = prev * (1.0 + gap)
-    frame = pd.DataFrame({
-        "open": open_, "high": np.maximum(open_, close) * 1.005,
-        "low": np.minimum(open_, close) * 0.995, "close": close,
-        "volume": np.full(len(i), 1_000_000.0)}, index=pd.DatetimeIndex(sessions, name="session"))
+    frame = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.005,
+            "low": np.minimum(open_, close) * 0.995,
+            "close": close,
+            "volume": np.full(len(i), 1_000_000.0),
+        },
+        index=pd.DatetimeIndex(sessions, name="session"),
+    )
     return frame

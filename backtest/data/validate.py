@@ -53,7 +53,9 @@ class ValidationReport:
 
 def _normalise_index(frame: pd.DataFrame, ticker: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     if not isinstance(frame.index, pd.DatetimeIndex):
-        raise DataIntegrityError(f"{ticker}: price index must be dates, got {type(frame.index).__name__}")
+        raise DataIntegrityError(
+            f"{ticker}: price index must be dates, got {type(frame.index).__name__}"
+        )
     index = frame.index
     if index.tz is not None:
         index = index.tz_convert(cal.tz).tz_localize(None)
@@ -78,13 +80,17 @@ def _dedupe(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     conflicting = frame.index[dup_index & ~frame.reset_index().duplicated(keep=False).to_numpy()]
     if len(conflicting):
         day = conflicting[0].date()
-        raise DataIntegrityError(f"{report.ticker}: {day} appears twice with different prices; "
-                                 "fix the source file (which row is right cannot be guessed)")
+        raise DataIntegrityError(
+            f"{report.ticker}: {day} appears twice with different prices; "
+            "fix the source file (which row is right cannot be guessed)"
+        )
     report.drop("duplicate_row", identical.sum())
     return frame[~identical]
 
 
-def _drop_rows(frame: pd.DataFrame, mask: pd.Series, reason: str, report: ValidationReport) -> pd.DataFrame:
+def _drop_rows(
+    frame: pd.DataFrame, mask: pd.Series, reason: str, report: ValidationReport
+) -> pd.DataFrame:
     report.drop(reason, int(mask.sum()))
     return frame[~mask.to_numpy()]
 
@@ -110,7 +116,10 @@ def _outside(price: pd.Series, frame: pd.DataFrame) -> pd.Series:
 
 
 def validate_prices(
-    frame: pd.DataFrame, ticker: str, cal: xcals.ExchangeCalendar, now: pd.Timestamp | None = None,
+    frame: pd.DataFrame,
+    ticker: str,
+    cal: xcals.ExchangeCalendar,
+    now: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Validate and clean one ticker's raw prices.
 
@@ -141,13 +150,20 @@ def validate_prices(
     report = ValidationReport(ticker, rows_in=len(frame))
     out = _sort(_normalise_index(frame, ticker, cal), report)
     out = _dedupe(out, report)
-    out = _drop_rows(out, out[["open", "high", "low", "close"]].isna().all(axis=1), "all_nan_row", report)
-    out = _drop_rows(out, ~pd.Series(out.index.isin(cal.sessions), index=out.index),
-                     "non_session_row", report)
+    out = _drop_rows(
+        out, out[["open", "high", "low", "close"]].isna().all(axis=1), "all_nan_row", report
+    )
+    out = _drop_rows(
+        out, ~pd.Series(out.index.isin(cal.sessions), index=out.index), "non_session_row", report
+    )
     if now is not None and len(out):
         unfinished = pd.Series(cal.session_close(out.index[-1]) > now, index=out.index[-1:])
-        out = _drop_rows(out, unfinished.reindex(out.index, fill_value=False), "unfinished_bar", report)
+        out = _drop_rows(
+            out, unfinished.reindex(out.index, fill_value=False), "unfinished_bar", report
+        )
     if out.empty:
-        raise DataIntegrityError(f"{ticker}: no usable price rows left after validation {report.dropped}")
+        raise DataIntegrityError(
+            f"{ticker}: no usable price rows left after validation {report.dropped}"
+        )
     _check_values(out.dropna(subset=["open", "high", "low", "close"]), ticker)
     return out, report

@@ -17,13 +17,22 @@ __all__ = ["DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"
 
 # Reasons that mean "data we wanted but could not use"; the loss budget counts these.
 # Filters the user asked for (period, duplicates) are recorded but not budgeted.
-DATA_LOSS_REASONS = frozenset({
-    "outside_price_range", "price_missing", "price_nan", "window_incomplete",
-    "price_nan_in_window", "no_surprise", "no_direction",
-})
+DATA_LOSS_REASONS = frozenset(
+    {
+        "outside_price_range",
+        "price_missing",
+        "price_nan",
+        "window_incomplete",
+        "price_nan_in_window",
+        "no_surprise",
+        "no_direction",
+    }
+)
 
 
-def drop_rows(events: pd.DataFrame, stage: str, reason: str, detail: str | pd.Series) -> pd.DataFrame:
+def drop_rows(
+    events: pd.DataFrame, stage: str, reason: str, detail: str | pd.Series
+) -> pd.DataFrame:
     """Return drops-table rows for ``events`` (one per event) with a reason.
 
     Examples
@@ -34,21 +43,28 @@ def drop_rows(events: pd.DataFrame, stage: str, reason: str, detail: str | pd.Se
     """
     if events.empty:
         return empty_drops()
-    out = pd.DataFrame({"event_id": events["event_id"].to_numpy(), "ticker": events["ticker"].to_numpy()})
+    out = pd.DataFrame(
+        {"event_id": events["event_id"].to_numpy(), "ticker": events["ticker"].to_numpy()}
+    )
     out["stage"], out["reason"] = stage, reason
     out["detail"] = detail.to_numpy() if isinstance(detail, pd.Series) else detail
     return out[list(DROP_COLUMNS)]
 
 
-def _alignment_columns(events: pd.DataFrame, cal: xcals.ExchangeCalendar, intraday_fill: str) -> pd.DataFrame:
-    found = [align_to_session(t, timing, cal, intraday_fill)
-             for t, timing in zip(events["event_time"], events["timing"], strict=True)]
+def _alignment_columns(
+    events: pd.DataFrame, cal: xcals.ExchangeCalendar, intraday_fill: str
+) -> pd.DataFrame:
+    found = [
+        align_to_session(t, timing, cal, intraday_fill)
+        for t, timing in zip(events["event_time"], events["timing"], strict=True)
+    ]
     out = events.copy()
     out["session"] = pd.DatetimeIndex([a.session for a in found]) if found else pd.DatetimeIndex([])
     out["fill_at"] = [a.fill_at for a in found]
     out["align_rule"] = [a.rule for a in found]
     out["actionable_at"] = pd.to_datetime(
-        [session_instant(cal, a.session, a.fill_at) for a in found], utc=True)
+        [session_instant(cal, a.session, a.fill_at) for a in found], utc=True
+    )
     return out
 
 
@@ -61,11 +77,17 @@ def _dedupe(aligned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = conflicts[conflicts > 1]
     if len(bad) and (bad.index.get_level_values("event_type") == "earnings").any():
         ticker, _, session = bad.index[0]
-        raise EventError(f"{ticker}: two earnings events for session {session.date()} disagree on "
-                         "timing; keep one of them in your event sources")
-    is_dup = keyed.duplicated(subset=key + ["fill_at"], keep="first") & (keyed["event_type"] == "earnings")
+        raise EventError(
+            f"{ticker}: two earnings events for session {session.date()} disagree on "
+            "timing; keep one of them in your event sources"
+        )
+    is_dup = keyed.duplicated(subset=key + ["fill_at"], keep="first") & (
+        keyed["event_type"] == "earnings"
+    )
     is_dup |= keyed.duplicated(subset=["event_id"], keep="first")
-    kept = keyed[~is_dup].drop(columns="_precise").sort_values(["event_time", "ticker"], kind="stable")
+    kept = (
+        keyed[~is_dup].drop(columns="_precise").sort_values(["event_time", "ticker"], kind="stable")
+    )
     return kept, drop_rows(keyed[is_dup], "align", "duplicate", "same event from another source")
 
 
@@ -76,8 +98,13 @@ def _price_at(row: pd.Series, prices: dict[str, pd.DataFrame]) -> float:
     return float(frame.at[row["session"], row["fill_at"]])
 
 
-def _split(frame: pd.DataFrame, mask: pd.Series, reason: str, detail: str | pd.Series,
-           drops: list[pd.DataFrame]) -> pd.DataFrame:
+def _split(
+    frame: pd.DataFrame,
+    mask: pd.Series,
+    reason: str,
+    detail: str | pd.Series,
+    drops: list[pd.DataFrame],
+) -> pd.DataFrame:
     if isinstance(detail, pd.Series):
         detail = detail[mask]
     drops.append(drop_rows(frame[mask], "align", reason, detail))
@@ -123,8 +150,13 @@ def align_events(
     """
     drops: list[pd.DataFrame] = [empty_drops()]
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
-    frame = _split(events, events["event_time"] > now, "future_event",
-                   "published after the run's clock; not yet known", drops)
+    frame = _split(
+        events,
+        events["event_time"] > now,
+        "future_event",
+        "published after the run's clock; not yet known",
+        drops,
+    )
     frame, dup_drops = _dedupe(_alignment_columns(frame, cal, intraday_fill))
     drops.append(dup_drops)
     start, end = period
@@ -133,13 +165,28 @@ def align_events(
         in_period &= frame["session"] >= start
     if end is not None:
         in_period &= frame["session"] <= end
-    frame = _split(frame, ~in_period, "outside_period", "session outside data.start..data.end", drops)
-    frame = _split(frame, _range_mask(frame, prices), "outside_price_range",
-                   "no price history covers the event's session", drops)
-    frame = frame.assign(session_price=frame.apply(_price_at, axis=1, prices=prices)
-                         if len(frame) else pd.Series(dtype=float))
+    frame = _split(
+        frame, ~in_period, "outside_period", "session outside data.start..data.end", drops
+    )
+    frame = _split(
+        frame,
+        _range_mask(frame, prices),
+        "outside_price_range",
+        "no price history covers the event's session",
+        drops,
+    )
+    frame = frame.assign(
+        session_price=frame.apply(_price_at, axis=1, prices=prices)
+        if len(frame)
+        else pd.Series(dtype=float)
+    )
     missing = frame["session_price"].isna()
-    detail = "no " + frame["fill_at"].astype(str) + " price on " + frame["session"].dt.strftime("%Y-%m-%d")
+    detail = (
+        "no "
+        + frame["fill_at"].astype(str)
+        + " price on "
+        + frame["session"].dt.strftime("%Y-%m-%d")
+    )
     frame = _split(frame, missing, "price_missing", detail, drops)
     return frame.reset_index(drop=True), pd.concat(drops, ignore_index=True)
 
@@ -150,10 +197,10 @@ def check_loss_budget(n_events: int, drops: pd.DataFrame, max_drop_pct: float) -
     Examples
     --------
     >>> d = pd.DataFrame({"reason": ["price_missing"] * 3})
-    >>> check_loss_budget(10, d, 25.0)
+    >>> check_loss_budget(10, d, 25.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    backtest.errors.EventError: dropped 3 of 10 events (30.0%) for missing or unusable data, more than events.max_drop_pct = 25.0%: {'price_missing': 3}
+    backtest.errors.EventError: dropped 3 of 10 events (30.0%) ... = 25.0%: {'price_missing': 3}
     """
     lost = drops[drops["reason"].isin(DATA_LOSS_REASONS)]
     if n_events == 0 or lost.empty:
@@ -161,5 +208,7 @@ def check_loss_budget(n_events: int, drops: pd.DataFrame, max_drop_pct: float) -
     pct = 100.0 * len(lost) / n_events
     if pct > max_drop_pct:
         breakdown = lost["reason"].value_counts().to_dict()
-        raise EventError(f"dropped {len(lost)} of {n_events} events ({pct:.1f}%) for missing or "
-                         f"unusable data, more than events.max_drop_pct = {max_drop_pct}%: {breakdown}")
+        raise EventError(
+            f"dropped {len(lost)} of {n_events} events ({pct:.1f}%) for missing or "
+            f"unusable data, more than events.max_drop_pct = {max_drop_pct}%: {breakdown}"
+        )

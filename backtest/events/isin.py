@@ -26,7 +26,9 @@ def isin_table() -> dict[str, str]:
     return dict(zip(frame["isin"], frame["ticker"], strict=True))
 
 
-def ticker_for_isin(isin: str, required: bool = True, extra: dict[str, str] | None = None) -> str | None:
+def ticker_for_isin(
+    isin: str, required: bool = True, extra: dict[str, str] | None = None
+) -> str | None:
     """Validate ``isin`` (check digit included) and return its ticker.
 
     Examples
@@ -44,6 +46,8 @@ def ticker_for_isin(isin: str, required: bool = True, extra: dict[str, str] | No
         raise EventError(f"{isin} is not a valid ISIN ({exc})") from exc
     table = {**isin_table(), **(extra or {})}
     if code not in table and required:
-        raise EventError(f"ISIN {code} is not in the ISIN->ticker table; add `ticker:` to the "
-                         "event or extend the table")
+        raise EventError(
+            f"ISIN {code} is not in the ISIN->ticker table; add `ticker:` to the "
+            "event or extend the table"
+        )
     return table.get(code)

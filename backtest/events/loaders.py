@@ -27,7 +27,9 @@ __all__ = ["assumed_known_at", "load_bundled_earnings", "load_event_csv", "load_
 _SNAPSHOT = re.compile(r"asof(\d{4}-\d{2}-\d{2}):(\d{2})(\d{2})E[SD]T")
 
 
-def assumed_known_at(event_time: pd.Timestamp, cal: xcals.ExchangeCalendar, notice: int) -> pd.Timestamp:
+def assumed_known_at(
+    event_time: pd.Timestamp, cal: xcals.ExchangeCalendar, notice: int
+) -> pd.Timestamp:
     """Return the open ``notice`` sessions before the event's date: when its date is assumed public.
 
     Companies announce report dates weeks ahead, but historical tables rarely
@@ -51,23 +53,32 @@ def _bundled_row(rec: Mapping[str, object], cal: xcals.ExchangeCalendar, notice:
     day = pd.Timestamp(str(rec["report_date"]))
     event_time = day.tz_localize(cal.tz)
     if snap:
-        event_time = (day + pd.Timedelta(hours=int(snap.group(2)), minutes=int(snap.group(3)))
-                      ).tz_localize(cal.tz)
+        event_time = (
+            day + pd.Timedelta(hours=int(snap.group(2)), minutes=int(snap.group(3)))
+        ).tz_localize(cal.tz)
     assumed = assumed_known_at(event_time, cal, notice)
     known, basis = assumed, "assumed"
     if snap:
         seen = pd.Timestamp(snap.group(1)).tz_localize(cal.tz) + pd.Timedelta(days=1)
         if seen < assumed:
             known, basis = seen, "source"
-    row = {"ticker": rec["ticker"], "event_type": "earnings", "event_time": event_time,
-           "timing": rec["timing"], "known_at": min(known, event_time), "known_at_basis": basis,
-           "source": f"bundled:{source}"}
+    row = {
+        "ticker": rec["ticker"],
+        "event_type": "earnings",
+        "event_time": event_time,
+        "timing": rec["timing"],
+        "known_at": min(known, event_time),
+        "known_at_basis": basis,
+        "source": f"bundled:{source}",
+    }
     row.update({k: rec[k] for k in ("eps_estimate", "eps_actual", "surprise_pct")})
     return row
 
 
 def load_bundled_earnings(
-    tickers: Iterable[str], cal: xcals.ExchangeCalendar, notice_sessions: int = 10,
+    tickers: Iterable[str],
+    cal: xcals.ExchangeCalendar,
+    notice_sessions: int = 10,
 ) -> pd.DataFrame:
     """Return the bundled earnings reports of ``tickers`` as an event table.
 
@@ -93,8 +104,11 @@ def _csv_time_column(columns: Iterable[str], path: Path) -> str:
 
 
 def load_event_csv(
-    path: Path, cal: xcals.ExchangeCalendar, timezone: str | None = None,
-    event_type: str = "earnings", notice_sessions: int = 10,
+    path: Path,
+    cal: xcals.ExchangeCalendar,
+    timezone: str | None = None,
+    event_type: str = "earnings",
+    notice_sessions: int = 10,
 ) -> pd.DataFrame:
     """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
 
@@ -108,8 +122,11 @@ def load_event_csv(
     rows = []
     for line, rec in enumerate(frame.to_dict("records"), start=2):
         try:
-            rows.append(_user_row(rec, time_col, cal, timezone, event_type, f"{path.name}:{line}",
-                                  notice_sessions))
+            rows.append(
+                _user_row(
+                    rec, time_col, cal, timezone, event_type, f"{path.name}:{line}", notice_sessions
+                )
+            )
         except EventError as exc:
             raise EventError(f"{path}:{line}: {exc}") from exc
     return make_event_table(rows, cal)
@@ -123,8 +140,13 @@ def _number(value: object) -> object:
 
 
 def _user_row(
-    rec: Mapping[str, object], time_col: str, cal: xcals.ExchangeCalendar, tz: str | None,
-    default_type: str, source: str, notice: int,
+    rec: Mapping[str, object],
+    time_col: str,
+    cal: xcals.ExchangeCalendar,
+    tz: str | None,
+    default_type: str,
+    source: str,
+    notice: int,
 ) -> dict:
     rec = {k: v for k, v in rec.items() if v not in ("", None)}
     tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
@@ -132,8 +154,13 @@ def _user_row(
     ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
     etype = str(rec.get("event_type", default_type))
     known = rec.get("known_at")
-    row = {"ticker": ticker, "event_type": etype, "event_time": event_time,
-           "timing": rec.get("timing"), "source": str(rec.get("source", source))}
+    row = {
+        "ticker": ticker,
+        "event_type": etype,
+        "event_time": event_time,
+        "timing": rec.get("timing"),
+        "source": str(rec.get("source", source)),
+    }
     if known is not None:
         row["known_at"], row["known_at_basis"] = parse_event_time(known, tz, cal), "source"
     elif etype == "earnings":
@@ -155,7 +182,9 @@ def _check_isin_matches(isin: str, ticker: str) -> str:
 
 
 def load_inline_events(
-    items: Iterable[Mapping[str, object]], cal: xcals.ExchangeCalendar, notice_sessions: int = 10,
+    items: Iterable[Mapping[str, object]],
+    cal: xcals.ExchangeCalendar,
+    notice_sessions: int = 10,
 ) -> pd.DataFrame:
     """Return events listed inline in the YAML config (``time`` key holds the stamp).
 
@@ -171,8 +200,9 @@ def load_inline_events(
     rows = []
     for n, item in enumerate(items):
         try:
-            rows.append(_user_row(dict(item), "time", cal, None, "news", f"inline:{n}",
-                                  notice_sessions))
+            rows.append(
+                _user_row(dict(item), "time", cal, None, "news", f"inline:{n}", notice_sessions)
+            )
         except EventError as exc:
             raise EventError(f"events.inline[{n}]: {exc}") from exc
     return make_event_table(rows, cal)

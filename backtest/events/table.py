@@ -38,8 +38,10 @@ def resolve_timing(event_time: pd.Timestamp, given: str | None, cal: xcals.Excha
         return given or "unknown"
     if given not in (None, "unknown", clock):
         local = event_time.tz_convert(cal.tz)
-        raise EventError(f"event at {local} ({cal.tz.key}) is {clock!r} by the clock but is "
-                         f"labelled {given!r}; fix the time or the timing")
+        raise EventError(
+            f"event at {local} ({cal.tz.key}) is {clock!r} by the clock but is "
+            f"labelled {given!r}; fix the time or the timing"
+        )
     return clock
 
 
@@ -69,7 +71,9 @@ def _check_row(row: Mapping[str, object]) -> None:
         raise EventError(f"{row['event_id']}: known_at {row['known_at']} is after the event")
 
 
-def make_event_table(rows: Iterable[Mapping[str, object]], cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+def make_event_table(
+    rows: Iterable[Mapping[str, object]], cal: xcals.ExchangeCalendar
+) -> pd.DataFrame:
     """Turn loader rows into the event table, with ids and UTC times.
 
     Each row needs ``ticker, event_type, event_time`` (tz-aware) and may carry
@@ -91,8 +95,11 @@ def make_event_table(rows: Iterable[Mapping[str, object]], cal: xcals.ExchangeCa
         row["timing"] = resolve_timing(row["event_time"], row.get("timing"), cal)
         row["event_time"] = row["event_time"].tz_convert("UTC")
         known = row.get("known_at")
-        row["known_at"] = row["event_time"] if known is None or pd.isna(known) else \
-            pd.Timestamp(known).tz_convert("UTC")
+        row["known_at"] = (
+            row["event_time"]
+            if known is None or pd.isna(known)
+            else pd.Timestamp(known).tz_convert("UTC")
+        )
         row["event_id"] = event_id(row["ticker"], row["event_type"], row["event_time"], cal.tz.key)
         row.setdefault("source", "unknown")
         _check_row(row)

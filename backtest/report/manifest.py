@@ -12,8 +12,19 @@ import pandas as pd
 
 __all__ = ["data_fingerprint", "git_sha", "package_versions"]
 
-PACKAGES = ("earnings-backtest", "pandas", "numpy", "vectorbt", "vectorbt-rust", "yfinance",
-            "exchange-calendars", "pydantic", "matplotlib", "pyarrow", "PyYAML")
+PACKAGES = (
+    "earnings-backtest",
+    "pandas",
+    "numpy",
+    "vectorbt",
+    "vectorbt-rust",
+    "yfinance",
+    "exchange-calendars",
+    "pydantic",
+    "matplotlib",
+    "pyarrow",
+    "PyYAML",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -43,8 +54,14 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 def git_sha(folder: Path) -> str | None:
     """The git commit of ``folder``'s checkout, or None outside git."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

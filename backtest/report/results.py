@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from backtest.config import config_hash
@@ -33,14 +32,22 @@ EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event ch
 def _manifest(result) -> dict:
     loaded = result.config
     return {
-        "run_id": result.run_id, "config_file": str(loaded.path), "config_hash": config_hash(loaded.config),
-        "data_fingerprints": result.fingerprints, "versions": package_versions(),
+        "run_id": result.run_id,
+        "config_file": str(loaded.path),
+        "config_hash": config_hash(loaded.config),
+        "data_fingerprints": result.fingerprints,
+        "versions": package_versions(),
         "git_sha": git_sha(Path(__file__).parent),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "counts": {"events": int(len(result.events)), "trades": int(len(result.trades)),
-                   "drops": result.drops["reason"].value_counts().sort_index().to_dict()},
-        "price_validation": {r.ticker: {"rows_in": r.rows_in, "dropped": r.dropped, "notes": r.notes}
-                             for r in result.validation},
+        "counts": {
+            "events": int(len(result.events)),
+            "trades": int(len(result.trades)),
+            "drops": result.drops["reason"].value_counts().sort_index().to_dict(),
+        },
+        "price_validation": {
+            r.ticker: {"rows_in": r.rows_in, "dropped": r.dropped, "notes": r.notes}
+            for r in result.validation
+        },
     }
 
 
@@ -50,8 +57,13 @@ def _tables(result, folder: Path) -> None:
     write_csv(result.drops, folder / "drops.csv")
     write_csv(result.equity.reset_index(), folder / "equity.csv")
     write_csv(result.metrics, folder / "metrics.csv")
-    write_json({r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
-                for r in result.metrics.to_dict("records")}, folder / "metrics.json")
+    write_json(
+        {
+            r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
+            for r in result.metrics.to_dict("records")
+        },
+        folder / "metrics.json",
+    )
     dumped = result.config.config.model_dump(mode="json")
     (folder / "config.yaml").write_text(yaml.safe_dump(dumped, sort_keys=False))
     write_json(_manifest(result), folder / "manifest.json")
@@ -65,7 +77,7 @@ def _event_charts(result, folder: Path) -> None:
     for _, event in traded.head(limit).iterrows():
         prices = result.prices[event["ticker"]]
         pos = prices.index.get_indexer([event["session"]])[0]
-        window = prices.iloc[max(pos - EVENT_WINDOW[0], 0): pos + EVENT_WINDOW[1] + 1]
+        window = prices.iloc[max(pos - EVENT_WINDOW[0], 0) : pos + EVENT_WINDOW[1] + 1]
         trades = result.trades[result.trades["event_id"] == event["event_id"]]
         plot_event_window(window, trades, event, folder / f"{event['event_id']}.png")
 

@@ -29,7 +29,9 @@ def _target(root: Path, run_id: str, if_exists: str) -> Path:
     if not target.exists():
         return target
     if if_exists == "error":
-        raise ResultsExistError(f"{target} already exists; delete it, or set output.if_exists: suffix")
+        raise ResultsExistError(
+            f"{target} already exists; delete it, or set output.if_exists: suffix"
+        )
     n = 2
     while (root / f"{run_id}-{n}").exists():
         n += 1
