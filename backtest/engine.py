@@ -13,6 +13,13 @@ Costs. ``fees_bps`` is charged on the traded value of every fill (entry and
 exit). ``slippage_bps`` moves every fill price against the trader: buys fill
 at ``price * (1 + s)``, sells at ``price * (1 - s)``.
 
+Stops. ``stop_loss_pct`` / ``take_profit_pct`` are measured from the entry fill
+price and checked on every tick after entry against the bar's range (a close
+tick sees the session's high and low). A triggered stop fills at the stop level,
+or at the open when the market gapped through it, then slips like any fill. Its
+``exit_time`` is the close of the session in which it triggered (daily bars do
+not say when within the session).
+
 Returns. ``gross_return`` is the market move over the holding window at the
 reference (unslipped) prices, signed by side. ``net_return`` is the trade's
 P&L after fees and slippage divided by its entry fill value (size times entry

@@ -42,6 +42,8 @@ def _size_kwargs(settings: EngineSettings) -> dict:
 
 
 def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
+    """Stops measured from the entry fill price; a triggered stop fills as a stop-market
+    order at the stop level (or the open, if the market gapped through it), slipped."""
     if not (settings.stop_loss_pct or settings.take_profit_pct):
         return {}
     return {
@@ -50,6 +52,8 @@ def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
         "low": m["low"],
         "sl_stop": (settings.stop_loss_pct or np.inf) / 100.0,
         "tp_stop": (settings.take_profit_pct or np.inf) / 100.0,
+        "stop_entry_price": "fillprice",
+        "stop_exit_price": "stopmarket",
     }
 
 
@@ -83,39 +87,44 @@ def _exit_reason(rec: np.void, planned_exit: int) -> str:
     return "take_profit" if rec["pnl"] > 0 else "stop_loss"
 
 
-def _trades(pf, signals: pd.DataFrame, m: dict, timeline: Timeline) -> pd.DataFrame:
-    rows = []
-    for rec in pf.trades.values:
-        sig = signals.iloc[int(rec["col"])]
-        planned = tick_of(timeline, sig["exit_session"], sig["exit_at"])
-        ref_in, ref_out = (
-            m["price"][rec["entry_idx"], rec["col"]],
-            m["price"][rec["exit_idx"], rec["col"]],
-        )
-        side = int(sig["side"])
-        rows.append(
-            {
-                "strategy": sig["strategy"],
-                "ticker": sig["ticker"],
-                "event_id": sig["event_id"],
-                "side": side,
-                "entry_time": timeline.ticks[rec["entry_idx"]],
-                "entry_price": rec["entry_price"],
-                "exit_time": timeline.ticks[rec["exit_idx"]],
-                "exit_price": rec["exit_price"],
-                "size": rec["size"],
-                "fees": rec["entry_fees"] + rec["exit_fees"],
-                "gross_return": side * (ref_out / ref_in - 1.0),
-                "net_return": rec["return"],
-                "exit_reason": _exit_reason(rec, planned),
-                "entry_ref_price": ref_in,
-                "exit_ref_price": ref_out,
-                "pnl": rec["pnl"],
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
-    )
+def _exit_reference(rec: np.void, m: dict, side: int, reason: str, slippage_bps: float) -> float:
+    """The unslipped exit price: the tick's price for time exits, the stop level for stops."""
+    if reason == "time":
+        return float(m["price"][rec["exit_idx"], rec["col"]])
+    return float(rec["exit_price"] / (1.0 - side * slippage_bps * BPS))
+
+
+def _trade_row(rec: np.void, sig: pd.Series, m: dict, timeline: Timeline, slippage_bps: float) -> dict:
+    side = int(sig["side"])
+    reason = _exit_reason(rec, tick_of(timeline, sig["exit_session"], sig["exit_at"]))
+    ref_in = float(m["price"][rec["entry_idx"], rec["col"]])
+    ref_out = _exit_reference(rec, m, side, reason, slippage_bps)
+    return {
+        "strategy": sig["strategy"],
+        "ticker": sig["ticker"],
+        "event_id": sig["event_id"],
+        "side": side,
+        "entry_time": timeline.ticks[rec["entry_idx"]],
+        "entry_price": rec["entry_price"],
+        "exit_time": timeline.ticks[rec["exit_idx"]],
+        "exit_price": rec["exit_price"],
+        "size": rec["size"],
+        "fees": rec["entry_fees"] + rec["exit_fees"],
+        "gross_return": side * (ref_out / ref_in - 1.0),
+        "net_return": rec["return"],
+        "exit_reason": reason,
+        "entry_ref_price": ref_in,
+        "exit_ref_price": ref_out,
+        "pnl": rec["pnl"],
+    }
+
+
+def _trades(pf, signals: pd.DataFrame, m: dict, timeline: Timeline, slippage_bps: float) -> pd.DataFrame:
+    rows = [
+        _trade_row(rec, signals.iloc[int(rec["col"])], m, timeline, slippage_bps)
+        for rec in pf.trades.values
+    ]
+    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"])
 
 
 def run_vectorbt(
@@ -135,7 +144,7 @@ def run_vectorbt(
         )
     m = _matrices(signals, prices, timeline)
     pf = _portfolio(signals, m, timeline, settings)
-    trades = _trades(pf, signals, m, timeline)
+    trades = _trades(pf, signals, m, timeline, settings.slippage_bps)
     value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
     return EngineResult(trades, equity, in_market_sessions(trades, timeline))

@@ -194,3 +194,22 @@ def test_loss_budget_stops_a_run_that_lost_too_many_events(tmp_path, market):
     data["events"]["max_drop_pct"] = 25
     with pytest.raises(BacktestError, match=r"dropped 1 of 2 events \(50.0%\).*window_incomplete"):
         run_config(tmp_path, data)
+
+
+def test_stop_loss_fills_at_the_stop_inside_the_bar(tmp_path):
+    from backtest.data.synthetic import geometric_prices
+    from tests.conftest import SESSIONS
+
+    # Falling 2% a session: a long from the 2026-01-13 open hits a 3% stop on 2026-01-14.
+    falling = geometric_prices(SESSIONS, growth=-0.02, gap=0.002)
+    prices = write_prices(tmp_path / "falling", {"A": falling, "SPY": falling})
+    data = base_config(prices, [NEWS], [{"name": "news_momentum", "params": {"hold_sessions": 5}}],
+                       stop_loss_pct=3, slippage_bps=5)
+    trade = only_trade(run_config(tmp_path, data), "news_momentum")
+    assert trade["exit_reason"] == "stop_loss"
+    assert trade["exit_time"] == pd.Timestamp("2026-01-14 21:00", tz="UTC")  # the bar it happened in
+    entry_ref = falling.loc["2026-01-13", "open"]
+    assert trade["exit_ref_price"] == pytest.approx(trade["entry_price"] * 0.97, rel=1e-9)
+    assert trade["entry_ref_price"] == pytest.approx(entry_ref, rel=1e-12)
+    bar = falling.loc["2026-01-14"]
+    assert bar["low"] <= trade["exit_ref_price"] <= bar["high"]  # I6: inside the bar
