@@ -42,7 +42,14 @@ from backtest.yaml_source import (
     location,
 )
 
-__all__ = ["LoadedConfig", "RunConfig", "apply_overrides", "config_hash", "load_config"]
+__all__ = [
+    "LoadedConfig",
+    "RunConfig",
+    "apply_overrides",
+    "config_hash",
+    "load_config",
+    "run_model",
+]
 
 Ticker = Annotated[StrictStr, Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9.\-=^]+$")]
 
@@ -199,7 +206,18 @@ def _run_model() -> type[BaseModel]:
     )
 
 
-RunConfig = _run_model()
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {}
+
+
+def run_model() -> type[BaseModel]:
+    """The RunConfig model for the strategies registered now (user strategies included)."""
+    key = tuple(sorted(registered_strategies()))
+    if key not in _MODELS:
+        _MODELS[key] = _run_model()
+    return _MODELS[key]
+
+
+RunConfig = run_model()
 
 
 @dataclass(frozen=True)
@@ -285,9 +303,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     _reject_silent_coercions(doc)
     data = apply_overrides(doc.data, overrides) if overrides else doc.data
     try:
-        config = RunConfig.model_validate(data)
+        model = run_model()
+        config = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(doc, exc, allowed_keys_for(RunConfig))) from None
+        raise ConfigError(format_validation_error(doc, exc, allowed_keys_for(model))) from None
     return LoadedConfig(config=config, path=doc.path, raw=data)
 
 

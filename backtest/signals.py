@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +32,9 @@ __all__ = [
     "StrategySpec",
     "check_signals",
     "get_strategy",
+    "params_grid",
     "register",
+    "register_planner",
     "registered_strategies",
     "window_drops",
 ]
@@ -52,13 +55,18 @@ StrategyFn = Callable[
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A registered strategy: its name, parameter model, function and event types."""
+    """A registered strategy: name, parameter model, function, event types, planner.
+
+    ``planner`` (optional) plans every parameter combination at once over arrays
+    (:mod:`backtest.plan`); strategies that have one can be swept by the kernel.
+    """
 
     name: str
     params: type[StrategyParams]
     fn: StrategyFn
     event_types: tuple[str, ...]
     summary: str
+    planner: Callable | None = None
 
 
 _REGISTRY: dict[str, StrategySpec] = {}
@@ -71,6 +79,42 @@ def register(name: str, params: type[StrategyParams], event_types: tuple[str, ..
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary)
         return fn
+
+    return wrap
+
+
+def params_grid(params: BaseModel) -> dict[str, np.ndarray]:
+    """One parameter combination as a grid of (1, 1) arrays.
+
+    Examples
+    --------
+    >>> class P(StrategyParams):
+    ...     hold: int = 3
+    >>> params_grid(P())["hold"].shape
+    (1, 1)
+    """
+    return {k: np.array([[v]]) for k, v in params.model_dump().items()}
+
+
+def register_planner(
+    name: str, params: type[StrategyParams], event_types: tuple[str, ...]
+) -> Callable:
+    """Decorator registering a vectorized planner ``(events, market, grid) -> Plan``.
+
+    The single-run function is derived from it, so runs and sweeps share one
+    implementation of the strategy's timing.
+    """
+
+    def wrap(planner: Callable) -> Callable:
+        from backtest.plan import event_arrays, plan_to_signals
+
+        def fn(events: pd.DataFrame, market: MarketView, p: StrategyParams) -> tuple:
+            ev = event_arrays(events, market.cal)
+            return plan_to_signals(ev, planner(ev, market, params_grid(p)), name)
+
+        summary = (planner.__doc__ or "").strip().splitlines()[0] if planner.__doc__ else ""
+        _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary, planner)
+        return planner
 
     return wrap
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pandas as pd
+import numpy as np
 from pydantic import Field, model_validator
 
-from backtest.signals import AT_RANK, MarketView, StrategyParams, register
-from strategies._rows import collect, signal_row
+from backtest.plan import KEEP, EventArrays, Plan
+from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
 
 NAME = "earnings_hold"
 
@@ -53,51 +53,45 @@ class EarningsHoldParams(StrategyParams):
         return self
 
 
-def _surprise_side(event: pd.Series, params: EarningsHoldParams) -> tuple[int, str]:
-    surprise = event.get("surprise_pct")
-    if surprise is None or pd.isna(surprise):
-        est, act = event.get("eps_estimate"), event.get("eps_actual")
-        if est is None or act is None or pd.isna(est) or pd.isna(act) or est == 0:
-            return 0, "no_surprise"
-        surprise = 100.0 * (act - est) / abs(est)
-    if abs(surprise) <= params.min_abs_surprise_pct or surprise == 0:
-        return 0, "no_direction"
-    return (1 if surprise > 0 else -1), ""
+def surprise_pct(ev: EventArrays) -> np.ndarray:
+    """EPS surprise in %: the source's figure, else 100 * (actual - estimate) / |estimate|."""
+    given = ev.column("surprise_pct")
+    est, act = ev.column("eps_estimate"), ev.column("eps_actual")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        computed = np.where(est != 0, 100.0 * (act - est) / np.abs(est), np.nan)
+    return np.where(np.isnan(given), computed, given)
 
 
-def _side(event: pd.Series, params: EarningsHoldParams) -> tuple[int, str]:
-    if params.side == "surprise":
-        return _surprise_side(event, params)
-    return (1 if params.side == "long" else -1), ""
+def _side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray]:
+    surprise = surprise_pct(ev)[None, :]
+    by_surprise = g["side"] == "surprise"
+    fixed = np.where(g["side"] == "short", -1, 1)
+    side = np.where(by_surprise, np.sign(np.nan_to_num(surprise)).astype(int), fixed)
+    weak = np.abs(np.nan_to_num(surprise)) <= g["min_abs_surprise_pct"]
+    drop = np.where(
+        by_surprise & np.isnan(surprise),
+        "no_surprise",
+        np.where(by_surprise & (weak | (side == 0)), "no_direction", KEEP),
+    )
+    return side, drop
 
 
-def _plan(
-    event: pd.Series, market: MarketView, params: EarningsHoldParams
-) -> tuple[dict | None, str, str]:
-    side, reason = _side(event, params)
-    if not side:
-        return None, reason, "no usable EPS surprise for side: surprise"
-    entry = (market.shift(event["session"], -params.entry_offset), params.entry_at)
-    exit_ = (market.shift(event["session"], params.exit_offset), params.exit_at)
-    decision = market.instant(*entry)
-    info = event["actionable_at"] if params.side == "surprise" else event["known_at"]
-    if decision < info:
-        return None, "entry_before_known_at", f"entry {decision} precedes known_at {info}"
-    return signal_row(NAME, event, side, decision, info, entry, exit_), "", ""
-
-
-@register(NAME, EarningsHoldParams, event_types=("earnings",))
-def earnings_hold(
-    events: pd.DataFrame,
-    market: MarketView,
-    params: EarningsHoldParams,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+@register_planner(NAME, EarningsHoldParams, event_types=("earnings",))
+def plan_earnings_hold(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Hold from N sessions before an earnings reaction to K sessions after it."""
-    rows, dropped = [], []
-    for _, event in events.iterrows():
-        row, reason, detail = _plan(event, market, params)
-        if row is None:
-            dropped.append((event, reason, detail))
-        else:
-            rows.append(row)
-    return collect(rows, dropped, NAME)
+    pos = ev.session_pos[None, :]
+    entry = 2 * (pos - g["entry_offset"]) + (g["entry_at"] == "close")
+    exit_ = 2 * (pos + g["exit_offset"]) + (g["exit_at"] == "close")
+    side, drop = _side(ev, g)
+    info = np.where(
+        g["side"] == "surprise", ev.instants[ev.actionable_tick][None, :], ev.known_ns[None, :]
+    )
+    outside = (entry < 0) | (exit_ >= len(ev.instants))
+    entry_ns = ev.instants[np.clip(entry, 0, len(ev.instants) - 1)]
+    drop = np.where(
+        outside,
+        "outside_calendar",
+        np.where((drop == KEEP) & (entry_ns < info), "entry_before_known_at", drop),
+    )
+    shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape)
+    return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))

@@ -8,7 +8,7 @@ fill point: a pre-market article fills at that day's open). Direction, with
 or, when it reports none, the sign of the last *closed* session's return before
 entry. Exit is at ``exit_at`` after ``hold_sessions`` sessions of exposure: at
 the close of session entry + hold_sessions - 1, or at the open of session
-entry + hold_sessions.
+entry + hold_sessions (never at the entry tick itself).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.signals import MarketView, StrategyParams, register
-from strategies._rows import collect, signal_row
+from backtest.plan import KEEP, EventArrays, Plan
+from backtest.signals import MarketView, StrategyParams, register_planner
 
 NAME = "news_momentum"
 
@@ -34,54 +34,43 @@ class NewsMomentumParams(StrategyParams):
     min_abs_move_pct: float = Field(0.0, ge=0, description="skip catalysts with smaller moves")
 
 
-def _last_move(event: pd.Series, market: MarketView) -> tuple[float, pd.Timestamp]:
-    """Return the last closed session's % return before the entry, and its close instant."""
+def _last_closed_move(event: pd.Series, market: MarketView) -> tuple[float, int]:
+    """% return of the last session closed before the event is tradable, and its close (ns)."""
     bars = market.closed_bars(event["ticker"], event["actionable_at"])
     if len(bars) < 2:
-        return float("nan"), event["actionable_at"]
+        return np.nan, 0
     move = 100.0 * (bars["close"].iloc[-1] / bars["close"].iloc[-2] - 1.0)
-    return move, market.instant(bars.index[-1], "close")
+    return move, market.instant(bars.index[-1], "close").value
 
 
-def _direction(
-    event: pd.Series,
-    market: MarketView,
-    params: NewsMomentumParams,
-) -> tuple[int, pd.Timestamp, str]:
-    if params.side in ("long", "short"):
-        return (1 if params.side == "long" else -1), event["event_time"], ""
-    move, info = event.get("move_pct", np.nan), event["event_time"]
-    if move is None or pd.isna(move):
-        move, info = _last_move(event, market)
-    if pd.isna(move) or abs(move) <= params.min_abs_move_pct or move == 0:
-        return 0, info, "no_direction"
-    sign = 1 if move > 0 else -1
-    return (sign if params.side == "catalyst" else -sign), max(info, event["event_time"]), ""
+def catalyst_moves(ev: EventArrays, market: MarketView) -> tuple[np.ndarray, np.ndarray]:
+    """The catalyst's move (%) per event and when it was known (ns)."""
+    move, info = ev.column("move_pct"), ev.published_ns.copy()
+    for i in np.flatnonzero(np.isnan(move)):
+        move[i], seen = _last_closed_move(ev.events.iloc[i], market)
+        info[i] = max(info[i], seen)
+    return move, info
 
 
-def _exit(event: pd.Series, market: MarketView, params: NewsMomentumParams) -> tuple:
-    start = event["session"]
-    if params.exit_at == "close":
-        return market.shift(start, params.hold_sessions - 1), "close"
-    return market.shift(start, params.hold_sessions), "open"
-
-
-@register(NAME, NewsMomentumParams, event_types=("news",))
-def news_momentum(
-    events: pd.DataFrame,
-    market: MarketView,
-    params: NewsMomentumParams,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+@register_planner(NAME, NewsMomentumParams, event_types=("news",))
+def plan_news_momentum(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Follow (or fade) a news catalyst's move for a number of sessions."""
-    rows, dropped = [], []
-    for _, event in events.iterrows():
-        side, info, reason = _direction(event, market, params)
-        if not side:
-            dropped.append((event, reason, "catalyst move unknown, zero or below min_abs_move_pct"))
-            continue
-        entry = (event["session"], event["fill_at"])
-        exit_ = _exit(event, market, params)
-        if entry[1] == "close" and exit_ == (entry[0], "close"):
-            exit_ = (market.shift(entry[0], 1), "close")
-        rows.append(signal_row(NAME, event, side, event["actionable_at"], info, entry, exit_))
-    return collect(rows, dropped, NAME)
+    entry = ev.actionable_tick[None, :]
+    pos = ev.session_pos[None, :]
+    exit_ = np.where(
+        g["exit_at"] == "close",
+        2 * (pos + g["hold_sessions"] - 1) + 1,
+        2 * (pos + g["hold_sessions"]),
+    )
+    exit_ = np.where(exit_ <= entry, exit_ + 2, exit_)
+    move, moved_info = catalyst_moves(ev, market)
+    sign = np.sign(np.nan_to_num(move))[None, :]
+    follow = np.where(g["side"] == "contrarian", -sign, sign)
+    side = np.where(g["side"] == "long", 1, np.where(g["side"] == "short", -1, follow)).astype(int)
+    by_move = (g["side"] == "catalyst") | (g["side"] == "contrarian")
+    weak = np.isnan(move)[None, :] | (np.abs(np.nan_to_num(move))[None, :] <= g["min_abs_move_pct"])
+    drop = np.where(by_move & (weak | (sign == 0)), "no_direction", KEEP)
+    drop = np.where(exit_ >= len(ev.instants), "outside_calendar", drop)
+    info = np.where(by_move, moved_info[None, :], ev.published_ns[None, :])
+    shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape, drop.shape)
+    return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))

@@ -167,16 +167,41 @@ def test_engines_agree_trade_for_trade(tmp_path, market):
 
 
 def test_a_peeking_strategy_is_caught(tmp_path, market, monkeypatch):
-    import strategies.news_momentum as nm
+    """A user strategy that takes its direction from the entry session's own close."""
+    from backtest import signals
+    from backtest.signals import StrategyParams, register
 
-    original = nm.signal_row
+    monkeypatch.setattr(signals, "_REGISTRY", dict(signals.registered_strategies()))
 
-    def peeking(strategy, event, side, decision, info, entry, exit_):
-        return original(strategy, event, side, decision, info + pd.Timedelta(days=2), entry, exit_)
+    class PeekParams(StrategyParams):
+        pass
 
-    monkeypatch.setattr(nm, "signal_row", peeking)
+    def peeker(events, market, params):
+        rows = []
+        for _, ev in events.iterrows():
+            session = ev["session"]
+            close = market._prices[ev["ticker"]].loc[session, "close"]  # the future, at the open
+            rows.append(
+                {
+                    "strategy": "peeker",
+                    "event_id": ev["event_id"],
+                    "ticker": ev["ticker"],
+                    "side": 1 if close > ev["session_price"] else -1,
+                    "decision_time": ev["actionable_at"],
+                    "info_time": market.instant(session, "close"),
+                    "entry_session": session,
+                    "entry_at": "open",
+                    "exit_session": market.shift(session, 1),
+                    "exit_at": "close",
+                }
+            )
+        return pd.DataFrame(rows), pd.DataFrame(
+            columns=["event_id", "ticker", "stage", "reason", "detail"]
+        )
+
+    register("peeker", PeekParams, ("news",))(peeker)
     with pytest.raises(LookAheadError, match="uses information from"):
-        run_config(tmp_path, base_config(market, [NEWS], [MOMENTUM]))
+        run_config(tmp_path, base_config(market, [NEWS], [{"name": "peeker"}]))
 
 
 def test_naive_clock_time_without_timezone_is_rejected(tmp_path, market):
@@ -203,11 +228,18 @@ def test_stop_loss_fills_at_the_stop_inside_the_bar(tmp_path):
     # Falling 2% a session: a long from the 2026-01-13 open hits a 3% stop on 2026-01-14.
     falling = geometric_prices(SESSIONS, growth=-0.02, gap=0.002)
     prices = write_prices(tmp_path / "falling", {"A": falling, "SPY": falling})
-    data = base_config(prices, [NEWS], [{"name": "news_momentum", "params": {"hold_sessions": 5}}],
-                       stop_loss_pct=3, slippage_bps=5)
+    data = base_config(
+        prices,
+        [NEWS],
+        [{"name": "news_momentum", "params": {"hold_sessions": 5}}],
+        stop_loss_pct=3,
+        slippage_bps=5,
+    )
     trade = only_trade(run_config(tmp_path, data), "news_momentum")
     assert trade["exit_reason"] == "stop_loss"
-    assert trade["exit_time"] == pd.Timestamp("2026-01-14 21:00", tz="UTC")  # the bar it happened in
+    assert trade["exit_time"] == pd.Timestamp(
+        "2026-01-14 21:00", tz="UTC"
+    )  # the bar it happened in
     entry_ref = falling.loc["2026-01-13", "open"]
     assert trade["exit_ref_price"] == pytest.approx(trade["entry_price"] * 0.97, rel=1e-9)
     assert trade["entry_ref_price"] == pytest.approx(entry_ref, rel=1e-12)
