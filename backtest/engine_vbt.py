@@ -81,10 +81,14 @@ def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: Eng
     )
 
 
-def _exit_reason(rec: np.void, planned_exit: int) -> str:
-    if rec["exit_idx"] == planned_exit:
+def _exit_reason(
+    rec: np.void, planned_exit: int, planned_price: float, side: int, slip: float
+) -> str:
+    """Time exit, unless a stop filled (vectorbt gives stops priority, even on the planned tick)."""
+    time_fill = planned_price * (1.0 - side * slip)
+    if rec["exit_idx"] == planned_exit and abs(rec["exit_price"] - time_fill) <= 1e-12 * time_fill:
         return "time"
-    return "take_profit" if rec["pnl"] > 0 else "stop_loss"
+    return "stop_loss" if side * (rec["exit_price"] - rec["entry_price"]) < 0 else "take_profit"
 
 
 def _exit_reference(rec: np.void, m: dict, side: int, reason: str, slippage_bps: float) -> float:
@@ -94,9 +98,12 @@ def _exit_reference(rec: np.void, m: dict, side: int, reason: str, slippage_bps:
     return float(rec["exit_price"] / (1.0 - side * slippage_bps * BPS))
 
 
-def _trade_row(rec: np.void, sig: pd.Series, m: dict, timeline: Timeline, slippage_bps: float) -> dict:
+def _trade_row(
+    rec: np.void, sig: pd.Series, m: dict, timeline: Timeline, slippage_bps: float
+) -> dict:
     side = int(sig["side"])
-    reason = _exit_reason(rec, tick_of(timeline, sig["exit_session"], sig["exit_at"]))
+    planned = tick_of(timeline, sig["exit_session"], sig["exit_at"])
+    reason = _exit_reason(rec, planned, m["price"][planned, rec["col"]], side, slippage_bps * BPS)
     ref_in = float(m["price"][rec["entry_idx"], rec["col"]])
     ref_out = _exit_reference(rec, m, side, reason, slippage_bps)
     return {
@@ -119,12 +126,16 @@ def _trade_row(rec: np.void, sig: pd.Series, m: dict, timeline: Timeline, slippa
     }
 
 
-def _trades(pf, signals: pd.DataFrame, m: dict, timeline: Timeline, slippage_bps: float) -> pd.DataFrame:
+def _trades(
+    pf, signals: pd.DataFrame, m: dict, timeline: Timeline, slippage_bps: float
+) -> pd.DataFrame:
     rows = [
         _trade_row(rec, signals.iloc[int(rec["col"])], m, timeline, slippage_bps)
         for rec in pf.trades.values
     ]
-    return pd.DataFrame(rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"])
+    return pd.DataFrame(
+        rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
+    )
 
 
 def run_vectorbt(

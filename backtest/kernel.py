@@ -22,7 +22,7 @@ import pandas as pd
 from backtest.engine import BPS
 from backtest.timeline import Timeline, tick_prices
 
-__all__ = ["KernelTrades", "TickPanel", "build_panel", "kernel_trades"]
+__all__ = ["KernelTrades", "TickPanel", "build_panel", "kernel_trades", "signal_ticks"]
 
 REASON_TIME, REASON_STOP_LOSS, REASON_TAKE_PROFIT = 0, 1, 2
 EXIT_REASONS = ("time", "stop_loss", "take_profit")
@@ -155,4 +155,26 @@ def kernel_trades(
     reasons = reason if reason is not None else np.zeros(exit_tick.shape, dtype=np.int8)
     return KernelTrades(
         entry_tick, out_tick, fill_in, fill_out, side * (ref_out / ref_in - 1.0), net, reasons
+    )
+
+
+def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:
+    """Ticker rows, entry and exit ticks (on the panel's timeline) and sides of a signal table."""
+    from backtest.timeline import tick_of
+
+    rows = {t: i for i, t in enumerate(panel.tickers)}
+    ticker = signals["ticker"].map(rows).to_numpy(dtype=int)
+    entry = [
+        tick_of(panel.timeline, s, a)
+        for s, a in zip(signals["entry_session"], signals["entry_at"], strict=True)
+    ]
+    exit_ = [
+        tick_of(panel.timeline, s, a)
+        for s, a in zip(signals["exit_session"], signals["exit_at"], strict=True)
+    ]
+    return (
+        ticker,
+        np.array(entry, dtype=int),
+        np.array(exit_, dtype=int),
+        signals["side"].to_numpy(dtype=int),
     )

@@ -150,6 +150,7 @@ class MarketView:
     def __init__(self, prices: dict[str, pd.DataFrame], cal: xcals.ExchangeCalendar) -> None:
         self._prices = prices
         self.cal = cal
+        self._tradable: dict[str, np.ndarray] = {}
 
     def shift(self, session: pd.Timestamp, n: int) -> pd.Timestamp:
         """Session ``n`` sessions after ``session`` (before, if negative)."""
@@ -165,15 +166,20 @@ class MarketView:
         closes = self.cal.closes.reindex(frame.index)
         return frame[(closes <= as_of).to_numpy()]
 
-    def has_bars(self, ticker: str, sessions: list[pd.Timestamp]) -> bool:
-        """Whether ``ticker`` has finite prices on every one of ``sessions``.
+    def tradable_sessions(self, ticker: str) -> np.ndarray:
+        """Boolean per calendar session: ``ticker`` has finite OHLC prices that day.
 
-        This asks only whether the engine will be able to fill; it reveals no price.
+        This tells only whether the engine could fill; it reveals no price.
         """
-        frame = self._prices.get(ticker)
-        if frame is None or not set(sessions) <= set(frame.index):
-            return False
-        return bool(frame.loc[sessions, ["open", "high", "low", "close"]].notna().all().all())
+        if ticker not in self._tradable:
+            frame = self._prices.get(ticker)
+            ok = np.zeros(len(self.cal.sessions), dtype=bool)
+            if frame is not None:
+                finite = frame[["open", "high", "low", "close"]].notna().all(axis=1)
+                pos = self.cal.sessions.get_indexer(frame.index)
+                ok[pos[(pos >= 0) & finite.to_numpy()]] = True
+            self._tradable[ticker] = ok
+        return self._tradable[ticker]
 
 
 def check_signals(
@@ -224,7 +230,7 @@ def window_drops(
     """
     if signals.empty:
         return signals, empty_drops()
-    complete = signals.apply(lambda r: market.has_bars(r["ticker"], _window(r, market.cal)), axis=1)
+    complete = _complete_windows(signals, market)
     drops = [
         drop_rows(
             signals[~complete],
@@ -248,8 +254,17 @@ def window_drops(
     return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
 
 
-def _window(row: pd.Series, cal: xcals.ExchangeCalendar) -> list[pd.Timestamp]:
-    return list(cal.sessions_in_range(row["entry_session"], row["exit_session"]))
+def _complete_windows(signals: pd.DataFrame, market: MarketView) -> pd.Series:
+    """Whether every session from entry to exit has finite prices (prefix-sum count)."""
+    sessions = market.cal.sessions
+    entry = sessions.get_indexer(pd.DatetimeIndex(signals["entry_session"]))
+    exit_ = sessions.get_indexer(pd.DatetimeIndex(signals["exit_session"]))
+    out = np.zeros(len(signals), dtype=bool)
+    for ticker, rows in signals.groupby("ticker").indices.items():
+        counts = np.r_[0, np.cumsum(market.tradable_sessions(ticker))]
+        e, x = entry[rows], exit_[rows]
+        out[rows] = (counts[x + 1] - counts[e]) == (x - e + 1)
+    return pd.Series(out, index=signals.index)
 
 
 def _overlaps(signals: pd.DataFrame) -> pd.Series:
