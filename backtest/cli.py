@@ -47,6 +47,7 @@ METRIC_FORMATS = {
     "exposure": "{:.0%}",
     "benchmark_return": "{:+.2%}",
 }
+SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
 
 
 @app.callback()
@@ -56,11 +57,11 @@ def _global(
     STATE["debug"] = debug
 
 
-def _fmt(key: str, value: object) -> str:
+def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
     try:
-        return METRIC_FORMATS.get(key, "{}").format(int(value) if key == "n_trades" else value)
+        return formats.get(key, "{}").format(int(value) if key == "n_trades" else value)
     except (ValueError, TypeError):
         return str(value)
 
@@ -149,6 +150,62 @@ def _events_table(aligned) -> Table:
             row.align_rule,
         )
     return table
+
+
+@app.command()
+def sweep(
+    config: ConfigArg,
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Sweep a strategy's parameter grid (sweep: section) on the event-level kernel.
+
+    Example: backtest sweep configs/earnings_sweep.yaml --set sweep.top_n=1
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from backtest.sweep_run import sweep_and_publish
+
+    columns = (
+        TextColumn("sweep"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} combinations"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("sweep", total=None)
+        result = sweep_and_publish(
+            config,
+            out,
+            set_ or [],
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _print_sweep(result)
+
+
+def _print_sweep(result) -> None:
+    summary = result.summary
+    metric = summary["metric"]
+    table = Table(
+        title=f"Top combinations by {metric} ({summary['combinations']} tried, "
+        f"{summary['events']} events, {summary['seconds']:.2f} s)"
+    )
+    cols = [*result.swept, "n_trades", "mean_return", "hit_rate", "sharpe", "total_return"]
+    for col in cols:
+        table.add_column(col, justify="right")
+    ranked = result.table[result.table["n_trades"] >= result.loaded.config.sweep.min_trades]
+    for _, row in ranked.sort_values(metric, ascending=False).head(10).iterrows():
+        table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
+    console.print(table)
+    if summary.get("deflated_sharpe") is not None:
+        console.print(
+            f"deflated Sharpe ratio of the best combination: {summary['deflated_sharpe']:.3f} "
+            f"(probability its Sharpe beats the best of {summary['trials']} trials by luck)",
+            markup=False,
+        )
+    if len(result.walkforward):
+        console.print(result.walkforward.to_string(index=False))
+    console.print(f"results: {result.folder}")
 
 
 @app.command(name="strategies")

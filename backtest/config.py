@@ -179,6 +179,50 @@ class OutputConfig(Frozen):
     max_event_charts: int = Field(12, ge=0)
 
 
+class GridRange(Frozen):
+    """An inclusive integer or float range for a sweep grid: start, stop, step."""
+
+    start: float
+    stop: float
+    step: float = Field(1, gt=0)
+
+    def values(self) -> list[float | int]:
+        """The range as a list (ints when every bound is whole)."""
+        n = int(round((self.stop - self.start) / self.step)) + 1
+        vals = [self.start + i * self.step for i in range(max(n, 0))]
+        whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
+        return [int(v) for v in vals] if whole else vals
+
+
+class WalkForwardConfig(Frozen):
+    """Train/test windows by event date."""
+
+    mode: Literal["rolling", "expanding"] = "rolling"
+    train_years: float = Field(3.0, gt=0)
+    test_years: float = Field(1.0, gt=0)
+
+
+class SweepConfig(Frozen):
+    """A parameter sweep of one configured strategy on the event-level kernel."""
+
+    strategy: StrictStr | None = None
+    grid: dict[StrictStr, list[Any] | GridRange] = Field(min_length=1)
+    metric: Literal["sharpe", "mean_return", "median_return", "total_return", "hit_rate"] = "sharpe"
+    min_trades: int = Field(5, ge=1)
+    top_n: int = Field(3, ge=0, le=20)
+    max_combinations: int = Field(100_000, ge=1)
+    chunk_cells: int = Field(4_000_000, ge=1_000)
+    walk_forward: WalkForwardConfig | None = None
+    scheduler: StrictStr | None = None
+    workers: int | None = Field(None, ge=1, le=64)
+
+    def grid_values(self) -> dict[str, list[Any]]:
+        """Every grid entry as a list of values."""
+        return {
+            k: v.values() if isinstance(v, GridRange) else list(v) for k, v in self.grid.items()
+        }
+
+
 def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         f"Strategy_{name}",
@@ -201,6 +245,7 @@ def _run_model() -> type[BaseModel]:
         events=(EventsConfig, ...),
         strategies=(list[strategy], Field(min_length=1)),
         engine=(EngineConfig, EngineConfig()),
+        sweep=(SweepConfig | None, None),
         benchmarks=(list[Ticker], ["SPY"]),
         output=(OutputConfig, OutputConfig()),
     )

@@ -18,7 +18,7 @@ import pandas as pd
 from backtest.events.align import drop_rows
 from backtest.schema import SIGNAL_COLUMNS, empty_drops
 
-__all__ = ["EventArrays", "Plan", "event_arrays", "plan_to_signals", "tick_instants"]
+__all__ = ["EventArrays", "Plan", "event_arrays", "hold_exit_tick", "plan_to_signals", "tick_instants"]
 
 KEEP = ""
 
@@ -33,6 +33,30 @@ def tick_instants(cal: xcals.ExchangeCalendar) -> np.ndarray:
 
 def _ns(stamps: pd.Series) -> np.ndarray:
     return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).as_unit("ns").asi8
+
+
+def hold_exit_tick(entry_tick: np.ndarray, hold_sessions: np.ndarray, exit_at: np.ndarray) -> np.ndarray:
+    """Exit tick ``hold_sessions`` sessions after an entry tick, at ``exit_at``.
+
+    ============  ===========  =============================================
+    entry         exit_at      exit
+    ============  ===========  =============================================
+    open of S     close        close of S + h - 1 (h = 1: the same day)
+    open of S     open         open of S + h
+    close of S    close        close of S + h
+    close of S    open         open of S + h
+    ============  ===========  =============================================
+
+    Examples
+    --------
+    >>> int(hold_exit_tick(np.array(10), np.array(1), np.array("close")))  # open 5 -> close 5
+    11
+    >>> int(hold_exit_tick(np.array(11), np.array(1), np.array("close")))  # close 5 -> close 6
+    13
+    """
+    entry_close = entry_tick % 2 == 1
+    at_close = exit_at == "close"
+    return entry_tick + 2 * hold_sessions - (entry_close != at_close)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ a reversal (short), or follows the surprise sign (``side: surprise``).
 
 Timing. The *reaction session* R is the event's aligned session (a bmo report:
 the report day; amc or unknown: the next session). Entry is at ``entry_at`` of
-session R - ``entry_offset``; exit at ``exit_at`` of session R + ``exit_offset``.
-Offsets count exchange sessions, never calendar days. An entry before the
+session R - ``entry_offset`` (negative: after R); exit at ``exit_at`` of session
+R + ``exit_offset`` (negative: before R, e.g. a pre-earnings run-up), or, when
+``hold_sessions`` > 0, that many sessions after the entry
+(:func:`backtest.plan.hold_exit_tick`). Offsets count exchange sessions, never
+calendar days. An entry before the
 report's date was public (``known_at``) is dropped as ``entry_before_known_at``.
 ``side: surprise`` uses the report's content, so it may only enter at or after
 the report's first tradable instant.
@@ -19,7 +22,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from backtest.plan import KEEP, EventArrays, Plan
+from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
 from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
 
 NAME = "earnings_hold"
@@ -28,27 +31,28 @@ NAME = "earnings_hold"
 class EarningsHoldParams(StrategyParams):
     """Parameters of ``earnings_hold`` (sessions, not days)."""
 
-    entry_offset: int = Field(1, ge=0, le=60, description="sessions before the reaction session")
+    entry_offset: int = Field(1, ge=-60, le=60, description="sessions before the reaction session")
     entry_at: Literal["open", "close"] = "close"
-    exit_offset: int = Field(0, ge=0, le=250, description="sessions after the reaction session")
+    exit_offset: int = Field(0, ge=-60, le=250, description="sessions after the reaction session")
     exit_at: Literal["open", "close"] = "close"
+    hold_sessions: int = Field(
+        0, ge=0, le=250, description="if > 0: exit this many sessions after entry"
+    )
     side: Literal["long", "short", "surprise"] = "long"
     min_abs_surprise_pct: float = Field(0.0, ge=0, description="with side=surprise, skip smaller")
 
     @model_validator(mode="after")
     def _entry_before_exit(self) -> EarningsHoldParams:
-        if (-self.entry_offset, AT_RANK[self.entry_at]) >= (
-            self.exit_offset,
-            AT_RANK[self.exit_at],
-        ):
+        entry = (-self.entry_offset, AT_RANK[self.entry_at])
+        if self.hold_sessions == 0 and entry >= (self.exit_offset, AT_RANK[self.exit_at]):
             raise ValueError(
                 "entry must come before exit: with entry_offset 0 and exit_offset 0 "
-                "use entry_at: open and exit_at: close"
+                "use entry_at: open and exit_at: close (or set hold_sessions)"
             )
         if self.side == "surprise" and self.entry_offset > 0:
             raise ValueError(
                 "side: surprise needs the report, which is not public before the "
-                "reaction session; set entry_offset: 0 (look-ahead otherwise)"
+                "reaction session; set entry_offset: 0 or less (look-ahead otherwise)"
             )
         return self
 
@@ -81,7 +85,9 @@ def plan_earnings_hold(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Hold from N sessions before an earnings reaction to K sessions after it."""
     pos = ev.session_pos[None, :]
     entry = 2 * (pos - g["entry_offset"]) + (g["entry_at"] == "close")
-    exit_ = 2 * (pos + g["exit_offset"]) + (g["exit_at"] == "close")
+    by_offset = 2 * (pos + g["exit_offset"]) + (g["exit_at"] == "close")
+    hold = np.asarray(g.get("hold_sessions", 0))
+    exit_ = np.where(hold > 0, hold_exit_tick(entry, hold, g["exit_at"]), by_offset)
     side, drop = _side(ev, g)
     info = np.where(
         g["side"] == "surprise", ev.instants[ev.actionable_tick][None, :], ev.known_ns[None, :]

@@ -6,9 +6,9 @@ Timing. Entry is at the event's first tradable point (its aligned session and
 fill point: a pre-market article fills at that day's open). Direction, with
 ``side: catalyst``, is the sign of the move the article reports (``move_pct``)
 or, when it reports none, the sign of the last *closed* session's return before
-entry. Exit is at ``exit_at`` after ``hold_sessions`` sessions of exposure: at
-the close of session entry + hold_sessions - 1, or at the open of session
-entry + hold_sessions (never at the entry tick itself).
+entry. Exit is ``hold_sessions`` sessions later at ``exit_at``
+(:func:`backtest.plan.hold_exit_tick`: an open entry with a close exit and
+``hold_sessions: 1`` exits the same day's close).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.plan import KEEP, EventArrays, Plan
+from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
 from backtest.signals import MarketView, StrategyParams, register_planner
 
 NAME = "news_momentum"

@@ -1,0 +1,268 @@
+"""Parameter sweeps on the event-level kernel: every combination, chunked, in numpy.
+
+``backtest sweep CONFIG`` expands the config's ``sweep.grid`` (one list per
+strategy parameter, plus optional cost lists), plans every combination at once
+with the strategy's vectorized planner (the same code single runs use), checks
+windows and the knowledge-time rule on arrays, and computes every trade with
+:mod:`backtest.kernel`. Memory is bounded by ``sweep.chunk_cells`` (combinations
+x events held at once), not by the grid size.
+
+Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
+``mean_return``, ``median_return``, ``hit_rate``, ``sharpe`` (mean / std of the
+per-trade net returns times sqrt(trades per year)), ``total_return`` and
+``max_drawdown`` of the trades compounded one after another in entry order (each
+trade taking the whole account in turn; overlapping trades are not netted).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+
+from backtest.errors import ConfigError, LookAheadError
+from backtest.kernel import TickPanel, build_panel, kernel_trades
+from backtest.plan import EventArrays, Plan, event_arrays
+from backtest.signals import MarketView, StrategySpec
+from backtest.timeline import build_timeline
+
+__all__ = [
+    "COST_KEYS",
+    "SweepData",
+    "chunk_returns",
+    "combo_metrics",
+    "expand_grid",
+    "prepare",
+    "sweep_tables",
+]
+
+COST_KEYS = ("fees_bps", "slippage_bps", "stop_loss_pct", "take_profit_pct")
+DAYS_PER_YEAR = 365.25
+
+
+def expand_grid(
+    spec: StrategySpec, base: dict, grid: dict[str, list], limit: int
+) -> tuple[list[dict], list[str]]:
+    """Every combination of ``grid`` over ``base`` params, validated by the strategy's model.
+
+    Returns the valid parameter dicts and one message per invalid combination.
+    Raises before any work when a key is unknown or the grid exceeds ``limit``.
+    """
+    known = set(spec.params.model_fields) | set(COST_KEYS)
+    for key in grid:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"sweep.grid.{key}: not a parameter of {spec.name}{hint} (have: {', '.join(sorted(known))})"
+            )
+        if not grid[key]:
+            raise ConfigError(f"sweep.grid.{key}: empty list; give at least one value")
+    size = math.prod(len(v) for v in grid.values())
+    if size > limit:
+        raise ConfigError(
+            f"sweep grid has {size:,} combinations, more than sweep.max_combinations = {limit:,}; "
+            "narrow the grid or raise the limit"
+        )
+    keys = list(grid)
+    valid, invalid = [], []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        combo = {**base, **dict(zip(keys, values, strict=True))}
+        strategy_part = {k: v for k, v in combo.items() if k not in COST_KEYS}
+        try:
+            spec.params.model_validate(strategy_part)
+        except ValidationError as exc:
+            invalid.append(f"{dict(zip(keys, values, strict=True))}: {exc.errors()[0]['msg']}")
+            continue
+        valid.append(combo)
+    if not valid:
+        raise ConfigError(f"no valid combination in sweep.grid; e.g. {invalid[0]}")
+    return valid, invalid
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """Everything the kernel needs, computed once per sweep."""
+
+    spec: StrategySpec
+    market: MarketView
+    ev: EventArrays
+    panel: TickPanel
+    tick_offset: int
+    ticker_row: np.ndarray
+    tradable_counts: np.ndarray
+    trades_per_year: float
+
+
+def prepare(
+    spec: StrategySpec, aligned: pd.DataFrame, prices: dict[str, pd.DataFrame], market: MarketView
+) -> SweepData:
+    """Index the strategy's events and build the price panel over the calendar span they can touch."""
+    events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
+    if events.empty:
+        raise ConfigError(f"no {'/'.join(spec.event_types)} events for strategy {spec.name}")
+    cal = market.cal
+    ev = event_arrays(events, cal)
+    first = max(int(ev.session_pos.min()) - 260, 0)
+    last = min(int(ev.session_pos.max()) + 260, len(cal.sessions) - 1)
+    timeline = build_timeline(cal, cal.sessions[first], cal.sessions[last])
+    tickers = sorted(set(events["ticker"]))
+    panel = build_panel({t: prices[t] for t in tickers}, timeline)
+    rows = {t: i for i, t in enumerate(panel.tickers)}
+    counts = np.vstack([np.r_[0, np.cumsum(market.tradable_sessions(t))] for t in panel.tickers])
+    span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
+    return SweepData(
+        spec,
+        market,
+        ev,
+        panel,
+        2 * first,
+        events["ticker"].map(rows).to_numpy(),
+        counts,
+        len(events) / max(span, 1.0),
+    )
+
+
+def _grid_arrays(combos: list[dict], params: type[BaseModel]) -> dict[str, np.ndarray]:
+    """Strategy parameters of ``combos`` as (C, 1) arrays, defaults filled in."""
+    models = [
+        params.model_validate({k: v for k, v in c.items() if k not in COST_KEYS}) for c in combos
+    ]
+    dumped = [m.model_dump() for m in models]
+    return {k: np.array([d[k] for d in dumped])[:, None] for k in dumped[0]}
+
+
+def _usable(data: SweepData, plan: Plan) -> np.ndarray:
+    """Planned trades whose window lies on the panel with prices every session."""
+    keep = plan.keep()
+    lo, hi = data.tick_offset, data.tick_offset + data.panel.price.shape[1]
+    keep &= (plan.entry_tick >= lo) & (plan.exit_tick < hi)
+    last = data.tradable_counts.shape[1] - 1
+    entry_s = np.clip(plan.entry_tick // 2, 0, last - 1)
+    exit_s = np.clip(plan.exit_tick // 2, 0, last - 1)
+    row = data.ticker_row[None, :]
+    n_ok = data.tradable_counts[row, exit_s + 1] - data.tradable_counts[row, entry_s]
+    return keep & (n_ok == exit_s - entry_s + 1)
+
+
+def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
+    entry_ns = data.ev.instants[np.clip(plan.entry_tick, 0, len(data.ev.instants) - 1)]
+    late = usable & (plan.info_ns > entry_ns)
+    if late.any():
+        raise LookAheadError(
+            f"strategy {data.spec.name}: {int(late.sum())} planned trades enter before "
+            "the information they use is public"
+        )
+
+
+def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
+    """Net return of every (combination, event); NaN where no trade. Shape (C, E)."""
+    plan = data.spec.planner(data.ev, data.market, _grid_arrays(combos, data.spec.params))
+    usable = _usable(data, plan)
+    _check_knowledge(data, plan, usable)
+    out = np.full(usable.shape, np.nan)
+    for cost, rows in _by_costs(combos).items():
+        mask = np.zeros_like(usable)
+        mask[rows] = usable[rows]
+        c, e = np.nonzero(mask)
+        if len(c):
+            trades = kernel_trades(
+                data.panel,
+                data.ticker_row[e],
+                plan.entry_tick[c, e] - data.tick_offset,
+                plan.exit_tick[c, e] - data.tick_offset,
+                plan.side[c, e],
+                **dict(cost),
+            )
+            out[c, e] = trades.net_return
+    return out
+
+
+def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, combo in enumerate(combos):
+        key = tuple((k, combo[k]) for k in COST_KEYS if k in combo)
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
+def _drawdown(paths: np.ndarray) -> np.ndarray:
+    peak = np.maximum.accumulate(paths, axis=1)
+    return (paths / peak - 1.0).min(axis=1)
+
+
+def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float) -> pd.DataFrame:
+    """Metrics of each row of a (C, E) net-return matrix (NaN = no trade).
+
+    Examples
+    --------
+    >>> r = np.array([[0.1, -0.05, np.nan], [np.nan, np.nan, np.nan]])
+    >>> m = combo_metrics(r, np.arange(3), 2.0)
+    >>> m["n_trades"].tolist(), round(float(m["total_return"].iloc[0]), 6)
+    ([2, 0], 0.045)
+    """
+    n = (~np.isnan(returns)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: their metrics are NaN
+        mean = np.nanmean(returns, axis=1)
+        std = np.nanstd(returns, axis=1, ddof=1)
+        median = np.nanmedian(returns, axis=1)
+    sharpe = np.where(
+        (n > 1) & (std > 1e-12 * np.abs(mean)),
+        mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
+        np.nan,
+    )
+    paths = np.cumprod(1.0 + np.nan_to_num(returns[:, order]), axis=1)
+    return pd.DataFrame(
+        {
+            "n_trades": n,
+            "mean_return": mean,
+            "median_return": median,
+            "hit_rate": np.where(n > 0, (returns > 0).sum(axis=1) / np.maximum(n, 1), np.nan),
+            "sharpe": sharpe,
+            "total_return": np.where(n > 0, paths[:, -1] - 1.0, np.nan),
+            "max_drawdown": np.where(n > 0, _drawdown(paths), np.nan),
+        }
+    )
+
+
+def chunks(combos: list[dict], n_events: int, cells: int) -> Iterator[list[dict]]:
+    """Split combinations so each chunk holds at most ``cells`` (combination, event) pairs."""
+    size = max(1, cells // max(n_events, 1))
+    for start in range(0, len(combos), size):
+        yield combos[start : start + size]
+
+
+def sweep_tables(
+    data: SweepData,
+    combos: list[dict],
+    cells: int,
+    subsets: dict[str, np.ndarray],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Metrics of every combination over each event subset (a boolean mask over events).
+
+    Each chunk's return matrix is computed once and summarised for every subset
+    (all events, each walk-forward train and test window), then dropped.
+    """
+    order = np.argsort(data.ev.actionable_tick, kind="stable")
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in subsets}
+    for part in chunks(combos, len(data.ev.events), cells):
+        returns = chunk_returns(data, part)
+        params = pd.DataFrame(part)
+        for name, mask in subsets.items():
+            sub_order = order[mask[order]]
+            picked = returns[:, sub_order]
+            metrics = combo_metrics(picked, np.arange(picked.shape[1]), data.trades_per_year)
+            parts[name].append(pd.concat([params, metrics], axis=1))
+        if progress:
+            progress(len(part))
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}

@@ -1,0 +1,228 @@
+"""``backtest sweep``: run a config's grid on the kernel, rank, walk forward, publish.
+
+Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
+``walkforward.csv`` (per fold: best on train, its test metrics), ``summary.json``
+(counts, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png`` for
+pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
+``top_n`` best combinations re-run through the vectorbt engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.config import LoadedConfig, config_hash, load_config
+from backtest.errors import ConfigError
+from backtest.pipeline import align, load_all_events, load_market
+from backtest.report.manifest import data_fingerprint, package_versions
+from backtest.report.writer import publish, write_csv, write_json
+from backtest.sessions import get_calendar
+from backtest.signals import MarketView, get_strategy
+from backtest.sweep import COST_KEYS, SweepData, chunk_returns, expand_grid, prepare, sweep_tables
+from backtest.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
+
+__all__ = ["SweepResult", "run_sweep", "sweep_and_publish"]
+
+
+@dataclass
+class SweepResult:
+    """A sweep's tables and summary."""
+
+    run_id: str
+    table: pd.DataFrame
+    walkforward: pd.DataFrame
+    summary: dict
+    swept: list[str]
+    loaded: LoadedConfig
+    folder: Path | None = None
+    top_folders: list[Path] = field(default_factory=list)
+
+
+def _strategy_config(loaded: LoadedConfig):
+    wanted = loaded.config.sweep.strategy
+    for s in loaded.config.strategies:
+        if wanted is None or wanted in (s.name, s.label):
+            return s
+    names = [s.label or s.name for s in loaded.config.strategies]
+    raise ConfigError(f"sweep.strategy {wanted!r} is not one of the configured strategies {names}")
+
+
+def _base_params(loaded: LoadedConfig, strategy_cfg) -> dict:
+    engine = loaded.config.engine
+    costs = {k: getattr(engine, k) for k in COST_KEYS}
+    return {**strategy_cfg.params.model_dump(), **costs}
+
+
+def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
+    cal = get_calendar(loaded.config.data.calendar)
+    prices, _ = load_market(loaded, cal)
+    aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
+    return prices, aligned, MarketView(prices, cal)
+
+
+def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:
+    subsets = {"all": np.ones(len(data.ev.events), dtype=bool)}
+    wf = loaded.config.sweep.walk_forward
+    if wf is None:
+        return subsets, []
+    folds = folds_by_date(data.ev.events["event_time"], wf.train_years, wf.test_years, wf.mode)
+    for fold in folds:
+        subsets[f"{fold.name}:train"], subsets[f"{fold.name}:test"] = fold.train, fold.test
+    return subsets, folds
+
+
+def _rank(table: pd.DataFrame, metric: str, min_trades: int) -> pd.DataFrame:
+    eligible = table[table["n_trades"] >= min_trades]
+    return eligible.sort_values([metric, "n_trades"], ascending=[False, False], kind="stable")
+
+
+def _walkforward(
+    tables: dict[str, pd.DataFrame], folds: list, metric: str, min_trades: int, swept: list[str]
+) -> pd.DataFrame:
+    rows = []
+    for fold in folds:
+        ranked = _rank(tables[f"{fold.name}:train"], metric, min_trades)
+        if ranked.empty:
+            rows.append({"fold": fold.name, "test_start": fold.test_start, "best": None})
+            continue
+        best = ranked.index[0]
+        test = tables[f"{fold.name}:test"].loc[best]
+        rows.append(
+            {
+                "fold": fold.name,
+                "train_start": fold.train_start.date(),
+                "test_start": fold.test_start.date(),
+                "test_end": fold.test_end.date(),
+                **{k: ranked.loc[best, k] for k in swept},
+                f"train_{metric}": ranked.loc[best, metric],
+                f"test_{metric}": test[metric],
+                "test_n_trades": test["n_trades"],
+                "test_mean_return": test["mean_return"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
+    per_trade = table["sharpe"] / np.sqrt(data.trades_per_year)
+    returns = chunk_returns(data, [best])[0]
+    sr0 = expected_max_sharpe(float(np.nanvar(per_trade, ddof=1)), int(per_trade.notna().sum()))
+    return {
+        "trials": int(len(table)),
+        "expected_max_sharpe_per_trade": sr0,
+        "deflated_sharpe": deflated_sharpe(returns, sr0),
+    }
+
+
+def run_sweep(
+    loaded: LoadedConfig,
+    now: pd.Timestamp | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Run the sweep of ``loaded`` (which must have a ``sweep:`` section)."""
+    sweep = loaded.config.sweep
+    if sweep is None:
+        raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
+    strategy_cfg = _strategy_config(loaded)
+    spec = get_strategy(strategy_cfg.name)
+    if spec.planner is None:
+        raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
+    combos, invalid = expand_grid(
+        spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
+    )
+    prices, aligned, market = _data(loaded, now)
+    data = prepare(spec, aligned, prices, market)
+    subsets, folds = _subsets(data, loaded)
+    started, done = time.perf_counter(), [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], len(combos))
+
+    tables = sweep_tables(data, combos, sweep.chunk_cells, subsets, step)
+    swept = list(sweep.grid_values())
+    table = tables["all"]
+    ranked = _rank(table, sweep.metric, sweep.min_trades)
+    best = combos[int(ranked.index[0])] if len(ranked) else None
+    summary = {
+        "strategy": spec.name,
+        "combinations": len(combos),
+        "invalid_combinations": invalid,
+        "events": int(len(data.ev.events)),
+        "metric": sweep.metric,
+        "seconds": time.perf_counter() - started,
+        "best": {k: best[k] for k in swept} if best else None,
+        "best_metrics": ranked.iloc[0].drop(labels=list(combos[0])).to_dict() if best else None,
+    }
+    if best:
+        summary.update(_deflated(data, table, best))
+    fingerprint = data_fingerprint(aligned.astype(str)) + "".join(
+        data_fingerprint(p) for _, p in sorted(prices.items())
+    )
+    run_id = f"{loaded.run_name}-sweep-{config_hash(loaded.config, exclude={'output'})[:6]}{fingerprint[:4]}"
+    return SweepResult(
+        run_id,
+        table,
+        _walkforward(tables, folds, sweep.metric, sweep.min_trades, swept),
+        summary,
+        swept,
+        loaded,
+    )
+
+
+def _top_configs(result: SweepResult) -> list[list[str]]:
+    sweep = result.loaded.config.sweep
+    ranked = _rank(result.table, sweep.metric, sweep.min_trades).head(sweep.top_n)
+    index = [s.label or s.name for s in result.loaded.config.strategies].index(
+        _strategy_config(result.loaded).label or _strategy_config(result.loaded).name
+    )
+    overrides = []
+    for _, row in ranked.iterrows():
+        sets = ["sweep=null"]
+        for key in result.swept:
+            value = row[key].item() if hasattr(row[key], "item") else row[key]
+            target = f"engine.{key}" if key in COST_KEYS else f"strategies.{index}.params.{key}"
+            sets.append(f"{target}={'null' if value is None or value != value else value}")
+        overrides.append(sets)
+    return overrides
+
+
+def sweep_and_publish(
+    config: str | Path,
+    out_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    now: pd.Timestamp | None = None,
+) -> SweepResult:
+    """Run a sweep and publish its folder (atomically), with top-N re-runs inside it."""
+    from backtest.report.sweep_charts import plot_heatmaps
+    from backtest.run import run
+
+    loaded = load_config(config, overrides)
+    result = run_sweep(loaded, now, progress)
+    root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+
+    def write(folder: Path) -> None:
+        result.table.to_parquet(folder / "sweep.parquet", index=False)
+        write_csv(result.walkforward, folder / "walkforward.csv")
+        write_json({**result.summary, "versions": package_versions()}, folder / "summary.json")
+        (folder / "charts").mkdir()
+        plot_heatmaps(result.table, result.swept, result.summary["metric"], folder / "charts")
+        for sets in _top_configs(result):
+            top = run(
+                load_config(loaded.path, [*(overrides or []), *sets]),
+                out_dir=folder / "top",
+                now=now,
+            )
+            result.top_folders.append(top.folder)
+
+    result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
+    result.top_folders = [result.folder / "top" / p.name for p in result.top_folders]
+    return result

@@ -1,0 +1,148 @@
+"""Sweeps: the kernel's per-combination results equal single vectorbt runs; bad grids fail early."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from backtest.config import load_config
+from backtest.errors import ConfigError
+from backtest.run import run_loaded
+from backtest.sweep_run import run_sweep, sweep_and_publish
+from backtest.walkforward import deflated_sharpe, folds_by_date
+from tests.conftest import REPO, write_config
+
+NOW = pd.Timestamp("2026-11-25", tz="UTC")
+
+
+def sweep_config(tmp_path, grid: dict, **sweep) -> dict:
+    return {
+        "name": "sw",
+        "data": {
+            "source": "bundled",
+            "tickers": ["AMZN", "BABA", "NFLX"],
+            "start": "2015-01-01",
+            "end": "2026-06-30",
+        },
+        "events": {"sources": [{"type": "bundled_earnings"}], "overlap": "allow"},
+        "strategies": [
+            {"name": "earnings_hold", "params": {"entry_offset": 1, "hold_sessions": 1}}
+        ],
+        "engine": {"fees_bps": 10, "slippage_bps": 5, "sizing": {"mode": "fixed", "value": 1000}},
+        "benchmarks": ["SPY"],
+        "output": {"charts": False},
+        "sweep": {"grid": grid, "min_trades": 1, "top_n": 0, **sweep},
+    }
+
+
+GRID = {
+    "entry_offset": [0, 2],
+    "hold_sessions": [1, 3],
+    "side": ["long", "short"],
+    "stop_loss_pct": [None, 4],
+}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    path = write_config(tmp_path_factory.mktemp("sweep"), sweep_config(None, GRID))
+    return path, run_sweep(load_config(path), now=NOW)
+
+
+def test_every_combination_matches_a_single_vectorbt_run(swept):
+    path, result = swept
+    assert len(result.table) == 16
+    for _, row in result.table.iterrows():
+        sets = [
+            "sweep=null",
+            f"strategies.0.params.entry_offset={row.entry_offset}",
+            f"strategies.0.params.hold_sessions={row.hold_sessions}",
+            f"strategies.0.params.side={row.side}",
+            f"engine.stop_loss_pct={'null' if pd.isna(row.stop_loss_pct) else row.stop_loss_pct}",
+        ]
+        trades = run_loaded(load_config(path, sets), now=NOW).trades
+        assert len(trades) == row.n_trades
+        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
+        assert abs((trades["net_return"] > 0).mean() - row.hit_rate) <= 1e-12
+
+
+def test_chunking_does_not_change_results(tmp_path, swept):
+    path, result = swept
+    small = run_sweep(load_config(path, ["sweep.chunk_cells=1000"]), now=NOW)
+    pd.testing.assert_frame_equal(small.table, result.table)
+
+
+def test_walk_forward_windows_are_by_event_date(tmp_path):
+    path = write_config(
+        tmp_path,
+        sweep_config(
+            tmp_path, {"hold_sessions": [1, 2]}, walk_forward={"train_years": 3, "test_years": 2}
+        ),
+    )
+    result = run_sweep(load_config(path), now=NOW)
+    wf = result.walkforward
+    assert len(wf) >= 4
+    assert (pd.to_datetime(wf["train_start"]) < pd.to_datetime(wf["test_start"])).all()
+    assert wf["test_n_trades"].sum() > 0
+
+
+def test_folds_never_put_a_later_event_in_train():
+    times = pd.Series(
+        pd.to_datetime(
+            np.sort(np.random.default_rng(1).integers(1.4e9, 1.7e9, 300)), unit="s", utc=True
+        )
+    )
+    for fold in folds_by_date(times, 2, 1, "expanding"):
+        assert times[fold.train].max() < fold.test_start <= times[fold.test].min()
+
+
+def test_deflated_sharpe_matches_an_independent_scipy_computation():
+    r = np.random.default_rng(3).normal(0.002, 0.03, 400)
+    sr = r.mean() / r.std(ddof=1)
+    sk, ku = stats.skew(r), stats.kurtosis(r, fisher=False)
+    expected = stats.norm.cdf(
+        (sr - 0.05) * np.sqrt(len(r) - 1) / np.sqrt(1 - sk * sr + (ku - 1) / 4 * sr**2)
+    )
+    assert deflated_sharpe(r, 0.05) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"hold_sessions": []}, "empty list"),
+        ({"hold_sesions": [1]}, "did you mean 'hold_sessions'"),
+        (
+            {
+                "entry_offset": list(range(-60, 60)),
+                "exit_offset": list(range(250)),
+                "hold_sessions": list(range(1, 250)),
+                "side": ["long", "short"],
+                "fees_bps": list(range(100)),
+            },
+            "more than sweep.max_combinations",
+        ),
+    ],
+)
+def test_bad_grids_fail_before_any_work(tmp_path, grid, message):
+    path = write_config(tmp_path, sweep_config(tmp_path, grid))
+    with pytest.raises(ConfigError, match=message):
+        run_sweep(load_config(path), now=NOW)
+
+
+def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
+    path = write_config(
+        tmp_path, sweep_config(tmp_path, {"entry_offset": [0, 1], "hold_sessions": [1, 2]}, top_n=1)
+    )
+    result = sweep_and_publish(path, out_dir=tmp_path / "results", now=NOW)
+    table = pd.read_parquet(result.folder / "sweep.parquet")
+    assert len(table) == 4 and {"entry_offset", "hold_sessions", "sharpe", "n_trades"} <= set(
+        table.columns
+    )
+    assert (result.folder / "charts" / "heatmap_entry_offset_hold_sessions.png").is_file()
+    assert len(result.top_folders) == 1 and (result.top_folders[0] / "trades.csv").is_file()
+
+
+def test_shipped_sweep_config_is_valid():
+    assert load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "sharpe"
