@@ -36,12 +36,17 @@ def summarize(equity, trade_returns, in_market, benchmark_equity=None) -> dict:
         bench = float(b.iloc[-1] / b.iloc[0] - 1)
     down = r[r < 0]
     return {
-        "total_return": total, "cagr": float((1 + total) ** (1 / years) - 1) if years > 0 else float("nan"),
+        "total_return": total,
+        "cagr": float((1 + total) ** (1 / years) - 1) if years > 0 else float("nan"),
         "sharpe": _sharpe(r),
-        "sortino": float(r.mean() / np.sqrt((down ** 2).mean()) * np.sqrt(SESSIONS_PER_YEAR)) if len(down) else float("nan"),
+        "sortino": float(r.mean() / np.sqrt((down**2).mean()) * np.sqrt(SESSIONS_PER_YEAR))
+        if len(down)
+        else float("nan"),
         "max_drawdown": float((equity / equity.cummax() - 1).min()),
         "annual_volatility": float(r.std(ddof=1) * np.sqrt(SESSIONS_PER_YEAR)),
         "hit_rate": float((t > 0).mean()) if len(t) else float("nan"),
         "avg_trade_return": float(t.mean()) if len(t) else float("nan"),
-        "n_trades": int(len(t)), "exposure": float(in_market.mean()), "benchmark_return": bench,
+        "n_trades": int(len(t)),
+        "exposure": float(in_market.mean()),
+        "benchmark_return": bench,
     }

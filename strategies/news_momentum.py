@@ -56,13 +56,7 @@ def catalyst_moves(ev: EventArrays, market: MarketView) -> tuple[np.ndarray, np.
 def plan_news_momentum(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Follow (or fade) a news catalyst's move for a number of sessions."""
     entry = ev.actionable_tick[None, :]
-    pos = ev.session_pos[None, :]
-    exit_ = np.where(
-        g["exit_at"] == "close",
-        2 * (pos + g["hold_sessions"] - 1) + 1,
-        2 * (pos + g["hold_sessions"]),
-    )
-    exit_ = np.where(exit_ <= entry, exit_ + 2, exit_)
+    exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"])
     move, moved_info = catalyst_moves(ev, market)
     sign = np.sign(np.nan_to_num(move))[None, :]
     follow = np.where(g["side"] == "contrarian", -sign, sign)
