@@ -1,4 +1,4 @@
-"""Command line: ``backtest run``, ``backtest events``, ``backtest strategies``.
+"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``.
 
 No logic lives here: commands parse arguments, call the package, print.
 Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
@@ -206,6 +206,59 @@ def _print_sweep(result) -> None:
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")
+
+
+@app.command()
+def check(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    cuts: Annotated[int, typer.Option(help="Decision instants to change the future after.")] = 25,
+    seed: Annotated[int, typer.Option(help="Seed of the price perturbation.")] = 0,
+) -> None:
+    """Audit every strategy of a config for look-ahead; exit 1 if any decision peeks.
+
+    Example: backtest check configs/baba_2026.yaml
+    """
+    from backtest.audit import run_audit
+    from backtest.config import load_config
+
+    report = run_audit(load_config(config, set_ or []), cuts=cuts, seed=seed)
+    _print_audit(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _print_audit(report) -> None:
+    table = Table(title=f"Look-ahead audit ({len(report.cuts)} cuts)")
+    for col in report.summary.columns:
+        table.add_column(col.replace("_", " "), justify="right")
+    for row in report.summary.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+    decay = Table(title="Information decay: every event one session late")
+    for col in ("strategy", "trades", "total return", "late", "avg trade", "late "):
+        decay.add_column(col, justify="right")
+    for r in report.decay.itertuples(index=False):
+        decay.add_row(
+            r.strategy,
+            f"{r.n_trades} / {r.delayed_n_trades}",
+            _fmt("total_return", r.total_return),
+            _fmt("total_return", r.delayed_total_return),
+            _fmt("avg_trade_return", r.avg_trade_return),
+            _fmt("avg_trade_return", r.delayed_avg_trade_return),
+        )
+    console.print(decay)
+    if len(report.hour_flags):
+        console.print(
+            f"{len(report.hour_flags)} whole-hour timestamp(s) within an hour of the open or "
+            "close (the real minute may fall on the other side):"
+        )
+        console.print(report.hour_flags.to_string(index=False), markup=False)
+    if report.clean:
+        console.print("no decision changed when only future data changed: no look-ahead found")
+        return
+    console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
+    console.print(report.findings.head(20).to_string(index=False), markup=False)
 
 
 @app.command(name="strategies")
