@@ -79,14 +79,25 @@ def _metrics_table(frame) -> Table:
 
 @app.command()
 def run(
-    config: ConfigArg,
+    config: Annotated[
+        Path | None, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
     set_: SetOpt = None,
+    verify: Annotated[
+        Path | None,
+        typer.Option("--verify", help="Re-run a results folder and say if it reproduces."),
+    ] = None,
 ) -> None:
-    """Run a backtest and write results/<run-id>/.
+    """Run a backtest and write results/<run-id>/ (or --verify an existing one).
 
     Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
     """
+    if verify is not None:
+        _verify(verify)
+        return
+    if config is None:
+        raise typer.BadParameter("give a config file, or --verify results/<run-id>")
     from backtest.run import run as run_backtest
 
     result = run_backtest(config, out_dir=out, overrides=set_ or [])
@@ -97,6 +108,22 @@ def run(
         f"drops: {reasons or 'none'}"
     )
     console.print(f"results: {result.folder}")
+
+
+def _verify(folder: Path) -> None:
+    from backtest.verify import verify_results
+
+    report = verify_results(folder)
+    for name, same in report.files.items():
+        console.print(f"{name:14} {'identical' if same else 'DIFFERS'}")
+    if report.data_changes:
+        console.print(f"input data changed since the run: {', '.join(report.data_changes)}")
+    for pkg, (then, now) in report.version_changes.items():
+        console.print(f"{pkg}: {then} then, {now} now")
+    if not report.reproduces:
+        console.print(f"{folder}: does NOT reproduce", style="bold red")
+        raise typer.Exit(1)
+    console.print(f"{folder}: reproduces (byte-identical)")
 
 
 @app.command()
@@ -278,7 +305,10 @@ def list_strategies() -> None:
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 unless --debug."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BacktestError as exc:
         if STATE["debug"]:
             raise
