@@ -302,8 +302,16 @@ def list_strategies() -> None:
             console.print(f"    {field} = {info.default!r}  {info.description or ''}")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (kill, CI timeouts, schedulers) unwinds like Ctrl-C, so temp folders are removed.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 unless --debug."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
         code = app(standalone_mode=False)
