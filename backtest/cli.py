@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from backtest.errors import BacktestError
 
@@ -327,10 +328,9 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted; nothing was published")
+        sys.exit(130)
