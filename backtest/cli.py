@@ -237,6 +237,47 @@ def _print_sweep(result) -> None:
 
 
 @app.command()
+def compare(
+    configs: Annotated[
+        list[Path], typer.Argument(help="One config with several strategies, or several configs.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Compare strategies side by side: metrics, equity, and tests of their differences.
+
+    Example: backtest compare configs/compare_six.yaml
+    """
+    from backtest.compare import compare_configs, publish_compare
+    from backtest.config import load_config
+
+    result = compare_configs(configs, set_ or [])
+    root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
+    folder = publish_compare(result, Path(root))
+    console.print(_metrics_table(result.metrics))
+    _print_comparison(result.comparison)
+    console.print(f"results: {folder}")
+
+
+def _print_comparison(table) -> None:
+    out = Table(title="Pairwise: a minus b (95% intervals; Sharpe annualised)")
+    for col in ("a", "b", "mean diff", "CI", "p", "Sharpe diff", "p (LW)", "bootstrap CI"):
+        out.add_column(col, justify="right")
+    for r in table.itertuples(index=False):
+        out.add_row(
+            r.a,
+            r.b,
+            f"{r.mean_diff:+.2%}",
+            f"[{r.mean_ci_low:+.2%}, {r.mean_ci_high:+.2%}]",
+            _fmt("p", r.mean_p_value, {"p": "{:.3f}"}),
+            _fmt("s", r.sharpe_diff, {"s": "{:+.2f}"}),
+            _fmt("p", r.sharpe_p_value, {"p": "{:.3f}"}),
+            f"[{r.sharpe_boot_ci_low:+.2f}, {r.sharpe_boot_ci_high:+.2f}]",
+        )
+    console.print(out)
+
+
+@app.command()
 def check(
     config: ConfigArg,
     set_: SetOpt = None,

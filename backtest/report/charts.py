@@ -16,7 +16,13 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
-__all__ = ["plot_drawdown", "plot_equity", "plot_event_window", "plot_trade_returns"]
+__all__ = [
+    "plot_drawdown",
+    "plot_equity",
+    "plot_event_window",
+    "plot_return_distributions",
+    "plot_trade_returns",
+]
 
 SIZE, DPI = (10, 5), 110
 BENCH_PREFIX = "benchmark:"
@@ -48,13 +54,18 @@ def _style(column: str) -> dict:
     return {"linestyle": "-", "linewidth": 1.8}
 
 
-def plot_equity(equity: pd.DataFrame, path: Path, title: str) -> Path:
+def plot_equity(equity: pd.DataFrame, path: Path, title: str, ylabel: str = "Equity (USD)") -> Path:
     """Equity of each strategy (solid) and benchmark (dashed), in account currency."""
     fig, ax = _figure()
     for col in equity.columns:
-        ax.plot(equity.index, equity[col], label=col.removeprefix(BENCH_PREFIX) + (
-            " (buy & hold)" if col.startswith(BENCH_PREFIX) else ""), **_style(col))
-    ax.set(title=title, ylabel="Equity (USD)", xlabel="Session")
+        ax.plot(
+            equity.index,
+            equity[col],
+            label=col.removeprefix(BENCH_PREFIX)
+            + (" (buy & hold)" if col.startswith(BENCH_PREFIX) else ""),
+            **_style(col),
+        )
+    ax.set(title=title, ylabel=ylabel, xlabel="Session")
     ax.grid(alpha=0.3)
     _date_axis(ax)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
@@ -93,6 +104,24 @@ def plot_trade_returns(trades: pd.DataFrame, path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
+def plot_return_distributions(trades: pd.DataFrame, path: Path, title: str) -> Path:
+    """Box plot of net trade returns (%) per strategy, with each strategy's mean marked."""
+    fig, ax = _figure()
+    ax.set(title=title, ylabel="Net return per trade (%)")
+    groups = [
+        (str(n), 100.0 * g["net_return"].astype(float)) for n, g in trades.groupby("strategy")
+    ]
+    if not groups:
+        ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
+        return _save(fig, path)
+    labels = [f"{n}\n(n={len(v)})" for n, v in groups]
+    ax.boxplot([v.to_numpy() for _, v in groups], showmeans=True, tick_labels=labels)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.tick_params(axis="x", labelsize="small", labelrotation=15 if len(groups) > 4 else 0)
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
 def _session_of(stamp: pd.Timestamp) -> pd.Timestamp:
     return stamp.tz_convert(EXCHANGE_TZ).normalize().tz_localize(None)
 
@@ -104,8 +133,14 @@ def _candles(ax, prices: pd.DataFrame) -> None:
     ax.vlines(x, prices["low"], prices["high"], color=colors, linewidth=1)
     bottom = np.minimum(prices["open"], prices["close"]).to_numpy()
     height = np.abs(prices["close"] - prices["open"]).to_numpy()
-    ax.bar(x, np.maximum(height, 1e-9 + 0 * height), bottom=bottom, width=0.6, color=colors,
-           edgecolor=colors)
+    ax.bar(
+        x,
+        np.maximum(height, 1e-9 + 0 * height),
+        bottom=bottom,
+        width=0.6,
+        color=colors,
+        edgecolor=colors,
+    )
 
 
 def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
@@ -114,31 +149,58 @@ def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
         entry, exit_ = pos.get(_session_of(tr.entry_time)), pos.get(_session_of(tr.exit_time))
         long = tr.side > 0
         if entry is not None:
-            ax.scatter(entry, tr.entry_price, marker="^" if long else "v", s=110, zorder=5,
-                       color="darkgreen" if long else "darkred", edgecolor="black",
-                       label=f"{'long' if long else 'short'} entry {tr.entry_price:.2f}")
+            ax.scatter(
+                entry,
+                tr.entry_price,
+                marker="^" if long else "v",
+                s=110,
+                zorder=5,
+                color="darkgreen" if long else "darkred",
+                edgecolor="black",
+                label=f"{'long' if long else 'short'} entry {tr.entry_price:.2f}",
+            )
         if exit_ is not None:
-            ax.scatter(exit_, tr.exit_price, marker="X", s=110, zorder=5, color="black",
-                       label=f"exit {tr.exit_price:.2f} ({100 * tr.net_return:+.2f}%)")
+            ax.scatter(
+                exit_,
+                tr.exit_price,
+                marker="X",
+                s=110,
+                zorder=5,
+                color="black",
+                label=f"exit {tr.exit_price:.2f} ({100 * tr.net_return:+.2f}%)",
+            )
 
 
-def plot_event_window(prices: pd.DataFrame, trades: pd.DataFrame, event: pd.Series, path: Path,
-                      title: str | None = None) -> Path:
+def plot_event_window(
+    prices: pd.DataFrame,
+    trades: pd.DataFrame,
+    event: pd.Series,
+    path: Path,
+    title: str | None = None,
+) -> Path:
     """Daily candles around one event, the event's tradable session and the trades."""
     fig, ax = _figure()
     _candles(ax, prices)
     if event["session"] in prices.index:
         x = list(prices.index).index(event["session"])
-        ax.axvline(x, color="tab:blue", linestyle=":", linewidth=1.5,
-                   label=f"tradable from {event['session']:%Y-%m-%d} {event['fill_at']} "
-                         f"({event['timing']})")
+        ax.axvline(
+            x,
+            color="tab:blue",
+            linestyle=":",
+            linewidth=1.5,
+            label=f"tradable from {event['session']:%Y-%m-%d} {event['fill_at']} "
+            f"({event['timing']})",
+        )
     _mark_trades(ax, prices, trades)
     step = max(1, len(prices) // 10)
     ax.set_xticks(range(0, len(prices), step))
     ax.set_xticklabels([f"{d:%b %d}" for d in prices.index[::step]], rotation=0)
     published = event["event_time"].tz_convert(EXCHANGE_TZ)
-    ax.set(title=title or f"{event['event_id']} (published {published:%Y-%m-%d %H:%M} New York)",
-           ylabel=f"{event['ticker']} price (USD)", xlabel="Session")
+    ax.set(
+        title=title or f"{event['event_id']} (published {published:%Y-%m-%d %H:%M} New York)",
+        ylabel=f"{event['ticker']} price (USD)",
+        xlabel="Session",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
     return _save(fig, path)
