@@ -19,7 +19,7 @@ from backtest.events.align import check_loss_budget
 from backtest.pipeline import (
     StrategyRun,
     align,
-    load_all_events,
+    load_events_and_drops,
     load_market,
     run_strategy,
     run_timeline,
@@ -109,8 +109,9 @@ def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResu
     cfg = loaded.config
     cal = get_calendar(cfg.data.calendar)
     prices, reports = load_market(loaded, cal)
-    events = load_all_events(loaded, cal)
+    events, load_drops = load_events_and_drops(loaded, cal)
     aligned, drops = align(loaded, events, prices, cal, now)
+    drops = pd.concat([load_drops, drops], ignore_index=True)
     market = MarketView(prices, cal)
     runs = [run_strategy(s, aligned, market, cfg.events.overlap) for s in cfg.strategies]
     for r in runs:
