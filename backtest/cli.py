@@ -138,14 +138,18 @@ def events(
 
     Example: backtest events configs/baba_2026.yaml --type news
     """
+    import pandas as pd
+
     from backtest.config import load_config
-    from backtest.pipeline import align, load_all_events, load_market
+    from backtest.pipeline import align, load_events_and_drops, load_market
     from backtest.sessions import get_calendar
 
     loaded = load_config(config, set_ or [])
     cal = get_calendar(loaded.config.data.calendar)
     prices, _ = load_market(loaded, cal)
-    aligned, drops = align(loaded, load_all_events(loaded, cal), prices, cal, None)
+    events, load_drops = load_events_and_drops(loaded, cal)
+    aligned, drops = align(loaded, events, prices, cal, None)
+    drops = pd.concat([load_drops, drops], ignore_index=True)
     if ticker:
         aligned, drops = aligned[aligned["ticker"] == ticker], drops[drops["ticker"] == ticker]
     if event_type:

@@ -132,7 +132,25 @@ class InlineEvents(Frozen):
     events: list[InlineEvent] = Field(min_length=1)
 
 
-EventSource = Annotated[BundledEarnings | CsvEvents | InlineEvents, Field(discriminator="type")]
+class NewsFolder(Frozen):
+    """A folder of plain-text news articles, one ``.txt`` per article (seed format).
+
+    ``isin_table`` is a CSV ``isin,ticker`` extending the bundled ISIN -> ticker
+    table; ``timezone`` is the zone of the articles' stamps; ``lm_dictionary``
+    the full Loughran-McDonald master dictionary CSV (default: bundled subset).
+    """
+
+    type: Literal["news_folder"]
+    path: Path
+    isin_table: Path | None = None
+    timezone: StrictStr = "Europe/Berlin"
+    encoding: StrictStr = "utf-8"
+    lm_dictionary: Path | None = None
+
+
+EventSource = Annotated[
+    BundledEarnings | CsvEvents | InlineEvents | NewsFolder, Field(discriminator="type")
+]
 
 
 class EventsConfig(Frozen):

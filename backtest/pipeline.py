@@ -18,6 +18,7 @@ from backtest.engine import EngineResult, EngineSettings, simulate
 from backtest.errors import BacktestError, ConfigError, StrategyError
 from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.align import align_events
+from backtest.events.news import load_news_folder
 from backtest.schema import empty_drops
 from backtest.signals import MarketView, StrategySpec, check_signals, get_strategy, window_drops
 from backtest.timeline import Timeline, build_timeline
@@ -26,6 +27,7 @@ __all__ = [
     "StrategyRun",
     "align",
     "load_all_events",
+    "load_events_and_drops",
     "load_market",
     "make_source",
     "run_strategy",
@@ -63,13 +65,38 @@ def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.D
     return load_inline_events(items, cal, notice)
 
 
+def _load_news_folder(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar):
+    table = loaded.resolve(src.isin_table) if src.isin_table else None
+    lm = loaded.resolve(src.lm_dictionary) if src.lm_dictionary else None
+    return load_news_folder(loaded.resolve(src.path), cal, table, src.timezone, src.encoding, lm)
+
+
+def _load_with_drops(
+    src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A source's events and the drops its loader recorded (only article folders have any)."""
+    if src.type == "news_folder":
+        news = _load_news_folder(src, loaded, cal)
+        return news.events, news.drops
+    return _load_source(src, loaded, cal), empty_drops()
+
+
+def load_events_and_drops(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load every configured event source into one table, plus the loaders' drops."""
+    loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
+    frames = [events for events, _ in loads if not events.empty]
+    drops = pd.concat([empty_drops(), *(d for _, d in loads if not d.empty)], ignore_index=True)
+    if not frames:
+        detail = f"; dropped: {drops['reason'].value_counts().to_dict()}" if len(drops) else ""
+        raise BacktestError(f"the configured event sources returned no events at all{detail}")
+    return pd.concat(frames, ignore_index=True), drops
+
+
 def load_all_events(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     """Load every configured event source into one table."""
-    frames = [_load_source(src, loaded, cal) for src in loaded.config.events.sources]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        raise BacktestError("the configured event sources returned no events at all")
-    return pd.concat(frames, ignore_index=True)
+    return load_events_and_drops(loaded, cal)[0]
 
 
 def _period(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> tuple:

@@ -75,7 +75,8 @@ class EventArrays:
         """A payload column as floats (``default`` where absent)."""
         if name not in self.events.columns:
             return np.full(len(self.events), default)
-        return pd.to_numeric(self.events[name], errors="coerce").to_numpy(dtype=float)
+        # A copy: strategies fill gaps in place, and pandas copy-on-write hands out read-only views.
+        return pd.to_numeric(self.events[name], errors="coerce").to_numpy(dtype=float, copy=True)
 
 
 def event_arrays(events: pd.DataFrame, cal: xcals.ExchangeCalendar) -> EventArrays:

@@ -19,13 +19,14 @@ from backtest.events.align import check_loss_budget
 from backtest.pipeline import (
     StrategyRun,
     align,
-    load_all_events,
+    load_events_and_drops,
     load_market,
     run_strategy,
     run_timeline,
     simulate_run,
 )
 from backtest.report.manifest import data_fingerprint
+from backtest.schema import empty_drops
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView
 from backtest.timeline import Timeline
@@ -120,13 +121,15 @@ class RunInputs:
     prices: dict[str, pd.DataFrame]
     reports: list
     events: pd.DataFrame
+    load_drops: pd.DataFrame = field(default_factory=empty_drops)
 
 
 def load_inputs(loaded: LoadedConfig) -> RunInputs:
     """Load and validate the configured prices and events."""
     cal = get_calendar(loaded.config.data.calendar)
     prices, reports = load_market(loaded, cal)
-    return RunInputs(cal, prices, reports, load_all_events(loaded, cal))
+    events, load_drops = load_events_and_drops(loaded, cal)
+    return RunInputs(cal, prices, reports, events, load_drops)
 
 
 def backtest_inputs(
@@ -137,7 +140,9 @@ def backtest_inputs(
     The look-ahead audit calls this with perturbed prices or shifted events.
     """
     cfg, cal, prices, events = loaded.config, inputs.cal, inputs.prices, inputs.events
+    load_drops = inputs.load_drops
     aligned, drops = align(loaded, events, prices, cal, now)
+    drops = pd.concat([load_drops, drops], ignore_index=True)
     market = MarketView(prices, cal)
     runs = [run_strategy(s, aligned, market, cfg.events.overlap) for s in cfg.strategies]
     for r in runs:

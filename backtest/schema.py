@@ -18,7 +18,17 @@ Events
     ``timing`` in :data:`TIMINGS`;
     ``known_at`` tz-aware UTC, when the event's existence and date were public
     (equal to ``event_time`` for unscheduled news; earlier for scheduled reports);
-    ``source`` str; plus optional payload columns in :data:`PAYLOAD_COLUMNS`.
+    ``source`` str; plus optional payload columns in :data:`PAYLOAD_COLUMNS`:
+    earnings ``eps_estimate, eps_actual, surprise_pct``; news ``headline, isin,
+    move_pct`` (signed %), ``sentiment`` (Loughran-McDonald tone in [-1, 1]),
+    ``consensus_target``; analyst ``firm, rating, target_old, target_new,
+    direction`` (``up``/``down``/``unchanged`` of the stated change, from the
+    targets when both are given, else from the verb: "lowered its target").
+    ``evidence`` (events read from articles, :mod:`backtest.events.news`) is a
+    JSON object ``{field: sentence}`` naming the sentence each extracted value
+    came from; :func:`backtest.events.news.evidence_table` lays it out as the
+    long table ``event_id, field, value, sentence``. It is a column rather than
+    a side table so it travels with its event into ``events.csv``.
 
 Aligned events (events plus)
     ``session`` the first session whose ``fill_at`` price can act on the event;
@@ -38,7 +48,10 @@ Trades
 
 Drops
     ``event_id, ticker, stage, reason, detail``: every event that did not
-    become a trade, and why.
+    become a trade, and why. Stage ``load`` rows come from loaders before an
+    event exists (an article without a usable stamp or ISIN, a non-article
+    file): their ``event_id`` is ``article:<file name>`` and ``ticker`` may be
+    empty.
 """
 
 from __future__ import annotations
@@ -89,6 +102,10 @@ PAYLOAD_COLUMNS = (
     "rating",
     "target_old",
     "target_new",
+    "direction",
+    "consensus_target",
+    "sentiment",
+    "evidence",
 )
 ALIGNED_COLUMNS = EVENT_COLUMNS + (
     "session",

@@ -2,6 +2,7 @@
 
 from backtest.events.align import align_events
 from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.news import load_news_folder
 from backtest.events.table import make_event_table
 
 __all__ = [
@@ -9,5 +10,6 @@ __all__ = [
     "load_bundled_earnings",
     "load_event_csv",
     "load_inline_events",
+    "load_news_folder",
     "make_event_table",
 ]
