@@ -189,14 +189,25 @@ def sweep(
     config: ConfigArg,
     out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
     set_: SetOpt = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Send chunks to this running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Start a local Dask cluster of N processes for this run."),
+    ] = None,
 ) -> None:
     """Sweep a strategy's parameter grid (sweep: section) on the event-level kernel.
 
-    Example: backtest sweep configs/earnings_sweep.yaml --set sweep.top_n=1
+    Example: backtest sweep configs/earnings_sweep.yaml --set sweep.top_n=1 --workers 2
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from backtest.sweep_dask import cluster_overrides
     from backtest.sweep_run import sweep_and_publish
+
+    set_ = [*(set_ or []), *cluster_overrides(scheduler, workers)]
 
     columns = (
         TextColumn("sweep"),

@@ -234,6 +234,15 @@ class SweepConfig(Frozen):
     scheduler: StrictStr | None = None
     workers: int | None = Field(None, ge=1, le=64)
 
+    @model_validator(mode="after")
+    def _one_cluster(self) -> SweepConfig:
+        if self.scheduler is not None and self.workers is not None:
+            raise ValueError(
+                "scheduler (a running Dask cluster) and workers (a local cluster started for "
+                "this run) are alternatives; keep one of them"
+            )
+        return self
+
     def grid_values(self) -> dict[str, list[Any]]:
         """Every grid entry as a list of values."""
         return {

@@ -5,7 +5,9 @@ strategy parameter, plus optional cost lists), plans every combination at once
 with the strategy's vectorized planner (the same code single runs use), checks
 windows and the knowledge-time rule on arrays, and computes every trade with
 :mod:`backtest.kernel`. Memory is bounded by ``sweep.chunk_cells`` (combinations
-x events held at once), not by the grid size.
+x events held at once), not by the grid size. Chunks run one after another in
+this process, or on a Dask cluster (:mod:`backtest.sweep_dask`) through the same
+:func:`chunk_tables`, with the same result.
 
 Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
 ``mean_return``, ``median_return``, ``hit_rate``, ``sharpe`` (mean / std of the
@@ -34,11 +36,15 @@ from backtest.timeline import build_timeline
 
 __all__ = [
     "COST_KEYS",
+    "ChunkRunner",
+    "ChunkTables",
     "SweepData",
     "chunk_returns",
+    "chunk_tables",
     "combo_metrics",
     "expand_grid",
     "prepare",
+    "run_in_process",
     "sweep_tables",
 ]
 
@@ -241,28 +247,61 @@ def chunks(combos: list[dict], n_events: int, cells: int) -> Iterator[list[dict]
         yield combos[start : start + size]
 
 
+ChunkTables = dict[str, pd.DataFrame]
+ChunkRunner = Callable[
+    [SweepData, list[list[dict]], dict[str, np.ndarray], Callable[[int], None] | None],
+    list[ChunkTables],
+]
+
+
+def chunk_tables(data: SweepData, part: list[dict], subsets: dict[str, np.ndarray]) -> ChunkTables:
+    """Parameters and metrics of one chunk's combinations over each event subset.
+
+    The (C, E) return matrix lives only inside this call; what leaves it is one
+    summary row per combination and subset, so a remote worker sends back kilobytes.
+    """
+    order = np.argsort(data.ev.actionable_tick, kind="stable")
+    returns = chunk_returns(data, part)
+    params = pd.DataFrame(part)
+    tables = {}
+    for name, mask in subsets.items():
+        picked = returns[:, order[mask[order]]]
+        metrics = combo_metrics(picked, np.arange(picked.shape[1]), data.trades_per_year)
+        tables[name] = pd.concat([params, metrics], axis=1)
+    return tables
+
+
+def run_in_process(
+    data: SweepData,
+    parts: list[list[dict]],
+    subsets: dict[str, np.ndarray],
+    progress: Callable[[int], None] | None = None,
+) -> list[ChunkTables]:
+    """Every chunk one after another in this process (the default :data:`ChunkRunner`)."""
+    out = []
+    for part in parts:
+        out.append(chunk_tables(data, part, subsets))
+        if progress:
+            progress(len(part))
+    return out
+
+
 def sweep_tables(
     data: SweepData,
     combos: list[dict],
     cells: int,
     subsets: dict[str, np.ndarray],
     progress: Callable[[int], None] | None = None,
+    run_chunks: ChunkRunner | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Metrics of every combination over each event subset (a boolean mask over events).
 
     Each chunk's return matrix is computed once and summarised for every subset
     (all events, each walk-forward train and test window), then dropped.
+    ``run_chunks`` decides where chunks run (default: in this process, in order;
+    :mod:`backtest.sweep_dask` sends them to a Dask cluster) and must return the
+    chunks' tables in chunk order, so the result does not depend on where it ran.
     """
-    order = np.argsort(data.ev.actionable_tick, kind="stable")
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in subsets}
-    for part in chunks(combos, len(data.ev.events), cells):
-        returns = chunk_returns(data, part)
-        params = pd.DataFrame(part)
-        for name, mask in subsets.items():
-            sub_order = order[mask[order]]
-            picked = returns[:, sub_order]
-            metrics = combo_metrics(picked, np.arange(picked.shape[1]), data.trades_per_year)
-            parts[name].append(pd.concat([params, metrics], axis=1))
-        if progress:
-            progress(len(part))
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    parts = list(chunks(combos, len(data.ev.events), cells))
+    results = (run_chunks or run_in_process)(data, parts, subsets, progress)
+    return {name: pd.concat([r[name] for r in results], ignore_index=True) for name in subsets}

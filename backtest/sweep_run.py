@@ -4,7 +4,8 @@ Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
 ``walkforward.csv`` (per fold: best on train, its test metrics), ``summary.json``
 (counts, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png`` for
 pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
-``top_n`` best combinations re-run through the vectorbt engine.
+``top_n`` best combinations re-run through the vectorbt engine. ``sweep.scheduler``
+or ``sweep.workers`` send the chunks to a Dask cluster (:mod:`backtest.sweep_dask`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from backtest.report.writer import publish, write_csv, write_json
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView, get_strategy
 from backtest.sweep import COST_KEYS, SweepData, chunk_returns, expand_grid, prepare, sweep_tables
+from backtest.sweep_dask import open_runner
 from backtest.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 
 __all__ = ["SweepResult", "run_sweep", "sweep_and_publish"]
@@ -120,6 +122,12 @@ def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
     }
 
 
+def _results_hash(loaded: LoadedConfig) -> str:
+    """Hash of what decides the results: not the output folder, nor where the chunks ran."""
+    sweep = loaded.config.sweep.model_copy(update={"scheduler": None, "workers": None})
+    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude={"output"})
+
+
 def run_sweep(
     loaded: LoadedConfig,
     now: pd.Timestamp | None = None,
@@ -136,17 +144,20 @@ def run_sweep(
     combos, invalid = expand_grid(
         spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
     )
-    prices, aligned, market = _data(loaded, now)
-    data = prepare(spec, aligned, prices, market)
-    subsets, folds = _subsets(data, loaded)
-    started, done = time.perf_counter(), [0]
+    done = [0]
 
     def step(n: int) -> None:
         done[0] += n
         if progress:
             progress(done[0], len(combos))
 
-    tables = sweep_tables(data, combos, sweep.chunk_cells, subsets, step)
+    # Connect (or start the local cluster) first: a bad address fails before data loads.
+    with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
+        prices, aligned, market = _data(loaded, now)
+        data = prepare(spec, aligned, prices, market)
+        subsets, folds = _subsets(data, loaded)
+        started = time.perf_counter()
+        tables = sweep_tables(data, combos, sweep.chunk_cells, subsets, step, run_chunks)
     swept = list(sweep.grid_values())
     table = tables["all"]
     ranked = _rank(table, sweep.metric, sweep.min_trades)
@@ -166,7 +177,7 @@ def run_sweep(
     fingerprint = data_fingerprint(aligned.astype(str)) + "".join(
         data_fingerprint(p) for _, p in sorted(prices.items())
     )
-    run_id = f"{loaded.run_name}-sweep-{config_hash(loaded.config, exclude={'output'})[:6]}{fingerprint[:4]}"
+    run_id = f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
     return SweepResult(
         run_id,
         table,
