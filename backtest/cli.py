@@ -274,6 +274,12 @@ def compare(
     console.print(f"results: {folder}")
 
 
+def _interval(low: float, high: float, fmt: str) -> str:
+    if low != low or high != high:  # NaN: too few trades for an interval
+        return "n/a"
+    return f"[{fmt.format(low)}, {fmt.format(high)}]"
+
+
 def _print_comparison(table) -> None:
     out = Table(title="Pairwise: a minus b (95% intervals; Sharpe annualised)")
     for col in ("a", "b", "mean diff", "CI", "p", "Sharpe diff", "p (LW)", "bootstrap CI"):
@@ -287,7 +293,7 @@ def _print_comparison(table) -> None:
             _fmt("p", r.mean_p_value, {"p": "{:.3f}"}),
             _fmt("s", r.sharpe_diff, {"s": "{:+.2f}"}),
             _fmt("p", r.sharpe_p_value, {"p": "{:.3f}"}),
-            f"[{r.sharpe_boot_ci_low:+.2f}, {r.sharpe_boot_ci_high:+.2f}]",
+            _interval(r.sharpe_boot_ci_low, r.sharpe_boot_ci_high, "{:+.2f}"),
         )
     console.print(out)
 
