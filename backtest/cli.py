@@ -197,6 +197,9 @@ def sweep(
         int | None,
         typer.Option(min=1, max=64, help="Start a local Dask cluster of N processes for this run."),
     ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Reuse the finished chunks of an interrupted sweep.")
+    ] = False,
 ) -> None:
     """Sweep a strategy's parameter grid (sweep: section) on the event-level kernel.
 
@@ -222,7 +225,10 @@ def sweep(
             out,
             set_ or [],
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            resume=resume,
         )
+    if result.summary.get("chunks_resumed"):
+        console.print(f"resumed: {result.summary['chunks_resumed']} chunk(s) from the checkpoint")
     _print_sweep(result)
 
 

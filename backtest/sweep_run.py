@@ -27,6 +27,7 @@ from backtest.sessions import get_calendar
 from backtest.signals import MarketView, get_strategy
 from backtest.sweep import COST_KEYS, SweepData, chunk_returns, expand_grid, prepare, sweep_tables
 from backtest.sweep_dask import open_runner
+from backtest.sweep_resume import checkpoint_dir, checkpointed, clear_checkpoints
 from backtest.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 
 __all__ = ["SweepResult", "run_sweep", "sweep_and_publish"]
@@ -128,12 +129,25 @@ def _results_hash(loaded: LoadedConfig) -> str:
     return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude={"output"})
 
 
+def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:
+    fingerprint = data_fingerprint(aligned.astype(str)) + "".join(
+        data_fingerprint(p) for _, p in sorted(prices.items())
+    )
+    return f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
+
+
 def run_sweep(
     loaded: LoadedConfig,
     now: pd.Timestamp | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoints: Path | None = None,
+    resume: bool = False,
 ) -> SweepResult:
-    """Run the sweep of ``loaded`` (which must have a ``sweep:`` section)."""
+    """Run the sweep of ``loaded`` (which must have a ``sweep:`` section).
+
+    With ``checkpoints`` (a results root), finished chunks are saved under it
+    (:mod:`backtest.sweep_resume`); ``resume`` reuses those of an interrupted run.
+    """
     sweep = loaded.config.sweep
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
@@ -156,6 +170,12 @@ def run_sweep(
         prices, aligned, market = _data(loaded, now)
         data = prepare(spec, aligned, prices, market)
         subsets, folds = _subsets(data, loaded)
+        run_id, reused = _run_id(loaded, aligned, prices), [0]
+        if checkpoints is not None:
+            folder = checkpoint_dir(checkpoints, run_id)
+            run_chunks = checkpointed(
+                run_chunks, folder, resume, lambda n: reused.__setitem__(0, n)
+            )
         started = time.perf_counter()
         tables = sweep_tables(data, combos, sweep.chunk_cells, subsets, step, run_chunks)
     swept = list(sweep.grid_values())
@@ -169,15 +189,12 @@ def run_sweep(
         "events": int(len(data.ev.events)),
         "metric": sweep.metric,
         "seconds": time.perf_counter() - started,
+        "chunks_resumed": reused[0],
         "best": {k: best[k] for k in swept} if best else None,
         "best_metrics": ranked.iloc[0].drop(labels=list(combos[0])).to_dict() if best else None,
     }
     if best:
         summary.update(_deflated(data, table, best))
-    fingerprint = data_fingerprint(aligned.astype(str)) + "".join(
-        data_fingerprint(p) for _, p in sorted(prices.items())
-    )
-    run_id = f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
     return SweepResult(
         run_id,
         table,
@@ -211,14 +228,19 @@ def sweep_and_publish(
     overrides: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     now: pd.Timestamp | None = None,
+    resume: bool = False,
 ) -> SweepResult:
-    """Run a sweep and publish its folder (atomically), with top-N re-runs inside it."""
+    """Run a sweep and publish its folder (atomically), with top-N re-runs inside it.
+
+    Finished chunks are checkpointed under the results root until the folder is
+    published; ``resume`` reuses the chunks of an interrupted run of the same sweep.
+    """
     from backtest.report.sweep_charts import plot_heatmaps
     from backtest.run import run
 
     loaded = load_config(config, overrides)
-    result = run_sweep(loaded, now, progress)
     root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+    result = run_sweep(loaded, now, progress, checkpoints=root, resume=resume)
 
     def write(folder: Path) -> None:
         result.table.to_parquet(folder / "sweep.parquet", index=False)
@@ -235,5 +257,6 @@ def sweep_and_publish(
             result.top_folders.append(top.folder)
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
+    clear_checkpoints(checkpoint_dir(root, result.run_id))
     result.top_folders = [result.folder / "top" / p.name for p in result.top_folders]
     return result
