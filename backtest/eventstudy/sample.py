@@ -158,7 +158,9 @@ def build_sample(
         Windows and limits.
     """
     require_columns(aligned, EVENT_NEEDS, "aligned events")
-    events = aligned.reset_index(drop=True)
+    # A fixed order makes every result, the bootstrap included, independent of input row order.
+    events = aligned.sort_values(["session", "ticker", "event_id"], kind="stable")
+    events = events.reset_index(drop=True)
     tickers = sorted(set(events["ticker"]) & set(prices))
     panel = return_panel(prices, benchmark, tickers)
     where = _locate(events, panel)
