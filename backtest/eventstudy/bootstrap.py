@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BootstrapCI", "bootstrap_caar"]
+__all__ = ["BootstrapCI", "bootstrap_caar", "bootstrap_means", "percentile_ci"]
 
 
 class BootstrapCI(NamedTuple):
@@ -49,7 +49,32 @@ def bootstrap_caar(
     car = np.asarray(car, dtype=float)
     if len(car) < 2:
         return BootstrapCI(math.nan, math.nan, math.nan)
-    means = car[rng.integers(0, len(car), (reps, len(car)))].mean(axis=1)
+    return percentile_ci(bootstrap_means(car, reps, rng), confidence)
+
+
+def bootstrap_means(cars: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``reps`` resamples of the rows of ``cars`` (N,) or (N x windows).
+
+    One draw of event indices serves every column, so a group's CAR windows are
+    resampled together (and each column equals a separate :func:`bootstrap_caar`
+    call with an identically seeded generator).
+
+    Examples
+    --------
+    >>> bootstrap_means(np.array([[1.0, 2.0], [3.0, 4.0]]), 3, np.random.default_rng(0)).shape
+    (3, 2)
+    """
+    return cars[rng.integers(0, len(cars), (reps, len(cars)))].mean(axis=1)
+
+
+def percentile_ci(means: np.ndarray, confidence: float) -> BootstrapCI:
+    """Percentile interval and two-sided p-value from resampled means of one statistic.
+
+    Examples
+    --------
+    >>> percentile_ci(np.array([-1.0, 1.0, 2.0, 3.0]), 0.5).p_value
+    0.5
+    """
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
     p = min(1.0, 2.0 * min(float(np.mean(means <= 0)), float(np.mean(means >= 0))))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.eventstudy.attribution import ATTRIBUTION_COLUMNS, attribute_trades
-from backtest.eventstudy.bootstrap import bootstrap_caar
+from backtest.eventstudy.bootstrap import BootstrapCI, bootstrap_means, percentile_ci
 from backtest.eventstudy.caar import caar_path, car_over, window_label
 from backtest.eventstudy.config import EventStudyConfig
 from backtest.eventstudy.groups import group_labels
@@ -124,11 +124,10 @@ def _group_rows(s: EventSample, groups: pd.DataFrame) -> list[tuple[str, str, np
     ]
 
 
-def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, cfg, rng):
+def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, boot):
     car = car_over(s.ar[rows], s.event_days, window)
     in_window = (s.event_days >= window[0]) & (s.event_days <= window[1])
     in_all = np.concatenate([np.zeros(len(s.est_days), dtype=bool), in_window])
-    boot = bootstrap_caar(car, cfg.bootstrap_reps, cfg.confidence, rng)
     results = (
         cross_sectional_t(car),
         patell_test(s.sar[rows][:, in_window], s.model.n_obs[rows]),
@@ -138,28 +137,32 @@ def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, c
         (np.nan, boot.p_value),
     )
     caar = float(car.mean()) if len(car) else np.nan
+    ci = (boot.low, boot.high)
     return [
-        (
-            name,
-            len(car),
-            caar,
-            stat,
-            p,
-            *((boot.low, boot.high) if name == "bootstrap" else (np.nan, np.nan)),
-        )
+        (name, len(car), caar, stat, p, *(ci if name == "bootstrap" else (np.nan, np.nan)))
         for name, (stat, p) in zip(TEST_NAMES, results, strict=True)
     ]
+
+
+def _bootstraps(s: EventSample, rows: np.ndarray, key: str, cfg: EventStudyConfig) -> list:
+    """One resample draw per group serves all its CAR windows (seeded by the group's name,
+    so a group's intervals do not change when other groups are added)."""
+    if len(rows) < 2:
+        return [BootstrapCI(np.nan, np.nan, np.nan)] * len(cfg.car_windows)
+    cars = np.column_stack([car_over(s.ar[rows], s.event_days, w) for w in cfg.car_windows])
+    rng = np.random.default_rng([cfg.seed, zlib.crc32(key.encode())])
+    means = bootstrap_means(cars, cfg.bootstrap_reps, rng)
+    return [percentile_ci(means[:, k], cfg.confidence) for k in range(len(cfg.car_windows))]
 
 
 def _tests_table(s: EventSample, groups: pd.DataFrame, cfg: EventStudyConfig) -> pd.DataFrame:
     ranks = standardized_ranks(np.hstack([s.ar_est, s.ar]))
     rows = []
     for by, name, idx in _group_rows(s, groups):
-        for window in cfg.car_windows:
+        boots = _bootstraps(s, idx, f"{by}/{name}", cfg)
+        for window, boot in zip(cfg.car_windows, boots, strict=True):
             label = window_label(window)
-            # A seed per group and window keeps each interval stable when groups are added.
-            rng = np.random.default_rng([cfg.seed, zlib.crc32(f"{by}/{name}/{label}".encode())])
-            rows += [(by, name, label, *r) for r in _window_tests(s, ranks, idx, window, cfg, rng)]
+            rows += [(by, name, label, *r) for r in _window_tests(s, ranks, idx, window, boot)]
     return pd.DataFrame(rows, columns=list(TEST_COLUMNS))
 
 
