@@ -1,0 +1,152 @@
+"""CAR charts of an event study, in the house style of :mod:`backtest.report.charts`.
+
+One PNG per group: each event's CAR path (thin grey), the CAAR (bold) and its
+confidence band, days -10..+20 around day 0. One more PNG per grouping overlays
+the groups' CAAR lines to compare them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.report.charts import _figure, _save
+
+__all__ = ["plot_car_group", "plot_caar_comparison", "write_car_charts"]
+
+PCT = 100.0
+
+
+def _day_axis(ax, days: np.ndarray) -> None:
+    ax.axvline(0, color="black", linestyle=":", linewidth=1.0)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlim(days.min(), days.max())
+    ax.set_xticks(np.arange(days.min(), days.max() + 1, 5 if len(days) > 15 else 1))
+    ax.grid(alpha=0.3)
+
+
+def plot_car_group(
+    paths: pd.DataFrame, caar: pd.DataFrame, path: Path, title: str, confidence: float
+) -> Path:
+    """CAR of every event in a group, their CAAR and its band, in percent.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        Cumulative AR per event: index = day, one column per event.
+    caar : pandas.DataFrame
+        The group's rows of ``EventStudyResult.caar``.
+    path : pathlib.Path
+        PNG to write.
+    title : str
+        Chart title.
+    confidence : float
+        Level of the band, for the legend.
+    """
+    fig, ax = _figure()
+    days = caar["day"].to_numpy()
+    ax.plot(paths.index, PCT * paths.to_numpy(), color="grey", linewidth=0.5, alpha=0.25)
+    ax.plot([], [], color="grey", linewidth=0.8, label=f"single events (n={paths.shape[1]})")
+    ax.fill_between(
+        days,
+        PCT * caar["caar_low"],
+        PCT * caar["caar_high"],
+        color="tab:blue",
+        alpha=0.25,
+        label=f"{confidence:.0%} confidence band",
+    )
+    ax.plot(
+        days,
+        PCT * caar["caar"],
+        color="tab:blue",
+        linewidth=2.2,
+        marker="o",
+        markersize=3,
+        label="CAAR",
+    )
+    _day_axis(ax, days)
+    low, high = np.nanpercentile(PCT * paths.to_numpy(), [5, 95]) if paths.size else (-1, 1)
+    span = [min(low, PCT * caar["caar_low"].min()), max(high, PCT * caar["caar_high"].max())]
+    if np.all(np.isfinite(span)):
+        pad = 0.05 * (span[1] - span[0] or 1.0)
+        ax.set_ylim(span[0] - pad, span[1] + pad)  # a few extreme events must not flatten the CAAR
+    ax.set(
+        title=title,
+        xlabel="Session relative to day 0 (first tradable session)",
+        ylabel="Cumulative abnormal return (%)",
+    )
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+def plot_caar_comparison(caar: pd.DataFrame, path: Path, title: str) -> Path:
+    """CAAR of each group of one grouping on one chart, in percent, with their bands."""
+    fig, ax = _figure()
+    for name, part in caar.groupby("group", sort=False):
+        days = part["day"].to_numpy()
+        line = ax.plot(
+            days, PCT * part["caar"], linewidth=2.0, label=f"{name} (n={int(part['n'].iloc[0])})"
+        )[0]
+        ax.fill_between(
+            days,
+            PCT * part["caar_low"],
+            PCT * part["caar_high"],
+            color=line.get_color(),
+            alpha=0.12,
+        )
+    _day_axis(ax, caar["day"].to_numpy())
+    ax.set(
+        title=title, xlabel="Session relative to day 0 (first tradable session)", ylabel="CAAR (%)"
+    )
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "group"
+
+
+def _paths(ar: pd.DataFrame, event_ids: pd.Series) -> pd.DataFrame:
+    part = ar[ar["event_id"].isin(set(event_ids))]
+    wide = part.pivot(index="day", columns="event_id", values="ar")
+    return wide.cumsum()
+
+
+def write_car_charts(result, folder: Path) -> list[Path]:
+    """Write every group's CAR chart and each grouping's comparison chart into ``folder``.
+
+    Parameters
+    ----------
+    result : EventStudyResult
+        The study to draw.
+    folder : pathlib.Path
+        Existing folder for the PNGs (``car_<grouping>_<group>.png``,
+        ``caar_by_<grouping>.png``).
+    """
+    written = []
+    conf = result.settings.confidence
+    for (by, name), rows in result.caar.groupby(["group_by", "group"], sort=False):
+        ids = result.groups.loc[
+            (result.groups["group_by"] == by) & (result.groups["group"] == name), "event_id"
+        ]
+        title = "CAR, all events" if by == "all" else f"CAR, {by.replace('_', ' ')} = {name}"
+        written.append(
+            plot_car_group(
+                _paths(result.ar, ids),
+                rows,
+                folder / f"car_{_slug(by)}_{_slug(str(name))}.png",
+                title,
+                conf,
+            )
+        )
+    for by, rows in result.caar.groupby("group_by", sort=False):
+        if by != "all":
+            written.append(
+                plot_caar_comparison(
+                    rows, folder / f"caar_by_{_slug(by)}.png", f"CAAR by {by.replace('_', ' ')}"
+                )
+            )
+    return written
