@@ -35,7 +35,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -108,6 +108,7 @@ class CacheEntry:
     fetched_at: pd.Timestamp
     yfinance_version: str
     path: Path
+    extra: dict = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -216,7 +217,11 @@ class ParquetCache:
         except (pa.ArrowException, OSError) as exc:
             raise self._corrupt(data_path, f"is not readable Parquet ({exc})") from exc
         return CacheEntry(
-            frame, pd.Timestamp(manifest["fetched_at"]), manifest["yfinance_version"], data_path
+            frame,
+            pd.Timestamp(manifest["fetched_at"]),
+            manifest["yfinance_version"],
+            data_path,
+            dict(manifest.get("extra", {})),
         )
 
     def _manifest(self, path: Path) -> dict:
@@ -241,8 +246,12 @@ class ParquetCache:
         frame: pd.DataFrame,
         fetched_at: pd.Timestamp,
         yfinance_version: str = "",
+        extra: dict[str, str] | None = None,
     ) -> Path:
         """Atomically replace ``key``'s entry with ``frame``; return the data file path.
+
+        ``extra`` is stored in the manifest and returned as :attr:`CacheEntry.extra`
+        (the price source keeps the earliest requested start there).
 
         Raises
         ------
@@ -258,6 +267,7 @@ class ParquetCache:
         payload = _parquet_bytes(frame, meta)
         digest = hashlib.sha256(payload).hexdigest()
         manifest = {**meta, "schema_version": SCHEMA_VERSION, "sha256": digest}
+        manifest["extra"] = dict(extra or {})
         manifest["file"] = f"{key.stem}.{digest[:12]}.parquet"
         with self.lock(key):
             folder = self.folder(key)
