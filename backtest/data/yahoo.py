@@ -152,7 +152,9 @@ def call_with_retries(
         except Exception as exc:
             kind = _failure_kind(exc)
             if kind == "missing":
-                raise DataUnavailable(what, f"Yahoo does not know it or it is delisted ({exc})")
+                raise DataUnavailable(
+                    what, f"Yahoo does not know it or it is delisted ({exc})"
+                ) from exc
             if kind == "raise":
                 raise
             last = exc
