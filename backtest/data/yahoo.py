@@ -37,6 +37,7 @@ from backtest.data.cache import CacheEntry, CacheKey, ParquetCache
 from backtest.errors import CacheCorrupt, DataUnavailable
 
 __all__ = [
+    "DEFAULT_MAX_AGE",
     "DEFAULT_RETRIES",
     "FETCH_BASIS",
     "YFinancePrices",
@@ -51,6 +52,8 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 FETCH_BASIS = "unadjusted"  # auto_adjust=False: Close as traded plus Adj Close
 DEFAULT_RETRIES = 3
+# Earnings and analyst tables are refetched (and a new vintage recorded) when older than this.
+DEFAULT_MAX_AGE = pd.Timedelta(hours=24)
 BASE_DELAY_S = 1.0
 HISTORY_START = pd.Timestamp("1990-01-02")
 # A cached bar whose Close moved more than this on refetch means Yahoo revised history.
