@@ -28,12 +28,22 @@ app = typer.Typer(
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-STATE = {"debug": False}
+STATE = {"debug": False, "offline": False}
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")
 ]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Never touch the network: use the yfinance cache only.")
+]
+
+
+def _overrides(set_: list[str] | None, offline: bool) -> list[str]:
+    """--set overrides plus data.offline=true when --offline was given (globally or here)."""
+    extra = ["data.offline=true"] if offline or STATE["offline"] else []
+    return [*(set_ or []), *extra]
+
 
 METRIC_FORMATS = {
     "total_return": "{:+.2%}",
@@ -53,8 +63,10 @@ SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
 @app.callback()
 def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    offline: OfflineOpt = False,
 ) -> None:
     STATE["debug"] = debug
+    STATE["offline"] = offline
 
 
 def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> str:
@@ -82,6 +94,7 @@ def run(
     config: ConfigArg,
     out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
     set_: SetOpt = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Run a backtest and write results/<run-id>/.
 
@@ -89,7 +102,7 @@ def run(
     """
     from backtest.run import run as run_backtest
 
-    result = run_backtest(config, out_dir=out, overrides=set_ or [])
+    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline))
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
@@ -105,6 +118,7 @@ def events(
     set_: SetOpt = None,
     ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Print every configured event aligned to its first tradable session.
 
@@ -114,7 +128,7 @@ def events(
     from backtest.pipeline import align, load_all_events, load_market
     from backtest.sessions import get_calendar
 
-    loaded = load_config(config, set_ or [])
+    loaded = load_config(config, _overrides(set_, offline))
     cal = get_calendar(loaded.config.data.calendar)
     prices, _ = load_market(loaded, cal)
     aligned, drops = align(loaded, load_all_events(loaded, cal), prices, cal, None)
@@ -206,6 +220,60 @@ def _print_sweep(result) -> None:
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")
+
+
+@app.command()
+def fetch(
+    tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. BABA JD")],
+    start: Annotated[str | None, typer.Option(help="First session, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last session, YYYY-MM-DD.")] = None,
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="Also earnings dates and analyst actions.")
+    ] = True,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+    calendar: Annotated[str, typer.Option(help="Exchange calendar (ISO MIC).")] = "XNYS",
+    offline: OfflineOpt = False,
+) -> None:
+    """Fetch daily prices (and events) from Yahoo into the cache; only missing sessions are asked for.
+
+    Example: backtest fetch BABA JD --start 2020-01-01
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from backtest.data.fetch import fetch_tickers
+
+    columns = (
+        TextColumn("fetch {task.fields[ticker]:<8}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("fetch", total=len(tickers), ticker="")
+        report = fetch_tickers(
+            tickers,
+            start=start,
+            end=end,
+            events=events,
+            cache_dir=cache_dir,
+            calendar=calendar,
+            offline=offline or STATE["offline"],
+            progress=lambda done, ticker: bar.update(task, completed=done, ticker=ticker),
+        )
+    table = Table(title=f"Cache: {report.root}")
+    for col in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status"):
+        table.add_column(col)
+    for row in report.rows:
+        table.add_row(
+            *[
+                str(row[c])
+                for c in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status")
+            ]
+        )
+    console.print(table)
+    if report.failed:
+        raise BacktestError(
+            f"{len(report.failed)} of {len(tickers)} ticker(s) failed: {', '.join(report.failed)}"
+        )
 
 
 @app.command(name="strategies")

@@ -51,12 +51,8 @@ class FakeYahoo(curl_requests.Session):
         self.charts = charts if charts is not None else {"BABA": load_chart("BABA")}
         self.faults: list[tuple[str, str]] = list(faults or [])
         self.calls: list[tuple[str, str, dict]] = []
-        self.earnings_html: dict[str, str] = {
-            "BABA": (FIXTURES / "earnings_BABA.html").read_text()
-        }
-        self.summaries: dict[str, str] = {
-            "BABA": (FIXTURES / "quoteSummary_BABA.json").read_text()
-        }
+        self.earnings_html: dict[str, str] = {"BABA": (FIXTURES / "earnings_BABA.html").read_text()}
+        self.summaries: dict[str, str] = {"BABA": (FIXTURES / "quoteSummary_BABA.json").read_text()}
 
     def request(self, method, url, params=None, **kwargs):  # noqa: D401 - Session API
         """Answer one request the way Yahoo would."""
