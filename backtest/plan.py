@@ -18,14 +18,7 @@ import pandas as pd
 from backtest.events.align import drop_rows
 from backtest.schema import SIGNAL_COLUMNS, empty_drops
 
-__all__ = [
-    "EventArrays",
-    "Plan",
-    "event_arrays",
-    "hold_exit_tick",
-    "plan_to_signals",
-    "tick_instants",
-]
+__all__ = ["EventArrays", "Plan", "event_arrays", "hold_exit_tick", "plan_to_signals", "tick_instants"]
 
 KEEP = ""
 
@@ -42,9 +35,7 @@ def _ns(stamps: pd.Series) -> np.ndarray:
     return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)).as_unit("ns").asi8
 
 
-def hold_exit_tick(
-    entry_tick: np.ndarray, hold_sessions: np.ndarray, exit_at: np.ndarray
-) -> np.ndarray:
+def hold_exit_tick(entry_tick: np.ndarray, hold_sessions: np.ndarray, exit_at: np.ndarray) -> np.ndarray:
     """Exit tick ``hold_sessions`` sessions after an entry tick, at ``exit_at``.
 
     ============  ===========  =============================================

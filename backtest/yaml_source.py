@@ -65,30 +65,10 @@ _YAML12_NUMBER = re.compile(
 )
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 # Labels pydantic puts into ``loc`` for the member of a (non-discriminated) union.
-_CORE_LABELS = frozenset(
-    {
-        "str",
-        "int",
-        "float",
-        "bool",
-        "bytes",
-        "none",
-        "date",
-        "datetime",
-        "time",
-        "timedelta",
-        "decimal",
-        "dict",
-        "list",
-        "tuple",
-        "set",
-        "frozenset",
-        "url",
-        "uuid",
-        "enum",
-        "literal",
-    }
-)
+_CORE_LABELS = frozenset({
+    "str", "int", "float", "bool", "bytes", "none", "date", "datetime", "time", "timedelta",
+    "decimal", "dict", "list", "tuple", "set", "frozenset", "url", "uuid", "enum", "literal",
+})
 _ABSENT = object()
 
 
@@ -265,8 +245,7 @@ def _entries(loader: _Loader, node: yaml.MappingNode, path: Path, duplicates: li
         if key in first:
             line, col = _pos(key_node)
             duplicates.append(
-                f"{path}:{line}:{col}: duplicate key {key!r} (first at line {first[key]})"
-            )
+                f"{path}:{line}:{col}: duplicate key {key!r} (first at line {first[key]})")
             continue
         first[key] = _pos(key_node)[0]
         yield key, value_node, _pos(key_node)
@@ -420,9 +399,7 @@ def _inserted(part: Any, node: Mapping, nxt: Any) -> bool:
     return (
         part in tags  # discriminated-union tag: the value of the discriminator key
         or (nxt is not _ABSENT and _has(node, nxt))  # followed by a key that is here
-        or "[" in part
-        or "-" in part
-        or part in _CORE_LABELS  # union member label
+        or "[" in part or "-" in part or part in _CORE_LABELS  # union member label
         or part[:1].isupper()  # model name of a union member (config keys are snake_case)
     )
 
@@ -497,13 +474,8 @@ def _line(doc: YamlDocument, err: Mapping[str, Any], allowed_keys: Callable | No
     return f"{where}: {dotted(path) or '(top level)'}: {message}"
 
 
-def _message(
-    doc: YamlDocument,
-    path: KeyPath,
-    loc: KeyPath,
-    err: Mapping[str, Any],
-    allowed_keys: Callable | None,
-) -> str:
+def _message(doc: YamlDocument, path: KeyPath, loc: KeyPath, err: Mapping[str, Any],
+             allowed_keys: Callable | None) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "extra_forbidden":
         allowed = sorted(map(str, allowed_keys(loc[:-1]))) if allowed_keys else []
@@ -511,12 +483,8 @@ def _message(
     if kind == "missing":
         return "required key missing"
     if kind == "union_tag_invalid":
-        return _choice(
-            f"unknown {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r}",
-            ctx["tag"],
-            ctx["expected_tags"],
-            "available",
-        )
+        return _choice(f"unknown {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r}",
+                       ctx["tag"], ctx["expected_tags"], "available")
     if kind == "union_tag_not_found":
         return f"required key {ctx['discriminator']} missing (it selects the kind of entry)"
     if kind in ("literal_error", "enum") and "expected" in ctx:
@@ -549,7 +517,7 @@ def _choice(head: str, value: Any, expected: str, label: str) -> str:
 def _strip_prefix(msg: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            return msg[len(prefix) :]
+            return msg[len(prefix):]
     return msg
 
 
@@ -573,20 +541,15 @@ def _coercion_note(text: str | None, value: Any) -> str | None:
     if isinstance(value, bool):
         return f"YAML 1.1 reads the unquoted word {text} as a boolean; quote it: '{text}'"
     if isinstance(value, int | float) and ":" in text:
-        return (
-            f"YAML 1.1 reads the unquoted {text} as a base-60 number ({value}); quote it: '{text}'"
-        )
+        return (f"YAML 1.1 reads the unquoted {text} as a base-60 number ({value}); "
+                f"quote it: '{text}'")
     if isinstance(value, int):
-        return (
-            f"YAML 1.1 reads the unquoted {text} as an octal number ({value}); "
-            f"write {text.lstrip('0') or '0'}, or quote it: '{text}'"
-        )
+        return (f"YAML 1.1 reads the unquoted {text} as an octal number ({value}); "
+                f"write {text.lstrip('0') or '0'}, or quote it: '{text}'")
     if isinstance(value, str) and re.search(r"[eE]", text) and "." not in text:
         mantissa, _, exponent = text.partition("e") if "e" in text else text.partition("E")
-        return (
-            f"YAML 1.1 reads the unquoted {text} as a string (its floats need a dot); "
-            f"write {mantissa}.0e{exponent}"
-        )
+        return (f"YAML 1.1 reads the unquoted {text} as a string (its floats need a dot); "
+                f"write {mantissa}.0e{exponent}")
     return f"YAML 1.1 reads the unquoted {text} as a string, not a number"
 
 
@@ -617,7 +580,6 @@ def allowed_keys_for(model: type[BaseModel]) -> Callable[[tuple], list[str]]:
     >>> allowed_keys_for(Run)(("strategies", 0, "Drift"))
     ['days', 'name']
     """
-
     def allowed(loc: tuple) -> list[str]:
         target: Any = model
         for part in loc:

@@ -52,13 +52,8 @@ def plot_equity(equity: pd.DataFrame, path: Path, title: str) -> Path:
     """Equity of each strategy (solid) and benchmark (dashed), in account currency."""
     fig, ax = _figure()
     for col in equity.columns:
-        ax.plot(
-            equity.index,
-            equity[col],
-            label=col.removeprefix(BENCH_PREFIX)
-            + (" (buy & hold)" if col.startswith(BENCH_PREFIX) else ""),
-            **_style(col),
-        )
+        ax.plot(equity.index, equity[col], label=col.removeprefix(BENCH_PREFIX) + (
+            " (buy & hold)" if col.startswith(BENCH_PREFIX) else ""), **_style(col))
     ax.set(title=title, ylabel="Equity (USD)", xlabel="Session")
     ax.grid(alpha=0.3)
     _date_axis(ax)
@@ -109,14 +104,8 @@ def _candles(ax, prices: pd.DataFrame) -> None:
     ax.vlines(x, prices["low"], prices["high"], color=colors, linewidth=1)
     bottom = np.minimum(prices["open"], prices["close"]).to_numpy()
     height = np.abs(prices["close"] - prices["open"]).to_numpy()
-    ax.bar(
-        x,
-        np.maximum(height, 1e-9 + 0 * height),
-        bottom=bottom,
-        width=0.6,
-        color=colors,
-        edgecolor=colors,
-    )
+    ax.bar(x, np.maximum(height, 1e-9 + 0 * height), bottom=bottom, width=0.6, color=colors,
+           edgecolor=colors)
 
 
 def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
@@ -125,58 +114,31 @@ def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
         entry, exit_ = pos.get(_session_of(tr.entry_time)), pos.get(_session_of(tr.exit_time))
         long = tr.side > 0
         if entry is not None:
-            ax.scatter(
-                entry,
-                tr.entry_price,
-                marker="^" if long else "v",
-                s=110,
-                zorder=5,
-                color="darkgreen" if long else "darkred",
-                edgecolor="black",
-                label=f"{'long' if long else 'short'} entry {tr.entry_price:.2f}",
-            )
+            ax.scatter(entry, tr.entry_price, marker="^" if long else "v", s=110, zorder=5,
+                       color="darkgreen" if long else "darkred", edgecolor="black",
+                       label=f"{'long' if long else 'short'} entry {tr.entry_price:.2f}")
         if exit_ is not None:
-            ax.scatter(
-                exit_,
-                tr.exit_price,
-                marker="X",
-                s=110,
-                zorder=5,
-                color="black",
-                label=f"exit {tr.exit_price:.2f} ({100 * tr.net_return:+.2f}%)",
-            )
+            ax.scatter(exit_, tr.exit_price, marker="X", s=110, zorder=5, color="black",
+                       label=f"exit {tr.exit_price:.2f} ({100 * tr.net_return:+.2f}%)")
 
 
-def plot_event_window(
-    prices: pd.DataFrame,
-    trades: pd.DataFrame,
-    event: pd.Series,
-    path: Path,
-    title: str | None = None,
-) -> Path:
+def plot_event_window(prices: pd.DataFrame, trades: pd.DataFrame, event: pd.Series, path: Path,
+                      title: str | None = None) -> Path:
     """Daily candles around one event, the event's tradable session and the trades."""
     fig, ax = _figure()
     _candles(ax, prices)
     if event["session"] in prices.index:
         x = list(prices.index).index(event["session"])
-        ax.axvline(
-            x,
-            color="tab:blue",
-            linestyle=":",
-            linewidth=1.5,
-            label=f"tradable from {event['session']:%Y-%m-%d} {event['fill_at']} "
-            f"({event['timing']})",
-        )
+        ax.axvline(x, color="tab:blue", linestyle=":", linewidth=1.5,
+                   label=f"tradable from {event['session']:%Y-%m-%d} {event['fill_at']} "
+                         f"({event['timing']})")
     _mark_trades(ax, prices, trades)
     step = max(1, len(prices) // 10)
     ax.set_xticks(range(0, len(prices), step))
     ax.set_xticklabels([f"{d:%b %d}" for d in prices.index[::step]], rotation=0)
     published = event["event_time"].tz_convert(EXCHANGE_TZ)
-    ax.set(
-        title=title or f"{event['event_id']} (published {published:%Y-%m-%d %H:%M} New York)",
-        ylabel=f"{event['ticker']} price (USD)",
-        xlabel="Session",
-    )
+    ax.set(title=title or f"{event['event_id']} (published {published:%Y-%m-%d %H:%M} New York)",
+           ylabel=f"{event['ticker']} price (USD)", xlabel="Session")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
     return _save(fig, path)
