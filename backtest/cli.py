@@ -1,4 +1,4 @@
-"""Command line: ``backtest run``, ``backtest events``, ``backtest strategies``.
+"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``.
 
 No logic lives here: commands parse arguments, call the package, print.
 Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from backtest.errors import BacktestError
 
@@ -91,15 +92,26 @@ def _metrics_table(frame) -> Table:
 
 @app.command()
 def run(
-    config: ConfigArg,
+    config: Annotated[
+        Path | None, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
     set_: SetOpt = None,
+    verify: Annotated[
+        Path | None,
+        typer.Option("--verify", help="Re-run a results folder and say if it reproduces."),
+    ] = None,
     offline: OfflineOpt = False,
 ) -> None:
-    """Run a backtest and write results/<run-id>/.
+    """Run a backtest and write results/<run-id>/ (or --verify an existing one).
 
     Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
     """
+    if verify is not None:
+        _verify(verify)
+        return
+    if config is None:
+        raise typer.BadParameter("give a config file, or --verify results/<run-id>")
     from backtest.run import run as run_backtest
 
     result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline))
@@ -110,6 +122,22 @@ def run(
         f"drops: {reasons or 'none'}"
     )
     console.print(f"results: {result.folder}")
+
+
+def _verify(folder: Path) -> None:
+    from backtest.verify import verify_results
+
+    report = verify_results(folder)
+    for name, same in report.files.items():
+        console.print(f"{name:14} {'identical' if same else 'DIFFERS'}")
+    if report.data_changes:
+        console.print(f"input data changed since the run: {', '.join(report.data_changes)}")
+    for pkg, (then, now) in report.version_changes.items():
+        console.print(f"{pkg}: {then} then, {now} now")
+    if not report.reproduces:
+        console.print(f"{folder}: does NOT reproduce", style="bold red")
+        raise typer.Exit(1)
+    console.print(f"{folder}: reproduces (byte-identical)")
 
 
 @app.command()
@@ -276,6 +304,59 @@ def fetch(
         )
 
 
+@app.command()
+def check(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    cuts: Annotated[int, typer.Option(help="Decision instants to change the future after.")] = 25,
+    seed: Annotated[int, typer.Option(help="Seed of the price perturbation.")] = 0,
+) -> None:
+    """Audit every strategy of a config for look-ahead; exit 1 if any decision peeks.
+
+    Example: backtest check configs/baba_2026.yaml
+    """
+    from backtest.audit import run_audit
+    from backtest.config import load_config
+
+    report = run_audit(load_config(config, set_ or []), cuts=cuts, seed=seed)
+    _print_audit(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _print_audit(report) -> None:
+    table = Table(title=f"Look-ahead audit ({len(report.cuts)} cuts)")
+    for col in report.summary.columns:
+        table.add_column(col.replace("_", " "), justify="right")
+    for row in report.summary.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+    decay = Table(title="Information decay: every event one session late")
+    for col in ("strategy", "trades", "total return", "late", "avg trade", "late "):
+        decay.add_column(col, justify="right")
+    for r in report.decay.itertuples(index=False):
+        decay.add_row(
+            r.strategy,
+            f"{r.n_trades} / {r.delayed_n_trades}",
+            _fmt("total_return", r.total_return),
+            _fmt("total_return", r.delayed_total_return),
+            _fmt("avg_trade_return", r.avg_trade_return),
+            _fmt("avg_trade_return", r.delayed_avg_trade_return),
+        )
+    console.print(decay)
+    if len(report.hour_flags):
+        console.print(
+            f"{len(report.hour_flags)} whole-hour timestamp(s) within an hour of the open or "
+            "close (the real minute may fall on the other side):"
+        )
+        console.print(report.hour_flags.to_string(index=False), markup=False)
+    if report.clean:
+        console.print("no decision changed when only future data changed: no look-ahead found")
+        return
+    console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
+    console.print(report.findings.head(20).to_string(index=False), markup=False)
+
+
 @app.command(name="strategies")
 def list_strategies() -> None:
     """List the registered strategies and their parameters.
@@ -290,10 +371,21 @@ def list_strategies() -> None:
             console.print(f"    {field} = {info.default!r}  {info.description or ''}")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (kill, CI timeouts, schedulers) unwinds like Ctrl-C, so temp folders are removed.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 unless --debug."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BacktestError as exc:
         if STATE["debug"]:
             raise
@@ -304,10 +396,9 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted; nothing was published")
+        sys.exit(130)

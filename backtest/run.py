@@ -30,7 +30,15 @@ from backtest.sessions import get_calendar
 from backtest.signals import MarketView
 from backtest.timeline import Timeline
 
-__all__ = ["RunResult", "engine_settings", "run", "run_loaded"]
+__all__ = [
+    "RunInputs",
+    "RunResult",
+    "backtest_inputs",
+    "engine_settings",
+    "load_inputs",
+    "run",
+    "run_loaded",
+]
 
 
 @dataclass
@@ -104,12 +112,31 @@ def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
     return f"{loaded.run_name}-{combined}"
 
 
-def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResult:
-    """Run every stage except publishing; return the tables."""
-    cfg = loaded.config
-    cal = get_calendar(cfg.data.calendar)
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run reads before any decision: calendar, validated prices, raw events."""
+
+    cal: object
+    prices: dict[str, pd.DataFrame]
+    reports: list
+    events: pd.DataFrame
+
+
+def load_inputs(loaded: LoadedConfig) -> RunInputs:
+    """Load and validate the configured prices and events."""
+    cal = get_calendar(loaded.config.data.calendar)
     prices, reports = load_market(loaded, cal)
-    events = load_all_events(loaded, cal)
+    return RunInputs(cal, prices, reports, load_all_events(loaded, cal))
+
+
+def backtest_inputs(
+    loaded: LoadedConfig, inputs: RunInputs, now: pd.Timestamp | None = None
+) -> RunResult:
+    """Align, decide, simulate and measure on given inputs (no publishing).
+
+    The look-ahead audit calls this with perturbed prices or shifted events.
+    """
+    cfg, cal, prices, events = loaded.config, inputs.cal, inputs.prices, inputs.events
     aligned, drops = align(loaded, events, prices, cal, now)
     market = MarketView(prices, cal)
     runs = [run_strategy(s, aligned, market, cfg.events.overlap) for s in cfg.strategies]
@@ -130,9 +157,14 @@ def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResu
         equity=equity.rename_axis("session"),
         metrics=_metrics_table(runs, bench, bench.columns[0] if len(bench.columns) else None),
         prices=prices,
-        validation=reports,
+        validation=inputs.reports,
         fingerprints=fingerprints,
     )
+
+
+def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResult:
+    """Run every stage except publishing; return the tables."""
+    return backtest_inputs(loaded, load_inputs(loaded), now)
 
 
 def run(

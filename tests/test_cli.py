@@ -49,3 +49,15 @@ def test_every_command_has_help_with_an_example():
     for command in ("run", "events", "strategies"):
         out = cli(command, "--help")
         assert out.returncode == 0 and "Example: backtest" in out.stdout, command
+
+
+def test_a_usage_error_exits_2_with_clicks_message():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "backtest", "run", "--bogus"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "No such option: --bogus" in done.stderr
+    assert "Traceback" not in done.stderr

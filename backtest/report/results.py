@@ -24,7 +24,7 @@ from backtest.config import config_hash
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 
-__all__ = ["write_results"]
+__all__ = ["write_results", "write_tables"]
 
 EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event charts
 
@@ -51,7 +51,8 @@ def _manifest(result) -> dict:
     }
 
 
-def _tables(result, folder: Path) -> None:
+def write_tables(result, folder: Path) -> None:
+    """Write the tables, metrics, resolved config and manifest of ``result`` into ``folder``."""
     write_csv(result.events, folder / "events.csv")
     write_csv(result.trades, folder / "trades.csv")
     write_csv(result.drops, folder / "drops.csv")
@@ -98,7 +99,7 @@ def write_results(result, root: Path) -> Path:
     output = result.config.config.output
 
     def write(folder: Path) -> None:
-        _tables(result, folder)
+        write_tables(result, folder)
         if output.charts:
             (folder / "charts").mkdir()
             _charts(result, folder / "charts")

@@ -2,7 +2,10 @@
 
 A reader never sees a half-written results folder: everything goes into
 ``<out>/.tmp-<uuid>/`` first and is renamed to ``<out>/<run_id>/`` only when
-complete. On any exception or Ctrl-C the temp folder is removed. An existing
+complete. On any exception, Ctrl-C or SIGTERM (the CLI turns it into
+SystemExit) the temp folder is removed; a process killed outright (SIGKILL,
+power loss) leaves it behind with an ``INCOMPLETE`` marker and a name starting
+with a dot, so it never looks like a result. An existing
 folder is never overwritten: a ``-2``, ``-3``... suffix is added, or
 :class:`~backtest.errors.ResultsExistError` raised (``output.if_exists``).
 """
@@ -21,7 +24,9 @@ import pandas as pd
 
 from backtest.errors import DataError, ResultsExistError
 
-__all__ = ["publish", "write_csv", "write_json"]
+__all__ = ["INCOMPLETE", "publish", "write_csv", "write_json"]
+
+INCOMPLETE = "INCOMPLETE"
 
 
 def _target(root: Path, run_id: str, if_exists: str) -> Path:
@@ -56,8 +61,11 @@ def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], Non
         raise DataError(f"cannot create results folder {root.resolve()}: {exc.strerror}") from exc
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
+    marker = tmp / INCOMPLETE
+    marker.write_text("being written; a folder with this file is not a result\n")
     try:
         write(tmp)
+        marker.unlink()
         target = _target(root, run_id, if_exists)
         os.rename(tmp, target)  # atomic on one filesystem; fails rather than merging folders
         return target

@@ -1,0 +1,123 @@
+"""Change only the future of a cut instant; no decision at or before it may change.
+
+RELIABILITY I1 (perturbation) and I2 (truncation). Perturbation scales every
+bar that closes after the cut by a random factor; truncation removes those
+bars. Truncation also removes the exit prices of windows still open at the
+cut, so it compares only decisions whose whole window closed by the cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from backtest.audit.decisions import Decisions, decide, diff_decisions
+from backtest.config import LoadedConfig
+from backtest.run import RunInputs
+from backtest.sessions import session_instant
+
+__all__ = ["FINDING_COLUMNS", "choose_cuts", "future_findings", "perturb_after", "truncate_after"]
+
+FINDING_COLUMNS = ["strategy", "check", "cut", "event_id", "before", "after"]
+
+
+def choose_cuts(decisions: Decisions, n: int) -> list[pd.Timestamp]:
+    """Up to ``n`` decision instants spread evenly over all strategies' decisions.
+
+    Cutting exactly at a decision instant is the sharpest test: the bar that
+    closes next is the first one the decision must not see.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2026-01-02", "2026-01-05", "2026-01-06"], utc=True)
+    >>> len(choose_cuts(Decisions(a=pd.DataFrame({"decision_time": t})), 2))
+    2
+    """
+    times = [d["decision_time"] for d in decisions.values() if isinstance(d, pd.DataFrame)]
+    stamps = pd.concat(times).drop_duplicates().sort_values() if times else pd.Series([])
+    if stamps.empty:
+        return []
+    picks = np.unique(np.linspace(0, len(stamps) - 1, min(n, len(stamps))).round().astype(int))
+    return [stamps.iloc[i] for i in picks]
+
+
+def _after(frame: pd.DataFrame, cut: pd.Timestamp, cal) -> np.ndarray:
+    return (cal.closes.reindex(frame.index) > cut).to_numpy()
+
+
+def perturb_after(
+    prices: dict[str, pd.DataFrame], cut: pd.Timestamp, cal, rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    """Scale each bar closing after ``cut`` by a random factor in [0.5, 1.5].
+
+    One factor per bar keeps every bar internally consistent (low <= open, close <= high).
+    """
+    out = {}
+    for ticker, frame in prices.items():
+        after = _after(frame, cut, cal)
+        scaled = frame.copy()
+        ohlc = ["open", "high", "low", "close"]
+        scaled.loc[after, ohlc] = frame.loc[after, ohlc] * rng.uniform(0.5, 1.5, (after.sum(), 1))
+        out[ticker] = scaled
+    return out
+
+
+def truncate_after(prices: dict[str, pd.DataFrame], cut: pd.Timestamp, cal) -> dict:
+    """Keep only bars that closed at or before ``cut`` (tickers left empty are removed)."""
+    kept = {t: f[~_after(f, cut, cal)] for t, f in prices.items()}
+    return {t: f for t, f in kept.items() if len(f)}
+
+
+def _decided_by(signals: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    return signals[signals["decision_time"] <= cut]
+
+
+def _closed_by(signals: pd.DataFrame, cut: pd.Timestamp, cal) -> pd.DataFrame:
+    exits = [
+        session_instant(cal, s, a)
+        for s, a in zip(signals["exit_session"], signals["exit_at"], strict=True)
+    ]
+    return signals[pd.Series(exits, index=signals.index, dtype=object) <= cut]
+
+
+def _compare(base: Decisions, other: Decisions, check: str, cut, keep) -> list[pd.DataFrame]:
+    out = []
+    for label, before in base.items():
+        after = other.get(label)
+        if isinstance(before, Exception):
+            continue
+        if isinstance(after, Exception):
+            row = {"event_id": "-", "before": "ran", "after": f"raised: {after}"}
+            out.append(pd.DataFrame([row]).assign(strategy=label, check=check, cut=cut))
+            continue
+        changed = diff_decisions(keep(before), keep(after))
+        out.append(changed.assign(strategy=label, check=check, cut=cut))
+    return out
+
+
+def future_findings(
+    loaded: LoadedConfig, inputs: RunInputs, base: Decisions, cuts: list, seed: int
+) -> pd.DataFrame:
+    """Every decision that changed when only prices after its cut changed."""
+    rng, cal, found = np.random.default_rng(seed), inputs.cal, []
+    for cut in cuts:
+        noisy = replace(inputs, prices=perturb_after(inputs.prices, cut, cal, rng))
+        found += _compare(
+            base,
+            decide(loaded, noisy),
+            "future_prices_perturbed",
+            cut,
+            lambda s, c=cut: _decided_by(s, c),
+        )
+        short = replace(inputs, prices=truncate_after(inputs.prices, cut, cal))
+        found += _compare(
+            base,
+            decide(loaded, short),
+            "future_prices_truncated",
+            cut,
+            lambda s, c=cut: _closed_by(_decided_by(s, c), c, cal),
+        )
+    frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    return frame.reindex(columns=FINDING_COLUMNS)
