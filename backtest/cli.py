@@ -29,12 +29,22 @@ app = typer.Typer(
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-STATE = {"debug": False}
+STATE = {"debug": False, "offline": False}
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")
 ]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Never touch the network: use the yfinance cache only.")
+]
+
+
+def _overrides(set_: list[str] | None, offline: bool) -> list[str]:
+    """--set overrides plus data.offline=true when --offline was given (globally or here)."""
+    extra = ["data.offline=true"] if offline or STATE["offline"] else []
+    return [*(set_ or []), *extra]
+
 
 METRIC_FORMATS = {
     "total_return": "{:+.2%}",
@@ -54,8 +64,10 @@ SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
 @app.callback()
 def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    offline: OfflineOpt = False,
 ) -> None:
     STATE["debug"] = debug
+    STATE["offline"] = offline
 
 
 def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> str:
@@ -89,6 +101,7 @@ def run(
         Path | None,
         typer.Option("--verify", help="Re-run a results folder and say if it reproduces."),
     ] = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Run a backtest and write results/<run-id>/ (or --verify an existing one).
 
@@ -101,7 +114,7 @@ def run(
         raise typer.BadParameter("give a config file, or --verify results/<run-id>")
     from backtest.run import run as run_backtest
 
-    result = run_backtest(config, out_dir=out, overrides=set_ or [])
+    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline))
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
@@ -133,6 +146,7 @@ def events(
     set_: SetOpt = None,
     ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Print every configured event aligned to its first tradable session.
 
@@ -144,7 +158,7 @@ def events(
     from backtest.pipeline import align, load_events_and_drops, load_market
     from backtest.sessions import get_calendar
 
-    loaded = load_config(config, set_ or [])
+    loaded = load_config(config, _overrides(set_, offline))
     cal = get_calendar(loaded.config.data.calendar)
     prices, _ = load_market(loaded, cal)
     events, load_drops = load_events_and_drops(loaded, cal)
@@ -294,14 +308,68 @@ def _print_comparison(table) -> None:
         out.add_row(
             r.a,
             r.b,
-            f"{r.mean_diff:+.2%}",
-            f"[{r.mean_ci_low:+.2%}, {r.mean_ci_high:+.2%}]",
+            _fmt("d", r.mean_diff, {"d": "{:+.2%}"}),
+            _interval(r.mean_ci_low, r.mean_ci_high, "{:+.2%}"),
             _fmt("p", r.mean_p_value, {"p": "{:.3f}"}),
             _fmt("s", r.sharpe_diff, {"s": "{:+.2f}"}),
             _fmt("p", r.sharpe_p_value, {"p": "{:.3f}"}),
             _interval(r.sharpe_boot_ci_low, r.sharpe_boot_ci_high, "{:+.2f}"),
         )
     console.print(out)
+
+
+@app.command()
+def fetch(
+    tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. BABA JD")],
+    start: Annotated[str | None, typer.Option(help="First session, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last session, YYYY-MM-DD.")] = None,
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="Also earnings dates and analyst actions.")
+    ] = True,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+    calendar: Annotated[str, typer.Option(help="Exchange calendar (ISO MIC).")] = "XNYS",
+    offline: OfflineOpt = False,
+) -> None:
+    """Fetch daily prices (and events) from Yahoo into the cache; only missing sessions are asked for.
+
+    Example: backtest fetch BABA JD --start 2020-01-01
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from backtest.data.fetch import fetch_tickers
+
+    columns = (
+        TextColumn("fetch {task.fields[ticker]:<8}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("fetch", total=len(tickers), ticker="")
+        report = fetch_tickers(
+            tickers,
+            start=start,
+            end=end,
+            events=events,
+            cache_dir=cache_dir,
+            calendar=calendar,
+            offline=offline or STATE["offline"],
+            progress=lambda done, ticker: bar.update(task, completed=done, ticker=ticker),
+        )
+    table = Table(title=f"Cache: {report.root}")
+    for col in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status"):
+        table.add_column(col)
+    for row in report.rows:
+        table.add_row(
+            *[
+                str(row[c])
+                for c in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status")
+            ]
+        )
+    console.print(table)
+    if report.failed:
+        raise BacktestError(
+            f"{len(report.failed)} of {len(tickers)} ticker(s) failed: {', '.join(report.failed)}"
+        )
 
 
 @app.command()

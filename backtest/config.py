@@ -70,6 +70,9 @@ class DataConfig(Frozen):
     end: dt.date | None = None
     price_basis: Literal["raw", "adjusted"] = "raw"
     calendar: StrictStr = "XNYS"
+    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only.
+    cache_dir: Path | None = None
+    offline: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -148,8 +151,37 @@ class NewsFolder(Frozen):
     lm_dictionary: Path | None = None
 
 
+class YFinanceEarningsEvents(Frozen):
+    """Earnings dates from Yahoo (cached with vintages; data.offline honoured)."""
+
+    type: Literal["yfinance_earnings"]
+    tickers: list[Ticker] | None = None
+    limit: int = Field(100, ge=1, le=100)
+    # Use only the vintages fetched at or before this instant (point in time); null: latest.
+    as_of: Annotated[dt.datetime, Strict()] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> YFinanceEarningsEvents:
+        if self.as_of is not None and self.as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset, e.g. 2026-02-01T00:00:00+00:00")
+        return self
+
+
+class YFinanceAnalystEvents(Frozen):
+    """Analyst upgrades, downgrades and price targets from Yahoo."""
+
+    type: Literal["yfinance_analyst"]
+    tickers: list[Ticker] | None = None
+
+
 EventSource = Annotated[
-    BundledEarnings | CsvEvents | InlineEvents | NewsFolder, Field(discriminator="type")
+    BundledEarnings
+    | CsvEvents
+    | InlineEvents
+    | NewsFolder
+    | YFinanceEarningsEvents
+    | YFinanceAnalystEvents,
+    Field(discriminator="type"),
 ]
 
 

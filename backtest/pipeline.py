@@ -42,7 +42,24 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
         return BundledPrices()
     if data.source == "files":
         return FilePrices(loaded.resolve(data.path))
-    raise ConfigError("data.source: yfinance is not wired into runs yet; use bundled or files")
+    if data.source == "yfinance":
+        from backtest.data.yahoo import YFinancePrices
+        from backtest.sessions import get_calendar
+
+        start = pd.Timestamp(data.start) if data.start else None
+        end = pd.Timestamp(data.end) if data.end else None
+        return YFinancePrices(
+            cache_of(loaded), get_calendar(data.calendar), start, end, data.offline
+        )
+    raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance")
+
+
+def cache_of(loaded: LoadedConfig):
+    """The on-disk cache for Yahoo data (env var, then ``data.cache_dir``, then the default)."""
+    from backtest.data.cache import ParquetCache, cache_root
+
+    folder = loaded.config.data.cache_dir
+    return ParquetCache(cache_root(loaded.resolve(folder) if folder else None))
 
 
 def load_market(
@@ -61,8 +78,24 @@ def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.D
         return load_bundled_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
     if src.type == "csv":
         return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
+    if src.type in ("yfinance_earnings", "yfinance_analyst"):
+        return _load_yahoo_events(src, loaded, cal)
     items = [e.model_dump(exclude_none=True) for e in src.events]
     return load_inline_events(items, cal, notice)
+
+
+def _load_yahoo_events(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    tickers = src.tickers or loaded.config.data.tickers
+    offline = loaded.config.data.offline
+    if src.type == "yfinance_analyst":
+        from backtest.events.yahoo_analyst import YFinanceAnalyst
+
+        return YFinanceAnalyst(cache_of(loaded), cal, offline).load(tickers)
+    from backtest.events.yahoo_earnings import YFinanceEarnings
+
+    as_of = pd.Timestamp(src.as_of).tz_convert("UTC") if src.as_of else None
+    source = YFinanceEarnings(cache_of(loaded), cal, offline, limit=src.limit)
+    return source.load(tickers, loaded.config.events.assumed_notice_sessions, as_of)
 
 
 def _load_news_folder(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar):

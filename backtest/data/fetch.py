@@ -1,0 +1,95 @@
+"""``backtest fetch``: fill the yfinance cache for several tickers, one at a time.
+
+A ticker that fails is reported with its one-line reason and the others go on;
+the command then exits with an error naming the failed tickers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from backtest.data.cache import ParquetCache, cache_root
+from backtest.data.yahoo import YFinancePrices
+from backtest.errors import BacktestError
+from backtest.sessions import get_calendar
+
+__all__ = ["FetchReport", "fetch_tickers"]
+
+
+@dataclass
+class FetchReport:
+    """What ``backtest fetch`` did: one row per ticker, and the tickers that failed."""
+
+    root: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _events(ticker: str, cache: ParquetCache, cal, offline: bool, **kw) -> tuple[str, str]:
+    from backtest.events.yahoo_analyst import YFinanceAnalyst
+    from backtest.events.yahoo_earnings import YFinanceEarnings
+
+    counts = []
+    for make, method in ((YFinanceEarnings, "vintages"), (YFinanceAnalyst, "actions")):
+        try:
+            result = getattr(make(cache, cal, offline, **kw), method)(ticker)
+            table = result[0] if isinstance(result, tuple) else result
+            counts.append(str(len(table)))
+        except BacktestError as exc:
+            counts.append(f"failed: {exc}")
+    return counts[0], counts[1]
+
+
+def fetch_tickers(
+    tickers: Iterable[str],
+    start: str | None = None,
+    end: str | None = None,
+    events: bool = True,
+    cache_dir: Path | None = None,
+    calendar: str = "XNYS",
+    offline: bool = False,
+    progress: Callable[[int, str], None] | None = None,
+    session: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], pd.Timestamp] | None = None,
+) -> FetchReport:
+    """Fetch prices (and earnings dates and analyst actions) of each ticker into the cache.
+
+    ``offline`` only checks what the cache holds. ``session``, ``sleep`` and
+    ``clock`` are passed to the sources (tests use a recorded Yahoo).
+    """
+    cal = get_calendar(calendar)
+    cache = ParquetCache(cache_root(cache_dir))
+    report = FetchReport(cache.root)
+    kw = {"session": session, "sleep": sleep, "clock": clock}
+    prices = YFinancePrices(
+        cache,
+        cal,
+        pd.Timestamp(start) if start else None,
+        pd.Timestamp(end) if end else None,
+        offline,
+        **kw,
+    )
+    for done, ticker in enumerate(tickers, start=1):
+        row = {"ticker": ticker, "sessions": 0, "first": "-", "last": "-", "status": "ok"}
+        row["earnings"], row["analyst"] = "-", "-"
+        try:
+            frame = prices.load(ticker)
+            row.update(
+                sessions=len(frame), first=frame.index[0].date(), last=frame.index[-1].date()
+            )
+        except BacktestError as exc:
+            row["status"] = str(exc)
+            report.failed.append(ticker)
+        if events:
+            row["earnings"], row["analyst"] = _events(ticker, cache, cal, offline, **kw)
+        report.rows.append(row)
+        if progress is not None:
+            progress(done, ticker)
+    return report

@@ -1,0 +1,379 @@
+"""Daily prices from Yahoo Finance (yfinance), behind the one price-source interface.
+
+The engine never fetches: :class:`YFinancePrices` is a :class:`~backtest.data.PriceSource`
+whose ``load`` reads the on-disk cache (:mod:`backtest.data.cache`) and, unless
+``offline``, tops it up from Yahoo first.
+
+Price basis. Bars are fetched with ``auto_adjust=False``, so every row keeps
+Yahoo's ``Close`` (the price traded that day; Yahoo does apply later *splits*
+to it, yfinance #2076) and ``Adj Close`` (also dividend-adjusted). Both are
+cached; ``data.price_basis`` then chooses: ``raw`` (default) fills trades at
+``Close``/``Open`` as traded, ``adjusted`` scales OHLC by ``adj_close / close``
+(:func:`backtest.data.prices.apply_basis`).
+
+Failures. Network errors, HTTP 429 (``YFRateLimitError``) and empty frames are
+retried with exponential backoff (``base_delay * 2**attempt``; the ``sleep``
+function is injectable so tests do not wait), then end in a one-line
+:class:`~backtest.errors.DataUnavailable` naming the ticker. An unknown or
+delisted ticker fails at once. yfinance is imported lazily, so runs on bundled
+or file prices never pay for it; its own sqlite caches are pointed into our
+cache folder (RELIABILITY K7).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from backtest.data.cache import CacheEntry, CacheKey, ParquetCache
+from backtest.errors import CacheCorrupt, DataUnavailable
+
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_RETRIES",
+    "FETCH_BASIS",
+    "YFinancePrices",
+    "call_with_retries",
+    "forget_memoised_responses",
+    "quiet_yfinance",
+    "from_yfinance_frame",
+    "last_closed_session",
+    "yfinance_module",
+]
+
+LOG = logging.getLogger(__name__)
+FETCH_BASIS = "unadjusted"  # auto_adjust=False: Close as traded plus Adj Close
+DEFAULT_RETRIES = 3
+# Earnings and analyst tables are refetched (and a new vintage recorded) when older than this.
+DEFAULT_MAX_AGE = pd.Timedelta(hours=24)
+BASE_DELAY_S = 1.0
+HISTORY_START = pd.Timestamp("1990-01-02")
+# A cached bar whose Close moved more than this on refetch means Yahoo revised history.
+REVISION_RTOL = 1e-6
+_COLUMNS = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
+_CONFIGURED: dict[str, Any] = {}
+
+
+def yfinance_module(cache_dir: Path | None = None) -> Any:
+    """Import yfinance on first use and make it raise instead of logging failures.
+
+    ``hide_exceptions = False`` turns yfinance's logged-and-empty failures into
+    exceptions, so a rate limit is told apart from a missing ticker
+    (RELIABILITY P1). Its timezone and cookie sqlite caches go to
+    ``<cache_dir>/yfinance`` rather than a folder shared with other programs.
+    """
+    import yfinance as yf
+
+    yf.config.debug.hide_exceptions = False
+    if cache_dir is not None and _CONFIGURED.get("dir") != str(cache_dir):
+        folder = Path(cache_dir) / "yfinance"
+        folder.mkdir(parents=True, exist_ok=True)
+        yf.set_tz_cache_location(str(folder))  # moves the cookie and ISIN caches too
+        _CONFIGURED["dir"] = str(cache_dir)
+    return yf
+
+
+def forget_memoised_responses(yf: Any) -> None:
+    """Clear yfinance's in-process response memo so a retry really asks Yahoo again.
+
+    yfinance memoises GETs of past date ranges (``YfData.cache_get``, an
+    ``lru_cache``); without this a retry after an empty answer gets the same
+    empty answer back.
+    """
+    memo = getattr(getattr(yf, "data", None), "YfData", None)
+    clear = getattr(getattr(memo, "cache_get", None), "cache_clear", None)
+    if clear is not None:
+        clear()
+
+
+@contextlib.contextmanager
+def quiet_yfinance():
+    """Silence pandas deprecation notices raised inside yfinance's own code (not ours to fix)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\b")
+        yield
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """``retry`` (transient), ``missing`` (unknown ticker) or ``raise`` (a bug or usage error)."""
+    from yfinance.exceptions import (
+        YFPricesMissingError,
+        YFRateLimitError,
+        YFTickerMissingError,
+    )
+
+    if getattr(getattr(exc, "response", None), "status_code", None) == 404:
+        return "missing"  # Yahoo's "Quote not found" for an unknown symbol
+    if isinstance(exc, YFRateLimitError | OSError | TimeoutError | _EmptyFrame):
+        return "retry"
+    if isinstance(exc, YFPricesMissingError):
+        # Without Yahoo's own reason an empty answer may be a disguised throttle.
+        return "missing" if exc.yahoo_reason else "retry"
+    if isinstance(exc, YFTickerMissingError):
+        return "missing"
+    return "raise"
+
+
+class _EmptyFrame(Exception):
+    """yfinance returned an empty table without saying why."""
+
+
+def call_with_retries(
+    fetch: Callable[[], Any],
+    what: str,
+    retries: int = DEFAULT_RETRIES,
+    sleep: Callable[[float], None] = time.sleep,
+    base_delay: float = BASE_DELAY_S,
+) -> Any:
+    """Call ``fetch``; retry transient failures with exponential backoff.
+
+    Raises
+    ------
+    DataUnavailable
+        At once for an unknown or delisted ticker; after ``retries`` retries
+        for network errors, rate limits and empty answers.
+    """
+    last: BaseException | None = None
+    for attempt in range(retries + 1):
+        try:
+            return fetch()
+        except Exception as exc:
+            kind = _failure_kind(exc)
+            if kind == "missing":
+                raise DataUnavailable(
+                    what, f"Yahoo does not know it or it is delisted ({exc})"
+                ) from exc
+            if kind == "raise":
+                raise
+            last = exc
+            LOG.info("%s: attempt %d failed: %s", what, attempt + 1, exc)
+            if attempt < retries:
+                sleep(base_delay * 2**attempt)
+    raise DataUnavailable(
+        what,
+        f"Yahoo failed {retries + 1} times (last: {type(last).__name__}: {last}); "
+        "check the network or try later, or run --offline on cached data",
+    )
+
+
+def from_yfinance_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn ``Ticker.history(auto_adjust=False)`` output into the prices schema.
+
+    The exchange-local session date becomes a tz-naive midnight index.
+
+    Examples
+    --------
+    >>> idx = pd.DatetimeIndex(["2026-02-19"]).tz_localize("America/New_York")
+    >>> raw = pd.DataFrame({"Open": [1.0], "High": [2.0], "Low": [0.5], "Close": [1.5],
+    ...                     "Adj Close": [1.4], "Volume": [10], "Dividends": [0.0]}, index=idx)
+    >>> out = from_yfinance_frame(raw)
+    >>> list(out.columns), str(out.index[0]), out.index.name
+    (['open', 'high', 'low', 'close', 'adj_close', 'volume'], '2026-02-19 00:00:00', 'session')
+    """
+    out = frame[list(_COLUMNS)].rename(columns=_COLUMNS).astype("float64")
+    index = pd.DatetimeIndex(frame.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    # Same index unit as the CSV sources, so tables from either compare equal.
+    out.index = pd.DatetimeIndex(index.normalize(), name="session").as_unit("us")
+    return out
+
+
+def last_closed_session(cal: xcals.ExchangeCalendar, now: pd.Timestamp) -> pd.Timestamp:
+    """Return the latest session whose close is at or before ``now``.
+
+    Examples
+    --------
+    >>> from backtest.sessions import get_calendar
+    >>> cal = get_calendar("XNYS")
+    >>> str(last_closed_session(cal, pd.Timestamp("2026-02-19 20:59", tz="UTC")).date())
+    '2026-02-18'
+    >>> str(last_closed_session(cal, pd.Timestamp("2026-02-19 21:00", tz="UTC")).date())
+    '2026-02-19'
+    """
+    day = cal.date_to_session(now.tz_convert(cal.tz).normalize().tz_localize(None), "previous")
+    return day if cal.session_close(day) <= now else cal.previous_session(day)
+
+
+class YFinancePrices:
+    """Daily prices of any ticker from Yahoo, through a cache that only grows.
+
+    Parameters
+    ----------
+    cache : ParquetCache
+        Where fetched prices live.
+    cal : exchange_calendars.ExchangeCalendar
+        Listing calendar: which sessions must be present, which bar is unfinished.
+    start, end : pandas.Timestamp, optional
+        Sessions the run needs (default: all history, up to the last closed session).
+    offline : bool
+        Never touch the network: serve the cache or raise.
+    session : object, optional
+        HTTP session handed to ``yfinance.Ticker`` (tests pass a recorded-payload fake).
+    retries, sleep : int, callable
+        Retry policy of :func:`call_with_retries`.
+    clock : callable, optional
+        Returns "now" (UTC); bars whose session has not closed are never cached.
+    """
+
+    name = "yfinance"
+
+    def __init__(
+        self,
+        cache: ParquetCache,
+        cal: xcals.ExchangeCalendar,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        offline: bool = False,
+        session: Any = None,
+        retries: int = DEFAULT_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], pd.Timestamp] | None = None,
+    ) -> None:
+        self.cache, self.cal = cache, cal
+        self.start = pd.Timestamp(start) if start is not None else None
+        self.end = pd.Timestamp(end) if end is not None else None
+        self.offline, self.session = offline, session
+        self.retries, self.sleep = retries, sleep
+        self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
+
+    @staticmethod
+    def key(ticker: str) -> CacheKey:
+        """Cache key of ``ticker``'s daily bars."""
+        return CacheKey("prices", ticker, "1d", FETCH_BASIS)
+
+    def load(self, ticker: str) -> pd.DataFrame:
+        """Return ``ticker``'s cached prices, topped up from Yahoo unless offline."""
+        key = self.key(ticker)
+        with self.cache.lock(key):
+            entry = self._cached(key)
+            if self.offline:
+                return self._offline(entry, key, ticker)
+            try:
+                return self._top_up(ticker, entry)
+            except DataUnavailable as exc:
+                if entry is None:
+                    raise
+                raise DataUnavailable(
+                    ticker,
+                    f"{exc.cause}; the cache (unchanged) ends {entry.frame.index[-1].date()}: "
+                    "rerun with --offline to use it",
+                ) from exc
+
+    def _cached(self, key: CacheKey) -> CacheEntry | None:
+        try:
+            return self.cache.read(key)
+        except CacheCorrupt:
+            if self.offline:
+                raise
+            moved = self.cache.quarantine(key)
+            LOG.warning("corrupt cache entry moved aside (%s); refetching", moved)
+            return None
+
+    def _offline(self, entry: CacheEntry | None, key: CacheKey, ticker: str) -> pd.DataFrame:
+        if entry is None:
+            raise DataUnavailable(
+                ticker,
+                f"offline and not in the cache ({self.cache.manifest_path(key)}); "
+                f"run `backtest fetch {ticker}` online first",
+            )
+        return entry.frame
+
+    def _needed(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        first = self.start if self.start is not None else HISTORY_START
+        last = last_closed_session(self.cal, self.clock())
+        if self.end is not None:
+            last = min(last, self.cal.date_to_session(self.end, "previous"))
+        return first, last
+
+    def _top_up(self, ticker: str, entry: CacheEntry | None) -> pd.DataFrame:
+        first, last = self._needed()
+        head_ok = False
+        if entry is not None:
+            covered_from = pd.Timestamp(entry.extra.get("requested_start", entry.frame.index[0]))
+            head_ok = covered_from <= first
+            first = min(first, covered_from)
+            if head_ok and entry.frame.index[-1] >= last:
+                return entry.frame
+        frame = self._merge(ticker, entry if head_ok else None, first, last)
+        self.cache.write(
+            self.key(ticker),
+            frame,
+            self.clock(),
+            self._version(),
+            {"requested_start": str(first.date())},
+        )
+        return frame
+
+    def _merge(
+        self, ticker: str, entry: CacheEntry | None, first: pd.Timestamp, last: pd.Timestamp
+    ) -> pd.DataFrame:
+        """Fetch only the sessions after the cache; everything if Yahoo revised the overlap."""
+        if entry is None:
+            return self.fetch(ticker, first, last)
+        cached = entry.frame
+        # Refetch the last cached session too: it shows whether Yahoo revised history.
+        fresh = self.fetch(ticker, cached.index[-1], last)
+        if _revised(cached, fresh):
+            LOG.warning("%s: Yahoo revised past prices; refetching the whole history", ticker)
+            return self.fetch(ticker, first, last)
+        return pd.concat([cached, fresh[fresh.index > cached.index[-1]]])
+
+    def fetch(self, ticker: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+        """Fetch sessions ``first..last`` (inclusive) from Yahoo, finished bars only."""
+        yf = yfinance_module(self.cache.root)
+        # yfinance's `end` is exclusive (RELIABILITY P11): ask for the day after.
+        end = (last + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+
+        def once() -> pd.DataFrame:
+            forget_memoised_responses(yf)
+            with quiet_yfinance():
+                raw = yf.Ticker(ticker, session=self.session).history(
+                    start=first.strftime("%Y-%m-%d"),
+                    end=end,
+                    interval="1d",
+                    auto_adjust=False,
+                    actions=False,
+                    repair=False,
+                )
+            if raw is None or raw.empty:
+                raise _EmptyFrame(f"{ticker}: empty price table for {first.date()}..{last.date()}")
+            return raw
+
+        frame = from_yfinance_frame(
+            call_with_retries(once, ticker, self.retries, self.sleep, BASE_DELAY_S)
+        )
+        closes = pd.Series([self.cal.session_close(s) for s in frame.index], index=frame.index)
+        return frame[closes.le(self.clock()).to_numpy()]
+
+    @staticmethod
+    def _version() -> str:
+        from importlib.metadata import version
+
+        return version("yfinance")
+
+
+def _revised(cached: pd.DataFrame, fresh: pd.DataFrame) -> bool:
+    """True when the session both tables share differs in close or adjustment ratio."""
+    day = cached.index[-1]
+    if day not in fresh.index:
+        return False
+    old, new = cached.loc[day], fresh.loc[day]
+    ratio_old, ratio_new = old["adj_close"] / old["close"], new["adj_close"] / new["close"]
+    close_moved = abs(new["close"] / old["close"] - 1) > REVISION_RTOL
+    return bool(close_moved or abs(ratio_new / ratio_old - 1) > REVISION_RTOL)
