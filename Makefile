@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CONFIG ?= configs/baba_2026.yaml
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean bench
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Benchmark W1 (benchmarks/RESULTS.md); reads ../shared/data, or pass BENCH_ARGS="--data DIR".
+bench: $(STAMP)
+	$(BIN)/python benchmarks/w1.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check backtest strategies tests benchmarks

@@ -140,21 +140,22 @@ def kernel_trades(
     slip, fee = slippage_bps * BPS, fees_bps * BPS
     ref_in = panel.price[ticker, entry_tick]
     fill_in = ref_in * (1 + side * slip)
-    sl_level, tp_level = _stop_levels(
-        fill_in, side, (stop_loss_pct or 0) / 100, (take_profit_pct or 0) / 100
-    )
-    out_tick, stop_ref, reason = exit_tick, np.full(exit_tick.shape, np.nan), None
+    out_tick, reason = exit_tick, np.zeros(exit_tick.shape, dtype=np.int8)
     if stop_loss_pct or take_profit_pct:
+        sl_level, tp_level = _stop_levels(
+            fill_in, side, (stop_loss_pct or 0) / 100, (take_profit_pct or 0) / 100
+        )
         out_tick, stop_ref, reason = _first_stop(
             panel, ticker, entry_tick, exit_tick, side, sl_level, tp_level
         )
-    ref_out = np.where(np.isnan(stop_ref), panel.price[ticker, out_tick], stop_ref)
+        ref_out = np.where(np.isnan(stop_ref), panel.price[ticker, out_tick], stop_ref)
+    else:  # time exits only: no stop arrays to build (most sweeps; see benchmarks/RESULTS.md)
+        ref_out = panel.price[ticker, exit_tick]
     fill_out = ref_out * (1 - side * slip)
     # P&L per unit of entry value; the size (value / ref_in) cancels out.
     net = (side * (fill_out - fill_in) - fee * (fill_in + fill_out)) / fill_in
-    reasons = reason if reason is not None else np.zeros(exit_tick.shape, dtype=np.int8)
     return KernelTrades(
-        entry_tick, out_tick, fill_in, fill_out, side * (ref_out / ref_in - 1.0), net, reasons
+        entry_tick, out_tick, fill_in, fill_out, side * (ref_out / ref_in - 1.0), net, reason
     )
 
 

@@ -9,6 +9,9 @@ x events held at once), not by the grid size. Chunks run one after another in
 this process, or on a Dask cluster (:mod:`backtest.sweep_dask`) through the same
 :func:`chunk_tables`, with the same result.
 
+Without a YAML config, :func:`sweep_grid` sweeps in-memory prices and aligned
+events (for benchmarks, notebooks and other engines' parity checks).
+
 Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
 ``mean_return``, ``median_return``, ``hit_rate``, ``sharpe`` (mean / std of the
 per-trade net returns times sqrt(trades per year)), ``total_return`` and
@@ -24,6 +27,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
@@ -31,20 +35,24 @@ from pydantic import BaseModel, ValidationError
 from backtest.errors import ConfigError, LookAheadError
 from backtest.kernel import TickPanel, build_panel, kernel_trades
 from backtest.plan import EventArrays, Plan, event_arrays
-from backtest.signals import MarketView, StrategySpec
+from backtest.sessions import get_calendar
+from backtest.signals import MarketView, StrategySpec, get_strategy
 from backtest.timeline import build_timeline
 
 __all__ = [
     "COST_KEYS",
     "ChunkRunner",
     "ChunkTables",
+    "GridResult",
     "SweepData",
     "chunk_returns",
     "chunk_tables",
+    "chunked_returns",
     "combo_metrics",
     "expand_grid",
     "prepare",
     "run_in_process",
+    "sweep_grid",
     "sweep_tables",
 ]
 
@@ -175,9 +183,12 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     usable = _usable(data, plan)
     _check_knowledge(data, plan, usable)
     out = np.full(usable.shape, np.nan)
-    for cost, rows in _by_costs(combos).items():
-        mask = np.zeros_like(usable)
-        mask[rows] = usable[rows]
+    groups = _by_costs(combos)
+    for cost, rows in groups.items():
+        mask = usable
+        if len(groups) > 1:  # one cost setting (the usual case) needs no masked copy
+            mask = np.zeros_like(usable)
+            mask[rows] = usable[rows]
         c, e = np.nonzero(mask)
         if len(c):
             trades = kernel_trades(
@@ -286,6 +297,14 @@ def run_in_process(
     return out
 
 
+def chunked_returns(
+    data: SweepData, combos: list[dict], cells: int
+) -> Iterator[tuple[list[dict], np.ndarray]]:
+    """Yield each chunk of ``combos`` with its (C, E) net-return matrix (:func:`chunk_returns`)."""
+    for part in chunks(combos, len(data.ev.events), cells):
+        yield part, chunk_returns(data, part)
+
+
 def sweep_tables(
     data: SweepData,
     combos: list[dict],
@@ -305,3 +324,96 @@ def sweep_tables(
     parts = list(chunks(combos, len(data.ev.events), cells))
     results = (run_chunks or run_in_process)(data, parts, subsets, progress)
     return {name: pd.concat([r[name] for r in results], ignore_index=True) for name in subsets}
+
+
+@dataclass(frozen=True)
+class GridResult:
+    """What :func:`sweep_grid` returns.
+
+    ``table`` has one row per valid combination (its parameters, then the
+    metrics of :func:`combo_metrics`); ``returns`` (only with ``keep_returns``)
+    the net return of every (combination, event), NaN where no trade, with
+    columns in the row order of ``events``; ``invalid`` one message per
+    combination the strategy's parameter model rejected.
+    """
+
+    table: pd.DataFrame
+    events: pd.DataFrame
+    invalid: list[str]
+    returns: np.ndarray | None = None
+
+
+def sweep_grid(
+    prices: dict[str, pd.DataFrame],
+    aligned: pd.DataFrame,
+    grid: dict[str, list],
+    strategy: str = "earnings_hold",
+    base: dict | None = None,
+    calendar: str | xcals.ExchangeCalendar = "XNYS",
+    chunk_cells: int = 4_000_000,
+    keep_returns: bool = False,
+    max_combinations: int = 100_000,
+) -> GridResult:
+    """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
+
+    Parameters
+    ----------
+    prices : dict of str to pandas.DataFrame
+        Prices by ticker (schema in :mod:`backtest.schema`).
+    aligned : pandas.DataFrame
+        Aligned events, e.g. from :func:`backtest.events.align.align_events`.
+    grid : dict of str to list
+        Values per strategy parameter or cost key (:data:`COST_KEYS`).
+    strategy : str
+        A registered strategy with a vectorized planner.
+    base : dict, optional
+        Fixed parameters and costs under the grid (e.g. ``{"fees_bps": 10}``).
+    calendar : str or exchange_calendars.ExchangeCalendar
+        The calendar ``aligned`` was aligned on.
+    chunk_cells : int
+        Combinations x events held in memory at once.
+    keep_returns : bool
+        Also return the (combinations, events) net-return matrix; its memory
+        grows with the grid, so leave it off for large grids.
+    max_combinations : int
+        Refuse larger grids before any work.
+
+    Returns
+    -------
+    GridResult
+
+    Examples
+    --------
+    >>> from backtest.data.synthetic import geometric_prices
+    >>> cal = get_calendar("XNYS")
+    >>> days = cal.sessions_in_range("2026-01-02", "2026-02-27")
+    >>> prices = {"A": geometric_prices(days, growth=0.01)}
+    >>> when = pd.Timestamp("2026-02-02 08:00", tz="America/New_York").tz_convert("UTC")
+    >>> events = pd.DataFrame({"event_id": ["A-1"], "ticker": ["A"], "event_type": ["earnings"],
+    ...     "event_time": [when], "timing": ["bmo"], "known_at": [when - pd.Timedelta(days=30)],
+    ...     "source": ["demo"]})
+    >>> from backtest.events.align import align_events
+    >>> aligned, _ = align_events(events, prices, cal, now=when)
+    >>> out = sweep_grid(prices, aligned, {"hold_sessions": [1, 2]}, keep_returns=True)
+    >>> out.returns.round(6).tolist()  # close to close: 1.01**h - 1
+    [[0.01], [0.0201]]
+    """
+    spec = get_strategy(strategy)
+    if spec.planner is None:
+        raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
+    combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
+    cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
+    data = prepare(spec, aligned, prices, MarketView(prices, cal))
+    order = np.argsort(data.ev.actionable_tick, kind="stable")
+    tables, kept = [], []
+    for part, returns in chunked_returns(data, combos, chunk_cells):
+        metrics = combo_metrics(returns[:, order], np.arange(len(order)), data.trades_per_year)
+        tables.append(pd.concat([pd.DataFrame(part), metrics], axis=1))
+        if keep_returns:
+            kept.append(returns)
+    return GridResult(
+        pd.concat(tables, ignore_index=True),
+        data.ev.events,
+        invalid,
+        np.vstack(kept) if keep_returns else None,
+    )

@@ -26,6 +26,12 @@ from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
 from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
 
 NAME = "earnings_hold"
+# Drop reasons by code. The planner works on small integer codes and turns them into
+# strings once: chained np.where over (combinations x events) string arrays cost a sweep
+# most of its time and memory (benchmarks/RESULTS.md).
+REASONS = np.array(
+    [KEEP, "no_surprise", "no_direction", "outside_calendar", "entry_before_known_at"]
+)
 
 
 class EarningsHoldParams(StrategyParams):
@@ -72,12 +78,10 @@ def _side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray]:
     fixed = np.where(g["side"] == "short", -1, 1)
     side = np.where(by_surprise, np.sign(np.nan_to_num(surprise)).astype(int), fixed)
     weak = np.abs(np.nan_to_num(surprise)) <= g["min_abs_surprise_pct"]
-    drop = np.where(
-        by_surprise & np.isnan(surprise),
-        "no_surprise",
-        np.where(by_surprise & (weak | (side == 0)), "no_direction", KEEP),
+    code = np.where(
+        by_surprise & np.isnan(surprise), 1, np.where(by_surprise & (weak | (side == 0)), 2, 0)
     )
-    return side, drop
+    return side, code.astype(np.int8)
 
 
 @register_planner(NAME, EarningsHoldParams, event_types=("earnings",))
@@ -88,16 +92,13 @@ def plan_earnings_hold(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     by_offset = 2 * (pos + g["exit_offset"]) + (g["exit_at"] == "close")
     hold = np.asarray(g.get("hold_sessions", 0))
     exit_ = np.where(hold > 0, hold_exit_tick(entry, hold, g["exit_at"]), by_offset)
-    side, drop = _side(ev, g)
+    side, code = _side(ev, g)
     info = np.where(
         g["side"] == "surprise", ev.instants[ev.actionable_tick][None, :], ev.known_ns[None, :]
     )
     outside = (entry < 0) | (exit_ >= len(ev.instants))
     entry_ns = ev.instants[np.clip(entry, 0, len(ev.instants) - 1)]
-    drop = np.where(
-        outside,
-        "outside_calendar",
-        np.where((drop == KEEP) & (entry_ns < info), "entry_before_known_at", drop),
-    )
+    code = np.where(outside, 3, np.where((code == 0) & (entry_ns < info), 4, code))
+    drop = REASONS[code]
     shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape)
     return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))

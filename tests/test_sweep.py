@@ -146,3 +146,66 @@ def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
 
 def test_shipped_sweep_config_is_valid():
     assert load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "sharpe"
+
+
+def _geometric_setup():
+    """Two tickers whose closes grow by a fixed factor per session, one earnings event each."""
+    from backtest.data.synthetic import geometric_prices
+    from backtest.events.align import align_events
+    from tests.conftest import CAL, SESSIONS
+
+    prices = {
+        "A": geometric_prices(SESSIONS, growth=0.01),
+        "B": geometric_prices(SESSIONS, growth=-0.005),
+    }
+    times = [
+        pd.Timestamp("2026-02-02 08:00", tz="America/New_York"),  # bmo: reaction 02-02
+        pd.Timestamp("2026-02-10 16:30", tz="America/New_York"),  # amc: reaction 02-11
+    ]
+    events = pd.DataFrame(
+        {
+            "event_id": ["A-1", "B-1"],
+            "ticker": ["A", "B"],
+            "event_type": "earnings",
+            "event_time": pd.to_datetime([t.tz_convert("UTC") for t in times]),
+            "timing": ["bmo", "amc"],
+            "known_at": pd.to_datetime(
+                [t.tz_convert("UTC") - pd.Timedelta(days=30) for t in times]
+            ),
+            "source": "test",
+        }
+    )
+    aligned, drops = align_events(events, prices, CAL, now=NOW)
+    assert drops.empty
+    return prices, aligned
+
+
+def test_sweep_grid_returns_hand_derived_close_to_close_returns():
+    from backtest.sweep import sweep_grid
+
+    prices, aligned = _geometric_setup()
+    grid = {"entry_offset": [-1, 0, 2], "hold_sessions": [1, 3], "side": ["long", "short"]}
+    out = sweep_grid(prices, aligned, grid, base={"fees_bps": 10}, keep_returns=True)
+    growth = out.events["ticker"].map({"A": 0.01, "B": -0.005}).to_numpy()
+    fee = 10 / 10_000
+    assert out.returns.shape == (12, 2) and not out.invalid
+    for i, combo in out.table.iterrows():
+        # Close to close over h sessions: the price ratio is (1 + g) ** h whatever the entry day.
+        ratio = (1 + growth) ** combo["hold_sessions"]
+        sign = 1 if combo["side"] == "long" else -1
+        expected = sign * (ratio - 1) - fee * (1 + ratio)
+        np.testing.assert_allclose(out.returns[i], expected, rtol=0, atol=1e-12)
+        assert combo["n_trades"] == 2
+        assert combo["mean_return"] == pytest.approx(expected.mean(), abs=1e-12)
+
+
+def test_sweep_grid_chunks_and_reports_invalid_combinations():
+    from backtest.sweep import sweep_grid
+
+    prices, aligned = _geometric_setup()
+    grid = {"entry_offset": [0, 1], "hold_sessions": [0, 1, 2]}  # (0, hold 0) exits at entry
+    whole = sweep_grid(prices, aligned, grid)
+    one_at_a_time = sweep_grid(prices, aligned, grid, chunk_cells=1)
+    assert len(whole.invalid) == 1 and "entry must come before exit" in whole.invalid[0]
+    assert len(whole.table) == 5 and whole.returns is None
+    pd.testing.assert_frame_equal(whole.table, one_at_a_time.table)

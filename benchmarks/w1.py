@@ -1,0 +1,564 @@
+"""Benchmark W1: a 60-combination earnings sweep over 500 liquid US stocks, four ways.
+
+Workload W1 (see benchmarks/RESULTS.md): the 500 tickers of the dieperdev
+``liquid500`` parquet, sessions 2010-01-04..2024-03-01 (3,564), one synthetic
+"quarterly" earnings event per ticker about every 63 sessions (seeded jitter),
+``earnings_hold`` with entry offset -5..4 x hold {1, 2, 3, 5, 10, 20} sessions,
+entry and exit at the close, fee 0.1% per fill. Every method gets the same data,
+already in memory, and must produce the same trades:
+
+(a) our sweep through its public API: :func:`backtest.sweep.sweep_grid`
+    (end to end) and :func:`backtest.sweep.chunk_returns` (the kernel alone,
+    on data :func:`backtest.sweep.prepare` indexed once);
+(b) vectorbt ``Portfolio.from_signals`` with the Numba engine and (c) the Rust
+    engine, one column per (combination, ticker), timed up to its trade records;
+(d) a plain numpy gather written here: price at the entry close, price at the
+    exit close, fee on both fills.
+
+Timings are warm: each method runs once, untimed, then ``--repeats`` times;
+the median is reported. Memory is measured in separate runs (timing runs carry
+no tracer): ``tracemalloc`` peak (Python and numpy allocations only; it misses
+memory that Numba or Rust allocate natively) and the peak resident set size
+above the level before the call, sampled every millisecond with psutil.
+
+Then: a cold ``backtest run configs/baba_2026.yaml`` against a bare
+``python -c "import vectorbt"`` (median of 3 subprocesses each), and a
+600-combination grid (W1 x side {long, short} x fees {0, 5, 10, 20, 50} bps)
+through ``sweep_grid`` in chunks, to show time linear in combinations and
+memory bounded by ``chunk_cells``.
+
+Run ``make bench`` or ``.venv/bin/python benchmarks/w1.py [--data DIR]``.
+The data is read from ``../shared`` (next to the repository) at benchmark
+time; the package itself never reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.events.align import align_events
+from backtest.sessions import get_calendar
+from backtest.signals import MarketView, get_strategy
+from backtest.sweep import chunk_returns, expand_grid, prepare, sweep_grid
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "dieperdev_yfinance" / "liquid500"
+PARQUET_GLOB = "liquid500_daily_*.parquet"
+OFFSETS = list(range(-5, 5))
+HOLDS = [1, 2, 3, 5, 10, 20]
+BIG_GRID = {"side": ["long", "short"], "fees_bps": [0.0, 5.0, 10.0, 20.0, 50.0]}
+TOLERANCE = 1e-9
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_prices(folder: Path, n_tickers: int, start: str, end: str) -> dict[str, pd.DataFrame]:
+    """The ``n_tickers`` most liquid tickers' bars in [start, end], in the prices schema."""
+    files = sorted(folder.glob(PARQUET_GLOB)) if folder.is_dir() else []
+    if not files:
+        raise SystemExit(
+            f"W1 data not found: no {PARQUET_GLOB} in {folder}.\n"
+            "Pass --data DIR (the dieperdev_yfinance/liquid500 folder of the shared data set; "
+            "see shared/data/SOURCES.md)."
+        )
+    frame = pd.read_parquet(files[0])
+    ranked = pd.read_csv(folder / "liquid500_tickers.csv").sort_values("rank")
+    wanted = ranked["ticker"].head(n_tickers).tolist()
+    frame = frame[frame["ticker"].isin(wanted) & frame["date"].between(start, end)]
+    cols = ["open", "high", "low", "close", "volume"]
+    frame = frame.sort_values(["ticker", "date"], kind="stable")
+    tickers = frame["ticker"].astype(str).to_numpy()
+    cuts = np.flatnonzero(tickers[1:] != tickers[:-1]) + 1
+    values = frame[cols].to_numpy(dtype=float)
+    dates = pd.DatetimeIndex(frame["date"]).as_unit("ns")
+    return {
+        tickers[a]: pd.DataFrame(values[a:b], index=dates[a:b].rename("session"), columns=cols)
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(frame)], strict=True)
+    }
+
+
+def quarterly_positions(first: int, last: int, rng, spacing: int, jitter: int) -> np.ndarray:
+    """Session positions about every ``spacing`` sessions, leaving room for every window."""
+    lo, hi = first + 10, last - 30  # entry up to 5 sessions before, exit up to 25 after
+    grid = np.arange(lo + int(rng.integers(0, spacing)), hi, spacing)
+    pos = grid + rng.integers(-jitter, jitter + 1, size=len(grid))
+    return pos[(pos >= lo) & (pos <= hi)]
+
+
+def make_events(prices, sessions: pd.DatetimeIndex, seed: int, spacing: int, jitter: int):
+    """Synthetic earnings: half before the open of session R, half after the previous close."""
+    rng = np.random.default_rng(seed)
+    tickers, pos = [], []
+    for ticker in sorted(prices):
+        index = prices[ticker].index
+        p = quarterly_positions(
+            sessions.get_loc(index[0]), sessions.get_loc(index[-1]), rng, spacing, jitter
+        )
+        tickers += [ticker] * len(p)
+        pos.append(p)
+    pos = np.concatenate(pos)
+    bmo = rng.random(len(pos)) < 0.5
+    local = np.where(
+        bmo,
+        sessions[pos] + pd.Timedelta(hours=8),
+        sessions[pos - 1] + pd.Timedelta(hours=16, minutes=30),
+    )
+    when = pd.DatetimeIndex(local).tz_localize("America/New_York").tz_convert("UTC")
+    return pd.DataFrame(
+        {
+            "event_id": [f"{t}-{d:%Y-%m-%d}" for t, d in zip(tickers, sessions[pos], strict=True)],
+            "ticker": tickers,
+            "event_type": "earnings",
+            "event_time": when,
+            "timing": np.where(bmo, "bmo", "amc"),
+            "known_at": when - pd.Timedelta(days=60),
+            "source": "w1_synthetic",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """W1 in memory, plus the arrays the non-package methods index with."""
+
+    prices: dict[str, pd.DataFrame]
+    aligned: pd.DataFrame
+    sessions: pd.DatetimeIndex
+    tickers: list[str]
+    close: np.ndarray  # (tickers, sessions), NaN where a ticker has no bar
+    row: np.ndarray  # ticker row of each aligned event
+    pos: np.ndarray  # session position of each aligned event's reaction session
+    combos: list[dict]
+    fees_bps: float
+
+    @property
+    def fee(self) -> float:
+        """Fee per fill as a fraction."""
+        return self.fees_bps / 10_000
+
+
+def build_workload(args) -> Workload:
+    cal = get_calendar("XNYS")
+    sessions = cal.sessions_in_range(args.start, args.end)
+    prices = load_prices(args.data, args.tickers, args.start, args.end)
+    events = make_events(prices, sessions, args.seed, args.spacing, args.jitter)
+    aligned, drops = align_events(events, prices, cal, now=pd.Timestamp("2025-01-01", tz="UTC"))
+    if len(drops):
+        raise SystemExit(
+            f"alignment dropped {len(drops)} W1 events: {drops['reason'].value_counts()}"
+        )
+    tickers = sorted(prices)
+    close = np.vstack([prices[t]["close"].reindex(sessions).to_numpy() for t in tickers])
+    rows = {t: i for i, t in enumerate(tickers)}
+    combos = [
+        {"entry_offset": o, "hold_sessions": h, "fees_bps": args.fees_bps}
+        for o in OFFSETS
+        for h in HOLDS
+    ]
+    return Workload(
+        prices,
+        aligned,
+        sessions,
+        tickers,
+        close,
+        aligned["ticker"].map(rows).to_numpy(),
+        sessions.get_indexer(pd.DatetimeIndex(aligned["session"])),
+        combos,
+        args.fees_bps,
+    )
+
+
+def combo_arrays(combos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Entry offsets and holds as (C, 1) columns."""
+    return (
+        np.array([c["entry_offset"] for c in combos])[:, None],
+        np.array([c["hold_sessions"] for c in combos])[:, None],
+    )
+
+
+def entry_exit(w: Workload, combos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit session positions, (C, E): close of R - offset, close h sessions later."""
+    offset, hold = combo_arrays(combos)
+    entry = w.pos[None, :] - offset
+    return entry, entry + hold
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def numpy_gather(w: Workload, combos: list[dict]) -> np.ndarray:
+    """(d) Net return per (combination, event) from two gathers of the close matrix."""
+    entry, exit_ = entry_exit(w, combos)
+    p_in, p_out = w.close[w.row, entry], w.close[w.row, exit_]
+    return (p_out - p_in - w.fee * (p_in + p_out)) / p_in
+
+
+def ours_prepare(w: Workload):
+    """Index events and prices once (the part of a sweep that does not grow with the grid)."""
+    spec = get_strategy("earnings_hold")
+    return prepare(spec, w.aligned, w.prices, MarketView(w.prices, get_calendar("XNYS")))
+
+
+def ours_sweep(w: Workload, grid: dict, keep: bool, cells: int = 4_000_000):
+    """(a) End to end through the public API: prepare, every chunk, metrics per combination."""
+    return sweep_grid(
+        w.prices,
+        w.aligned,
+        grid,
+        base={"fees_bps": w.fees_bps},
+        chunk_cells=cells,
+        keep_returns=keep,
+    )
+
+
+W1_GRID = {"entry_offset": OFFSETS, "hold_sessions": HOLDS}
+
+
+def vbt_inputs(w: Workload, combos: list[dict]) -> dict:
+    """Close, entries and exits with one column per (combination, ticker)."""
+    entry, exit_ = entry_exit(w, combos)
+    n_t, n_s = len(w.tickers), len(w.sessions)
+    cols = np.arange(len(combos))[:, None] * n_t + w.row[None, :]
+    entries = np.zeros((n_s, len(combos) * n_t), dtype=bool)
+    exits = np.zeros_like(entries)
+    entries[entry, cols] = True
+    exits[exit_, cols] = True
+    close = np.tile(np.nan_to_num(w.close.T, nan=1.0), (1, len(combos)))
+    return {"close": close, "entries": entries, "exits": exits, "n_trades": entry.size}
+
+
+def vbt_trades(inputs: dict, engine: str, fee: float) -> np.ndarray:
+    """(b, c) ``Portfolio.from_signals`` and its trade records (col, entry_idx, exit_idx, return)."""
+    import vectorbt as vbt
+
+    pf = vbt.Portfolio.from_signals(
+        inputs["close"],
+        inputs["entries"],
+        inputs["exits"],
+        fees=fee,
+        init_cash=100.0,
+        max_orders=2 * inputs["n_trades"] + 16,
+        engine=engine,
+    )
+    return pf.trades.records_arr
+
+
+def vbt_matrix(w: Workload, combos: list[dict], records: np.ndarray) -> tuple[np.ndarray, int]:
+    """Place vectorbt's trades on the (combination, event) grid; count exit mismatches."""
+    entry, exit_ = entry_exit(w, combos)
+    n_t, n_s = len(w.tickers), len(w.sessions)
+    cols = np.arange(len(combos))[:, None] * n_t + w.row[None, :]
+    keys = (cols * n_s + entry).ravel()
+    order = np.argsort(keys)
+    got = records["col"].astype(np.int64) * n_s + records["entry_idx"]
+    at = np.clip(np.searchsorted(keys, got, sorter=order), 0, len(keys) - 1)
+    flat = order[at]
+    found = keys[flat] == got
+    out = np.full(entry.size, np.nan)
+    out[flat[found]] = records["return"][found]
+    bad_exit = int((exit_.ravel()[flat[found]] != records["exit_idx"][found]).sum())
+    return out.reshape(entry.shape), bad_exit + int((~found).sum())
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Warm run (untimed), then the median of ``repeats`` timed runs."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+class RssPeak:
+    """Peak resident set size above the level at entry, sampled every millisecond."""
+
+    def __enter__(self) -> RssPeak:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.base = self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def memory(fn: Callable[[], object]) -> tuple[float, float]:
+    """(tracemalloc peak MB, RSS peak above baseline MB), from two separate runs."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    with RssPeak() as rss:
+        fn()
+    return peak, rss.mb
+
+
+@dataclass
+class Row:
+    method: str
+    seconds: float
+    traced_mb: float
+    rss_mb: float
+    note: str = ""
+
+
+def measure(name: str, fn: Callable[[], object], repeats: int, note: str = "") -> tuple:
+    seconds, result = timed(fn, repeats)
+    traced, rss = memory(fn)
+    print(f"  {name}: {seconds:.3f} s", flush=True)
+    return Row(name, seconds, traced, rss, note), result
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def compare(name: str, ref: np.ndarray, other: np.ndarray) -> str:
+    """Same trades (NaN pattern) and the largest |return difference|."""
+    same = np.array_equal(np.isnan(ref), np.isnan(other))
+    delta = float(np.nanmax(np.abs(ref - other))) if same else float("nan")
+    ok = same and delta <= TOLERANCE
+    return (
+        f"| {name} | {int((~np.isnan(other)).sum()):,} | {int((~np.isnan(ref)).sum()):,} | "
+        f"{delta:.2e} | {'yes' if ok else 'NO'} |"
+    )
+
+
+def cold_start(repeats: int = 3) -> tuple[float, float]:
+    """Median seconds of a cold ``backtest run`` and of a bare ``import vectorbt``."""
+    backtest = Path(sys.executable).with_name("backtest")
+
+    def once(cmd: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+        return time.perf_counter() - start
+
+    runs, imports = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            out = ["--out", str(Path(tmp) / str(i))]
+            runs.append(once([str(backtest), "run", "configs/baba_2026.yaml", *out]))
+            imports.append(once([sys.executable, "-c", "import vectorbt"]))
+    return statistics.median(runs), statistics.median(imports)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> list[str]:
+    import importlib.metadata as md
+
+    import psutil
+
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or "unknown",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    versions = ", ".join(
+        f"{p} {md.version(p)}" for p in ("numpy", "pandas", "numba", "vectorbt", "vectorbt-rust")
+    )
+    return [
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {os.cpu_count()} logical CPUs (nproc {len(os.sched_getaffinity(0))}), "
+        f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, CPU model: {cpu}",
+        f"- Python {platform.python_version()} ({platform.system()} {platform.release()}); {versions}",
+    ]
+
+
+def table(rows: list[Row], base: float) -> list[str]:
+    out = [
+        "| method | warm seconds | x our kernel | tracemalloc peak MB | RSS peak MB | note |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r.method} | {r.seconds:.3f} | {r.seconds / base:.1f} | {r.traced_mb:,.0f} | "
+            f"{r.rss_mb:,.0f} | {r.note} |"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="liquid500 folder")
+    p.add_argument("--tickers", type=int, default=500)
+    p.add_argument("--start", default="2010-01-04")
+    p.add_argument("--end", default="2024-03-01")
+    p.add_argument("--seed", type=int, default=20240301)
+    p.add_argument("--spacing", type=int, default=63, help="sessions between a ticker's events")
+    p.add_argument("--jitter", type=int, default=10, help="+- sessions around the spacing")
+    p.add_argument("--fees-bps", type=float, default=10.0)
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of the fast methods")
+    p.add_argument("--vbt-combos", type=int, default=60, help="combinations run by vectorbt")
+    p.add_argument("--skip-vectorbt", action="store_true")
+    p.add_argument("--skip-cold", action="store_true")
+    p.add_argument("--profile", action="store_true", help="cProfile the kernel and print the top")
+    return p.parse_args(argv)
+
+
+def vectorbt_rows(w: Workload, args, ref: np.ndarray) -> tuple[list[Row], list[str]]:
+    combos = w.combos[: args.vbt_combos]
+    scale = len(w.combos) / len(combos)
+    note = "" if scale == 1 else f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}"
+    inputs = vbt_inputs(w, combos)
+    rows, checks = [], []
+    for engine in ("numba", "rust"):
+        row, records = measure(
+            f"vectorbt from_signals ({engine})",
+            lambda e=engine: vbt_trades(inputs, e, w.fee),
+            repeats=1,
+            note=note,
+        )
+        row.seconds *= scale
+        got, bad = vbt_matrix(w, combos, records)
+        checks.append(compare(f"vectorbt {engine}", ref[: len(combos)], got))
+        if bad:
+            checks.append(f"| vectorbt {engine}: {bad} trades on an unexpected bar | | | | NO |")
+        rows.append(row)
+    return rows, checks
+
+
+def profile_kernel(data, combos) -> None:
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(chunk_returns, data, combos)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    started = time.perf_counter()
+    w = build_workload(args)
+    spec = get_strategy("earnings_hold")
+    combos, _ = expand_grid(spec, {"fees_bps": args.fees_bps}, W1_GRID, 100_000)
+    n_ev = len(w.aligned)
+    print(
+        f"W1: {len(w.tickers)} tickers x {len(w.sessions)} sessions, {n_ev:,} events, "
+        f"{len(combos)} combinations = {n_ev * len(combos):,} trades "
+        f"(set-up {time.perf_counter() - started:.0f} s, untimed)",
+        flush=True,
+    )
+    data = ours_prepare(w)
+    rows: list[Row] = []
+    kernel, ours = measure(
+        "ours: kernel (chunk_returns, prepared)", lambda: chunk_returns(data, combos), args.repeats
+    )
+    rows.append(kernel)
+    row, full = measure(
+        "ours: sweep_grid end to end",
+        lambda: ours_sweep(w, W1_GRID, keep=True),
+        args.repeats,
+        "incl. prepare + metrics table",
+    )
+    rows.append(row)
+    row, _ = measure(
+        "ours: prepare alone",
+        lambda: ours_prepare(w),
+        args.repeats,
+        "one-time index of prices/events",
+    )
+    rows.append(row)
+    row, gathered = measure(
+        "numpy gather (inline)", lambda: numpy_gather(w, w.combos), args.repeats
+    )
+    rows.append(row)
+    checks = [
+        compare("ours: sweep_grid", ours, full.returns),
+        compare("numpy gather", ours, gathered),
+    ]
+    if not args.skip_vectorbt:
+        vrows, vchecks = vectorbt_rows(w, args, ours)
+        rows += vrows
+        checks += vchecks
+    if args.profile:
+        profile_kernel(data, combos)
+    report(args, w, combos, rows, checks, kernel.seconds)
+    big_grid(w, args, kernel.seconds)
+    if not args.skip_cold:
+        run_s, import_s = cold_start()
+        print(
+            f"\nCold start (median of 3 subprocesses): `backtest run configs/baba_2026.yaml` "
+            f'{run_s:.2f} s, `python -c "import vectorbt"` {import_s:.2f} s, '
+            f"ratio {run_s / import_s:.2f}x (target <= 1.5x)"
+        )
+
+
+def report(args, w: Workload, combos, rows: list[Row], checks: list[str], base: float) -> None:
+    print("\n" + "\n".join(machine()))
+    print(
+        f"\nW1: {len(w.tickers)} tickers, {len(w.sessions):,} sessions, {len(w.aligned):,} events "
+        f"(seed {args.seed}, spacing {args.spacing} +- {args.jitter}), {len(combos)} combinations, "
+        f"fee {args.fees_bps:g} bps per fill; warm median of {args.repeats} (vectorbt: 1) runs.\n"
+    )
+    print("\n".join(table(rows, base)))
+    print("\n| check against our kernel | trades | kernel trades | max abs delta return | same |")
+    print("|---|---:|---:|---:|---|")
+    print("\n".join(checks))
+
+
+def big_grid(w: Workload, args, kernel_60: float) -> None:
+    grid = {**W1_GRID, **BIG_GRID}
+    n = int(np.prod([len(v) for v in grid.values()]))
+    started = time.perf_counter()
+    out = ours_sweep(w, grid, keep=False)
+    seconds = time.perf_counter() - started
+    traced, rss = memory(lambda: ours_sweep(w, grid, keep=False))
+    print(
+        f"\n{n}-combination grid (W1 x side x fees) through sweep_grid, chunk_cells 4,000,000: "
+        f"{seconds:.2f} s end to end ({1000 * seconds / n:.1f} ms per combination; the 60-grid "
+        f"kernel: {1000 * kernel_60 / 60:.1f} ms per combination), {len(out.table)} rows, "
+        f"{int(out.table['n_trades'].sum()):,} trades; peak memory: tracemalloc {traced:,.0f} MB, "
+        f"RSS {rss:,.0f} MB above baseline"
+    )
+
+
+if __name__ == "__main__":
+    main()
