@@ -4,7 +4,8 @@ Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
 ``walkforward.csv`` (per fold: best on train, its test metrics), ``summary.json``
 (counts, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png`` for
 pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
-``top_n`` best combinations re-run through the vectorbt engine.
+``top_n`` best combinations re-run through the vectorbt engine; ``report.html``
+shows it all on one page (``backtest.report.html``).
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def sweep_and_publish(
     now: pd.Timestamp | None = None,
 ) -> SweepResult:
     """Run a sweep and publish its folder (atomically), with top-N re-runs inside it."""
+    from backtest.report.html import write_report
     from backtest.report.sweep_charts import plot_heatmaps
     from backtest.run import run
 
@@ -222,6 +224,7 @@ def sweep_and_publish(
                 now=now,
             )
             result.top_folders.append(top.folder)
+        write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
     result.top_folders = [result.folder / "top" / p.name for p in result.top_folders]
