@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CONFIG ?= configs/baba_2026.yaml
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench browser
 
 venv: $(STAMP)
 
@@ -21,12 +21,25 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/backtest run $(CONFIG)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # Benchmark W1 (benchmarks/RESULTS.md); reads ../shared/data, or pass BENCH_ARGS="--data DIR".
 bench: $(STAMP)
 	$(BIN)/python benchmarks/w1.py $(BENCH_ARGS)
+
+# Headless Chromium for tests/test_report_html.py. Does nothing when chromium is on PATH;
+# installs the Debian package only as root with apt-get; otherwise says so and the test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 \
+	      || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "make: could not install chromium; the browser test will be skipped"; \
+	  else \
+	    echo "make: no chromium and no root apt-get to install it; the browser test will be skipped"; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check backtest strategies tests benchmarks

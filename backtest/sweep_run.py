@@ -6,6 +6,7 @@ Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
 pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
 ``top_n`` best combinations re-run through the vectorbt engine. ``sweep.scheduler``
 or ``sweep.workers`` send the chunks to a Dask cluster (:mod:`backtest.sweep_dask`).
+``report.html`` shows it all on one page (``backtest.report.html``).
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ def sweep_and_publish(
     Finished chunks are checkpointed under the results root until the folder is
     published; ``resume`` reuses the chunks of an interrupted run of the same sweep.
     """
+    from backtest.report.html import write_report
     from backtest.report.sweep_charts import plot_heatmaps
     from backtest.run import run
 
@@ -255,6 +257,7 @@ def sweep_and_publish(
                 now=now,
             )
             result.top_folders.append(top.folder)
+        write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
     clear_checkpoints(checkpoint_dir(root, result.run_id))

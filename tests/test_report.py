@@ -23,6 +23,7 @@ FILES = (
     "equity.csv",
     "metrics.json",
     "metrics.csv",
+    "report.html",
 )
 
 

@@ -142,6 +142,9 @@ def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
     )
     assert (result.folder / "charts" / "heatmap_entry_offset_hold_sessions.png").is_file()
     assert len(result.top_folders) == 1 and (result.top_folders[0] / "trades.csv").is_file()
+    page = (result.folder / "report.html").read_text()
+    assert f"<h1>{result.run_id}</h1>" in page
+    assert f'href="top/{result.top_folders[0].name}/report.html"' in page
 
 
 def test_shipped_sweep_config_is_valid():

@@ -11,6 +11,7 @@ Folder layout (``results/<run_id>/``)::
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
     charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
+    report.html     all of the above on one self-contained page (charts embedded)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from backtest.config import config_hash
+from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 
@@ -103,5 +105,6 @@ def write_results(result, root: Path) -> Path:
         if output.charts:
             (folder / "charts").mkdir()
             _charts(result, folder / "charts")
+        write_report(folder)  # last: it embeds the files written above
 
     return publish(Path(root), result.run_id, output.if_exists, write)

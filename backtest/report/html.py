@@ -1,0 +1,405 @@
+"""``report.html``: one self-contained page of a results folder, built from its files.
+
+The page is made from what the folder holds, not from in-memory results, so it
+renders any folder: a run, a sweep, an event study. Known tables (``metrics.csv``
+first) come in a fixed order, unknown CSV/Parquet files after them; every PNG
+under ``charts/`` is embedded as a base64 data URI. CSS is inline, there is no
+JavaScript and no network reference, so the file can be mailed or archived alone.
+Nested results folders (a sweep's ``top/<run>/``) are linked, not inlined.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import html
+import json
+import math
+import struct
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.report.html_cells import format_value, table_html, transposed_html
+
+__all__ = ["REPORT_NAME", "render_report", "write_report"]
+
+REPORT_NAME = "report.html"
+MAX_ROWS = 500  # rows shown per table; the note under a cut table names the full file
+TABLE_SUFFIXES = (".csv", ".parquet")
+# (file-name pattern, section title); the order here is the order on the page.
+KNOWN_TABLES = (
+    ("metrics.csv", "Metrics"),
+    ("trades.csv", "Trades"),
+    ("sweep.parquet", "Sweep: every combination"),
+    ("walkforward.csv", "Walk-forward folds"),
+    ("tests.csv", "Event study: significance tests"),
+    ("caar.csv", "Event study: CAAR by day"),
+    ("best_worst_events.csv", "Event study: best and worst events"),
+    ("attribution.csv", "Event study: return attribution"),
+    ("car.csv", "Event study: CAR per event"),
+    ("ar.csv", "Event study: abnormal returns"),
+    ("events.csv", "Aligned events"),
+    ("drops.csv", "Dropped events (with reasons)"),
+    ("equity.csv", "Daily equity"),
+)
+KNOWN_CHARTS = (
+    "equity.png", "drawdown.png", "trade_returns.png", "heatmap_*.png", "caar_by_*.png",
+    "car_*.png", "events/*.png",
+)  # fmt: skip
+KNOWN_JSON = (("summary.json", "Sweep summary"), ("manifest.json", "Run manifest"))
+HEADLINES = ("Metrics", "Sweep summary")  # shown first, before the charts
+# Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
+SHOWN_ELSEWHERE = ("metrics.json", "config.yaml")
+
+
+def _rank(name: str, patterns) -> int:
+    """Position of the first pattern ``name`` matches; unknown names go last.
+
+    Examples
+    --------
+    >>> _rank("trades.csv", ["metrics.csv", "trades.csv"]), _rank("x.csv", ["metrics.csv"])
+    (1, 1)
+    """
+    return next((i for i, p in enumerate(patterns) if fnmatch.fnmatch(name, p)), len(patterns))
+
+
+def _nested_runs(folder: Path) -> list[Path]:
+    """Results folders inside ``folder`` (a sweep's top-N re-runs), each with a manifest."""
+    return sorted(p.parent for p in folder.rglob("manifest.json") if p.parent != folder)
+
+
+def _own_files(folder: Path) -> list[Path]:
+    """Files of this folder, outside nested results folders and hidden temp folders."""
+    nested = _nested_runs(folder)
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and not any(n in p.parents for n in nested)
+        and p.name != REPORT_NAME
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    # Only empty cells are missing: a ticker "NA" or "NULL" stays text.
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+
+
+def _table_body(path: Path, rel: str) -> str:
+    try:
+        frame = _read_table(path)
+    except (ValueError, OSError) as exc:  # pandas/pyarrow parse errors are ValueErrors
+        return f'<p class="note">could not read {html.escape(rel)}: {html.escape(str(exc))}</p>'
+    shown = frame.head(MAX_ROWS)
+    if rel == "metrics.csv" and len(frame.columns) > 1:
+        table = transposed_html(shown, "metric")
+    else:
+        table = table_html(shown)
+    note = (
+        f"{len(frame)} rows"
+        if len(frame) <= MAX_ROWS
+        else (f"first {MAX_ROWS} of {len(frame)} rows; the full table is {rel}")
+    )
+    tall = " tall" if len(shown) > 20 else ""
+    link = f'<a href="{html.escape(rel)}">{html.escape(rel)}</a>'
+    return (
+        f'<p class="note">{link}: {html.escape(note)}</p>\n<div class="scroll{tall}">{table}</div>'
+    )
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk, so the page does not reflow while loading.
+
+    Examples
+    --------
+    >>> _png_size(b"\\x89PNG\\r\\n\\x1a\\n" + b"\\x00\\x00\\x00\\rIHDR" + struct.pack(">II", 640, 320))
+    (640, 320)
+    >>> _png_size(b"not a png") is None
+    True
+    """
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def _figure(path: Path, rel: str) -> str:
+    data = path.read_bytes()
+    size = _png_size(data)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    name = html.escape(rel)
+    return f'<figure><img src="{uri}" alt="{name}"{dims}><figcaption>{name}</figcaption></figure>'
+
+
+def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested JSON as (dotted key, text) rows, leaves formatted by their own key.
+
+    Examples
+    --------
+    >>> _flatten({"best": {"hit_rate": 0.5, "n": 3, "d": {}}, "notes": ["a", "b"], "x": None})
+    [('best.hit_rate', '50.00%'), ('best.n', '3'), ('best.d', ''), ('notes', 'a, b'), ('x', 'n/a')]
+    """
+    if isinstance(data, dict) and data:
+        return [row for k, v in data.items() for row in _flatten(v, f"{prefix}{k}.")]
+    key = prefix.rstrip(".")
+    if isinstance(data, dict | list):
+        return [(key, ", ".join(json.dumps(v) if isinstance(v, dict) else str(v) for v in data))]
+    value = math.nan if data is None else data  # JSON null = not defined (writer.write_json)
+    return [(key, format_value(key.rsplit(".", 1)[-1], value, integer=isinstance(data, int)))]
+
+
+def _json_body(path: Path, rel: str) -> str:
+    try:
+        rows = _flatten(json.loads(path.read_text()))
+    except (ValueError, OSError) as exc:
+        return f'<p class="note">could not read {html.escape(rel)}: {html.escape(str(exc))}</p>'
+    body = "\n".join(
+        f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>' for k, v in rows
+    )
+    return f'<div class="scroll"><table class="kv">\n<tbody>\n{body}\n</tbody>\n</table></div>'
+
+
+def _config_body(path: Path) -> str:
+    text = html.escape(path.read_text())
+    return (
+        "<details><summary>config.yaml: the run's config with every default filled in</summary>"
+        f"<pre>{text}</pre></details>"
+    )
+
+
+def _rel(path: Path, folder: Path) -> str:
+    return path.relative_to(folder).as_posix()
+
+
+def _table_sections(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
+    """(title, body) per table file: known files in KNOWN_TABLES order, unknown ones last."""
+    patterns, titles = [p for p, _ in KNOWN_TABLES], dict(KNOWN_TABLES)
+    tables = [p for p in files if p.suffix in TABLE_SUFFIXES]
+    tables.sort(key=lambda p: (_rank(p.name, patterns), _rel(p, folder)))
+    sections = []
+    for path in tables:
+        rel = _rel(path, folder)
+        title = titles.get(path.name, rel)
+        if path.name in titles and path.parent != folder:
+            title += f" ({_rel(path.parent, folder)})"
+        sections.append((title, _table_body(path, rel)))
+    return sections
+
+
+def _chart_groups(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
+    """(title, body) per folder of PNGs under a ``charts/`` folder, known charts first."""
+    by_dir: dict[Path, list[Path]] = {}
+    for path in files:
+        if path.suffix.lower() == ".png" and "charts" in _rel(path, folder).split("/")[:-1]:
+            by_dir.setdefault(path.parent, []).append(path)
+    groups = [sorted(group, key=_chart_key) for group in by_dir.values()]
+    groups.sort(key=lambda g: (_chart_key(g[0]), _rel(g[0].parent, folder)))
+    return [(_chart_title(folder, g[0].parent), _figures(folder, g)) for g in groups]
+
+
+def _chart_key(path: Path) -> tuple[int, str]:
+    """Rank of a chart by its path below the nearest ``charts`` folder, then its name."""
+    root = next(a for a in path.parents if a.name == "charts")
+    return _rank(path.relative_to(root).as_posix(), KNOWN_CHARTS), path.name
+
+
+def _chart_title(folder: Path, parent: Path) -> str:
+    rel = _rel(parent, folder)
+    return "Charts" if rel == "charts" else f"Charts: {rel.removeprefix('charts/')}"
+
+
+def _figures(folder: Path, group: list[Path]) -> str:
+    # One chart per row: the PNGs are drawn ~1100 px wide, and at half width their fonts blur.
+    return "\n".join(_figure(p, _rel(p, folder)) for p in group)
+
+
+def _json_sections(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
+    titles = dict(KNOWN_JSON)
+    patterns = [name for name, _ in KNOWN_JSON]
+    docs = [p for p in files if p.suffix == ".json" and p.name not in SHOWN_ELSEWHERE]
+    docs.sort(key=lambda p: (_rank(p.name, patterns), _rel(p, folder)))
+    return [(titles.get(p.name, _rel(p, folder)), _json_body(p, _rel(p, folder))) for p in docs]
+
+
+def _links(folder: Path, paths: list[Path], label) -> str:
+    items = "\n".join(
+        f'<li><a href="{html.escape(_rel(p, folder))}">{html.escape(label(p))}</a></li>'
+        for p in paths
+    )
+    return f"<ul>\n{items}\n</ul>"
+
+
+def _file_list(folder: Path, files: list[Path]) -> str:
+    def label(path: Path) -> str:
+        return f"{_rel(path, folder)} ({path.stat().st_size:,} bytes)"
+
+    return _links(folder, files, label)
+
+
+def _nested_section(folder: Path) -> list[tuple[str, str]]:
+    nested = _nested_runs(folder)
+    if not nested:
+        return []
+    reports = [n / REPORT_NAME if (n / REPORT_NAME).is_file() else n for n in nested]
+    return [("Nested results", _links(folder, reports, lambda p: _rel(p, folder)))]
+
+
+def _manifest(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+    except (ValueError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _title(folder: Path, manifest: dict) -> str:
+    # Before publishing, the folder is a hidden temp folder; its name means nothing.
+    name = folder.name if not folder.name.startswith(".") else "results"
+    return str(manifest.get("run_id") or name)
+
+
+def _facts(manifest: dict) -> str:
+    counts = manifest.get("counts") or {}
+    drops = counts.get("drops")
+    facts = {
+        "config": manifest.get("config_file"),
+        "created": manifest.get("created_at"),
+        "config hash": manifest.get("config_hash"),
+        "git": str(manifest.get("git_sha") or "")[:12] or None,
+        "events": counts.get("events"),
+        "trades": counts.get("trades"),
+        "drops": ", ".join(f"{k}: {v}" for k, v in drops.items()) if drops else None,
+    }
+    items = "".join(
+        f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd></div>"
+        for k, v in facts.items()
+        if v is not None
+    )
+    return f'<dl class="facts">{items}</dl>' if items else ""
+
+
+def _sections(folder: Path) -> list[tuple[str, str]]:
+    files = _own_files(folder)
+    tables = _table_sections(folder, files)
+    documents = _json_sections(folder, files)
+    first = [s for s in [*tables, *documents] if s[0] in HEADLINES]
+    config = (
+        [("Config", _config_body(folder / "config.yaml"))]
+        if (folder / "config.yaml").is_file()
+        else []
+    )
+    return [
+        *first,
+        *_chart_groups(folder, files),
+        *[s for s in tables if s[0] not in HEADLINES],
+        *_nested_section(folder),
+        *[s for s in documents if s[0] not in HEADLINES],
+        *config,
+        ("Files", _file_list(folder, files)),
+    ]
+
+
+def _section(index: int, title: str, body: str) -> str:
+    return f'<section id="s{index}">\n<h2>{html.escape(title)}</h2>\n{body}\n</section>'
+
+
+def render_report(folder: Path, title: str | None = None) -> str:
+    """The HTML page of the results folder ``folder`` (read from its files).
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A results folder: a run, a sweep, an event study, or any folder of CSVs
+        and ``charts/*.png``.
+    title : str, optional
+        Page title; default: the manifest's ``run_id``, else the folder's name.
+
+    Returns
+    -------
+    str
+        A complete, self-contained HTML document.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "metrics.csv").write_text("strategy,cagr\\nhold<1>,0.05\\n")
+    >>> page = render_report(folder, title="demo")
+    >>> "<th scope=\\"col\\" class=\\"num\\">hold&lt;1&gt;</th>" in page, "5.00%" in page
+    (True, True)
+    """
+    folder = Path(folder)
+    manifest = _manifest(folder)
+    name = html.escape(title or _title(folder, manifest))
+    sections = _sections(folder)
+    nav = "".join(
+        f'<li><a href="#s{i}">{html.escape(t)}</a></li>' for i, (t, _) in enumerate(sections)
+    )
+    body = "\n".join(_section(i, t, b) for i, (t, b) in enumerate(sections))
+    return PAGE.format(
+        title=name, facts=_facts(manifest), nav=f"<nav><ul>{nav}</ul></nav>", body=body
+    )
+
+
+def write_report(folder: Path, title: str | None = None) -> Path:
+    """Write ``folder/report.html`` (see :func:`render_report`) and return its path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_report(Path(tempfile.mkdtemp())).name
+    'report.html'
+    """
+    path = Path(folder) / REPORT_NAME
+    path.write_text(render_report(folder, title), encoding="utf-8")
+    return path
+
+
+CSS = """
+:root { color-scheme: light; --line: #d0d7de; --muted: #57606a; --zebra: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
+  sans-serif; color: #1f2328; background: #fff; }
+main { max-width: 1140px; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem; padding-bottom: .3rem;
+  border-bottom: 1px solid var(--line); }
+a { color: #0969da; }
+.facts { display: flex; flex-wrap: wrap; gap: .4rem 1.6rem; margin: 0 0 1rem; }
+.facts div { min-width: 0; } .facts dt { font-size: .8rem; color: var(--muted); }
+.facts dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace;
+  font-size: .9rem; overflow-wrap: anywhere; }
+nav ul { display: flex; flex-wrap: wrap; gap: .3rem .9rem; padding: .6rem .8rem; margin: 0;
+  list-style: none; background: var(--zebra); border: 1px solid var(--line); border-radius: 6px; }
+.note { color: var(--muted); font-size: .9rem; margin: .2rem 0 .5rem; }
+.scroll { overflow: auto; max-width: 100%; border: 1px solid var(--line); border-radius: 6px; }
+.scroll.tall { max-height: 32rem; }
+table { border-collapse: collapse; font-size: .875rem; width: max-content; min-width: 100%; }
+th, td { padding: .3rem .65rem; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: top; white-space: nowrap; }
+td { max-width: 32rem; overflow: hidden; text-overflow: ellipsis; }
+thead th { position: sticky; top: 0; background: #eef1f4; z-index: 1; }
+tbody tr:nth-child(even) { background: var(--zebra); }
+tbody th { font-weight: 600; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.kv td { white-space: normal; overflow-wrap: anywhere; max-width: 60rem; }
+figure { margin: 0 0 1.2rem; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
+  border-radius: 6px; }
+figcaption { color: var(--muted); font-size: .85rem; margin-top: .25rem; overflow-wrap: anywhere; }
+details { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem; }
+pre { overflow: auto; font-size: .85rem; margin: .5rem 0 0; }
+"""
+
+PAGE = (
+    "<!DOCTYPE html>\n"
+    '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<title>{title}: backtest report</title>\n"
+    "<style>" + CSS.replace("{", "{{").replace("}", "}}") + "</style>\n"
+    "</head>\n<body>\n<main>\n<h1>{title}</h1>\n{facts}\n{nav}\n{body}\n</main>\n</body>\n</html>\n"
+)
