@@ -22,7 +22,16 @@ from tests.conftest import SESSIONS, base_config, write_prices
 from tests.test_pipeline import EARNINGS, NEWS, only_trade, run_config
 
 G, GAP = 0.01, 0.002
-IDX = {"01-12": 6, "01-13": 7, "01-15": 9, "01-20": 11, "02-13": 29, "02-17": 30, "02-18": 31}
+IDX = {
+    "01-12": 6,
+    "01-13": 7,
+    "01-14": 8,
+    "01-15": 9,
+    "01-20": 11,
+    "02-13": 29,
+    "02-17": 30,
+    "02-18": 31,
+}
 IDX |= {"02-19": 32, "02-20": 33, "02-24": 35}
 
 
@@ -226,7 +235,7 @@ def test_analyst_target_cut_is_shorted_for_five_sessions(tmp_path, market):
     [
         ({"rating": "Upgrade to Buy"}, {}, 1, None),
         ({"rating": "Downgrade to Sell"}, {}, -1, None),
-        ({"rating": "Upgrade to Buy"}, {"use_rating": False}, None, "no_direction"),
+        ({"rating": "Upgrade to Buy"}, {"use_stated": False}, None, "no_direction"),
         (
             {"target_old": 100, "target_new": 103},
             {"min_abs_change_pct": 5},
@@ -246,6 +255,22 @@ def test_analyst_direction_from_rating_and_threshold(
         assert result.drops["reason"].tolist() == [reason]
     else:
         assert only_trade(result, "analyst_revision_drift")["side"] == side
+
+
+def test_analyst_stated_direction_from_an_event_csv(tmp_path, market):
+    # "lowered its target" without numbers: direction down, read from a user CSV; short
+    # from the open of 01-13 to the close of 01-14 (2 sessions).
+    csv = tmp_path / "analyst.csv"
+    csv.write_text("ticker,event_time,firm,direction\nA,2026-01-13 08:00,Example Securities,down\n")
+    data = base_config(
+        market, [NOTE], [{"name": "analyst_revision_drift", "params": {"hold_sessions": 2}}]
+    )
+    data["events"]["sources"] = [
+        {"type": "csv", "path": str(csv), "timezone": "America/New_York", "event_type": "analyst"}
+    ]
+    trade = only_trade(run_config(tmp_path, data), "analyst_revision_drift")
+    entry = ("2026-01-13 14:30", open_("01-13", "01-12"))
+    assert_trade(trade, -1, entry, ("2026-01-14 21:00", close("01-14")))
 
 
 # --------------------------------------------------------------------- user plugins

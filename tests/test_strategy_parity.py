@@ -52,7 +52,7 @@ COMBOS = {
     "analyst_revision_drift": [
         {},
         {"hold_sessions": 1, "exit_at": "open", "min_abs_change_pct": 5},
-        {"use_rating": False, "hold_sessions": 10},
+        {"use_stated": False, "hold_sessions": 10},
     ],
 }
 
