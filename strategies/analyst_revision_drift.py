@@ -120,7 +120,7 @@ def revision_side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray]:
 
 @register_planner(NAME, AnalystRevisionDriftParams, event_types=("analyst",))
 def plan_analyst_revision_drift(ev: EventArrays, market: MarketView, g: dict) -> Plan:
-    """Follow an analyst's price-target change (or rating change) for K sessions."""
+    """Follow an analyst's price-target change (or stated up/down) for K sessions."""
     entry = ev.actionable_tick[None, :]
     exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"])
     side, drop = revision_side(ev, g)
