@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -47,6 +49,7 @@ __all__ = [
     "RunConfig",
     "apply_overrides",
     "config_hash",
+    "import_plugins",
     "load_config",
     "run_model",
 ]
@@ -300,6 +303,7 @@ def _run_model() -> type[BaseModel]:
         "RunConfig",
         __base__=Frozen,
         name=(StrictStr | None, None),
+        plugins=(list[StrictStr], []),
         data=(DataConfig, ...),
         events=(EventsConfig, ...),
         strategies=(list[strategy], Field(min_length=1)),
@@ -388,6 +392,43 @@ def _get(data: Any, path: tuple) -> Any:
     return data
 
 
+def import_plugins(doc: YamlDocument, plugins: Any) -> None:
+    """Import the modules under ``plugins:`` so the strategies they register validate.
+
+    A module is looked up on ``sys.path`` and, failing that, in the config file's
+    folder (``plugins: [my_strategies]`` finds ``my_strategies.py`` next to it).
+    """
+    if plugins is None:
+        return
+    if not isinstance(plugins, list):
+        raise ConfigError(
+            f"{location(doc, ('plugins',))}: plugins: expected a list of module names, "
+            "e.g. plugins: [my_strategies]"
+        )
+    for i, name in enumerate(plugins):
+        try:
+            _import_module(name, doc.path.parent)
+        except Exception as exc:  # whatever the user's module raises on import
+            raise ConfigError(
+                f"{location(doc, ('plugins', i))}: plugins[{i}]: cannot import {name!r} "
+                f"({type(exc).__name__}: {exc}); install the module or put it next to this "
+                "config file, then check that `python -c 'import <module>'` works"
+            ) from exc
+
+
+def _import_module(name: Any, folder: Path) -> None:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a module name must be a dotted string, got {name!r}")
+    added = str(folder) not in sys.path
+    if added:  # appended, so a user file never shadows an installed module
+        sys.path.append(str(folder))
+    try:
+        importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(str(folder))
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
     """Read, validate and freeze a run configuration.
 
@@ -406,6 +447,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     doc = load_yaml(Path(path))
     _reject_silent_coercions(doc)
     data = apply_overrides(doc.data, overrides) if overrides else doc.data
+    import_plugins(doc, data.get("plugins"))
     try:
         model = run_model()
         config = model.model_validate(data)

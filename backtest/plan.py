@@ -170,4 +170,7 @@ DROP_DETAILS = {
     "no_surprise": "no EPS surprise (actual vs estimate) for side: surprise",
     "no_direction": "direction unknown, zero or below the minimum move",
     "outside_calendar": "the holding window leaves the exchange calendar",
+    # Filters the user configured (not data loss, so not counted by events.max_drop_pct):
+    "below_threshold": "the signal (gap, target change) is smaller than the configured minimum",
+    "middle_bucket": "EPS surprise between the short and the long bucket thresholds",
 }

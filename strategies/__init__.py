@@ -1,5 +1,21 @@
 """Built-in strategies, one per module; importing this package registers them all."""
 
-from strategies import earnings_hold, news_momentum
+from strategies import (
+    analyst_revision_drift,
+    earnings_hold,
+    gap,
+    news_momentum,
+    news_reversal,
+    post_earnings_drift,
+    pre_earnings_runup,
+)
 
-__all__ = ["earnings_hold", "news_momentum"]
+__all__ = [
+    "analyst_revision_drift",
+    "earnings_hold",
+    "gap",
+    "news_momentum",
+    "news_reversal",
+    "post_earnings_drift",
+    "pre_earnings_runup",
+]
