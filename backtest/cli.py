@@ -79,14 +79,39 @@ def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> s
         return str(value)
 
 
+WIDE_KEYS = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "hit_rate",
+    "avg_trade_return",
+    "n_trades",
+    "exposure",
+)
+
+
 def _metrics_table(frame) -> Table:
-    """Metrics as rows and strategies as columns, so it fits an 80-column terminal."""
+    """Metrics as rows and strategies as columns (fits 80 columns); strategies as rows if many."""
+    if len(frame) > 5:
+        return _metrics_rows(frame)
     table = Table(title="Metrics", show_lines=False)
     table.add_column("metric", style="bold")
     for name in frame["strategy"]:
         table.add_column(str(name).replace("benchmark:", "B&H "), justify="right")
     for key in METRIC_FORMATS:
         table.add_row(key, *[_fmt(key, value) for value in frame[key]])
+    return table
+
+
+def _metrics_rows(frame) -> Table:
+    table = Table(title="Metrics")
+    table.add_column("strategy", style="bold")
+    for key in WIDE_KEYS:
+        table.add_column(key.replace("_", " "), justify="right")
+    for _, row in frame.iterrows():
+        name = str(row["strategy"]).replace("benchmark:", "B&H ")
+        table.add_row(name, *[_fmt(key, row[key]) for key in WIDE_KEYS])
     return table
 
 

@@ -10,6 +10,7 @@ The comparison folder ``results/compare-<id>/`` holds::
     per_event.csv     net return of each event's trade, one column per strategy
     trades.csv        all trades; equity.csv: daily equity of every strategy
     manifest.json     the configs, their run ids, data fingerprints and versions
+    report.html       all of it on one self-contained page
     charts/           equity.png (growth of 100), drawdown.png, return_distributions.png
 
 Strategies from one config share its period and cash; strategies of different
@@ -29,6 +30,7 @@ import pandas as pd
 from backtest import compare_stats
 from backtest.config import load_config
 from backtest.errors import ConfigError
+from backtest.report.html import write_report
 from backtest.report.manifest import package_versions
 from backtest.report.writer import publish, write_csv, write_json
 from backtest.run import RunResult, run_loaded
@@ -198,7 +200,9 @@ def _charts(result: CompareResult, folder: Path) -> None:
     )
     plot_drawdown(result.equity, folder / "drawdown.png", "Drawdown from the running peak")
     plot_return_distributions(
-        result.trades, folder / "return_distributions.png", "Net return per trade, by strategy"
+        result.trades,
+        folder / "return_distributions.png",
+        "Net return per trade (box: quartiles, line: median, triangle: mean)",
     )
 
 
@@ -215,6 +219,7 @@ def publish_compare(result: CompareResult, root: Path, charts: bool = True) -> P
         if charts:
             (folder / "charts").mkdir()
             _charts(result, folder / "charts")
+        write_report(folder, title=f"Comparison {result.run_id}")  # last: it embeds the above
 
     result.folder = publish(Path(root), result.run_id, "suffix", write)
     return result.folder

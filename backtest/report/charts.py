@@ -109,7 +109,8 @@ def plot_return_distributions(trades: pd.DataFrame, path: Path, title: str) -> P
     fig, ax = _figure()
     ax.set(title=title, ylabel="Net return per trade (%)")
     groups = [
-        (str(n), 100.0 * g["net_return"].astype(float)) for n, g in trades.groupby("strategy")
+        (str(n), 100.0 * g["net_return"].astype(float))
+        for n, g in trades.groupby("strategy", sort=False)
     ]
     if not groups:
         ax.text(0.5, 0.5, "no trades", ha="center", va="center", transform=ax.transAxes)
