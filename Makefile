@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CONFIG ?= configs/baba_2026.yaml
+COMPARE ?= configs/compare_six.yaml
 
 .PHONY: run test lint venv clean bench browser
 
@@ -20,6 +21,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/backtest run $(CONFIG)
+	$(BIN)/backtest compare $(COMPARE)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
