@@ -3,7 +3,10 @@
 RELIABILITY I1 (perturbation) and I2 (truncation). Perturbation scales every
 bar that closes after the cut by a random factor; truncation removes those
 bars. Truncation also removes the exit prices of windows still open at the
-cut, so it compares only decisions whose whole window closed by the cut.
+cut, and the price of an event's own session when that comes after the cut
+(the event then cannot be aligned, e.g. a pre-earnings trade that closes before
+its report), so it compares only decisions whose whole window closed by the cut
+and whose event was tradable by then; perturbation covers the rest.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from backtest.audit.decisions import Decisions, decide, diff_decisions
+from backtest.audit.decisions import FAR_FUTURE, Decisions, decide, diff_decisions
 from backtest.config import LoadedConfig
+from backtest.pipeline import align
 from backtest.run import RunInputs
 from backtest.sessions import session_instant
 
@@ -97,11 +101,17 @@ def _compare(base: Decisions, other: Decisions, check: str, cut, keep) -> list[p
     return out
 
 
+def _tradable_by(signals: pd.DataFrame, actionable: pd.Series, cut: pd.Timestamp) -> pd.DataFrame:
+    return signals[signals["event_id"].map(actionable) <= cut]
+
+
 def future_findings(
     loaded: LoadedConfig, inputs: RunInputs, base: Decisions, cuts: list, seed: int
 ) -> pd.DataFrame:
     """Every decision that changed when only prices after its cut changed."""
     rng, cal, found = np.random.default_rng(seed), inputs.cal, []
+    aligned, _ = align(loaded, inputs.events, inputs.prices, cal, FAR_FUTURE)
+    actionable = aligned.set_index("event_id")["actionable_at"]
     for cut in cuts:
         noisy = replace(inputs, prices=perturb_after(inputs.prices, cut, cal, rng))
         found += _compare(
@@ -117,7 +127,7 @@ def future_findings(
             decide(loaded, short),
             "future_prices_truncated",
             cut,
-            lambda s, c=cut: _closed_by(_decided_by(s, c), c, cal),
+            lambda s, c=cut: _tradable_by(_closed_by(_decided_by(s, c), c, cal), actionable, c),
         )
     frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     return frame.reindex(columns=FINDING_COLUMNS)
