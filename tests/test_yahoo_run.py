@@ -146,3 +146,38 @@ def test_cli_run_offline_flag_uses_the_cache(tmp_path):
 def test_fetch_has_help_with_an_example():
     out = cli("fetch", "--help")
     assert out.returncode == 0 and "Example: backtest fetch" in out.stdout
+
+
+def test_one_run_mixes_bundled_and_yahoo_earnings_inline_news_and_an_article_folder(tmp_path):
+    """Issue 4: the four kinds of source in one config; the report both tables list is kept once."""
+    fill_cache(tmp_path)
+    sources = [
+        {"type": "bundled_earnings"},
+        {"type": "yfinance_earnings"},
+        {
+            "type": "inline",
+            "events": [
+                {
+                    "ticker": "BABA",
+                    "event_type": "news",
+                    "move_pct": -4,
+                    "time": "2026-02-12T08:15:00",
+                    "timezone": "America/New_York",
+                }
+            ],
+        },
+        {"type": "news_folder", "path": str(REPO / "configs" / "articles")},
+    ]
+    data = yahoo_config(tmp_path, sources)
+    data["strategies"].append({"name": "news_momentum", "params": {"hold_sessions": 1}})
+    result = run_loaded(load_config(write_config(tmp_path, data)), now=NOW)
+    earnings = result.events[result.events["event_type"] == "earnings"]
+    # One report, three sources: bundled 08:30, Yahoo "8 AM" (same session and fill: a
+    # duplicate) and the article's date-only mention (a vaguer copy of the same day).
+    assert earnings["event_id"].tolist() == ["BABA-earnings-2026-02-19T133000Z"]
+    duplicates = set(result.drops.loc[result.drops["reason"] == "duplicate", "event_id"])
+    assert {"BABA-earnings-2026-02-19T135959Z", "BABA-earnings-2026-02-19"} <= duplicates
+    traded = set(result.trades["strategy"])
+    assert traded == {"earnings_hold", "news_momentum"}
+    news = result.trades[result.trades["strategy"] == "news_momentum"]
+    assert "BABA-news-2026-02-12T131500Z" in set(news["event_id"])

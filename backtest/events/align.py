@@ -91,6 +91,23 @@ def _dedupe(aligned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return kept, drop_rows(keyed[is_dup], "align", "duplicate", "same event from another source")
 
 
+def _vague_copies(aligned: pd.DataFrame, tz) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A date-only earnings report that another source times on the same day is the same report.
+
+    Date-only copies align to the next session, so the session key of
+    :func:`_dedupe` cannot see them; keeping both would trade one report twice.
+    The precisely timed copy is kept (RELIABILITY E3).
+    """
+    earnings = aligned["event_type"] == "earnings"
+    day = aligned["event_time"].dt.tz_convert(tz).dt.normalize()
+    precise = earnings & (aligned["timing"] != "unknown")
+    timed_days = set(zip(aligned.loc[precise, "ticker"], day[precise], strict=True))
+    key = pd.Series(list(zip(aligned["ticker"], day, strict=True)), index=aligned.index)
+    vague = earnings & (aligned["timing"] == "unknown") & key.isin(timed_days)
+    detail = "same report as a source that gives its time of day"
+    return aligned[~vague], drop_rows(aligned[vague], "align", "duplicate", detail)
+
+
 def _price_at(row: pd.Series, prices: dict[str, pd.DataFrame]) -> float:
     frame = prices.get(row["ticker"])
     if frame is None or row["session"] not in frame.index:
@@ -157,8 +174,9 @@ def align_events(
         "published after the run's clock; not yet known",
         drops,
     )
-    frame, dup_drops = _dedupe(_alignment_columns(frame, cal, intraday_fill))
-    drops.append(dup_drops)
+    frame, vague_drops = _vague_copies(_alignment_columns(frame, cal, intraday_fill), cal.tz)
+    frame, dup_drops = _dedupe(frame)
+    drops.extend([vague_drops, dup_drops])
     start, end = period
     in_period = pd.Series(True, index=frame.index)
     if start is not None:
