@@ -469,6 +469,14 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _print_error(exc: BacktestError) -> None:
+    """One line per problem: never wrapped at the terminal width, brackets printed as written."""
+    from rich.markup import escape
+
+    message = f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))}"
+    err_console.print(message, highlight=False, soft_wrap=True, emoji=False)
+
+
 def main() -> None:
     """Console entry point: one-line errors with exit code 2 unless --debug."""
     import signal
@@ -482,7 +490,7 @@ def main() -> None:
     except BacktestError as exc:
         if STATE["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        _print_error(exc)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted; nothing was published")
