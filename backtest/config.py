@@ -76,6 +76,9 @@ class DataConfig(Frozen):
     # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only.
     cache_dir: Path | None = None
     offline: bool = False
+    # A data.tickers entry with no prices (delisted, renamed): stop the run, or skip it and
+    # record the survivorship bias in the manifest (benchmarks are always required).
+    on_missing_ticker: Literal["error", "skip"] = "error"
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:

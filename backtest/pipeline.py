@@ -69,7 +69,10 @@ def load_market(
     """Load and validate prices of the universe and the benchmarks."""
     cfg = loaded.config
     tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks]))
-    return load_prices(make_source(loaded), tickers, cfg.data.price_basis, cal)
+    skip = frozenset(cfg.data.tickers) - frozenset(cfg.benchmarks)
+    if cfg.data.on_missing_ticker == "error":
+        skip = frozenset()
+    return load_prices(make_source(loaded), tickers, cfg.data.price_basis, cal, skip_missing=skip)
 
 
 def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:

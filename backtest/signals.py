@@ -226,18 +226,28 @@ def window_drops(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drop signals whose holding window lacks prices, or that overlap an earlier one.
 
-    Returns the kept signals and the drop rows (``window_incomplete``, ``overlap``).
+    Returns the kept signals and the drop rows: ``window_incomplete`` when the
+    window runs past either end of the ticker's price history,
+    ``price_nan_in_window`` when a session inside that history has no finite
+    price (a NaN or missing row, RELIABILITY P3), and ``overlap``.
     """
     if signals.empty:
         return signals, empty_drops()
     complete = _complete_windows(signals, market)
+    inside = _inside_history(signals, market)
     drops = [
         drop_rows(
-            signals[~complete],
+            signals[~complete & ~inside],
             "signals",
             "window_incomplete",
             "prices do not cover every session of the holding window",
-        )
+        ),
+        drop_rows(
+            signals[~complete & inside],
+            "signals",
+            "price_nan_in_window",
+            "a session of the holding window has a NaN or missing price",
+        ),
     ]
     kept = signals[complete]
     if overlap == "skip":
@@ -252,6 +262,20 @@ def window_drops(
         )
         kept = kept[~clash]
     return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
+
+
+def _inside_history(signals: pd.DataFrame, market: MarketView) -> pd.Series:
+    """Whether the window lies between the first and the last price row of its ticker."""
+    out = pd.Series(False, index=signals.index)
+    for ticker, rows in signals.groupby("ticker").groups.items():
+        frame = market._prices.get(ticker)
+        if frame is None or frame.empty:
+            continue
+        part = signals.loc[rows]
+        out[rows] = (part["entry_session"] >= frame.index[0]) & (
+            part["exit_session"] <= frame.index[-1]
+        )
+    return out
 
 
 def _complete_windows(signals: pd.DataFrame, market: MarketView) -> pd.Series:

@@ -111,7 +111,7 @@ def test_nan_price_inside_the_window_drops_the_event(tmp_path, market):
     assert result.trades.empty
     assert (
         result.drops.set_index("event_id").loc["A-earnings-2026-02-19", "reason"]
-        == "window_incomplete"
+        == "price_nan_in_window"
     )
 
 

@@ -53,22 +53,53 @@ def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
     return out
 
 
+def _skipped(ticker: str, exc: DataUnavailable) -> ValidationReport:
+    """The report of a ticker skipped for lack of data (``data.on_missing_ticker: skip``).
+
+    Examples
+    --------
+    >>> _skipped("OLD", DataUnavailable("OLD", "delisted")).notes[0][:45]
+    'skipped: no data for OLD: delisted; results h'
+    """
+    note = (
+        f"skipped: {exc}; results have survivorship bias (a delisted or renamed "
+        "ticker's events are missing, see drops ticker_missing)"
+    )
+    return ValidationReport(ticker, rows_in=0, notes=[note])
+
+
 def load_prices(
     source: PriceSource,
     tickers: list[str],
     basis: str,
     cal: xcals.ExchangeCalendar,
+    now: pd.Timestamp | None = None,
+    skip_missing: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
     """Load and validate every ticker; return prices by ticker and the reports.
+
+    ``now`` is the wall clock (default: the current time), not a run's
+    simulated clock: a bar whose session closes after it is still forming and
+    is dropped as ``unfinished_bar`` (RELIABILITY P4), whatever the source.
+    A ticker in ``skip_missing`` that the source has no data for is left out
+    of the prices and reported with a survivorship-bias note (P13).
 
     Raises
     ------
     DataUnavailable
-        For the first ticker the source has no data for.
+        For the first ticker, not in ``skip_missing``, the source has no data for.
     """
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
     prices, reports = {}, []
     for ticker in tickers:
-        clean, report = validate_prices(source.load(ticker), ticker, cal)
+        try:
+            raw = source.load(ticker)
+        except DataUnavailable as exc:
+            if ticker not in skip_missing:
+                raise
+            reports.append(_skipped(ticker, exc))
+            continue
+        clean, report = validate_prices(raw, ticker, cal, now)
         prices[ticker] = apply_basis(clean, basis, ticker)
         reports.append(report)
     return prices, reports

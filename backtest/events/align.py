@@ -20,6 +20,7 @@ __all__ = ["DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"
 DATA_LOSS_REASONS = frozenset(
     {
         "outside_price_range",
+        "ticker_missing",
         "price_missing",
         "price_nan",
         "window_incomplete",
@@ -108,6 +109,28 @@ def _vague_copies(aligned: pd.DataFrame, tz) -> tuple[pd.DataFrame, pd.DataFrame
     return aligned[~vague], drop_rows(aligned[vague], "align", "duplicate", detail)
 
 
+def _check_same_day(aligned: pd.DataFrame, tz) -> None:
+    """Raise when two timed earnings reports of one ticker on one date trade at different points.
+
+    One company does not report twice a day: two sources giving one report
+    different times (bmo and amc) are a conflict only the user can settle
+    (RELIABILITY E3). Same-point copies are deduplicated by :func:`_dedupe`.
+    """
+    timed = aligned[(aligned["event_type"] == "earnings") & (aligned["timing"] != "unknown")]
+    if timed.empty:
+        return
+    day = timed["event_time"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d")
+    points = timed["session"].dt.strftime("%Y-%m-%d") + " " + timed["fill_at"]
+    per_day = points.groupby([timed["ticker"], day]).unique()
+    bad = per_day[per_day.map(len) > 1]
+    if len(bad):
+        (ticker, date), found = bad.index[0], sorted(bad.iloc[0])
+        raise EventError(
+            f"{ticker}: two earnings events on {date} disagree on timing (tradable at "
+            f"{' vs '.join(found)}); keep one of them in your event sources"
+        )
+
+
 def _price_at(row: pd.Series, prices: dict[str, pd.DataFrame]) -> float:
     frame = prices.get(row["ticker"])
     if frame is None or row["session"] not in frame.index:
@@ -175,6 +198,7 @@ def align_events(
         drops,
     )
     frame, vague_drops = _vague_copies(_alignment_columns(frame, cal, intraday_fill), cal.tz)
+    _check_same_day(frame, cal.tz)
     frame, dup_drops = _dedupe(frame)
     drops.extend([vague_drops, dup_drops])
     start, end = period
@@ -185,6 +209,14 @@ def align_events(
         in_period &= frame["session"] <= end
     frame = _split(
         frame, ~in_period, "outside_period", "session outside data.start..data.end", drops
+    )
+    frame = _split(
+        frame,
+        ~frame["ticker"].isin(list(prices)),
+        "ticker_missing",
+        "no prices were loaded for this ticker (not in data.tickers, or skipped by "
+        "data.on_missing_ticker: skip)",
+        drops,
     )
     frame = _split(
         frame,

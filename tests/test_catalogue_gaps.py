@@ -1,0 +1,696 @@
+"""RELIABILITY.md entries that had no test feeding the bad input: one test each (issue 6.2).
+
+Each test names its catalogue id. Errors are asserted with their exact class and
+message; drops with their reason code. ``tests/CATALOGUE.md`` maps every id to
+its test; ``tests/test_catalogue.py`` keeps that table honest.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backtest.config import load_config
+from backtest.data import FilePrices, load_prices, validate_prices
+from backtest.data.prices import apply_basis
+from backtest.data.synthetic import geometric_prices
+from backtest.errors import (
+    DataIntegrityError,
+    DataUnavailable,
+    EventError,
+    LookAheadError,
+    StrategyError,
+)
+from backtest.events.align import align_events
+from backtest.events.table import make_event_table
+from backtest.pipeline import run_strategy
+from backtest.run import backtest_inputs, load_inputs, run_loaded
+from backtest.signals import MarketView, StrategyParams, check_signals, register
+from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices
+from tests.test_invariants import events_st, make_events, random_walk
+from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
+from tests.test_properties import simulated
+
+NY = "America/New_York"
+FAR = pd.Timestamp("2200-01-01", tz="UTC")
+FIVE = SESSIONS[:5]  # 2026-01-02, 05, 06, 07, 08
+
+
+def run_config(tmp_path, data: dict, now: pd.Timestamp = FAR):
+    return run_loaded(load_config(write_config(tmp_path, data)), now)
+
+
+def reasons(result) -> dict[str, str]:
+    return result.drops.set_index("event_id")["reason"].to_dict()
+
+
+# ---------------------------------------------------------------- 4.1 config
+
+
+def test_c5_negative_fee_names_path_value_and_allowed_range(tmp_path, market):
+    data = base_config(market, [NEWS], [MOMENTUM], fees_bps=-1)
+    path = write_config(tmp_path, data)
+    with pytest.raises(Exception) as info:
+        load_config(path)
+    assert type(info.value).__name__ == "ConfigError"
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "fees_bps" in t)
+    assert str(info.value) == (
+        f"{path}:{line}:3: engine.fees_bps: Input should be greater than or equal to 0, got -1"
+    )
+
+
+def test_c8_missing_event_file_is_reported_with_its_absolute_path(tmp_path, market):
+    data = base_config(market, [NEWS], [MOMENTUM])
+    data["events"]["sources"] = [{"type": "csv", "path": "events/missing.csv"}]
+    with pytest.raises(EventError) as info:
+        run_config(tmp_path, data)
+    assert str(info.value) == f"event file not found: {tmp_path / 'events' / 'missing.csv'}"
+
+
+# ---------------------------------------------------------------- 4.2 prices
+
+
+def test_p3_all_nan_rows_are_dropped_and_counted():
+    frame = geometric_prices(FIVE)
+    frame.loc[FIVE[2], ["open", "high", "low", "close"]] = np.nan
+    clean, report = validate_prices(frame, "A", CAL)
+    assert list(clean.index) == [FIVE[0], FIVE[1], FIVE[3], FIVE[4]]
+    assert report.dropped == {"all_nan_row": 1} and report.rows_out == 4
+
+
+def test_p3_nan_inside_an_event_window_drops_the_event_as_price_nan_in_window(tmp_path, market):
+    frame = pd.read_csv(market / "A.csv", index_col="date", parse_dates=True)
+    frame.loc["2026-01-14", "close"] = np.nan  # inside the news trade's 3-session window
+    write_prices(market, {"A": frame})
+    result = run_config(tmp_path, base_config(market, [NEWS], [MOMENTUM]))
+    assert result.trades.empty
+    drop = result.drops.set_index("event_id").loc["A-news-2026-01-13T134204Z"]
+    assert (drop["stage"], drop["reason"]) == ("signals", "price_nan_in_window")
+    assert drop["detail"] == "a session of the holding window has a NaN or missing price"
+
+
+def test_p4_the_bar_of_a_session_still_open_is_dropped(tmp_path):
+    folder = write_prices(tmp_path / "p", {"A": geometric_prices(FIVE)})
+    during = pd.Timestamp("2026-01-08 15:00", tz="UTC")  # 10:00 New York, the 8th is open
+    prices, reports = load_prices(FilePrices(folder), ["A"], "raw", CAL, now=during)
+    assert prices["A"].index[-1] == FIVE[3]
+    assert reports[0].dropped == {"unfinished_bar": 1}
+    closed = pd.Timestamp("2026-01-08 21:00", tz="UTC")  # the close itself: finished
+    prices, reports = load_prices(FilePrices(folder), ["A"], "raw", CAL, now=closed)
+    assert prices["A"].index[-1] == FIVE[4] and reports[0].dropped == {}
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "what"),
+    [
+        ("open", 0.0, "non-positive price"),
+        ("low", 200.0, "high below low"),
+        ("open", 150.0, "open outside [low, high]"),
+        ("close", 50.0, "close outside [low, high]"),
+    ],
+)
+def test_p5_impossible_bars_raise_naming_ticker_date_and_check(column, value, what):
+    frame = geometric_prices(FIVE, start=100.0, growth=0.0, gap=0.0)  # every bar 100, 100.5, 99.5
+    frame.loc[FIVE[2], column] = value
+    row = frame.loc[FIVE[2], ["open", "high", "low", "close"]].to_dict()
+    with pytest.raises(DataIntegrityError) as info:
+        validate_prices(frame, "A", CAL)
+    assert str(info.value) == f"A: {what} on 2026-01-06 ({row}); fix or remove that row"
+
+
+def test_p6_identical_duplicates_are_dropped_and_counted():
+    frame = geometric_prices(FIVE)
+    doubled = pd.concat([frame, frame.iloc[[1]]]).sort_index(kind="stable")
+    clean, report = validate_prices(doubled, "A", CAL)
+    pd.testing.assert_frame_equal(clean, frame, check_freq=False)
+    assert report.dropped == {"duplicate_row": 1}
+
+
+def test_p6_conflicting_duplicates_raise():
+    frame = geometric_prices(FIVE)
+    other = frame.iloc[[1]].assign(close=frame["close"].iloc[1] * 1.001)
+    doubled = pd.concat([frame, other]).sort_index(kind="stable")
+    with pytest.raises(DataIntegrityError) as info:
+        validate_prices(doubled, "A", CAL)
+    assert str(info.value) == (
+        "A: 2026-01-05 appears twice with different prices; "
+        "fix the source file (which row is right cannot be guessed)"
+    )
+
+
+def test_p7_unsorted_index_is_sorted_with_a_warning():
+    frame = geometric_prices(FIVE)
+    shuffled = frame.iloc[[3, 0, 4, 1, 2]]
+    with pytest.warns(UserWarning, match=r"^A: price index was not sorted; sorted it$"):
+        clean, report = validate_prices(shuffled, "A", CAL)
+    pd.testing.assert_frame_equal(clean, frame, check_freq=False)
+    assert report.notes == ["index sorted"] and report.dropped == {}
+
+
+def test_p8_an_exchange_tz_aware_index_becomes_the_same_session_dates():
+    frame = geometric_prices(FIVE)
+    aware = frame.tz_localize(NY)
+    clean, _ = validate_prices(aware, "A", CAL)
+    pd.testing.assert_frame_equal(clean, frame, check_freq=False)
+    assert clean.index.tz is None
+
+
+def test_p8_mixed_utc_offsets_in_a_price_file_raise(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "A.csv").write_text(
+        "date,open,high,low,close,volume\n"
+        "2026-01-05T00:00:00-05:00,100,101,99,100,1\n"
+        "2026-01-06T00:00:00+00:00,100,101,99,100,1\n"
+    )
+    with pytest.raises(DataIntegrityError) as info:
+        validate_prices(FilePrices(folder).load("A"), "A", CAL)
+    assert str(info.value) == "A: price index must be dates, got Index"
+
+
+def test_p10_adjusted_basis_without_adj_close_is_refused():
+    with pytest.raises(DataUnavailable) as info:
+        apply_basis(geometric_prices(FIVE), "adjusted", "A")
+    assert str(info.value) == (
+        "no data for A: adjusted prices requested but adj_close is missing for "
+        "some sessions; use data.price_basis: raw"
+    )
+
+
+def test_p12_prices_ending_inside_the_window_drop_the_event(tmp_path, market):
+    late = {**NEWS, "time": "2026-03-30 08:00", "timezone": NY}  # 3 sessions from 03-30: no 04-01
+    result = run_config(tmp_path, base_config(market, [late], [MOMENTUM]))
+    assert result.trades.empty
+    drop = result.drops.set_index("event_id").loc["A-news-2026-03-30T120000Z"]
+    assert (drop["stage"], drop["reason"]) == ("signals", "window_incomplete")
+
+
+def test_p13_a_missing_ticker_stops_the_run_by_default(tmp_path, market):
+    data = base_config(market, [NEWS], [MOMENTUM])
+    data["data"]["tickers"] = ["A", "GONE"]
+    with pytest.raises(DataUnavailable) as info:
+        run_config(tmp_path, data)
+    assert str(info.value) == f"no data for GONE: no GONE.csv or GONE.parquet in {market}"
+
+
+def test_p13_on_missing_ticker_skip_runs_on_and_records_survivorship(tmp_path, market):
+    data = base_config(market, [NEWS, {**NEWS, "ticker": "GONE"}], [MOMENTUM])
+    data["data"].update(tickers=["A", "GONE"], on_missing_ticker="skip")
+    result = run_config(tmp_path, data)
+    assert result.trades["ticker"].tolist() == ["A"]
+    assert reasons(result) == {"GONE-news-2026-01-13T134204Z": "ticker_missing"}
+    (skipped,) = [r for r in result.validation if r.ticker == "GONE"]
+    assert skipped.notes == [
+        f"skipped: no data for GONE: no GONE.csv or GONE.parquet in {market}; results have "
+        "survivorship bias (a delisted or renamed ticker's events are missing, see drops "
+        "ticker_missing)"
+    ]
+
+
+def test_p13_skip_never_skips_a_benchmark(tmp_path, market):
+    data = base_config(market, [NEWS], [MOMENTUM])
+    data["data"]["on_missing_ticker"] = "skip"
+    data["benchmarks"] = ["NOBENCH"]
+    with pytest.raises(DataUnavailable, match=r"^no data for NOBENCH: "):
+        run_config(tmp_path, data)
+
+
+# ---------------------------------------------------------------- 4.3 events
+
+
+def _aligned(rows: list[dict], prices: pd.DataFrame, now=FAR, fill="next_open"):
+    events = make_event_table(rows, CAL)
+    return align_events(events, {"A": prices}, CAL, fill, now=now)
+
+
+def test_e3_two_sources_timing_one_report_differently_raise():
+    day = "2026-02-19"
+    rows = [
+        {
+            "ticker": "A",
+            "event_type": "earnings",
+            "event_time": pd.Timestamp(f"{day} 08:00", tz=NY),
+        },
+        {
+            "ticker": "A",
+            "event_type": "earnings",
+            "event_time": pd.Timestamp(f"{day} 16:30", tz=NY),
+        },
+    ]
+    with pytest.raises(EventError) as info:
+        _aligned(rows, geometric_prices(SESSIONS))
+    assert str(info.value) == (
+        "A: two earnings events on 2026-02-19 disagree on timing (tradable at "
+        "2026-02-19 open vs 2026-02-20 open); keep one of them in your event sources"
+    )
+
+
+def test_e3_same_session_different_fill_points_raise():
+    rows = [
+        {
+            "ticker": "A",
+            "event_type": "earnings",
+            "event_time": pd.Timestamp("2026-02-19", tz=NY),
+            "timing": "bmo",
+        },
+        {
+            "ticker": "A",
+            "event_type": "earnings",
+            "event_time": pd.Timestamp("2026-02-19 12:00", tz=NY),
+        },
+    ]
+    with pytest.raises(EventError, match=r"^A: two earnings events on 2026-02-19 disagree"):
+        _aligned(rows, geometric_prices(SESSIONS), fill="same_close")
+
+
+def test_e5_an_event_after_the_runs_clock_is_dropped_as_future():
+    rows = [
+        {"ticker": "A", "event_type": "news", "event_time": pd.Timestamp("2026-03-02 08:00", tz=NY)}
+    ]
+    aligned, drops = _aligned(
+        rows, geometric_prices(SESSIONS), now=pd.Timestamp("2026-03-01", tz="UTC")
+    )
+    assert aligned.empty
+    assert drops[["event_id", "stage", "reason", "detail"]].values.tolist() == [
+        [
+            "A-news-2026-03-02T130000Z",
+            "align",
+            "future_event",
+            "published after the run's clock; not yet known",
+        ]
+    ]
+
+
+def test_e6_naive_clock_times_in_a_user_csv_are_rejected(tmp_path, market):
+    (tmp_path / "events.csv").write_text("ticker,event_time\nA,2026-01-13 14:42\n")
+    data = base_config(market, [NEWS], [MOMENTUM])
+    data["events"]["sources"] = [{"type": "csv", "path": "events.csv"}]
+    with pytest.raises(EventError) as info:
+        run_config(tmp_path, data)
+    assert str(info.value) == (
+        f"{tmp_path / 'events.csv'}:2: event time '2026-01-13 14:42' has a clock time but no "
+        "time zone; add timezone: (e.g. America/New_York) or a UTC offset"
+    )
+
+
+def test_e6_a_declared_timezone_makes_the_same_csv_valid(tmp_path, market):
+    (tmp_path / "events.csv").write_text("ticker,event_time\nA,2026-01-13 14:42\n")
+    data = base_config(market, [NEWS], [MOMENTUM])
+    data["events"]["sources"] = [
+        {"type": "csv", "path": "events.csv", "timezone": "Europe/Berlin", "event_type": "news"}
+    ]
+    result = run_config(tmp_path, data)
+    assert result.events["event_time"].tolist() == [pd.Timestamp("2026-01-13 13:42", tz="UTC")]
+
+
+def test_e8_overlapping_windows_skip_the_later_event_or_allow_both(tmp_path, market):
+    second = {**NEWS, "time": "14.01.2026 14:42:04"}  # next day: inside the first 3-session hold
+    skipped = run_config(tmp_path, base_config(market, [NEWS, second], [MOMENTUM]))
+    assert skipped.trades["event_id"].tolist() == ["A-news-2026-01-13T134204Z"]
+    drop = skipped.drops.set_index("event_id").loc["A-news-2026-01-14T134204Z"]
+    assert (drop["reason"], drop["detail"]) == (
+        "overlap",
+        "window overlaps an earlier trade in the same ticker",
+    )
+    data = base_config(market, [NEWS, second], [MOMENTUM])
+    data["events"]["overlap"] = "allow"
+    assert len(run_config(tmp_path, data).trades) == 2
+
+
+@pytest.mark.parametrize(("entry_sessions", "traded"), [(10, True), (11, False)])
+def test_e9_entries_before_the_assumed_notice_are_dropped(tmp_path, market, entry_sessions, traded):
+    """The report date is assumed public 10 sessions ahead (events.assumed_notice_sessions)."""
+    runup = {"name": "pre_earnings_runup", "params": {"entry_sessions": entry_sessions}}
+    result = run_config(tmp_path, base_config(market, [EARNINGS], [runup]))
+    assert len(result.trades) == int(traded)
+    if not traded:
+        assert reasons(result) == {"A-earnings-2026-02-19": "entry_before_known_at"}
+
+
+def test_e10_loss_budget_is_an_event_error_with_the_breakdown(tmp_path, market):
+    late = {**NEWS, "time": "2026-03-30 08:00", "timezone": NY}
+    data = base_config(market, [late, NEWS], [MOMENTUM])
+    data["events"]["max_drop_pct"] = 25
+    with pytest.raises(EventError) as info:
+        run_config(tmp_path, data)
+    assert str(info.value) == (
+        "dropped 1 of 2 events (50.0%) for missing or unusable data, more than "
+        "events.max_drop_pct = 25.0%: {'window_incomplete': 1}"
+    )
+
+
+# ---------------------------------------------------------------- 4.5 strategies
+
+
+class NoParams(StrategyParams):
+    pass
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    from backtest import signals
+
+    monkeypatch.setattr(signals, "_REGISTRY", dict(signals.registered_strategies()))
+    return register
+
+
+def test_r3_a_strategy_that_raises_is_a_strategy_error_with_the_cause_chained(
+    tmp_path, market, registry
+):
+    def boom(events, market, params):
+        raise ZeroDivisionError("division by zero")
+
+    registry("boom", NoParams, ("news",))(boom)
+    with pytest.raises(StrategyError) as info:
+        run_config(tmp_path, base_config(market, [NEWS], [{"name": "boom"}]))
+    assert str(info.value) == "strategy 'boom' raised ZeroDivisionError: division by zero"
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
+def _signal(**changes) -> pd.DataFrame:
+    row = {
+        "strategy": "s",
+        "event_id": "A-news-1",
+        "ticker": "A",
+        "side": 1,
+        "decision_time": pd.Timestamp("2026-01-13 14:30", tz="UTC"),
+        "info_time": pd.Timestamp("2026-01-13 13:42", tz="UTC"),
+        "entry_session": pd.Timestamp("2026-01-13"),
+        "entry_at": "open",
+        "exit_session": pd.Timestamp("2026-01-15"),
+        "exit_at": "close",
+    }
+    return pd.DataFrame([{**row, **changes}])
+
+
+def test_r4_a_nan_field_in_a_signal_is_a_strategy_error():
+    with pytest.raises(StrategyError) as info:
+        check_signals(_signal(side=np.nan), "s", CAL)
+    assert str(info.value) == "strategy 's' returned a NaN field for event A-news-1"
+
+
+def test_r4_a_signal_table_without_a_column_is_a_strategy_error():
+    with pytest.raises(StrategyError) as info:
+        check_signals(_signal().drop(columns=["info_time"]), "s", CAL)
+    assert str(info.value) == "strategy 's' returned signals without column(s) ['info_time']"
+
+
+def test_r4_a_decision_after_its_fill_is_look_ahead():
+    late = pd.Timestamp("2026-01-13 15:00", tz="UTC")  # after the 14:30 open it fills at
+    with pytest.raises(LookAheadError) as info:
+        check_signals(_signal(decision_time=late), "s", CAL)
+    assert str(info.value) == (
+        "strategy 's', event A-news-1: decision at 2026-01-13 15:00:00+00:00 uses information "
+        "from 2026-01-13 13:42:00+00:00 and fills at 2026-01-13 14:30:00+00:00; a decision "
+        "must come after its information and before its fill"
+    )
+
+
+def test_r4_an_exit_before_its_entry_is_a_strategy_error():
+    with pytest.raises(StrategyError, match=r"exit 2026-01-12 21:00:00\+00:00 is not after entry"):
+        check_signals(_signal(exit_session=pd.Timestamp("2026-01-12")), "s", CAL)
+
+
+# ---------------------------------------------------------------- 5. invariants
+
+
+def _run_trades(tmp_path, data: dict) -> pd.DataFrame:
+    cols = [
+        "strategy",
+        "ticker",
+        "event_id",
+        "side",
+        "entry_time",
+        "exit_time",
+        "entry_price",
+        "exit_price",
+        "gross_return",
+        "net_return",
+    ]
+    trades = run_config(tmp_path, data).trades[cols]
+    return trades.sort_values(cols[:3]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("local", "session", "at"),
+    [
+        ("2026-03-09 15:59", "2026-03-10", "open"),  # DST Monday: intraday -> next open
+        ("2026-03-09 16:00", "2026-03-10", "open"),  # at the close is after close
+        ("2026-03-09 16:01", "2026-03-10", "open"),
+        ("2026-03-09 09:29", "2026-03-09", "open"),  # bmo on the first EDT Monday
+    ],
+)
+def test_i5_events_around_the_close_on_a_dst_day_map_to_the_expected_session(local, session, at):
+    rows = [{"ticker": "A", "event_type": "news", "event_time": pd.Timestamp(local, tz=NY)}]
+    aligned, _ = _aligned(rows, geometric_prices(SESSIONS))
+    assert (aligned.at[0, "session"], aligned.at[0, "fill_at"]) == (pd.Timestamp(session), at)
+
+
+def test_i5_the_same_instants_in_utc_or_new_york_give_identical_results(tmp_path, market):
+    ny = [
+        {**NEWS, "time": "2026-03-09T09:45:00", "timezone": NY},  # first EDT session
+        {**EARNINGS, "time": "2026-03-06T17:00:00", "timezone": NY, "timing": "amc"},
+    ]
+    utc = [
+        {**NEWS, "time": "2026-03-09T13:45:00", "timezone": "UTC"},
+        {**EARNINGS, "time": "2026-03-06T22:00:00", "timezone": "UTC", "timing": "amc"},
+    ]
+    (tmp_path / "ny").mkdir()
+    (tmp_path / "utc").mkdir()
+    a = _run_trades(tmp_path / "ny", base_config(market, ny, [HOLD, MOMENTUM]))
+    b = _run_trades(tmp_path / "utc", base_config(market, utc, [HOLD, MOMENTUM]))
+    assert len(a) == 2
+    pd.testing.assert_frame_equal(a, b)
+
+
+def _bar_point(instant: pd.Timestamp) -> tuple[pd.Timestamp, str]:
+    session = instant.tz_convert(NY).normalize().tz_localize(None)
+    return session, "open" if instant == CAL.session_open(session) else "close"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st)
+def test_i6_every_fill_is_the_configured_bar_price_inside_the_bar(seed, evs):
+    prices = random_walk(seed)
+    events = make_events([d for d, _ in evs], [h for _, h in evs])
+    for name, res in simulated(prices, events, fees_bps=0, slippage_bps=0).items():
+        for row in res.trades.itertuples():
+            for instant, price in (
+                (row.entry_time, row.entry_price),
+                (row.exit_time, row.exit_price),
+            ):
+                session, at = _bar_point(instant)
+                bar = prices.loc[session]
+                assert price == pytest.approx(bar[at], rel=1e-12), (name, row.event_id)
+                assert bar["low"] <= price <= bar["high"], (name, row.event_id)
+
+
+def _trade_key(results: dict) -> pd.DataFrame:
+    frames = [r.trades.assign(strategy=name) for name, r in results.items()]
+    cols = ["strategy", "event_id", "side", "entry_time", "exit_time", "gross_return", "net_return"]
+    out = pd.concat(frames, ignore_index=True)[cols]
+    return out.sort_values(cols[:2]).reset_index(drop=True)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st, order=st.randoms(use_true_random=False))
+def test_i13_shuffled_or_duplicated_event_rows_change_nothing(seed, evs, order):
+    prices = random_walk(seed)
+    events = make_events([d for d, _ in evs], [h for _, h in evs])
+    rows = list(range(len(events)))
+    order.shuffle(rows)
+    shuffled = events.iloc[rows].reset_index(drop=True)
+    doubled = pd.concat([shuffled, shuffled.iloc[[0]]], ignore_index=True)
+    base = _trade_key(simulated(prices, events, fees_bps=5, slippage_bps=2))
+    pd.testing.assert_frame_equal(
+        base, _trade_key(simulated(prices, shuffled, fees_bps=5, slippage_bps=2))
+    )
+    pd.testing.assert_frame_equal(
+        base, _trade_key(simulated(prices, doubled, fees_bps=5, slippage_bps=2))
+    )
+    _, drops = align_events(doubled, {"A": prices}, CAL, now=FAR)
+    assert drops.loc[drops["reason"] == "duplicate", "event_id"].tolist() == [
+        shuffled.at[0, "event_id"]
+    ]
+
+
+def two_ticker_market(folder) -> object:
+    sessions = SESSIONS
+    return write_prices(
+        folder,
+        {
+            "A": geometric_prices(sessions, growth=0.01, gap=0.002),
+            "B": geometric_prices(sessions, start=50.0, growth=-0.005, gap=-0.001),
+            "SPY": geometric_prices(sessions, growth=0.0, gap=0.0),
+        },
+    )
+
+
+B_NEWS = {**NEWS, "ticker": "B", "time": "20.01.2026 14:42:04", "move_pct": -4}
+B_EARNINGS = {**EARNINGS, "ticker": "B", "time": "2026-02-26"}
+
+
+def test_i13_ticker_event_and_strategy_order_in_the_config_change_nothing(tmp_path):
+    prices = two_ticker_market(tmp_path / "prices")
+    events = [EARNINGS, NEWS, B_NEWS, B_EARNINGS]
+    one = base_config(prices, events, [HOLD, MOMENTUM])
+    one["data"]["tickers"] = ["A", "B"]
+    two = base_config(prices, events[::-1], [MOMENTUM, HOLD])
+    two["data"]["tickers"] = ["B", "A"]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    a, b = _run_trades(tmp_path / "one", one), _run_trades(tmp_path / "two", two)
+    assert len(a) == 4
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_i14_adding_ticker_b_leaves_ticker_a_results_unchanged(tmp_path):
+    prices = two_ticker_market(tmp_path / "prices")
+    alone = base_config(prices, [EARNINGS, NEWS], [HOLD, MOMENTUM])
+    both = base_config(prices, [EARNINGS, NEWS, B_NEWS, B_EARNINGS], [HOLD, MOMENTUM])
+    both["data"]["tickers"] = ["A", "B"]
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "both").mkdir()
+    a = _run_trades(tmp_path / "alone", alone)
+    ab = _run_trades(tmp_path / "both", both)
+    assert set(ab["ticker"]) == {"A", "B"} and len(a) == 2
+    pd.testing.assert_frame_equal(a, ab[ab["ticker"] == "A"].reset_index(drop=True))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st, k=st.sampled_from([0.01, 0.37, 3.0, 250.0]))
+def test_i15_scaling_every_price_leaves_every_return_unchanged(seed, evs, k):
+    prices = random_walk(seed)
+    scaled = prices.copy()
+    scaled[["open", "high", "low", "close"]] *= k
+    events = make_events([d for d, _ in evs], [h for _, h in evs])
+    base = _trade_key(simulated(prices, events, fees_bps=7, slippage_bps=3))
+    other = _trade_key(simulated(scaled, events, fees_bps=7, slippage_bps=3))
+    pd.testing.assert_frame_equal(base, other, rtol=1e-9)
+
+
+# Sessions 2026-01-20 .. 2026-02-13 hold no holiday, so a one-week shift of events that
+# look back at most 3 sessions from 01-27 and hold at most 3 sessions past 02-02 crosses none.
+QUIET_DAYS = ["2026-01-27", "2026-01-28", "2026-01-29", "2026-01-30", "2026-02-02"]
+
+
+def _week_events(picks: list[tuple[int, int]], weeks: int) -> pd.DataFrame:
+    rows = []
+    for n, (day, hour) in enumerate(picks):
+        when = pd.Timestamp(QUIET_DAYS[day], tz=NY) + pd.Timedelta(hours=hour, weeks=weeks)
+        kind = ("news", "earnings", "analyst")[n % 3]
+        row = {"ticker": "A", "event_type": kind, "event_time": when, "source": f"s{n}"}
+        if kind == "earnings":
+            row.update(known_at=when - pd.Timedelta(days=20), eps_estimate=1.0, eps_actual=1.2)
+        if kind == "analyst":
+            row.update(target_old=100.0, target_new=80.0)
+        rows.append(row)
+    return make_event_table(rows, CAL)
+
+
+def _shift_prices(prices: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    moved = prices.copy()
+    moved.index = moved.index + pd.Timedelta(weeks=weeks)
+    return moved[moved.index.isin(CAL.sessions)]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    picks=st.lists(
+        st.tuples(st.integers(0, len(QUIET_DAYS) - 1), st.sampled_from([7, 12, 18])),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda t: t[0],
+    ),
+)
+def test_i16_shifting_prices_and_events_by_a_week_leaves_every_return_unchanged(seed, picks):
+    prices = random_walk(seed)
+    base = _trade_key(simulated(prices, _week_events(picks, 0), fees_bps=5, slippage_bps=2))
+    moved = simulated(_shift_prices(prices, 1), _week_events(picks, 1), fees_bps=5, slippage_bps=2)
+    moved = _trade_key(moved)
+    assert len(base) > 0
+    week = pd.Timedelta(weeks=1)
+    assert (moved["entry_time"] - week).tolist() == base["entry_time"].tolist()
+    assert (moved["exit_time"] - week).tolist() == base["exit_time"].tolist()
+    cols = ["strategy", "side", "gross_return", "net_return"]
+    pd.testing.assert_frame_equal(base[cols], moved[cols], rtol=1e-12)
+
+
+def test_i18_a_run_mutates_neither_prices_nor_events_nor_config(tmp_path, market):
+    loaded = load_config(
+        write_config(tmp_path, base_config(market, [EARNINGS, NEWS], [HOLD, MOMENTUM]))
+    )
+    inputs = load_inputs(loaded)
+    prices = copy.deepcopy(inputs.prices)
+    events = inputs.events.copy(deep=True)
+    dumped = loaded.config.model_dump()
+    result = backtest_inputs(loaded, inputs, FAR)
+    assert len(result.trades) == 2
+    for ticker, frame in prices.items():
+        pd.testing.assert_frame_equal(inputs.prices[ticker], frame)
+    pd.testing.assert_frame_equal(inputs.events, events)
+    assert loaded.config.model_dump() == dumped
+
+
+def test_i18_a_strategy_cannot_mutate_the_events_it_is_given(market):
+    prices = random_walk(1)
+    events = make_events([10, 20, 30], [8, 12, 18])
+    aligned, _ = align_events(events, {"A": prices}, CAL, now=FAR)
+    before = aligned.copy(deep=True)
+    from types import SimpleNamespace
+
+    from backtest.signals import registered_strategies
+
+    for name, spec in sorted(registered_strategies().items()):
+        run_strategy(
+            SimpleNamespace(name=name, label=None, params=spec.params()),
+            aligned,
+            MarketView({"A": prices}, CAL),
+            "skip",
+        )
+    pd.testing.assert_frame_equal(aligned, before)
+
+
+@pytest.mark.parametrize(("limit", "warned"), [(7, True), (8, False)])
+def test_e7_exactly_the_row_cap_logs_a_truncation_warning(tmp_path, caplog, limit, warned):
+    """The recorded Yahoo page has 7 rows: asking for 7 may have cut history off, 8 did not."""
+    from yahoo_fake import FakeYahoo
+
+    from backtest.data.cache import ParquetCache
+    from backtest.data.yahoo import yfinance_module
+    from backtest.events.yahoo_earnings import YFinanceEarnings
+
+    yf = yfinance_module(tmp_path / "cache")
+    yf.data.YfData._instances.clear()
+    yf.data.YfData.cache_get.cache_clear()
+    source = YFinanceEarnings(
+        ParquetCache(tmp_path / "cache"),
+        CAL,
+        session=FakeYahoo(),
+        limit=limit,
+        sleep=[].append,
+        clock=lambda: pd.Timestamp("2026-02-27 22:00", tz="UTC"),
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="backtest.events.yahoo_earnings"):
+            assert len(source.fetch("BABA")) == 7
+    finally:
+        yf.data.YfData._instances.clear()
+    expected = ["BABA: got 7 earnings rows = the limit; older history may be cut off"]
+    assert [r.getMessage() for r in caplog.records] == (expected if warned else [])
+
+
+def test_k7_yfinance_sqlite_caches_live_in_the_runs_cache_folder(tmp_path):
+    from yfinance.cache import _TzDBManager
+
+    from backtest.data.yahoo import yfinance_module
+
+    yfinance_module(tmp_path / "run-cache")
+    assert _TzDBManager.get_location() == str(tmp_path / "run-cache" / "yfinance")
