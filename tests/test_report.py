@@ -116,3 +116,48 @@ def test_metrics_json_is_valid_json_with_null_for_undefined(tmp_path, market):
     metrics = json.loads((result.folder / "metrics.json").read_text())
     assert metrics["news_momentum"]["n_trades"] == 0
     assert metrics["news_momentum"]["hit_rate"] is None
+
+
+def test_a_run_published_meanwhile_under_the_same_id_gets_a_suffix_not_an_error(tmp_path):
+    """R1: another process renames its folder to the target between our check and our rename."""
+
+    def write(folder):
+        (folder / "trades.csv").write_text("mine\n")
+        (tmp_path / "same-id").mkdir()  # the other run wins the race
+        (tmp_path / "same-id" / "trades.csv").write_text("theirs\n")
+
+    target = publish(tmp_path, "same-id", "suffix", write)
+    assert target.name == "same-id-2"
+    assert (target / "trades.csv").read_text() == "mine\n"
+    assert (tmp_path / "same-id" / "trades.csv").read_text() == "theirs\n"
+
+
+def test_the_race_with_if_exists_error_raises_and_leaves_no_temp_folder(tmp_path):
+    with pytest.raises(
+        ResultsExistError, match="same-id (already exists|was published by another)"
+    ):
+        publish(tmp_path, "same-id", "error", lambda folder: (tmp_path / "same-id").mkdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["same-id"]
+
+
+def _publish_in_process(root: str) -> str:
+    from pathlib import Path
+
+    def write(folder):
+        for i in range(50):
+            (folder / f"part-{i}.csv").write_text("x\n" * 100)
+
+    return publish(Path(root), "race", "suffix", write).name
+
+
+def test_four_processes_publishing_one_run_id_each_get_a_complete_folder(tmp_path):
+    import concurrent.futures
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=ctx) as pool:
+        names = list(pool.map(_publish_in_process, [str(tmp_path)] * 4))
+    assert sorted(names) == ["race", "race-2", "race-3", "race-4"]
+    for name in names:
+        assert len(list((tmp_path / name).iterdir())) == 50
+    assert not list(tmp_path.glob(".tmp-*"))

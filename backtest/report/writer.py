@@ -43,6 +43,24 @@ def _target(root: Path, run_id: str, if_exists: str) -> Path:
     return root / f"{run_id}-{n}"
 
 
+def _rename(tmp: Path, root: Path, run_id: str, if_exists: str, attempts: int = 100) -> Path:
+    """Rename ``tmp`` to a free target; a run publishing the same id meanwhile loses nothing."""
+    for _ in range(attempts):
+        target = _target(root, run_id, if_exists)
+        try:
+            os.rename(tmp, target)  # atomic on one filesystem; fails rather than merging folders
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+            if if_exists == "error":
+                raise ResultsExistError(
+                    f"{target} was published by another run meanwhile; delete it, or set "
+                    "output.if_exists: suffix"
+                ) from None
+    raise ResultsExistError(f"could not find a free name for {root / run_id} after {attempts} tries")
+
+
 def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp_folder)`` and publish the folder as ``root/run_id`` atomically.
 
@@ -66,9 +84,7 @@ def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], Non
     try:
         write(tmp)
         marker.unlink()
-        target = _target(root, run_id, if_exists)
-        os.rename(tmp, target)  # atomic on one filesystem; fails rather than merging folders
-        return target
+        return _rename(tmp, root, run_id, if_exists)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
