@@ -70,6 +70,19 @@ def test_fetch_reports_each_ticker_and_keeps_going_after_a_failure(tmp_path):
     assert rows["BABA"]["analyst"] == "4"
 
 
+def test_an_offline_run_says_so_in_its_manifest(tmp_path):
+    """P2 / P10: the manifest records the source, the price basis and that only the cache was used."""
+    import json
+
+    from backtest.run import run
+
+    fill_cache(tmp_path)
+    config = write_config(tmp_path, yahoo_config(tmp_path, [{"type": "yfinance_earnings"}]))
+    folder = run(config, out_dir=tmp_path / "results", now=NOW).folder
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["data"] == {"source": "yfinance", "price_basis": "raw", "offline": True}
+
+
 def test_offline_run_trades_cached_yahoo_prices_and_earnings(tmp_path):
     fill_cache(tmp_path)
     loaded = load_config(
