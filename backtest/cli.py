@@ -146,7 +146,16 @@ def run(
         f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
         f"drops: {reasons or 'none'}"
     )
+    console.print(_study_line(result))
     console.print(f"results: {result.folder}")
+
+
+def _study_line(result) -> str:
+    if result.event_study is None:
+        return f"event study: {result.event_study_note}"
+    from backtest.eventstudy import headline
+
+    return headline(result.event_study)
 
 
 def _verify(folder: Path) -> None:

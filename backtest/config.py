@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from backtest.errors import ConfigError
+from backtest.eventstudy.config import EventStudyConfig
 from backtest.signals import registered_strategies
 from backtest.yaml_source import (
     YamlDocument,
@@ -45,6 +46,7 @@ from backtest.yaml_source import (
 )
 
 __all__ = [
+    "EventStudySection",
     "LoadedConfig",
     "RunConfig",
     "apply_overrides",
@@ -288,6 +290,32 @@ class SweepConfig(Frozen):
         }
 
 
+class EventStudySection(EventStudyConfig):
+    """The ``event_study:`` section: :class:`~backtest.eventstudy.EventStudyConfig` plus when to run.
+
+    ``enabled: false`` turns the study off. With fewer than ``min_events`` aligned
+    events the study is skipped (and the manifest says so). ``benchmark: null``
+    means the first of ``benchmarks:`` that is not one of ``data.tickers``, else
+    SPY; a benchmark without prices skips the study with a note, the run goes on.
+
+    Examples
+    --------
+    >>> EventStudySection().enabled, EventStudySection().benchmark
+    (True, None)
+    >>> EventStudySection(event_window=(-5, 5), car_windows=[(0, 1)]).settings("SPY").event_window
+    (-5, 5)
+    """
+
+    enabled: bool = True
+    benchmark: StrictStr | None = None
+    min_events: int = Field(3, ge=2)
+
+    def settings(self, benchmark: str) -> EventStudyConfig:
+        """The package's settings for this section, with the benchmark resolved."""
+        own = {"enabled", "benchmark", "min_events"}
+        return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
+
+
 def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         f"Strategy_{name}",
@@ -314,6 +342,7 @@ def _run_model() -> type[BaseModel]:
         sweep=(SweepConfig | None, None),
         benchmarks=(list[Ticker], ["SPY"]),
         output=(OutputConfig, OutputConfig()),
+        event_study=(EventStudySection, EventStudySection()),
     )
 
 

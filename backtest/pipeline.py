@@ -8,6 +8,7 @@ the report.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -23,15 +24,20 @@ from backtest.schema import empty_drops
 from backtest.signals import MarketView, StrategySpec, check_signals, get_strategy, window_drops
 from backtest.timeline import Timeline, build_timeline
 
+if TYPE_CHECKING:
+    from backtest.eventstudy import EventStudyResult
+
 __all__ = [
     "StrategyRun",
     "align",
+    "event_study_benchmark",
     "load_all_events",
     "load_events_and_drops",
     "load_market",
     "make_source",
     "run_strategy",
     "run_timeline",
+    "study_events",
 ]
 
 
@@ -242,3 +248,55 @@ def simulate_run(
     trades = result.trades.assign(strategy=run.label)
     result = EngineResult(trades, result.equity, result.in_market)
     return StrategyRun(run.name, run.label, run.events, run.signals, run.drops, result)
+
+
+def event_study_benchmark(config) -> str:
+    """The study's market index: ``event_study.benchmark``, else a non-traded benchmark, else SPY.
+
+    The first of ``benchmarks:`` that is not one of ``data.tickers`` is taken, since
+    a stock regressed on itself has no abnormal return.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> cfg = NS(event_study=NS(benchmark=None), benchmarks=["BABA", "QQQ"],
+    ...          data=NS(tickers=["BABA"]))
+    >>> event_study_benchmark(cfg)
+    'QQQ'
+    >>> event_study_benchmark(NS(event_study=NS(benchmark=None), benchmarks=[], data=cfg.data))
+    'SPY'
+    """
+    chosen = config.event_study.benchmark
+    others = [b for b in config.benchmarks if b not in config.data.tickers]
+    return chosen or (others[0] if others else "SPY")
+
+
+def study_events(
+    loaded: LoadedConfig,
+    aligned: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    trades: pd.DataFrame,
+) -> tuple[EventStudyResult | None, str]:
+    """The configured event study of ``aligned`` (None when off or skipped) and a note why.
+
+    The benchmark must be among the loaded prices (``data.tickers`` or
+    ``benchmarks:``); without them the study is skipped, never the run.
+    """
+    section = loaded.config.event_study
+    if not section.enabled:
+        return None, "disabled (event_study.enabled: false)"
+    if len(aligned) < section.min_events:
+        return None, (
+            f"skipped: {len(aligned)} aligned events, fewer than event_study.min_events "
+            f"({section.min_events})"
+        )
+    benchmark = event_study_benchmark(loaded.config)
+    if benchmark not in prices:
+        return None, (
+            f"skipped: no prices for the benchmark {benchmark}; add it to benchmarks: "
+            "or name another one in event_study.benchmark"
+        )
+    from backtest.eventstudy import run_event_study  # scipy.stats: only runs that study pay
+
+    settings = section.settings(benchmark)
+    return run_event_study(aligned, prices, prices[benchmark], settings, trades), ""

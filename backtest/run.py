@@ -7,8 +7,9 @@ compute metrics, and publish ``results/<run_id>/`` atomically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,12 +25,16 @@ from backtest.pipeline import (
     run_strategy,
     run_timeline,
     simulate_run,
+    study_events,
 )
 from backtest.report.manifest import data_fingerprint
 from backtest.schema import empty_drops
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView
 from backtest.timeline import Timeline
+
+if TYPE_CHECKING:
+    from backtest.eventstudy import EventStudyResult
 
 __all__ = [
     "RunInputs",
@@ -39,6 +44,7 @@ __all__ = [
     "load_inputs",
     "run",
     "run_loaded",
+    "with_event_study",
 ]
 
 
@@ -57,6 +63,10 @@ class RunResult:
     validation: list = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
     folder: Path | None = None
+    # The market-model event study of ``events`` (None when disabled or skipped; the
+    # note says why). Only published runs compute it: see :func:`with_event_study`.
+    event_study: EventStudyResult | None = None
+    event_study_note: str = "not computed"
 
 
 def engine_settings(loaded: LoadedConfig) -> EngineSettings:
@@ -105,7 +115,10 @@ def _metrics_table(
 
 
 def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
-    digest = config_hash(loaded.config, exclude={"output"})  # where results go is not a result
+    exclude = {"output"}  # where results go is not a result
+    if loaded.config.event_study == type(loaded.config.event_study)():
+        exclude.add("event_study")  # default study: run ids of configs without the section stay
+    digest = config_hash(loaded.config, exclude=exclude)
     data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
     import hashlib
 
@@ -172,6 +185,16 @@ def run_loaded(loaded: LoadedConfig, now: pd.Timestamp | None = None) -> RunResu
     return backtest_inputs(loaded, load_inputs(loaded), now)
 
 
+def with_event_study(result: RunResult) -> RunResult:
+    """``result`` with the configured event study of its aligned events and trades attached.
+
+    A separate stage, so the look-ahead audit, ``compare`` and ``--verify``, which
+    re-run the backtest without publishing a study, do not pay for it.
+    """
+    study, note = study_events(result.config, result.events, result.prices, result.trades)
+    return replace(result, event_study=study, event_study_note=note)
+
+
 def run(
     config: str | Path | LoadedConfig,
     out_dir: Path | None = None,
@@ -199,7 +222,7 @@ def run(
     from backtest.report.results import write_results
 
     loaded = config if isinstance(config, LoadedConfig) else load_config(config, overrides)
-    result = run_loaded(loaded, now)
+    result = with_event_study(run_loaded(loaded, now))
     # Output goes where the user runs from (like --out), unlike inputs, which are
     # resolved against the config file.
     root = Path(out_dir if out_dir is not None else loaded.config.output.dir)

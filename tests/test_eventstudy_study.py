@@ -204,8 +204,13 @@ def test_write_event_study(tmp_path, bundled):
         "bootstrap",
     }
     pngs = sorted((tmp_path / "es" / "charts").glob("*.png"))
-    groups = result.caar[["group_by", "group"]].drop_duplicates()
-    assert len(pngs) == len(groups) + groups["group_by"].nunique() - 1
+    sizes = result.caar.groupby(["group_by", "group"])["n"].first()
+    assert (sizes >= 2).all() and sizes["event_type"].index.tolist() == ["earnings"]
+    # Every group has 2+ events, so each gets a chart, and each grouping with 2+ groups a
+    # comparison; event_type's only group (all bundled events are earnings) repeats "all".
+    want = {f"car_{by}_{name}.png" for by, name in sizes.index if by != "event_type"}
+    want |= {"caar_by_timing.png", "caar_by_surprise.png"}
+    assert {p.name for p in pngs} == want
     assert all(
         p.stat().st_size > 10_000 and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs
     )

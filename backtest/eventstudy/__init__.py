@@ -2,20 +2,20 @@
 
 Import chain (one way): config <- returns <- market_model <- statistic <- parametric,
 nonparametric, bootstrap <- caar <- groups <- sample <- attribution <- study <- charts
-<- writer. Every stage is a pure function over numpy arrays or pandas tables.
+<- writer, summary. Every stage is a pure function over numpy arrays or pandas tables.
 
 Public API: :func:`run_event_study`, :func:`write_event_study`,
 :class:`EventStudyConfig`, :class:`EventStudyResult`, the tests, and
-:func:`attribute_trades` / :func:`extreme_events`.
+:func:`attribute_trades` / :func:`extreme_events`, and the one-line :func:`headline`.
+
+The names are imported on first use (PEP 562), so that ``backtest.config`` can
+use :class:`EventStudyConfig` without loading scipy.stats and matplotlib for
+commands that never run a study.
 """
 
-from backtest.eventstudy.attribution import attribute_trades, extreme_events
-from backtest.eventstudy.bootstrap import bootstrap_caar
-from backtest.eventstudy.config import EventStudyConfig
-from backtest.eventstudy.nonparametric import corrado_rank_test, generalized_sign_test
-from backtest.eventstudy.parametric import bmp_test, cross_sectional_t, patell_test
-from backtest.eventstudy.study import EventStudyResult, run_event_study
-from backtest.eventstudy.writer import write_event_study
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "EventStudyConfig",
@@ -27,7 +27,44 @@ __all__ = [
     "cross_sectional_t",
     "extreme_events",
     "generalized_sign_test",
+    "headline",
     "patell_test",
     "run_event_study",
     "write_event_study",
 ]
+
+_HOME = {
+    "EventStudyConfig": "config",
+    "EventStudyResult": "study",
+    "attribute_trades": "attribution",
+    "bmp_test": "parametric",
+    "bootstrap_caar": "bootstrap",
+    "corrado_rank_test": "nonparametric",
+    "cross_sectional_t": "parametric",
+    "extreme_events": "attribution",
+    "generalized_sign_test": "nonparametric",
+    "headline": "summary",
+    "patell_test": "parametric",
+    "run_event_study": "study",
+    "write_event_study": "writer",
+}
+
+
+def __getattr__(name: str):
+    """Import a public name from its module on first access.
+
+    Examples
+    --------
+    >>> from backtest.eventstudy import EventStudyConfig
+    >>> EventStudyConfig().benchmark
+    'SPY'
+    """
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -3,6 +3,10 @@
 One PNG per group: each event's CAR path (thin grey), the CAAR (bold) and its
 confidence band, days -10..+20 around day 0. One more PNG per grouping overlays
 the groups' CAAR lines to compare them.
+
+Charts that would repeat another are not drawn (each costs ~0.1 s): a grouping
+with one group holds the same events as ``all``, and a group of one event has no
+band, its line is on the grouping's comparison chart and its CAR in ``car.csv``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import pandas as pd
 
 from backtest.report.charts import _figure, _save
 
-__all__ = ["plot_car_group", "plot_caar_comparison", "write_car_charts"]
+__all__ = ["drawn_groups", "plot_car_group", "plot_caar_comparison", "write_car_charts"]
 
 PCT = 100.0
+MIN_GROUP_CHART = 2  # events a group needs for a chart of its own ("all" always gets one)
 
 
 def _day_axis(ax, days: np.ndarray) -> None:
@@ -115,6 +120,32 @@ def _paths(ar: pd.DataFrame, event_ids: pd.Series) -> pd.DataFrame:
     return wide.cumsum()
 
 
+def drawn_groups(caar: pd.DataFrame) -> tuple[list[tuple[str, str]], list[str]]:
+    """(grouping, group) pairs that get a CAR chart, and groupings that get a comparison.
+
+    Examples
+    --------
+    >>> caar = pd.DataFrame({"group_by": ["all", "timing", "event_type", "event_type"],
+    ...                      "group": ["all", "bmo", "earnings", "news"], "n": [3, 3, 2, 1]})
+    >>> drawn_groups(caar)  # timing = bmo repeats all; news is one event
+    ([('all', 'all'), ('event_type', 'earnings')], ['event_type'])
+    """
+    sizes = caar.groupby(["group_by", "group"], sort=False)["n"].first()
+    counts = sizes.groupby(level=0, sort=False).size()
+    total = sizes.get(("all", "all"), -1)
+    compared = [by for by, k in counts.items() if by != "all" and k >= 2]
+
+    def repeats_all(by: str, n: int) -> bool:
+        return counts[by] == 1 and n == total
+
+    groups = [
+        (by, name)
+        for (by, name), n in sizes.items()
+        if by == "all" or (n >= MIN_GROUP_CHART and not repeats_all(by, n))
+    ]
+    return groups, compared
+
+
 def write_car_charts(result, folder: Path) -> list[Path]:
     """Write every group's CAR chart and each grouping's comparison chart into ``folder``.
 
@@ -128,7 +159,10 @@ def write_car_charts(result, folder: Path) -> list[Path]:
     """
     written = []
     conf = result.settings.confidence
+    groups, compared = drawn_groups(result.caar)
     for (by, name), rows in result.caar.groupby(["group_by", "group"], sort=False):
+        if (by, name) not in groups:
+            continue
         ids = result.groups.loc[
             (result.groups["group_by"] == by) & (result.groups["group"] == name), "event_id"
         ]
@@ -143,7 +177,7 @@ def write_car_charts(result, folder: Path) -> list[Path]:
             )
         )
     for by, rows in result.caar.groupby("group_by", sort=False):
-        if by != "all":
+        if by in compared:
             written.append(
                 plot_caar_comparison(
                     rows, folder / f"caar_by_{_slug(by)}.png", f"CAAR by {by.replace('_', ' ')}"

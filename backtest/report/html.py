@@ -44,9 +44,12 @@ KNOWN_TABLES = (
     ("equity.csv", "Daily equity"),
 )
 KNOWN_CHARTS = (
-    "equity.png", "drawdown.png", "trade_returns.png", "heatmap_*.png", "caar_by_*.png",
-    "car_*.png", "events/*.png",
+    "equity.png", "drawdown.png", "trade_returns.png", "heatmap_*.png", "car_all_*.png",
+    "caar_by_*.png", "car_*.png", "events/*.png",
 )  # fmt: skip
+# Subfolders whose files make one block of the page (a run's event_study/): their tables
+# stay together where the first of them ranks, their charts follow that first table.
+BLOCKS = {"event_study": "Event study"}
 KNOWN_JSON = (("summary.json", "Sweep summary"), ("manifest.json", "Run manifest"))
 HEADLINES = ("Metrics", "Sweep summary")  # shown first, before the charts
 # Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
@@ -175,30 +178,68 @@ def _rel(path: Path, folder: Path) -> str:
     return path.relative_to(folder).as_posix()
 
 
-def _table_sections(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
-    """(title, body) per table file: known files in KNOWN_TABLES order, unknown ones last."""
-    patterns, titles = [p for p, _ in KNOWN_TABLES], dict(KNOWN_TABLES)
+def _block(path: Path, folder: Path) -> str:
+    """The :data:`BLOCKS` subfolder ``path`` lies in, or "" (top level or another folder).
+
+    Examples
+    --------
+    >>> _block(Path("r/event_study/charts/a.png"), Path("r")), _block(Path("r/x.csv"), Path("r"))
+    ('event_study', '')
+    """
+    top = path.relative_to(folder).parts[0]
+    return top if top in BLOCKS and top != path.name else ""
+
+
+def _table_title(path: Path, folder: Path) -> str:
+    """Known tables by their title, named after their block or subfolder; others by path.
+
+    Examples
+    --------
+    >>> root = Path("r")
+    >>> _table_title(root / "event_study" / "drops.csv", root)
+    'Event study: dropped events (with reasons)'
+    >>> _table_title(root / "event_study" / "tests.csv", root)
+    'Event study: significance tests'
+    >>> _table_title(root / "other" / "trades.csv", root), _table_title(root / "x.csv", root)
+    ('Trades (other)', 'x.csv')
+    """
+    title = dict(KNOWN_TABLES).get(path.name)
+    if title is None:
+        return _rel(path, folder)
+    block = BLOCKS.get(_block(path, folder))
+    if block:
+        return title if title.startswith(block) else f"{block}: {title[0].lower()}{title[1:]}"
+    return title if path.parent == folder else f"{title} ({_rel(path.parent, folder)})"
+
+
+def _table_sections(folder: Path, files: list[Path]) -> list[tuple[str, str, str]]:
+    """(title, body, block) per table file: known files in KNOWN_TABLES order, unknown ones
+    last; the tables of a block stay together, placed where the first of them ranks."""
+    patterns = [p for p, _ in KNOWN_TABLES]
     tables = [p for p in files if p.suffix in TABLE_SUFFIXES]
-    tables.sort(key=lambda p: (_rank(p.name, patterns), _rel(p, folder)))
-    sections = []
-    for path in tables:
-        rel = _rel(path, folder)
-        title = titles.get(path.name, rel)
-        if path.name in titles and path.parent != folder:
-            title += f" ({_rel(path.parent, folder)})"
-        sections.append((title, _table_body(path, rel)))
-    return sections
+    rank = {p: (_rank(p.name, patterns), _rel(p, folder)) for p in tables}
+    anchor = {}
+    for path in sorted(tables, key=rank.get):
+        anchor.setdefault(_block(path, folder) or path, rank[path])
+    tables.sort(key=lambda p: (anchor[_block(p, folder) or p], rank[p]))
+    return [
+        (_table_title(p, folder), _table_body(p, _rel(p, folder)), _block(p, folder))
+        for p in tables
+    ]
 
 
-def _chart_groups(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
-    """(title, body) per folder of PNGs under a ``charts/`` folder, known charts first."""
+def _chart_groups(folder: Path, files: list[Path]) -> list[tuple[str, str, str]]:
+    """(title, body, block) per folder of PNGs under a ``charts/`` folder, known charts first."""
     by_dir: dict[Path, list[Path]] = {}
     for path in files:
         if path.suffix.lower() == ".png" and "charts" in _rel(path, folder).split("/")[:-1]:
             by_dir.setdefault(path.parent, []).append(path)
     groups = [sorted(group, key=_chart_key) for group in by_dir.values()]
     groups.sort(key=lambda g: (_chart_key(g[0]), _rel(g[0].parent, folder)))
-    return [(_chart_title(folder, g[0].parent), _figures(folder, g)) for g in groups]
+    return [
+        (_chart_title(folder, g[0].parent), _figures(folder, g), _block(g[0], folder))
+        for g in groups
+    ]
 
 
 def _chart_key(path: Path) -> tuple[int, str]:
@@ -209,6 +250,9 @@ def _chart_key(path: Path) -> tuple[int, str]:
 
 def _chart_title(folder: Path, parent: Path) -> str:
     rel = _rel(parent, folder)
+    block = BLOCKS.get(rel.split("/")[0])
+    if block and rel.split("/")[1:] == ["charts"]:
+        return f"{block}: charts"
     return "Charts" if rel == "charts" else f"Charts: {rel.removeprefix('charts/')}"
 
 
@@ -282,11 +326,25 @@ def _facts(manifest: dict) -> str:
     return f'<dl class="facts">{items}</dl>' if items else ""
 
 
+def _with_block_charts(tables: list, charts: list) -> tuple[list, list]:
+    """Move each block's charts right after the block's first table (if it has one)."""
+    out, moved = [], set()
+    for section in tables:
+        out.append(section)
+        block = section[2]
+        if block and block not in moved:
+            moved.add(block)
+            out += [c for c in charts if c[2] == block]
+    return out, [c for c in charts if c[2] not in moved]
+
+
 def _sections(folder: Path) -> list[tuple[str, str]]:
     files = _own_files(folder)
-    tables = _table_sections(folder, files)
+    all_tables = _table_sections(folder, files)
+    tables = [s for s in all_tables if s[0] not in HEADLINES]
+    tables, charts = _with_block_charts(tables, _chart_groups(folder, files))
     documents = _json_sections(folder, files)
-    first = [s for s in [*tables, *documents] if s[0] in HEADLINES]
+    first = [s[:2] for s in [*all_tables, *documents] if s[0] in HEADLINES]
     config = (
         [("Config", _config_body(folder / "config.yaml"))]
         if (folder / "config.yaml").is_file()
@@ -294,8 +352,8 @@ def _sections(folder: Path) -> list[tuple[str, str]]:
     )
     return [
         *first,
-        *_chart_groups(folder, files),
-        *[s for s in tables if s[0] not in HEADLINES],
+        *[c[:2] for c in charts],
+        *[t[:2] for t in tables],
         *_nested_section(folder),
         *[s for s in documents if s[0] not in HEADLINES],
         *config,

@@ -27,9 +27,11 @@ PERCENT_COLUMNS = frozenset(
         "total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
         "median_trade_return", "exposure", "benchmark_return", "annual_volatility",
         "gross_return", "net_return", "mean_return",
-        "ar", "aar", "car", "caar", "caar_low", "caar_high",
+        "ar", "aar", "car", "caar", "caar_low", "caar_high", "ci_low", "ci_high",
     }
 )  # fmt: skip
+# Per-window CAR columns of an event study, e.g. "car[-1,+1]".
+PERCENT_PREFIXES = ("car[",)
 # A date at midnight without a zone is a session label: show only the date.
 SESSION_LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T| )00:00:00$")
 NOT_DEFINED = "n/a"
@@ -45,8 +47,10 @@ def is_percent(name: str) -> bool:
     --------
     >>> is_percent("cagr"), is_percent("exit_return"), is_percent("move_pct")
     (True, True, False)
+    >>> is_percent("car[0,+1]"), is_percent("ci_high")
+    (True, True)
     """
-    return name in PERCENT_COLUMNS or name.endswith("_return")
+    return name in PERCENT_COLUMNS or name.endswith("_return") or name.startswith(PERCENT_PREFIXES)
 
 
 def format_value(name: str, value: object, integer: bool = False) -> str:

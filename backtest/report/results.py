@@ -11,6 +11,10 @@ Folder layout (``results/<run_id>/``)::
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
     charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
+    event_study/    the market-model event study of the aligned events: tests.csv,
+                    caar.csv, car.csv, ar.csv, attribution.csv, best_worst_events.csv,
+                    drops.csv and charts/ (absent when disabled or skipped: the
+                    manifest's ``event_study.note`` says why)
     report.html     all of the above on one self-contained page (charts embedded)
 """
 
@@ -29,6 +33,20 @@ from backtest.report.writer import publish, write_csv, write_json
 __all__ = ["write_results", "write_tables"]
 
 EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event charts
+EVENT_STUDY_DIR = "event_study"
+
+
+def _study_manifest(result) -> dict:
+    """What the event study covered, or why there is none."""
+    study = result.event_study
+    if study is None:
+        return {"note": result.event_study_note}
+    return {
+        "folder": EVENT_STUDY_DIR,
+        "benchmark": study.settings.benchmark,
+        "studied": int(len(study.car)),
+        "dropped": study.drops["reason"].value_counts().sort_index().to_dict(),
+    }
 
 
 def _manifest(result) -> dict:
@@ -56,6 +74,7 @@ def _manifest(result) -> dict:
             r.ticker: {"rows_in": r.rows_in, "dropped": r.dropped, "notes": r.notes}
             for r in result.validation
         },
+        "event_study": _study_manifest(result),
     }
 
 
@@ -111,6 +130,10 @@ def write_results(result, root: Path) -> Path:
         if output.charts:
             (folder / "charts").mkdir()
             _charts(result, folder / "charts")
+        if result.event_study is not None:
+            from backtest.eventstudy import write_event_study
+
+            write_event_study(result.event_study, folder / EVENT_STUDY_DIR, charts=output.charts)
         write_report(folder)  # last: it embeds the files written above
 
     return publish(Path(root), result.run_id, output.if_exists, write)
