@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -174,6 +175,9 @@ def _verify(folder: Path) -> None:
     console.print(f"{folder}: reproduces (byte-identical)")
 
 
+DATE_FORMATS = ["%Y-%m-%d"]
+
+
 @app.command()
 def events(
     config: ConfigArg,
@@ -181,10 +185,36 @@ def events(
     ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
     event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
     offline: OfflineOpt = False,
+    start: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, help="Only sessions (--check: reports) from this date."),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, help="Only sessions (--check: reports) to this date."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the sources' earnings reports (date, timing, EPS) before any "
+            "deduplication and list every disagreement with counts. Writes nothing; exit code "
+            "0 even when sources conflict (conflicts are information, not errors).",
+        ),
+    ] = False,
+    date_tolerance: Annotated[
+        int | None,
+        typer.Option(help="--check: sessions two dates may differ (events.check).", min=0),
+    ] = None,
+    eps_tolerance: Annotated[
+        float | None,
+        typer.Option(help="--check: relative EPS difference allowed, % (events.check).", min=0),
+    ] = None,
 ) -> None:
-    """Print every configured event aligned to its first tradable session.
+    """Print every configured event aligned to its first tradable session, with its source.
 
-    Example: backtest events configs/baba_2026.yaml --type news
+    Example: backtest events configs/baba_2026.yaml --type news;
+    backtest events configs/events_check.yaml --check
     """
     import pandas as pd
 
@@ -192,8 +222,12 @@ def events(
     from backtest.pipeline import align, load_events_and_drops, load_market
     from backtest.sessions import get_calendar
 
-    loaded = load_config(config, _overrides(set_, offline))
+    tolerances = _check_overrides(date_tolerance, eps_tolerance)
+    loaded = load_config(config, [*_overrides(set_, offline), *tolerances])
     cal = get_calendar(loaded.config.data.calendar)
+    if check:
+        _events_check(loaded, cal, ticker, event_type, (start, end))
+        return
     prices, _ = load_market(loaded, cal)
     events, load_drops = load_events_and_drops(loaded, cal)
     aligned, drops = align(loaded, events, prices, cal, None)
@@ -202,6 +236,10 @@ def events(
         aligned, drops = aligned[aligned["ticker"] == ticker], drops[drops["ticker"] == ticker]
     if event_type:
         aligned = aligned[aligned["event_type"] == event_type]
+    if start:
+        aligned = aligned[aligned["session"] >= pd.Timestamp(start.date())]
+    if end:
+        aligned = aligned[aligned["session"] <= pd.Timestamp(end.date())]
     console.print(_events_table(aligned))
     if len(drops):
         console.print(f"dropped: {drops['reason'].value_counts().to_dict()}")
@@ -217,8 +255,10 @@ def _events_table(aligned) -> Table:
         "tradable at",
         "price",
         "rule",
+        "source",
     ):
-        table.add_column(col, no_wrap=col != "event_id")
+        # The id is what users grep for: never cut; the long source text folds instead.
+        table.add_column(col, no_wrap=col not in ("rule", "source"), overflow="fold")
     for row in aligned.itertuples(index=False):
         table.add_row(
             row.event_id,
@@ -228,7 +268,77 @@ def _events_table(aligned) -> Table:
             f"{row.session:%Y-%m-%d} {row.fill_at}",
             f"{row.session_price:.2f}",
             row.align_rule,
+            str(row.source),
         )
+    return table
+
+
+def _check_overrides(date_tolerance: int | None, eps_tolerance: float | None) -> list[str]:
+    """--date-tolerance / --eps-tolerance as --set overrides, validated like the YAML."""
+    out = []
+    if date_tolerance is not None:
+        out.append(f"events.check.date_tolerance_sessions={date_tolerance}")
+    if eps_tolerance is not None:
+        out.append(f"events.check.eps_tolerance_pct={eps_tolerance}")
+    return out
+
+
+def _events_check(loaded, cal, ticker, event_type, period) -> None:
+    """``backtest events --check``: every source's earnings reports compared, nothing written."""
+    from backtest.events.crosscheck import CheckSettings, cross_check
+    from backtest.pipeline import load_events_by_source
+
+    if event_type not in (None, "earnings"):
+        raise typer.BadParameter("--check compares earnings reports; drop --type or use earnings")
+    data, tol = loaded.config.data, loaded.config.events.check
+    start = period[0].date() if period[0] else data.start
+    end = period[1].date() if period[1] else data.end
+    by_source = load_events_by_source(loaded, cal)
+    if ticker:
+        by_source = {k: v[v["ticker"] == ticker] for k, v in by_source.items()}
+    result = cross_check(by_source, cal, CheckSettings(**tol.model_dump()), start, end)
+    _print_check(result, tol, (start, end))
+
+
+def _print_check(result, tol, period) -> None:
+    per_source = ", ".join(f"{k} {v}" for k, v in result.reports.items())
+    span = f"{period[0] or '...'} to {period[1] or '...'}"
+    console.print(f"earnings reports {span}: {result.n_reports} ({per_source})", markup=False)
+    console.print(
+        f"same report: dates within {tol.match_window_days} calendar days; tolerances: date "
+        f"{tol.date_tolerance_sessions} session(s), EPS {tol.eps_tolerance_pct}% (events.check)",
+        markup=False,
+    )
+    summary = Table(title="Cross-check: counts")
+    for col in ("field", "kind", "count"):
+        summary.add_column(col, justify="right" if col == "count" else "left")
+    for row in result.summary.itertuples(index=False):
+        summary.add_row(row.field, row.kind, str(row.count))
+    console.print(summary)
+    if len(result.conflicts):
+        console.print(_conflicts_table(result.conflicts, list(result.reports)))
+    others = len(result.conflicts) - result.n_conflicts
+    console.print(
+        f"{result.n_conflicts} conflict(s), {others} other difference(s) listed; "
+        "conflicts are information: exit code 0"
+    )
+
+
+def _check_cell(values: dict, source: str) -> str:
+    if source not in values:
+        return "-"
+    value = values[source]
+    return "n/a" if value is None else str(value)
+
+
+def _conflicts_table(conflicts, sources: list[str]) -> Table:
+    table = Table(title="Cross-check: differences per report (- = not in that source)")
+    for col in ("ticker", "report", "field", "kind", *sources):
+        table.add_column(col, no_wrap=col in ("report", "field"))
+    for row in conflicts.itertuples(index=False):
+        cells = [_check_cell(row.values, s) for s in sources]
+        kind = f"[bold red]{row.kind}[/]" if row.kind == "conflict" else row.kind
+        table.add_row(row.ticker, row.report, row.field, kind, *cells)
     return table
 
 

@@ -193,6 +193,17 @@ EventSource = Annotated[
 ]
 
 
+class CheckConfig(Frozen):
+    """Tolerances of ``backtest events --check`` (rules in :mod:`backtest.events.crosscheck`)."""
+
+    # Calendar days after a report's earliest date within which another source's date is the
+    # same report (reports come ~90 days apart; 45 would start to merge neighbours).
+    match_window_days: int = Field(5, ge=0, le=44)
+    date_tolerance_sessions: int = Field(0, ge=0, le=20)
+    # Relative to the larger |value| (math.isclose), in percent.
+    eps_tolerance_pct: float = Field(1.0, ge=0, le=100)
+
+
 class EventsConfig(Frozen):
     """Event sources and the alignment and drop policies."""
 
@@ -201,6 +212,9 @@ class EventsConfig(Frozen):
     assumed_notice_sessions: int = Field(10, ge=0, le=120)
     max_drop_pct: float = Field(50.0, ge=0, le=100)
     overlap: Literal["skip", "allow"] = "skip"
+    # Read by `backtest events --check` only: left out of the run id and config.yaml (exclude),
+    # since it changes no backtest result.
+    check: CheckConfig = Field(CheckConfig(), exclude=True)
 
 
 class SizingConfig(Frozen):

@@ -33,6 +33,7 @@ __all__ = [
     "event_study_benchmark",
     "load_all_events",
     "load_events_and_drops",
+    "load_events_by_source",
     "load_market",
     "make_source",
     "run_strategy",
@@ -300,3 +301,36 @@ def study_events(
 
     settings = section.settings(benchmark)
     return run_event_study(aligned, prices, prices[benchmark], settings, trades), ""
+
+
+def source_label(src, taken: set[str]) -> str:
+    """A short, unique name of a configured event source for ``backtest events --check``.
+
+    Examples
+    --------
+    >>> from backtest.config import CsvEvents
+    >>> source_label(CsvEvents(type="csv", path="a/mine.csv"), {"csv:mine.csv"})
+    'csv:mine.csv#2'
+    """
+    base = {"bundled_earnings": "bundled", "yfinance_earnings": "yfinance"}.get(src.type, src.type)
+    if src.type in ("csv", "news_folder"):
+        base = f"{src.type}:{src.path.name}"
+    label, n = base, 1
+    while label in taken:
+        n += 1
+        label = f"{base}#{n}"
+    return label
+
+
+def load_events_by_source(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> dict[str, pd.DataFrame]:
+    """Every configured source's events as loaded, by :func:`source_label`; nothing deduplicated.
+
+    Loader drops (articles without a usable stamp) are not returned: the check
+    compares events, and ``backtest events`` lists those drops.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for src in loaded.config.events.sources:
+        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)[0]
+    return out
