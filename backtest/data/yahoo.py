@@ -80,6 +80,9 @@ def yfinance_module(cache_dir: Path | None = None) -> Any:
     import yfinance as yf
 
     yf.config.debug.hide_exceptions = False
+    # Failures reach us as exceptions and are reported once per ticker; yfinance's own
+    # warnings ("Cookie/crumb fetch failed ...", one per retry) would only repeat them.
+    logging.getLogger("yfinance").setLevel(logging.ERROR)
     if cache_dir is not None and _CONFIGURED.get("dir") != str(cache_dir):
         folder = Path(cache_dir) / "yfinance"
         folder.mkdir(parents=True, exist_ok=True)
