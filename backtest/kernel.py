@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.engine import BPS
-from backtest.timeline import Timeline, tick_prices
+from backtest.timeline import Timeline, session_bars, spread_ticks, tradable
 
 __all__ = ["KernelTrades", "TickPanel", "build_panel", "kernel_trades", "signal_ticks"]
 
@@ -30,7 +30,11 @@ EXIT_REASONS = ("time", "stop_loss", "take_profit")
 
 @dataclass(frozen=True)
 class TickPanel:
-    """Tick prices of many tickers on one timeline: arrays shaped (tickers, ticks)."""
+    """Tick prices of many tickers on one timeline: arrays shaped (tickers, ticks).
+
+    ``tradable`` (tickers, sessions) says which sessions have all four prices
+    (before gaps are filled for valuation).
+    """
 
     tickers: tuple[str, ...]
     timeline: Timeline
@@ -38,27 +42,65 @@ class TickPanel:
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
+    tradable: np.ndarray | None = None
 
 
 def build_panel(prices: dict[str, pd.DataFrame], timeline: Timeline) -> TickPanel:
-    """Stack each ticker's tick prices (see :func:`backtest.timeline.tick_prices`)."""
+    """Every ticker's tick prices at once (see :func:`backtest.timeline.spread_ticks`)."""
     tickers = tuple(sorted(prices))
-    parts = [tick_prices(prices[t], timeline) for t in tickers]
-    stack = {k: np.vstack([getattr(p, k) for p in parts]) for k in ("price", "open", "high", "low")}
-    return TickPanel(tickers, timeline, **stack)
+    bars = session_bars([prices[t] for t in tickers], timeline.sessions)
+    ticks = spread_ticks(bars)
+    return TickPanel(
+        tickers, timeline, ticks.price, ticks.open, ticks.high, ticks.low, tradable(bars)
+    )
+
+
+def at(values: np.ndarray, ticker: np.ndarray, tick: np.ndarray) -> np.ndarray:
+    """``values[ticker, tick]`` for broadcastable index arrays, as one flat gather.
+
+    numpy's two-dimensional fancy indexing is 2-3x slower than ``take`` on the
+    flattened array, and these gathers are most of a sweep's time.
+
+    Examples
+    --------
+    >>> at(np.arange(6.0).reshape(2, 3), np.array([1, 0]), np.array([[2, 2], [0, 1]])).tolist()
+    [[5.0, 2.0], [3.0, 1.0]]
+    """
+    flat = np.asarray(ticker) * values.shape[1] + tick
+    return values.ravel().take(flat)
 
 
 @dataclass(frozen=True)
 class KernelTrades:
-    """Per-trade results, each array shaped like the broadcast inputs."""
+    """Per-trade results, each array shaped like the broadcast inputs.
+
+    ``entry_ref`` and ``exit_ref`` are the prices before slippage. Fill prices
+    and the gross return are computed on demand: a sweep needs only ``net_return``.
+    """
 
     entry_tick: np.ndarray
     exit_tick: np.ndarray
-    entry_price: np.ndarray
-    exit_price: np.ndarray
-    gross_return: np.ndarray
     net_return: np.ndarray
     exit_reason: np.ndarray
+    side: np.ndarray
+    entry_ref: np.ndarray
+    exit_ref: np.ndarray
+    slip: float = 0.0
+
+    @property
+    def entry_price(self) -> np.ndarray:
+        """Entry fill price (slippage against the trader)."""
+        return _slipped(self.entry_ref, self.side, self.slip)
+
+    @property
+    def exit_price(self) -> np.ndarray:
+        """Exit fill price (slippage against the trader)."""
+        return _slipped(self.exit_ref, -self.side, self.slip)
+
+    @property
+    def gross_return(self) -> np.ndarray:
+        """The market move over the window, signed."""
+        return self.side * (self.exit_ref / self.entry_ref - 1.0)
 
 
 def _stop_levels(entry_fill: np.ndarray, side: np.ndarray, sl: float | None, tp: float | None):
@@ -93,7 +135,7 @@ def _first_stop(panel: TickPanel, ticker, entry_tick, exit_tick, side, sl_level,
         if not live.any():
             break
         t = np.minimum(tick, panel.price.shape[1] - 1)
-        bar = (panel.open[ticker, t], panel.high[ticker, t], panel.low[ticker, t])
+        bar = (at(panel.open, ticker, t), at(panel.high, ticker, t), at(panel.low, ticker, t))
         sl_fill = _hit(sl_level, *bar, side, adverse=True)
         tp_fill = _hit(tp_level, *bar, side, adverse=False)
         fill = np.where(np.isnan(sl_fill), tp_fill, sl_fill)  # vectorbt checks the stop loss first
@@ -136,27 +178,65 @@ def kernel_trades(
     -------
     KernelTrades
     """
-    ticker, entry_tick, exit_tick, side = np.broadcast_arrays(ticker, entry_tick, exit_tick, side)
+    # The ticker rows stay (events,): broadcasting them first would cost a full-size multiply.
+    _, entry_tick, exit_tick, side = np.broadcast_arrays(ticker, entry_tick, exit_tick, side)
     slip, fee = slippage_bps * BPS, fees_bps * BPS
-    ref_in = panel.price[ticker, entry_tick]
-    fill_in = ref_in * (1 + side * slip)
+    ref_in = at(panel.price, ticker, entry_tick)
     out_tick, reason = exit_tick, np.zeros(exit_tick.shape, dtype=np.int8)
     if stop_loss_pct or take_profit_pct:
         sl_level, tp_level = _stop_levels(
-            fill_in, side, (stop_loss_pct or 0) / 100, (take_profit_pct or 0) / 100
+            _slipped(ref_in, side, slip),
+            side,
+            (stop_loss_pct or 0) / 100,
+            (take_profit_pct or 0) / 100,
         )
         out_tick, stop_ref, reason = _first_stop(
             panel, ticker, entry_tick, exit_tick, side, sl_level, tp_level
         )
-        ref_out = np.where(np.isnan(stop_ref), panel.price[ticker, out_tick], stop_ref)
+        ref_out = np.where(np.isnan(stop_ref), at(panel.price, ticker, out_tick), stop_ref)
     else:  # time exits only: no stop arrays to build (most sweeps; see benchmarks/RESULTS.md)
-        ref_out = panel.price[ticker, exit_tick]
-    fill_out = ref_out * (1 - side * slip)
-    # P&L per unit of entry value; the size (value / ref_in) cancels out.
-    net = (side * (fill_out - fill_in) - fee * (fill_in + fill_out)) / fill_in
-    return KernelTrades(
-        entry_tick, out_tick, fill_in, fill_out, side * (ref_out / ref_in - 1.0), net, reason
+        ref_out = at(panel.price, ticker, exit_tick)
+    net = _net_return(ref_in, ref_out, side, slip, fee)
+    return KernelTrades(entry_tick, out_tick, net, reason, side, ref_in, ref_out, slip)
+
+
+def _net_return(ref_in, ref_out, side, slip: float, fee: float) -> np.ndarray:
+    """P&L per unit of entry value after slippage and fees on both fills.
+
+    With fills ``f_in = ref_in (1 + side slip)`` and ``f_out = ref_out (1 - side slip)``,
+    ``(side (f_out - f_in) - fee (f_in + f_out)) / f_in`` equals
+    ``(ref_out / ref_in) k - (side + fee)`` with ``k = (side - fee) (1 - side slip) / (1 + side slip)``:
+    the per-combination factors are computed on ``side``'s own (often (C, 1)) shape,
+    leaving three full-size operations.
+
+    Examples
+    --------
+    >>> r = _net_return(np.array([100.0]), np.array([110.0]), np.array([1]), 0.001, 0.002)
+    >>> f_in, f_out = 100 * 1.001, 110 * 0.999
+    >>> bool(np.isclose(r[0], (f_out - f_in - 0.002 * (f_in + f_out)) / f_in, rtol=0, atol=1e-15))
+    True
+    """
+    side = _distinct(side)
+    k = (side - fee) * (1 - side * slip) / (1 + side * slip)
+    net = ref_out / ref_in
+    net *= k
+    net -= side + fee
+    return net
+
+
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """A broadcast view's underlying block: axes with stride 0 collapsed to length 1."""
+    a = np.asarray(a)
+    index = tuple(
+        slice(0, 1) if st == 0 and n > 1 else slice(None)
+        for st, n in zip(a.strides, a.shape, strict=True)
     )
+    return a[index]
+
+
+def _slipped(ref: np.ndarray, direction: np.ndarray, slip: float) -> np.ndarray:
+    """Fill price: ``ref`` moved against the trader (+1: up, buying long; -1: down)."""
+    return ref * (1 + direction * slip) if slip else ref
 
 
 def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:

@@ -30,6 +30,7 @@ from functools import lru_cache
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.calendar_cache import cached_calendar
 from backtest.errors import EventError
 
 __all__ = [
@@ -68,14 +69,21 @@ class Alignment:
 def get_calendar(name: str = "XNYS") -> xcals.ExchangeCalendar:
     """Return the exchange calendar ``name`` covering 1990 to next year.
 
+    Built once per day and cached on disk (:mod:`backtest.calendar_cache`).
+
     Examples
     --------
     >>> get_calendar("XNYS").tz.key
     'America/New_York'
     """
-    end = pd.Timestamp.today().normalize() + pd.DateOffset(years=1)
+    end = (pd.Timestamp.today().normalize() + pd.DateOffset(years=1)).strftime("%Y-%m-%d")
     try:
-        return xcals.get_calendar(name, start=CALENDAR_START, end=end.strftime("%Y-%m-%d"))
+        return cached_calendar(
+            name,
+            CALENDAR_START,
+            end,
+            lambda: xcals.get_calendar(name, start=CALENDAR_START, end=end),
+        )
     except xcals.errors.InvalidCalendarName as exc:
         raise EventError(
             f"unknown exchange calendar {name!r}; use an ISO MIC such as XNYS"

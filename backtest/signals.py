@@ -25,6 +25,7 @@ from backtest.errors import ConfigError, LookAheadError, StrategyError
 from backtest.events.align import drop_rows
 from backtest.schema import SIGNAL_COLUMNS, empty_drops
 from backtest.sessions import session_instant, shift_session
+from backtest.timeline import session_bars, tradable
 
 __all__ = [
     "MarketView",
@@ -173,12 +174,9 @@ class MarketView:
         """
         if ticker not in self._tradable:
             frame = self._prices.get(ticker)
-            ok = np.zeros(len(self.cal.sessions), dtype=bool)
-            if frame is not None:
-                finite = frame[["open", "high", "low", "close"]].notna().all(axis=1)
-                pos = self.cal.sessions.get_indexer(frame.index)
-                ok[pos[(pos >= 0) & finite.to_numpy()]] = True
-            self._tradable[ticker] = ok
+            frames = [] if frame is None else [frame]
+            ok = tradable(session_bars(frames, self.cal.sessions))
+            self._tradable[ticker] = ok[0] if frames else np.zeros(len(self.cal.sessions), bool)
         return self._tradable[ticker]
 
 

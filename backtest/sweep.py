@@ -33,7 +33,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from backtest.errors import ConfigError, LookAheadError
-from backtest.kernel import TickPanel, build_panel, kernel_trades
+from backtest.kernel import TickPanel, at, build_panel, kernel_trades
 from backtest.plan import EventArrays, Plan, event_arrays
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView, StrategySpec, get_strategy
@@ -104,7 +104,12 @@ def expand_grid(
 
 @dataclass(frozen=True)
 class SweepData:
-    """Everything the kernel needs, computed once per sweep."""
+    """Everything the kernel needs, computed once per sweep.
+
+    ``clean_until`` (tickers, panel ticks) is, for a window entering at that
+    tick, the last global tick it may exit at with prices every session: the
+    close before the ticker's next session without prices (:func:`clean_until`).
+    """
 
     spec: StrategySpec
     market: MarketView
@@ -112,8 +117,26 @@ class SweepData:
     panel: TickPanel
     tick_offset: int
     ticker_row: np.ndarray
-    tradable_counts: np.ndarray
+    clean_until: np.ndarray
     trades_per_year: float
+
+
+def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
+    """Per (ticker, tick): the last global tick before the next session lacking prices.
+
+    A window from entry tick ``e`` to exit tick ``x`` has prices every session
+    exactly when ``x <= clean_until[ticker, e]``: one lookup per window instead
+    of two prefix-sum lookups and a subtraction.
+
+    Examples
+    --------
+    >>> clean_until(np.array([[True, True, False, True]]), 0).tolist()  # session 2 has no bar
+    [[3, 3, 3, 3, 3, 3, 7, 7]]
+    """
+    n = tradable.shape[1]
+    at_bad = np.where(tradable, n, np.arange(n, dtype=np.int32))
+    next_bad = np.minimum.accumulate(at_bad[:, ::-1], axis=1)[:, ::-1]
+    return np.repeat(2 * next_bad - 1 + tick_offset, 2, axis=1)
 
 
 def prepare(
@@ -131,7 +154,6 @@ def prepare(
     tickers = sorted(set(events["ticker"]))
     panel = build_panel({t: prices[t] for t in tickers}, timeline)
     rows = {t: i for i, t in enumerate(panel.tickers)}
-    counts = np.vstack([np.r_[0, np.cumsum(market.tradable_sessions(t))] for t in panel.tickers])
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
     return SweepData(
         spec,
@@ -140,7 +162,7 @@ def prepare(
         panel,
         2 * first,
         events["ticker"].map(rows).to_numpy(),
-        counts,
+        clean_until(panel.tradable, 2 * first),
         len(events) / max(span, 1.0),
     )
 
@@ -151,25 +173,38 @@ def _grid_arrays(combos: list[dict], params: type[BaseModel]) -> dict[str, np.nd
         params.model_validate({k: v for k, v in c.items() if k not in COST_KEYS}) for c in combos
     ]
     dumped = [m.model_dump() for m in models]
-    return {k: np.array([d[k] for d in dumped])[:, None] for k in dumped[0]}
+    return {k: _narrow(np.array([d[k] for d in dumped]))[:, None] for k in dumped[0]}
 
 
-def _usable(data: SweepData, plan: Plan) -> np.ndarray:
-    """Planned trades whose window lies on the panel with prices every session."""
-    keep = plan.keep()
-    lo, hi = data.tick_offset, data.tick_offset + data.panel.price.shape[1]
-    keep &= (plan.entry_tick >= lo) & (plan.exit_tick < hi)
-    last = data.tradable_counts.shape[1] - 1
-    entry_s = np.clip(plan.entry_tick // 2, 0, last - 1)
-    exit_s = np.clip(plan.exit_tick // 2, 0, last - 1)
-    row = data.ticker_row[None, :]
-    n_ok = data.tradable_counts[row, exit_s + 1] - data.tradable_counts[row, entry_s]
-    return keep & (n_ok == exit_s - entry_s + 1)
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Small integers as int32, so tick arithmetic on int32 event ticks stays int32.
+
+    Examples
+    --------
+    >>> _narrow(np.array([1, -5])).dtype, _narrow(np.array([2**40])).dtype
+    (dtype('int32'), dtype('int64'))
+    """
+    small = values.dtype.kind == "i" and np.abs(values).max(initial=0) < 2**30
+    return values.astype(np.int32) if small else values
+
+
+def _usable(data: SweepData, plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Planned trades whose window lies on the panel with prices every session.
+
+    Also returns the entry and exit ticks on the panel (tick 0 where a window
+    leaves it, so every cell can be gathered; the caller masks unusable cells).
+    """
+    n = data.panel.price.shape[1]
+    entry, exit_ = plan.entry_tick - data.tick_offset, plan.exit_tick - data.tick_offset
+    inside = (entry >= 0) & (exit_ < n)
+    entry, exit_ = np.where(inside, entry, 0), np.where(inside, exit_, 0)
+    clean = at(data.clean_until, data.ticker_row, entry)
+    return plan.keep() & inside & (plan.exit_tick <= clean), entry, exit_
 
 
 def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
-    entry_ns = data.ev.instants[np.clip(plan.entry_tick, 0, len(data.ev.instants) - 1)]
-    late = usable & (plan.info_ns > entry_ns)
+    # On ticks, not instants: entering before the tick at which the information is public.
+    late = usable & (plan.entry_tick < data.ev.first_tick_at(_distinct_rows(plan.info_ns)))
     if late.any():
         raise LookAheadError(
             f"strategy {data.spec.name}: {int(late.sum())} planned trades enter before "
@@ -177,29 +212,27 @@ def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
         )
 
 
+def _distinct_rows(a: np.ndarray) -> np.ndarray:
+    """``a`` itself, or its one row when it is a view repeating that row (a broadcast plan array)."""
+    return a[:1] if a.ndim == 2 and a.strides[0] == 0 else a
+
+
 def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     """Net return of every (combination, event); NaN where no trade. Shape (C, E)."""
     plan = data.spec.planner(data.ev, data.market, _grid_arrays(combos, data.spec.params))
-    usable = _usable(data, plan)
+    usable, entry, exit_ = _usable(data, plan)
     _check_knowledge(data, plan, usable)
-    out = np.full(usable.shape, np.nan)
+    # Every cell is computed (dense arrays beat gathering the usable ones); unusable
+    # cells are set to NaN at the end.
+    out = np.empty(usable.shape)
     groups = _by_costs(combos)
     for cost, rows in groups.items():
-        mask = usable
-        if len(groups) > 1:  # one cost setting (the usual case) needs no masked copy
-            mask = np.zeros_like(usable)
-            mask[rows] = usable[rows]
-        c, e = np.nonzero(mask)
-        if len(c):
-            trades = kernel_trades(
-                data.panel,
-                data.ticker_row[e],
-                plan.entry_tick[c, e] - data.tick_offset,
-                plan.exit_tick[c, e] - data.tick_offset,
-                plan.side[c, e],
-                **dict(cost),
-            )
-            out[c, e] = trades.net_return
+        rows = slice(None) if len(groups) == 1 else rows  # one cost setting: no row copies
+        trades = kernel_trades(
+            data.panel, data.ticker_row, entry[rows], exit_[rows], plan.side[rows], **dict(cost)
+        )
+        out[rows] = trades.net_return
+    np.copyto(out, np.nan, where=~usable)
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.plan import KEEP, EventArrays, Plan
+from backtest.plan import Drop, EventArrays, Plan, drop_codes
 
 __all__ = ["assemble", "first_open_after", "leaves_calendar", "signed", "tick_ns"]
 
@@ -47,18 +47,19 @@ def signed(value: np.ndarray, minimum: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Examples
     --------
     >>> side, drop = signed(np.array([2.0, -0.5, np.nan, 0.0]), np.array([[1.0]]))
-    >>> side.tolist(), drop.tolist()
-    ([[1, -1, 0, 0]], [['', 'below_threshold', 'no_direction', 'no_direction']])
+    >>> from backtest.plan import REASONS
+    >>> side.tolist(), [REASONS[c] for c in drop[0]]
+    ([[1, -1, 0, 0]], ['', 'below_threshold', 'no_direction', 'no_direction'])
     """
     sign = np.sign(np.nan_to_num(value)).astype(int)[None, :]
     small = np.abs(np.nan_to_num(value))[None, :] < minimum
-    drop = np.where(sign == 0, "no_direction", np.where(small, "below_threshold", KEEP))
+    drop = drop_codes((sign == 0, Drop.NO_DIRECTION), (small, Drop.BELOW_THRESHOLD))
     return np.broadcast_to(sign, drop.shape), drop
 
 
 def assemble(
     entry: np.ndarray, exit_: np.ndarray, side: np.ndarray, info: np.ndarray, drop: np.ndarray
 ) -> Plan:
-    """Broadcast the five plan arrays to one (combinations, events) shape."""
+    """Broadcast the five plan arrays to one (combinations, events) shape (views, no copies)."""
     shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape, info.shape, drop.shape)
     return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
+from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
 from backtest.signals import MarketView, StrategyParams, register_planner
 from strategies._shared import assemble, leaves_calendar, signed
 
@@ -114,7 +114,10 @@ def revision_side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray]:
     by_stated = np.isnan(change)[None, :] & np.asarray(g["use_stated"], dtype=bool)
     stated = np.broadcast_to(stated_sign(ev)[None, :], side.shape)
     side = np.where(by_stated, stated, side)
-    drop = np.where(by_stated, np.where(stated == 0, "no_direction", KEEP), drop)
+    # A stated direction replaces the target rule's verdict: trade it, or no_direction without one.
+    drop = drop_codes(
+        (by_stated & (stated == 0), Drop.NO_DIRECTION), (by_stated, Drop.KEEP), default=drop
+    )
     return side, drop
 
 
@@ -124,5 +127,5 @@ def plan_analyst_revision_drift(ev: EventArrays, market: MarketView, g: dict) ->
     entry = ev.actionable_tick[None, :]
     exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"])
     side, drop = revision_side(ev, g)
-    drop = np.where(leaves_calendar(ev, entry, exit_), "outside_calendar", drop)
+    drop = drop_codes((leaves_calendar(ev, entry, exit_), Drop.OUTSIDE_CALENDAR), default=drop)
     return assemble(entry, exit_, side, ev.published_ns[None, :], drop)

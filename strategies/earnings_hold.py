@@ -22,16 +22,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
+from backtest.plan import Drop, EventArrays, Plan, choose, drop_codes, hold_exit_tick, session_tick
 from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
+from strategies._shared import assemble, leaves_calendar
 
 NAME = "earnings_hold"
-# Drop reasons by code. The planner works on small integer codes and turns them into
-# strings once: chained np.where over (combinations x events) string arrays cost a sweep
-# most of its time and memory (benchmarks/RESULTS.md).
-REASONS = np.array(
-    [KEEP, "no_surprise", "no_direction", "outside_calendar", "entry_before_known_at"]
-)
 
 
 class EarningsHoldParams(StrategyParams):
@@ -72,33 +67,34 @@ def surprise_pct(ev: EventArrays) -> np.ndarray:
     return np.where(np.isnan(given), computed, given)
 
 
-def _side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray]:
+def _side(ev: EventArrays, g: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Side, and the no-surprise and no-direction conditions of ``side: surprise``."""
     surprise = surprise_pct(ev)[None, :]
     by_surprise = g["side"] == "surprise"
-    fixed = np.where(g["side"] == "short", -1, 1)
-    side = np.where(by_surprise, np.sign(np.nan_to_num(surprise)).astype(int), fixed)
+    sign = np.sign(np.nan_to_num(surprise)).astype(int)
+    side = choose(by_surprise, sign, np.where(g["side"] == "short", -1, 1))
     weak = np.abs(np.nan_to_num(surprise)) <= g["min_abs_surprise_pct"]
-    code = np.where(
-        by_surprise & np.isnan(surprise), 1, np.where(by_surprise & (weak | (side == 0)), 2, 0)
-    )
-    return side, code.astype(np.int8)
+    return side, by_surprise & np.isnan(surprise), by_surprise & (weak | (sign == 0))
 
 
 @register_planner(NAME, EarningsHoldParams, event_types=("earnings",))
 def plan_earnings_hold(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Hold from N sessions before an earnings reaction to K sessions after it."""
     pos = ev.session_pos[None, :]
-    entry = 2 * (pos - g["entry_offset"]) + (g["entry_at"] == "close")
-    by_offset = 2 * (pos + g["exit_offset"]) + (g["exit_at"] == "close")
+    entry = session_tick(pos, -g["entry_offset"], g["entry_at"])
     hold = np.asarray(g.get("hold_sessions", 0))
-    exit_ = np.where(hold > 0, hold_exit_tick(entry, hold, g["exit_at"]), by_offset)
-    side, code = _side(ev, g)
-    info = np.where(
-        g["side"] == "surprise", ev.instants[ev.actionable_tick][None, :], ev.known_ns[None, :]
+    by_hold = hold_exit_tick(entry, hold, g["exit_at"], g["entry_at"])
+    if (hold > 0).all():  # the exit offset is unused (the usual sweep: skip computing it)
+        exit_ = by_hold
+    else:
+        exit_ = np.where(hold > 0, by_hold, session_tick(pos, g["exit_offset"], g["exit_at"]))
+    side, no_surprise, no_direction = _side(ev, g)
+    actionable_ns = ev.instants[ev.actionable_tick][None, :]
+    info = choose(g["side"] == "surprise", actionable_ns, ev.known_ns[None, :])
+    drop = drop_codes(
+        (leaves_calendar(ev, entry, exit_), Drop.OUTSIDE_CALENDAR),
+        (no_surprise, Drop.NO_SURPRISE),
+        (no_direction, Drop.NO_DIRECTION),
+        (entry < ev.first_tick_at(info), Drop.ENTRY_BEFORE_KNOWN_AT),
     )
-    outside = (entry < 0) | (exit_ >= len(ev.instants))
-    entry_ns = ev.instants[np.clip(entry, 0, len(ev.instants) - 1)]
-    code = np.where(outside, 3, np.where((code == 0) & (entry_ns < info), 4, code))
-    drop = REASONS[code]
-    shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape)
-    return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))
+    return assemble(entry, exit_, side, info, drop)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.plan import EventArrays, Plan, hold_exit_tick
+from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
 from backtest.signals import MarketView, StrategyParams, register_planner
 from strategies._shared import assemble, first_open_after, leaves_calendar, signed, tick_ns
 
@@ -78,7 +78,7 @@ def plan_gap(ev: EventArrays, market: MarketView, g: dict, direction: int) -> Pl
     entry = 2 * pos[None, :] + np.where(g["entry_at"] == "close", 1, 2)
     exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"])
     sign, drop = signed(gaps, g["min_abs_gap_pct"])
-    drop = np.where(leaves_calendar(ev, entry, exit_), "outside_calendar", drop)
+    drop = drop_codes((leaves_calendar(ev, entry, exit_), Drop.OUTSIDE_CALENDAR), default=drop)
     return assemble(entry, exit_, direction * sign, tick_ns(ev, 2 * pos)[None, :], drop)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
+from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
 from backtest.signals import MarketView, StrategyParams, register_planner
 
 NAME = "news_momentum"
@@ -63,8 +63,10 @@ def plan_news_momentum(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     side = np.where(g["side"] == "long", 1, np.where(g["side"] == "short", -1, follow)).astype(int)
     by_move = (g["side"] == "catalyst") | (g["side"] == "contrarian")
     weak = np.isnan(move)[None, :] | (np.abs(np.nan_to_num(move))[None, :] <= g["min_abs_move_pct"])
-    drop = np.where(by_move & (weak | (sign == 0)), "no_direction", KEEP)
-    drop = np.where(exit_ >= len(ev.instants), "outside_calendar", drop)
+    drop = drop_codes(
+        (exit_ >= len(ev.instants), Drop.OUTSIDE_CALENDAR),
+        (by_move & (weak | (sign == 0)), Drop.NO_DIRECTION),
+    )
     info = np.where(by_move, moved_info[None, :], ev.published_ns[None, :])
     shape = np.broadcast_shapes(entry.shape, exit_.shape, side.shape, drop.shape)
     return Plan(*(np.broadcast_to(a, shape) for a in (entry, exit_, side, info, drop)))

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from backtest.plan import KEEP, EventArrays, Plan, hold_exit_tick
+from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick, session_tick
 from backtest.signals import MarketView, StrategyParams, register_planner
 from strategies._shared import assemble, leaves_calendar
 from strategies.earnings_hold import surprise_pct
@@ -74,14 +74,15 @@ def bucket_side(surprise: np.ndarray, g: dict) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> g = {"long_above_pct": np.array([[5.0]]), "short_below_pct": np.array([[-5.0]])}
     >>> side, drop = bucket_side(np.array([5.0, -7.0, 1.0, np.nan]), g)
-    >>> side.tolist(), drop.tolist()
-    ([[1, -1, 0, 0]], [['', '', 'middle_bucket', 'no_surprise']])
+    >>> from backtest.plan import REASONS
+    >>> side.tolist(), [REASONS[c] for c in drop[0]]
+    ([[1, -1, 0, 0]], ['', '', 'middle_bucket', 'no_surprise'])
     """
     s = surprise[None, :]
     with np.errstate(invalid="ignore"):
         top, bottom = s >= g["long_above_pct"], s <= g["short_below_pct"]
     side = np.where(top, 1, np.where(bottom, -1, 0))
-    drop = np.where(np.isnan(s), "no_surprise", np.where(side == 0, "middle_bucket", KEEP))
+    drop = drop_codes((np.isnan(s), Drop.NO_SURPRISE), (side == 0, Drop.MIDDLE_BUCKET))
     return side, drop
 
 
@@ -89,8 +90,8 @@ def bucket_side(surprise: np.ndarray, g: dict) -> tuple[np.ndarray, np.ndarray]:
 def plan_post_earnings_drift(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Trade the EPS surprise's direction from the reaction session's close for K sessions."""
     pos = ev.session_pos[None, :]
-    entry = 2 * (pos + g["entry_delay"]) + (g["entry_at"] == "close")
-    exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"])
+    entry = session_tick(pos, g["entry_delay"], g["entry_at"])
+    exit_ = hold_exit_tick(entry, g["hold_sessions"], g["exit_at"], g["entry_at"])
     side, drop = bucket_side(surprise_pct(ev), g)
-    drop = np.where(leaves_calendar(ev, entry, exit_), "outside_calendar", drop)
+    drop = drop_codes((leaves_calendar(ev, entry, exit_), Drop.OUTSIDE_CALENDAR), default=drop)
     return assemble(entry, exit_, side, ev.published_ns[None, :], drop)

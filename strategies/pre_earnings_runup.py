@@ -42,9 +42,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from backtest.plan import KEEP, EventArrays, Plan
+from backtest.plan import Drop, EventArrays, Plan, drop_codes, session_tick
 from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, leaves_calendar, tick_ns
+from strategies._shared import assemble, leaves_calendar
 
 __all__ = ["NAME", "PreEarningsRunupParams", "exit_tick", "plan_pre_earnings_runup"]
 
@@ -93,14 +93,12 @@ def exit_tick(reaction_pos: np.ndarray, exit_at: np.ndarray) -> np.ndarray:
 def plan_pre_earnings_runup(ev: EventArrays, market: MarketView, g: dict) -> Plan:
     """Enter k sessions before an earnings reaction session and exit just before it."""
     pos = ev.session_pos[None, :]
-    entry = 2 * (pos - g["entry_sessions"]) + (g["entry_at"] == "close")
+    entry = session_tick(pos, -g["entry_sessions"], g["entry_at"])
     exit_ = exit_tick(pos, g["exit_at"])
     side = np.where(g["side"] == "short", -1, 1)
     info = ev.known_ns[None, :]
-    early = tick_ns(ev, entry) < info
-    drop = np.where(
-        leaves_calendar(ev, entry, exit_),
-        "outside_calendar",
-        np.where(early, "entry_before_known_at", KEEP),
+    drop = drop_codes(
+        (leaves_calendar(ev, entry, exit_), Drop.OUTSIDE_CALENDAR),
+        (entry < ev.first_tick_at(info), Drop.ENTRY_BEFORE_KNOWN_AT),
     )
     return assemble(entry, exit_, side, info, drop)

@@ -291,3 +291,30 @@ def test_shift_counts_sessions_not_days():
     # Thursday before Good Friday 2026 (04-03): +1 session is Monday 04-06.
     assert shift_session(CAL, pd.Timestamp("2026-04-02"), 1) == pd.Timestamp("2026-04-06")
     assert shift_session(CAL, pd.Timestamp("2026-04-06"), -1) == pd.Timestamp("2026-04-02")
+
+
+def test_calendar_cache_reads_back_what_it_built_and_rebuilds_a_corrupt_entry(
+    tmp_path, monkeypatch
+):
+    import exchange_calendars as xcals
+
+    from backtest.calendar_cache import cached_calendar, entry_path
+    from backtest.data.cache import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    built = []
+
+    def build():
+        built.append(1)
+        return xcals.get_calendar("XNYS", start="2020-01-02", end="2021-12-31")
+
+    first = cached_calendar("XNYS", "2020-01-02", "2021-12-31", build)
+    again = cached_calendar("XNYS", "2020-01-02", "2021-12-31", build)
+    assert len(built) == 1  # the second came from disk
+    assert again.sessions.equals(first.sessions) and again.closes.equals(first.closes)
+    assert str(again.session_close(pd.Timestamp("2020-11-27"))) == "2020-11-27 18:00:00+00:00"
+    path = entry_path(tmp_path, "XNYS", "2020-01-02", "2021-12-31")
+    path.write_bytes(b"not a pickle")
+    rebuilt = cached_calendar("XNYS", "2020-01-02", "2021-12-31", build)
+    assert len(built) == 2 and rebuilt.sessions.equals(first.sessions)
+    assert len(list(path.parent.glob("*.corrupt-*"))) == 1  # kept aside, not deleted

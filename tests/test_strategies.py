@@ -378,3 +378,27 @@ def test_every_strategy_and_parameter_is_documented_and_listed():
             assert f"{field}:" in example, (name, field)
             assert f"    {field} = " in listed, (name, field)
         assert spec.summary, f"{name}: its function needs a one-line docstring"
+
+
+def test_a_plan_with_string_reasons_reports_them_as_given():
+    """Plugins may still write drop reasons as strings (KEEP = trade), including their own."""
+    import numpy as np
+
+    from backtest.plan import KEEP, Drop, EventArrays, Plan, plan_to_signals, tick_instants
+    from tests.conftest import CAL
+
+    events = pd.DataFrame({"event_id": ["a", "b", "c"], "ticker": ["X", "X", "Y"]})
+    ev = EventArrays(events, CAL, tick_instants(CAL), None, None, None, None)
+    ticks = np.zeros((1, 3), dtype=int)
+    drop = np.array([["too_quiet", "outside_calendar", "too_quiet"]])
+    plan = Plan(ticks, ticks + 1, np.ones((1, 3), int), ticks, drop)
+    assert plan.drop[0, 1] == Drop.OUTSIDE_CALENDAR and not plan.keep().any()
+    signals, drops = plan_to_signals(ev, plan, "mine")
+    assert signals.empty
+    assert drops["reason"].tolist() == ["outside_calendar", "too_quiet", "too_quiet"]
+    assert drops.set_index("event_id")["reason"].to_dict() == {
+        "a": "too_quiet",
+        "b": "outside_calendar",
+        "c": "too_quiet",
+    }
+    assert Plan(ticks, ticks, ticks, ticks, np.full((1, 3), KEEP)).keep().all()

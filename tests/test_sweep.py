@@ -212,3 +212,21 @@ def test_sweep_grid_chunks_and_reports_invalid_combinations():
     assert len(whole.invalid) == 1 and "entry must come before exit" in whole.invalid[0]
     assert len(whole.table) == 5 and whole.returns is None
     pd.testing.assert_frame_equal(whole.table, one_at_a_time.table)
+
+
+def test_sweep_grid_skips_exactly_the_windows_over_a_session_without_prices():
+    from backtest.sweep import sweep_grid
+
+    prices, aligned = _geometric_setup()
+    # A reacts on 02-02 and B on 02-11 (entry at that close); take away A's whole bar two
+    # sessions later and only B's high two sessions later: both are unfillable sessions.
+    prices["A"] = prices["A"].drop(pd.Timestamp("2026-02-04"))
+    prices["B"] = prices["B"].copy()
+    prices["B"].loc[pd.Timestamp("2026-02-13"), "high"] = np.nan
+    grid = {"entry_offset": [0], "hold_sessions": [1, 2, 3]}
+    out = sweep_grid(prices, aligned, grid, keep_returns=True)
+    growth = out.events["ticker"].map({"A": 0.01, "B": -0.005}).to_numpy()
+    # hold 1 ends the session before the gap; holds 2 and 3 cover it.
+    np.testing.assert_allclose(out.returns[0], growth, rtol=0, atol=1e-12)
+    assert np.isnan(out.returns[1:]).all()
+    assert out.table["n_trades"].tolist() == [2, 0, 0]
