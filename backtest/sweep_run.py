@@ -31,7 +31,14 @@ from backtest.sweep_dask import open_runner
 from backtest.sweep_resume import checkpoint_dir, checkpointed, clear_checkpoints
 from backtest.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 
-__all__ = ["SweepResult", "run_sweep", "sweep_and_publish"]
+__all__ = ["PORTFOLIO_NOTE", "SweepResult", "run_sweep", "sweep_and_publish"]
+
+# Caps depend on which other signals are open, so they belong to a simulated
+# book, not to the kernel's independent per-trade returns.
+PORTFOLIO_NOTE = (
+    "portfolio caps and sizing are not applied to the per-trade sweep returns "
+    "(every signal counts); the top_n re-runs in top/ apply them"
+)
 
 
 @dataclass
@@ -137,6 +144,19 @@ def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:
     return f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
 
 
+def _check_portfolio_stops(loaded: LoadedConfig, combos: list[dict]) -> None:
+    """Fail before the sweep when its top-N re-runs would combine portfolio: with stops."""
+    if loaded.config.portfolio is None:
+        return
+    stops = sorted({k for c in combos for k in ("stop_loss_pct", "take_profit_pct") if c.get(k)})
+    if stops:
+        raise ConfigError(
+            f"{loaded.path}: sweep.grid sets {', '.join(stops)}, which portfolio: does not "
+            "support (its sizing assumes planned exits); drop them from the grid or remove "
+            "the portfolio: section"
+        )
+
+
 def run_sweep(
     loaded: LoadedConfig,
     now: pd.Timestamp | None = None,
@@ -159,6 +179,7 @@ def run_sweep(
     combos, invalid = expand_grid(
         spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
     )
+    _check_portfolio_stops(loaded, combos)
     done = [0]
 
     def step(n: int) -> None:
@@ -196,6 +217,8 @@ def run_sweep(
     }
     if best:
         summary.update(_deflated(data, table, best))
+    if loaded.config.portfolio is not None:
+        summary["portfolio"] = PORTFOLIO_NOTE
     return SweepResult(
         run_id,
         table,
