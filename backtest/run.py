@@ -119,6 +119,8 @@ def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
     exclude = {"output"}  # where results go is not a result
     if loaded.config.event_study == type(loaded.config.event_study)():
         exclude.add("event_study")  # default study: run ids of configs without the section stay
+    if loaded.config.portfolio is None:
+        exclude.add("portfolio")  # likewise for configs without a portfolio: section
     digest = config_hash(loaded.config, exclude=exclude)
     data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
     import hashlib

@@ -134,7 +134,8 @@ def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
 def _results_hash(loaded: LoadedConfig) -> str:
     """Hash of what decides the results: not the output folder, nor where the chunks ran."""
     sweep = loaded.config.sweep.model_copy(update={"scheduler": None, "workers": None})
-    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude={"output"})
+    exclude = {"output"} | ({"portfolio"} if loaded.config.portfolio is None else set())
+    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude=exclude)
 
 
 def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:

@@ -430,3 +430,15 @@ def test_earnings_season_config_runs_and_its_caps_bind():
         held = trades[(trades["entry_time"] <= t) & (trades["exit_time"] >= t)]
         assert len(held) <= caps.max_positions
         assert held["ticker"].is_unique  # max_name_pct == position_pct: one per name
+
+
+def test_the_section_is_in_the_run_id_only_when_given(tmp_path, season_prices):
+    config = season_config(season_prices, max_positions=10, position_pct=10, max_name_pct=10)
+    path = write_config(tmp_path, config)
+
+    def run_id(*sets: str) -> str:
+        return run_loaded(load_config(path, list(sets))).run_id
+
+    capped = run_id()
+    assert run_id("portfolio.max_positions=5") != capped
+    assert run_id("portfolio=null", "engine.sizing.mode=fixed") != capped
