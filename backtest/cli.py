@@ -410,6 +410,8 @@ def _print_sweep(result) -> None:
             f"(probability its Sharpe beats the best of {summary['trials']} trials by luck)",
             markup=False,
         )
+    if summary.get("portfolio"):
+        console.print(f"note: {summary['portfolio']}", markup=False)
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")

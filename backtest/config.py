@@ -53,6 +53,7 @@ __all__ = [
     "config_hash",
     "import_plugins",
     "load_config",
+    "resolved_dump",
     "run_model",
 ]
 
@@ -242,6 +243,61 @@ class EngineConfig(Frozen):
     take_profit_pct: float | None = Field(None, gt=0)
 
 
+class PortfolioConfig(Frozen):
+    """Caps and sizing of each strategy's book (:mod:`backtest.portfolio`); weights in %."""
+
+    max_positions: int = Field(20, ge=1)
+    max_new_per_session: int | None = Field(None, ge=1)
+    position_pct: float = Field(5.0, gt=0, le=100)
+    max_name_pct: float = Field(10.0, gt=0, le=100)
+    # At most 100: vectorbt buys with cash, so the book cannot be levered.
+    max_gross_pct: float = Field(100.0, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _room(self) -> PortfolioConfig:
+        for key in ("max_name_pct", "max_gross_pct"):
+            if getattr(self, key) < self.position_pct:
+                raise ValueError(
+                    f"{key} {getattr(self, key):g} is below position_pct {self.position_pct:g}, "
+                    "so no position would ever fit; raise it or lower position_pct"
+                )
+        return self
+
+
+def _portfolio_engine(config: Any) -> Any:
+    """``portfolio:`` sizes every position, on the vectorbt engine, with planned exits only."""
+    engine, portfolio = config.engine, config.portfolio
+    if portfolio is None:
+        return config
+    if "sizing" in engine.model_fields_set:
+        raise ValueError(
+            "portfolio: sizes every position (position_pct of equity), so engine.sizing "
+            "must not be set as well; remove engine.sizing or the portfolio: section"
+        )
+    if engine.engine != "vectorbt":
+        raise ValueError(
+            "portfolio: needs engine.engine: vectorbt (the reference engine trades fixed "
+            "cash per trade and shares no cash)"
+        )
+    if engine.stop_loss_pct or engine.take_profit_pct:
+        raise ValueError(
+            "portfolio: sizes entries assuming positions close at their planned exits; "
+            "remove engine.stop_loss_pct / take_profit_pct or the portfolio: section"
+        )
+    return config
+
+
+def resolved_dump(config: BaseModel) -> dict:
+    """The config with every default filled in, as JSON types (written as config.yaml).
+
+    ``engine.sizing`` is left out when ``portfolio:`` sizes the positions, so the
+    dump loads again (the two may not both be given).
+    """
+    portfolio = getattr(config, "portfolio", None)
+    exclude = {"engine": {"sizing"}} if portfolio is not None else None
+    return config.model_dump(mode="json", exclude=exclude)
+
+
 class OutputConfig(Frozen):
     """Where and how results are written."""
 
@@ -357,6 +413,8 @@ def _run_model() -> type[BaseModel]:
         benchmarks=(list[Ticker], ["SPY"]),
         output=(OutputConfig, OutputConfig()),
         event_study=(EventStudySection, EventStudySection()),
+        portfolio=(PortfolioConfig | None, None),
+        __validators__={"_portfolio_engine": model_validator(mode="after")(_portfolio_engine)},
     )
 
 

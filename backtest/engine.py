@@ -151,6 +151,11 @@ def reference_trades(
     >>> round(float(reference_trades(sig, px, tl, st)["net_return"].iloc[0]), 12)
     0.025
     """
+    if "size_pct" in signals.columns:
+        raise ConfigError(
+            "portfolio: sizes positions as a percent of shared cash, which the reference "
+            "engine (independent fixed-cash trades) does not simulate; use engine.engine: vectorbt"
+        )
     if settings.stop_loss_pct or settings.take_profit_pct or settings.sizing != "fixed":
         raise ConfigError(
             "the reference engine supports fixed sizing and time exits only; "

@@ -4,6 +4,14 @@ One column per signal (so overlapping trades in one ticker never net out),
 all columns of a strategy in one cash-sharing group, on the open/close tick
 timeline of :mod:`backtest.timeline`. The Rust engine gives the same results
 as Numba without a JIT wait on a cold start.
+
+Signals with a ``size_pct`` column (set by :mod:`backtest.portfolio`) are sized
+per column as that percent of cash, and processed within a tick in entry order
+(columns sorted by entry tick and ``event_id``, ``call_seq="default"``): a
+tick's exits first, since they entered earlier, then its entries in the order
+the caps took them, which is the order their sizes assume. Without it, every
+entry uses ``EngineSettings`` sizing and vectorbt's ``call_seq="auto"``
+(sells before buys).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.engine import BPS, EngineResult, EngineSettings, in_market_sessions
+from backtest.portfolio import entry_order
 from backtest.schema import TRADE_COLUMNS
 from backtest.timeline import Timeline, tick_of, tick_prices
 
@@ -35,10 +44,13 @@ def _matrices(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: 
     return out
 
 
-def _size_kwargs(settings: EngineSettings) -> dict:
+def _size_kwargs(settings: EngineSettings, signals: pd.DataFrame) -> dict:
+    if "size_pct" in signals.columns:  # portfolio: per column, in entry order
+        size = signals["size_pct"].to_numpy(dtype=float)[None, :] / 100.0
+        return {"size": size, "size_type": "percent", "call_seq": "default"}
     if settings.sizing == "percent":
-        return {"size": settings.size / 100.0, "size_type": "percent"}
-    return {"size": settings.size, "size_type": "value"}
+        return {"size": settings.size / 100.0, "size_type": "percent", "call_seq": "auto"}
+    return {"size": settings.size, "size_type": "value", "call_seq": "auto"}
 
 
 def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
@@ -72,11 +84,10 @@ def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: Eng
         init_cash=settings.init_cash,
         cash_sharing=True,
         group_by=np.zeros(len(signals), dtype=int),
-        call_seq="auto",
         accumulate=False,
         engine=VBT_ENGINE,
         freq=None,
-        **_size_kwargs(settings),
+        **_size_kwargs(settings, signals),
         **_stop_kwargs(settings, m),
     )
 
@@ -153,6 +164,8 @@ def run_vectorbt(
         return EngineResult(
             empty, flat, pd.Series(False, index=timeline.sessions, name="in_market")
         )
+    if "size_pct" in signals.columns:  # sizes assume entry order within a tick
+        signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
     m = _matrices(signals, prices, timeline)
     pf = _portfolio(signals, m, timeline, settings)
     trades = _trades(pf, signals, m, timeline, settings.slippage_bps)

@@ -20,6 +20,7 @@ from backtest.errors import BacktestError, ConfigError, StrategyError
 from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.align import align_events
 from backtest.events.news import load_news_folder
+from backtest.portfolio import PortfolioCaps, apply_portfolio_caps
 from backtest.schema import empty_drops
 from backtest.signals import MarketView, StrategySpec, check_signals, get_strategy, window_drops
 from backtest.timeline import Timeline, build_timeline
@@ -183,9 +184,18 @@ def _call(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) 
 
 
 def run_strategy(
-    strategy_cfg, aligned: pd.DataFrame, market: MarketView, overlap: str
+    strategy_cfg,
+    aligned: pd.DataFrame,
+    market: MarketView,
+    overlap: str,
+    portfolio: PortfolioCaps | None = None,
 ) -> StrategyRun:
-    """Turn aligned events into checked signals for one configured strategy."""
+    """Turn aligned events into checked signals for one configured strategy.
+
+    With ``portfolio`` (the config's ``portfolio:`` section), the signals that
+    fit the book are kept and sized (:func:`backtest.portfolio.apply_portfolio_caps`);
+    the others are dropped at stage ``portfolio``.
+    """
     spec = get_strategy(strategy_cfg.name)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
@@ -211,8 +221,11 @@ def run_strategy(
     signals, drops = _call(spec, events, market, strategy_cfg.params)
     signals = check_signals(signals, spec.name, market.cal)
     signals, window = window_drops(signals, market, overlap)
+    capped = empty_drops()
+    if portfolio is not None:
+        signals, capped = apply_portfolio_caps(signals, portfolio)
     label = strategy_cfg.label or spec.name
-    all_drops = pd.concat([drops, window], ignore_index=True).assign(strategy=label)
+    all_drops = pd.concat([drops, window, capped], ignore_index=True).assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
 
 

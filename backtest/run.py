@@ -27,6 +27,7 @@ from backtest.pipeline import (
     simulate_run,
     study_events,
 )
+from backtest.portfolio import PortfolioCaps
 from backtest.report.manifest import data_fingerprint
 from backtest.schema import empty_drops
 from backtest.sessions import get_calendar
@@ -118,6 +119,8 @@ def _run_id(loaded: LoadedConfig, fingerprints: dict[str, str]) -> str:
     exclude = {"output"}  # where results go is not a result
     if loaded.config.event_study == type(loaded.config.event_study)():
         exclude.add("event_study")  # default study: run ids of configs without the section stay
+    if loaded.config.portfolio is None:
+        exclude.add("portfolio")  # likewise for configs without a portfolio: section
     digest = config_hash(loaded.config, exclude=exclude)
     data = "".join(f"{k}={v}" for k, v in sorted(fingerprints.items()))
     import hashlib
@@ -157,7 +160,8 @@ def backtest_inputs(
     aligned, drops = align(loaded, events, prices, cal, now)
     drops = pd.concat([load_drops, drops], ignore_index=True)
     market = MarketView(prices, cal)
-    runs = [run_strategy(s, aligned, market, cfg.events.overlap) for s in cfg.strategies]
+    book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
+    runs = [run_strategy(s, aligned, market, cfg.events.overlap, book) for s in cfg.strategies]
     for r in runs:
         check_loss_budget(len(events), pd.concat([drops, r.drops]), cfg.events.max_drop_pct)
     timeline = run_timeline(loaded, cal, aligned, runs)

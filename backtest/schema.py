@@ -41,6 +41,8 @@ Signals (one row per intended round trip)
     info_time, entry_session, entry_at, exit_session, exit_at``.
     ``info_time`` is the latest publication time of anything the decision used;
     ``decision_time`` must be >= ``info_time`` and <= the entry fill instant.
+    With a ``portfolio:`` section, kept signals also carry ``size_pct``, the
+    percent of cash the engine spends on the entry (:mod:`backtest.portfolio`).
 
 Trades
     ``strategy, ticker, event_id, side, entry_time, entry_price, exit_time,
@@ -52,6 +54,9 @@ Drops
     event exists (an article without a usable stamp or ISIN, a non-article
     file): their ``event_id`` is ``article:<file name>`` and ``ticker`` may be
     empty.
+    Stage ``portfolio`` rows are signals a ``portfolio:`` cap refused
+    (``portfolio_full``, ``portfolio_session_cap``, ``portfolio_name_cap``,
+    ``portfolio_gross_cap``), with the cap's numbers in ``detail``.
 """
 
 from __future__ import annotations

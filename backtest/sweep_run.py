@@ -31,7 +31,14 @@ from backtest.sweep_dask import open_runner
 from backtest.sweep_resume import checkpoint_dir, checkpointed, clear_checkpoints
 from backtest.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 
-__all__ = ["SweepResult", "run_sweep", "sweep_and_publish"]
+__all__ = ["PORTFOLIO_NOTE", "SweepResult", "run_sweep", "sweep_and_publish"]
+
+# Caps depend on which other signals are open, so they belong to a simulated
+# book, not to the kernel's independent per-trade returns.
+PORTFOLIO_NOTE = (
+    "portfolio caps and sizing are not applied to the per-trade sweep returns "
+    "(every signal counts); the top_n re-runs in top/ apply them"
+)
 
 
 @dataclass
@@ -127,7 +134,8 @@ def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
 def _results_hash(loaded: LoadedConfig) -> str:
     """Hash of what decides the results: not the output folder, nor where the chunks ran."""
     sweep = loaded.config.sweep.model_copy(update={"scheduler": None, "workers": None})
-    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude={"output"})
+    exclude = {"output"} | ({"portfolio"} if loaded.config.portfolio is None else set())
+    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude=exclude)
 
 
 def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:
@@ -135,6 +143,19 @@ def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:
         data_fingerprint(p) for _, p in sorted(prices.items())
     )
     return f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
+
+
+def _check_portfolio_stops(loaded: LoadedConfig, combos: list[dict]) -> None:
+    """Fail before the sweep when its top-N re-runs would combine portfolio: with stops."""
+    if loaded.config.portfolio is None:
+        return
+    stops = sorted({k for c in combos for k in ("stop_loss_pct", "take_profit_pct") if c.get(k)})
+    if stops:
+        raise ConfigError(
+            f"{loaded.path}: sweep.grid sets {', '.join(stops)}, which portfolio: does not "
+            "support (its sizing assumes planned exits); drop them from the grid or remove "
+            "the portfolio: section"
+        )
 
 
 def run_sweep(
@@ -159,6 +180,7 @@ def run_sweep(
     combos, invalid = expand_grid(
         spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
     )
+    _check_portfolio_stops(loaded, combos)
     done = [0]
 
     def step(n: int) -> None:
@@ -196,6 +218,8 @@ def run_sweep(
     }
     if best:
         summary.update(_deflated(data, table, best))
+    if loaded.config.portfolio is not None:
+        summary["portfolio"] = PORTFOLIO_NOTE
     return SweepResult(
         run_id,
         table,

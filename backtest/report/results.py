@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from backtest.config import config_hash
+from backtest.config import config_hash, resolved_dump
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
@@ -92,7 +92,7 @@ def write_tables(result, folder: Path) -> None:
         },
         folder / "metrics.json",
     )
-    dumped = result.config.config.model_dump(mode="json")
+    dumped = resolved_dump(result.config.config)
     (folder / "config.yaml").write_text(yaml.safe_dump(dumped, sort_keys=False))
     write_json(_manifest(result), folder / "manifest.json")
 
