@@ -119,6 +119,19 @@ def test_a_run_publishes_report_html_with_every_chart(chart_run):
         assert f">{strategy}</th>" in page
 
 
+def test_the_file_list_matches_the_published_folder(chart_run):
+    """The page is written while the folder is staged; its list is of what gets published."""
+    page = (chart_run.folder / "report.html").read_text()
+    listed = [h for h in re.findall(r"<li><a href=\"([^\"]+)\">", page) if not h.startswith("#")]
+    published = sorted(
+        p.relative_to(chart_run.folder).as_posix()
+        for p in chart_run.folder.rglob("*")
+        if p.is_file() and p.name != "report.html"
+    )
+    assert "INCOMPLETE" not in listed
+    assert sorted(listed) == published
+
+
 def test_without_charts_the_report_has_tables_only(tmp_path, market):
     data = base_config(market, [EARNINGS, NEWS], [HOLD, MOMENTUM])  # output.charts: false
     result = run(write_config(tmp_path, data), out_dir=tmp_path / "results")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from backtest.report.html_cells import format_value, table_html, transposed_html
+from backtest.report.writer import INCOMPLETE
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
 
@@ -73,7 +74,11 @@ def _nested_runs(folder: Path) -> list[Path]:
 
 
 def _own_files(folder: Path) -> list[Path]:
-    """Files of this folder, outside nested results folders and hidden temp folders."""
+    """Files of this folder, outside nested results folders and hidden temp folders.
+
+    The staging marker is left out: the report is written before the folder is
+    published, and a published folder no longer holds it.
+    """
     nested = _nested_runs(folder)
     return sorted(
         p
@@ -81,7 +86,7 @@ def _own_files(folder: Path) -> list[Path]:
         if p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
         and not any(n in p.parents for n in nested)
-        and p.name != REPORT_NAME
+        and p.name not in (REPORT_NAME, INCOMPLETE)
     )
 
 
