@@ -48,7 +48,9 @@ def test_c3_duplicate_key_is_an_error(tmp_path):
 
 
 def test_c4_unquoted_no_as_a_ticker_is_explained(tmp_path):
-    msg = error_of(tmp_path, SEED.replace("tickers: [BABA]\n  start", "tickers: [BABA, NO]\n  start"))
+    msg = error_of(
+        tmp_path, SEED.replace("tickers: [BABA]\n  start", "tickers: [BABA, NO]\n  start")
+    )
     assert "data.tickers[1]" in msg and "quote it: 'NO'" in msg
 
 
@@ -57,15 +59,25 @@ def test_c4_octal_number_is_rejected(tmp_path):
     assert "010 is read by YAML 1.1 as 8" in msg
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
-    ("fees_bps: 10", "fees_bps: ten", "engine.fees_bps: Input should be a valid number"),
-    ("fees_bps: 10", "fees_bps: -1", "engine.fees_bps"),
-    ("hold_sessions: 3", "hold_sessions: 0", "strategies[1].params.hold_sessions"),
-    ("end: 2026-03-31", "end: 2025-01-01", "start 2025-10-01 is after end 2025-01-01"),
-    ("entry_offset: 1, entry_at: close, exit_offset: 0, exit_at: close",
-     "entry_offset: 0, entry_at: close, exit_offset: 0, exit_at: open", "entry must come before exit"),
-    ("side: catalyst", "side: sideways", "allowed: 'catalyst', 'contrarian', 'long' or 'short'"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("fees_bps: 10", "fees_bps: ten", "engine.fees_bps: Input should be a valid number"),
+        ("fees_bps: 10", "fees_bps: -1", "engine.fees_bps"),
+        ("hold_sessions: 3", "hold_sessions: 0", "strategies[1].params.hold_sessions"),
+        ("end: 2026-03-31", "end: 2025-01-01", "start 2025-10-01 is after end 2025-01-01"),
+        (
+            "entry_offset: 1, entry_at: close, exit_offset: 0, exit_at: close",
+            "entry_offset: 0, entry_at: close, exit_offset: 0, exit_at: open",
+            "entry must come before exit",
+        ),
+        (
+            "side: catalyst",
+            "side: sideways",
+            "allowed: 'catalyst', 'contrarian', 'long' or 'short'",
+        ),
+    ],
+)
 def test_c5_wrong_type_or_range_names_path_and_allowed_values(tmp_path, old, new, expected):
     assert expected in error_of(tmp_path, SEED.replace(old, new))
 
@@ -77,7 +89,9 @@ def test_c6_every_missing_field_is_reported_at_once(tmp_path):
 
 
 def test_c6_empty_ticker_list(tmp_path):
-    assert "data.tickers" in error_of(tmp_path, SEED.replace("tickers: [BABA]\n  start", "tickers: []\n  start"))
+    assert "data.tickers" in error_of(
+        tmp_path, SEED.replace("tickers: [BABA]\n  start", "tickers: []\n  start")
+    )
 
 
 def test_c7_unknown_strategy_lists_the_available_ones(tmp_path):
@@ -88,9 +102,11 @@ def test_c7_unknown_strategy_lists_the_available_ones(tmp_path):
 def test_c8_relative_paths_resolve_against_the_config_file(tmp_path):
     sub = tmp_path / "configs"
     sub.mkdir()
-    (sub / "cfg.yaml").write_text("data: {source: files, path: ../prices, tickers: [A]}\n"
-                                  "events: {sources: [{type: csv, path: ev.csv}]}\n"
-                                  "strategies: [{name: earnings_hold}]\n")
+    (sub / "cfg.yaml").write_text(
+        "data: {source: files, path: ../prices, tickers: [A]}\n"
+        "events: {sources: [{type: csv, path: ev.csv}]}\n"
+        "strategies: [{name: earnings_hold}]\n"
+    )
     loaded = load_config(sub / "cfg.yaml")
     assert loaded.resolve(loaded.config.data.path) == (tmp_path / "prices").resolve()
     assert loaded.resolve(loaded.config.events.sources[0].path) == (sub / "ev.csv").resolve()

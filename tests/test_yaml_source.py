@@ -99,14 +99,17 @@ def test_document_path_is_absolute(tmp_path, monkeypatch):
 
 
 def test_duplicate_key_at_nested_level_names_both_lines(tmp_path):
-    path = write(tmp_path, (
-        "strategies:\n"
-        "  - name: pead\n"
-        "    params:\n"
-        "      hold_days: 1\n"
-        "      side: long\n"
-        "      hold_days: 3\n"
-    ))
+    path = write(
+        tmp_path,
+        (
+            "strategies:\n"
+            "  - name: pead\n"
+            "    params:\n"
+            "      hold_days: 1\n"
+            "      side: long\n"
+            "      hold_days: 3\n"
+        ),
+    )
     message = config_error(path)
     assert message == f"{path}:6:7: duplicate key 'hold_days' (first at line 4)"
 
@@ -121,12 +124,10 @@ def test_every_duplicate_is_listed(tmp_path):
 
 
 def test_duplicates_are_not_confused_by_merge_keys(tmp_path):
-    path = write(tmp_path, (
-        "base: &base {fees_bps: 10, slippage_bps: 5}\n"
-        "engine:\n"
-        "  <<: *base\n"
-        "  fees_bps: 0\n"
-    ))
+    path = write(
+        tmp_path,
+        ("base: &base {fees_bps: 10, slippage_bps: 5}\nengine:\n  <<: *base\n  fees_bps: 0\n"),
+    )
     doc = load_yaml(path)
     assert doc.data["engine"] == {"fees_bps": 0, "slippage_bps": 5}
     assert doc.marks[("engine", "fees_bps")] == (4, 3)
@@ -142,15 +143,18 @@ def test_global_safe_loader_is_untouched(tmp_path):
 
 
 def test_yaml11_coercions_are_recorded_with_original_text(tmp_path):
-    path = write(tmp_path, (
-        "tickers: [AAPL, NO, 'NO', on, Y]\n"
-        "hold_days: 010\n"
-        "threshold: 1e-3\n"
-        "proper: 1.0e-3\n"
-        "flag: true\n"
-        "at: 9:30\n"
-        "octal12: 0o17\n"
-    ))
+    path = write(
+        tmp_path,
+        (
+            "tickers: [AAPL, NO, 'NO', on, Y]\n"
+            "hold_days: 010\n"
+            "threshold: 1e-3\n"
+            "proper: 1.0e-3\n"
+            "flag: true\n"
+            "at: 9:30\n"
+            "octal12: 0o17\n"
+        ),
+    )
     doc = load_yaml(path)
     assert doc.data["tickers"] == ["AAPL", False, "NO", True, "Y"]  # PyYAML keeps Y a string
     assert doc.data["hold_days"] == 8
@@ -168,7 +172,7 @@ def test_yaml11_coercions_are_recorded_with_original_text(tmp_path):
 
 
 def test_quoted_and_block_scalars_are_never_coerced(tmp_path):
-    path = write(tmp_path, "a: \"010\"\nb: |\n  NO\nc: 10\nd: off_peak\n")
+    path = write(tmp_path, 'a: "010"\nb: |\n  NO\nc: 10\nd: off_peak\n')
     assert load_yaml(path).coerced == {}
 
 
@@ -176,13 +180,13 @@ def test_quoted_and_block_scalars_are_never_coerced(tmp_path):
 
 
 MARKS_YAML = (
-    "name: demo\n"                      # 1
-    "strategies:\n"                     # 2
-    "  - name: pead\n"                  # 3
-    "    params:\n"                     # 4
-    "      hold_days: 3\n"              # 5
-    "    tickers: [AAPL, MSFT]\n"       # 6
-    "  - {name: drift, params: {}}\n"   # 7
+    "name: demo\n"  # 1
+    "strategies:\n"  # 2
+    "  - name: pead\n"  # 3
+    "    params:\n"  # 4
+    "      hold_days: 3\n"  # 5
+    "    tickers: [AAPL, MSFT]\n"  # 6
+    "  - {name: drift, params: {}}\n"  # 7
 )
 
 
@@ -251,13 +255,13 @@ class Config(Frozen):
 
 
 BAD_CONFIG = (
-    "fee_bps: ten\n"                    # 1
-    "strategies:\n"                     # 2
-    "  - name: pead\n"                  # 3
-    "    tickers: [AAPL, NO]\n"         # 4
-    "    params:\n"                     # 5
-    "      hold_dyas: 3\n"              # 6
-    "      entry: opne\n"               # 7
+    "fee_bps: ten\n"  # 1
+    "strategies:\n"  # 2
+    "  - name: pead\n"  # 3
+    "    tickers: [AAPL, NO]\n"  # 4
+    "    params:\n"  # 5
+    "      hold_dyas: 3\n"  # 6
+    "      entry: opne\n"  # 7
 )
 
 
@@ -305,8 +309,10 @@ def test_range_error_has_value(tmp_path):
     text = "start: a\nend: b\nstrategies:\n  - {name: x, tickers: [A], params: {hold_days: 0}}\n"
     doc = load_yaml(write(tmp_path, text))
     message = validation_message(doc, Config)
-    assert message == (f"{doc.path}:4:38: strategies[0].params.hold_days:"
-                       " Input should be greater than or equal to 1, got 0")
+    assert message == (
+        f"{doc.path}:4:38: strategies[0].params.hold_days:"
+        " Input should be greater than or equal to 1, got 0"
+    )
 
 
 def test_number_like_string_is_explained(tmp_path):
@@ -317,8 +323,10 @@ def test_number_like_string_is_explained(tmp_path):
     message = validation_message(doc, Strict)
     assert message.startswith(f"{doc.path}:1:1: threshold: ")
     assert "got '1e-3'" in message
-    assert "YAML 1.1 reads the unquoted 1e-3 as a string (its floats need a dot); write 1.0e-3" \
+    assert (
+        "YAML 1.1 reads the unquoted 1e-3 as a string (its floats need a dot); write 1.0e-3"
         in message
+    )
 
 
 # ---------------------------------------------------------------- tagged unions in loc
@@ -339,13 +347,12 @@ class Run(Frozen):
 
 
 def test_discriminated_union_tags_are_dropped_from_paths(tmp_path):
-    doc = load_yaml(write(tmp_path, (
-        "strategies:\n"
-        "  - name: pead\n"
-        "    hold_dyas: 3\n"
-        "  - name: drift\n"
-        "  - name: peed\n"
-    )))
+    doc = load_yaml(
+        write(
+            tmp_path,
+            ("strategies:\n  - name: pead\n    hold_dyas: 3\n  - name: drift\n  - name: peed\n"),
+        )
+    )
     lines = validation_message(doc, Run, allowed_keys=allowed_keys_for(Run)).splitlines()
     f = doc.path
     assert lines == [

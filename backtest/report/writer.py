@@ -58,7 +58,9 @@ def _rename(tmp: Path, root: Path, run_id: str, if_exists: str, attempts: int = 
                     f"{target} was published by another run meanwhile; delete it, or set "
                     "output.if_exists: suffix"
                 ) from None
-    raise ResultsExistError(f"could not find a free name for {root / run_id} after {attempts} tries")
+    raise ResultsExistError(
+        f"could not find a free name for {root / run_id} after {attempts} tries"
+    )
 
 
 def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], None]) -> Path:
