@@ -38,6 +38,9 @@ def _figure() -> tuple[Figure, object]:
 def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine, which makes savefig lay the
+    # figure out again in an extra draw pass (~15% of a chart's time).
+    fig.set_layout_engine("none")
     fig.savefig(path)
     return path
 
