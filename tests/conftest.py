@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import settings
 
 from backtest.data.synthetic import geometric_prices
 from backtest.sessions import get_calendar
+
+# CI replays the same examples on every run (a red main must mean a change broke it);
+# at a desk, each run explores new ones. Found failures get an @example.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 CAL = get_calendar("XNYS")
 SESSIONS = CAL.sessions_in_range("2026-01-02", "2026-03-31")
