@@ -174,13 +174,62 @@ class StrategyRun:
     result: EngineResult | None = None
 
 
+def _raises(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> bool:
+    try:
+        spec.fn(events, market, params)
+    except Exception:
+        return True
+    return False
+
+
+def first_failing_event(
+    spec: StrategySpec, events: pd.DataFrame, market: MarketView, params
+) -> pd.Series | None:
+    """The event whose arrival makes the strategy raise: the last row of the shortest failing prefix.
+
+    A strategy decides all its events in one call, so the exception alone does
+    not say which event broke it; a binary search over prefixes of the table
+    (about log2(n) calls, only on this failure path) does. None when no prefix
+    short of the whole table fails and the whole table does not fail on a retry.
+
+    Examples
+    --------
+    >>> def fussy(events, market, params):
+    ...     if (events["event_id"] == "b").any():
+    ...         raise ValueError("no b")
+    >>> spec = StrategySpec("fussy", None, fussy, ("news",), "")
+    >>> first_failing_event(spec, pd.DataFrame({"event_id": ["a", "b", "c"]}), None, None)["event_id"]
+    'b'
+    """
+    low, high = 0, len(events)  # prefix of `low` rows passes; `high` rows fail
+    if high == 0 or not _raises(spec, events, market, params):
+        return None
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _raises(spec, events.iloc[:mid], market, params):
+            high = mid
+        else:
+            low = mid
+    return events.iloc[high - 1]
+
+
 def _call(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> tuple:
     try:
         return spec.fn(events, market, params)
     except BacktestError:
         raise
     except Exception as exc:
-        raise StrategyError(f"strategy {spec.name!r} raised {type(exc).__name__}: {exc}") from exc
+        culprit = first_failing_event(spec, events, market, params)
+        where = (
+            ""
+            if culprit is None
+            else (
+                f" (first failing event {culprit.get('event_id')}, ticker {culprit.get('ticker')})"
+            )
+        )
+        raise StrategyError(
+            f"strategy {spec.name!r} raised {type(exc).__name__}: {exc}{where}"
+        ) from exc
 
 
 def run_strategy(

@@ -370,8 +370,31 @@ def test_r3_a_strategy_that_raises_is_a_strategy_error_with_the_cause_chained(
     registry("boom", NoParams, ("news",))(boom)
     with pytest.raises(StrategyError) as info:
         run_config(tmp_path, base_config(market, [NEWS], [{"name": "boom"}]))
-    assert str(info.value) == "strategy 'boom' raised ZeroDivisionError: division by zero"
+    assert str(info.value).startswith("strategy 'boom' raised ZeroDivisionError: division by zero")
     assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
+def test_r3_the_error_names_the_first_event_that_makes_the_strategy_raise(
+    tmp_path, market, registry
+):
+    """The strategy sees all events at once; the message still names ticker and event."""
+    second = {**NEWS, "time": "20.01.2026 14:42:04"}
+
+    def picky(events, market, params):
+        if len(events) > 1:
+            raise KeyError("prior_close")
+        return pd.DataFrame(), pd.DataFrame()
+
+    registry("picky", NoParams, ("news",))(picky)
+    with pytest.raises(StrategyError) as info:
+        run_config(tmp_path, base_config(market, [NEWS, second], [{"name": "picky"}]))
+    message = str(info.value)
+    assert message.startswith(
+        "strategy 'picky' raised KeyError: 'prior_close' (first failing event "
+    )
+    assert message.endswith(", ticker A)")
+    assert "A-news-2026-01-20" in message
+    assert isinstance(info.value.__cause__, KeyError)
 
 
 def _signal(**changes) -> pd.DataFrame:
