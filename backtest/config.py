@@ -210,9 +210,12 @@ class EventsConfig(Frozen):
 
     sources: list[EventSource] = Field(min_length=1)
     intraday_fill: Literal["next_open", "same_close"] = "next_open"
+    # Date-only events: after the close (conservative) or before the open (optimistic).
+    # Left out of the run id at its default (:func:`results_exclude`), so ids stay.
+    unknown_timing: Literal["after_close", "before_open"] = "after_close"
     assumed_notice_sessions: int = Field(10, ge=0, le=120)
     max_drop_pct: float = Field(50.0, ge=0, le=100)
-    overlap: Literal["skip", "allow"] = "skip"
+    overlap: Literal["skip", "allow", "truncate"] = "skip"
     # Read by `backtest events --check` only: left out of the run id and config.yaml (exclude),
     # since it changes no backtest result.
     check: CheckConfig = Field(CheckConfig(), exclude=True)
@@ -560,17 +563,37 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     return LoadedConfig(config=config, path=doc.path, raw=data)
 
 
+# Keys added after run ids were published, with the default that reproduces the old
+# behaviour: left out of every hash while at that default, so a config that does not
+# set them keeps its run id, and one that changes them gets a new one.
+LATE_KEYS: dict[str, dict[str, object]] = {"events": {"unknown_timing": "after_close"}}
+
+
+def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
+    """The :data:`LATE_KEYS` of ``config`` that are at their default, by section."""
+    out = {}
+    for section, keys in LATE_KEYS.items():
+        part = getattr(config, section, None)
+        same = {k for k, default in keys.items() if getattr(part, k, None) == default}
+        if part is not None and same and section not in excluded:
+            out[section] = same
+    return out
+
+
 def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     """Return a short, stable hash of the canonical config (keys sorted, JSON).
 
     ``exclude`` leaves out top-level sections that do not change results
-    (the run id excludes ``output``).
+    (the run id excludes ``output``). Keys of :data:`LATE_KEYS` at their
+    default are always left out.
 
     Examples
     --------
     >>> len(config_hash(DataConfig(tickers=["BABA"])))
     12
     """
-    dumped = config.model_dump(mode="json", exclude=exclude)
+    excluded = set(exclude or ())
+    skip: dict = {k: True for k in excluded} | _late_defaults(config, excluded)
+    dumped = config.model_dump(mode="json", exclude=skip or None)
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

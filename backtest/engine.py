@@ -37,7 +37,7 @@ from backtest.errors import ConfigError
 from backtest.schema import TRADE_COLUMNS
 from backtest.timeline import Timeline, tick_of, tick_prices
 
-__all__ = ["EngineResult", "EngineSettings", "reference_trades", "simulate"]
+__all__ = ["EngineResult", "EngineSettings", "planned_exit_reason", "reference_trades", "simulate"]
 
 BPS = 1e-4
 
@@ -92,6 +92,20 @@ def fill_price(reference: float, buying: bool, slippage_bps: float) -> float:
     return reference * (1 + slippage_bps * BPS) if buying else reference * (1 - slippage_bps * BPS)
 
 
+def planned_exit_reason(signal: pd.Series) -> str:
+    """``"truncated"`` when ``overlap: truncate`` moved the signal's exit, else ``"time"``.
+
+    Examples
+    --------
+    >>> planned_exit_reason(pd.Series({"truncated_by": "A-2"}))
+    'truncated'
+    >>> planned_exit_reason(pd.Series({"event_id": "A-1"}))
+    'time'
+    """
+    by = signal.get("truncated_by")
+    return "truncated" if isinstance(by, str) and by else "time"
+
+
 def _one_trade(
     row: pd.Series, prices: dict[str, pd.DataFrame], timeline: Timeline, settings: EngineSettings
 ) -> dict:
@@ -122,7 +136,7 @@ def _one_trade(
         "fees": fee_in + fee_out,
         "gross_return": side * (ref_out / ref_in - 1.0),
         "net_return": pnl / (size * p_in),
-        "exit_reason": "time",
+        "exit_reason": planned_exit_reason(row),
         "entry_ref_price": ref_in,
         "exit_ref_price": ref_out,
         "pnl": pnl,

@@ -19,7 +19,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtest.engine import BPS, EngineResult, EngineSettings, in_market_sessions
+from backtest.engine import (
+    BPS,
+    EngineResult,
+    EngineSettings,
+    in_market_sessions,
+    planned_exit_reason,
+)
 from backtest.portfolio import entry_order
 from backtest.schema import TRADE_COLUMNS
 from backtest.timeline import Timeline, tick_of, tick_prices
@@ -117,6 +123,8 @@ def _trade_row(
     reason = _exit_reason(rec, planned, m["price"][planned, rec["col"]], side, slippage_bps * BPS)
     ref_in = float(m["price"][rec["entry_idx"], rec["col"]])
     ref_out = _exit_reference(rec, m, side, reason, slippage_bps)
+    if reason == "time":  # the planned exit: the strategy's own, or truncated
+        reason = planned_exit_reason(sig)
     return {
         "strategy": sig["strategy"],
         "ticker": sig["ticker"],

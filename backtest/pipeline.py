@@ -20,9 +20,16 @@ from backtest.errors import BacktestError, ConfigError, StrategyError
 from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.align import align_events
 from backtest.events.news import load_news_folder
-from backtest.portfolio import PortfolioCaps, apply_portfolio_caps
+from backtest.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
 from backtest.schema import empty_drops
-from backtest.signals import MarketView, StrategySpec, check_signals, get_strategy, window_drops
+from backtest.signals import (
+    MarketView,
+    StrategySpec,
+    check_signals,
+    get_strategy,
+    truncate_overlaps,
+    window_drops,
+)
 from backtest.timeline import Timeline, build_timeline
 
 if TYPE_CHECKING:
@@ -159,7 +166,9 @@ def align(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Align events to sessions within the configured period."""
     cfg = loaded.config.events
-    return align_events(events, prices, cal, cfg.intraday_fill, _period(loaded, cal), now)
+    return align_events(
+        events, prices, cal, cfg.intraday_fill, _period(loaded, cal), now, cfg.unknown_timing
+    )
 
 
 @dataclass(frozen=True)
@@ -273,9 +282,24 @@ def run_strategy(
     capped = empty_drops()
     if portfolio is not None:
         signals, capped = apply_portfolio_caps(signals, portfolio)
+    if overlap == "truncate":
+        signals = _truncate(signals, portfolio)
     label = strategy_cfg.label or spec.name
     all_drops = pd.concat([drops, window, capped], ignore_index=True).assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
+
+
+def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.DataFrame:
+    """Apply ``overlap: truncate`` to the signals that will trade.
+
+    After the portfolio caps, so a trade is only ever cut short by one the book
+    took (the caps count the planned windows, which is conservative); the sizes
+    are then recomputed, since a truncated position frees its cash earlier.
+    """
+    signals = truncate_overlaps(signals)
+    if portfolio is None or signals.empty:
+        return signals
+    return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))
 
 
 def run_timeline(

@@ -63,7 +63,7 @@ from backtest.events.align import drop_rows
 from backtest.schema import empty_drops
 from backtest.timeline import AT_OFFSET
 
-__all__ = ["PORTFOLIO_REASONS", "PortfolioCaps", "apply_portfolio_caps", "entry_order"]
+__all__ = ["PORTFOLIO_REASONS", "PortfolioCaps", "apply_portfolio_caps", "entry_order", "size_pcts"]
 
 PORTFOLIO_REASONS = (
     "portfolio_full",

@@ -43,10 +43,18 @@ Signals (one row per intended round trip)
     ``decision_time`` must be >= ``info_time`` and <= the entry fill instant.
     With a ``portfolio:`` section, kept signals also carry ``size_pct``, the
     percent of cash the engine spends on the entry (:mod:`backtest.portfolio`).
+    With ``events.overlap: truncate``, kept signals also carry ``truncated_by``:
+    the ``event_id`` of the later signal of the same ticker at whose entry fill
+    this one's exit was moved (:func:`backtest.signals.truncate_overlaps`), or
+    ``""`` when the exit is the strategy's own.
 
 Trades
     ``strategy, ticker, event_id, side, entry_time, entry_price, exit_time,
     exit_price, size, fees, gross_return, net_return, exit_reason``.
+    ``exit_reason`` is one of :data:`EXIT_REASONS`: ``time`` (the strategy's
+    planned exit), ``truncated`` (``events.overlap: truncate`` closed the trade
+    early at the entry fill of the ticker's next trade, at that tick's price
+    like a time exit), ``stop_loss`` or ``take_profit`` (a stop filled first).
 
 Drops
     ``event_id, ticker, stage, reason, detail``: every event that did not
@@ -72,10 +80,12 @@ __all__ = [
     "DROP_COLUMNS",
     "EVENT_COLUMNS",
     "EVENT_TYPES",
+    "EXIT_REASONS",
     "FILL_POINTS",
     "PAYLOAD_COLUMNS",
     "PRICE_COLUMNS",
     "SIGNAL_COLUMNS",
+    "TICK_EXITS",
     "TIMINGS",
     "TRADE_COLUMNS",
     "empty_drops",
@@ -147,6 +157,9 @@ TRADE_COLUMNS = (
     "exit_reason",
 )
 DROP_COLUMNS = ("event_id", "ticker", "stage", "reason", "detail")
+EXIT_REASONS = ("time", "truncated", "stop_loss", "take_profit")
+# Exits that fill at the tick's open or close price (the others fill at a stop level).
+TICK_EXITS = ("time", "truncated")
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

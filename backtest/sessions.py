@@ -9,9 +9,19 @@ bmo (before the open)   open of the event date if it is a session    ``bmo``
 intraday                open of the next session (default), or the   ``intraday``
                         close of the same session if configured
 amc (at/after close)    open of the next session                     ``amc``
-unknown / date only     open of the next session (as after-close)    ``unknown``
+unknown / date only     open of the next session (as after-close),   ``unknown``
+                        or, with ``unknown_timing="before_open"``,
+                        the open of the event date (as bmo)
 any, on a non-session   open of the next session                     ``closed``
 ======================  ===========================================  ===========
+
+``unknown_timing="after_close"`` (the default) is conservative: a report
+whose hour is not known is traded only once it has certainly come out.
+``"before_open"`` is optimistic: it assumes the report came out before the
+open, so a trade at that open may use a report that was in fact published
+later that day (after the close, as most US earnings are), which is look-ahead
+the data cannot reveal. Use it only when the source's date-only rows are
+known to be pre-market.
 
 An event stamped exactly at the open (09:30:00 New York) is *intraday*: the
 opening auction prints at that instant, so nobody could have traded on it
@@ -44,6 +54,7 @@ __all__ = [
 
 CALENDAR_START = "1990-01-02"
 INTRADAY_FILLS = ("next_open", "same_close")
+UNKNOWN_TIMINGS = ("after_close", "before_open")
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ def align_to_session(
     timing: str,
     cal: xcals.ExchangeCalendar,
     intraday_fill: str = "next_open",
+    unknown_timing: str = "after_close",
 ) -> Alignment:
     """Return the first session and price point at which an event can be traded.
 
@@ -152,10 +164,20 @@ def align_to_session(
         The listing's exchange calendar.
     intraday_fill : {"next_open", "same_close"}
         Where an intraday event fills.
+    unknown_timing : {"after_close", "before_open"}
+        What an ``unknown`` timing is taken to mean: after the close (the
+        conservative default: the next session's open) or before the open
+        (optimistic: the event date's open, as for ``bmo``).
 
     Returns
     -------
     Alignment
+
+    Raises
+    ------
+    EventError
+        On a naive ``event_time``, a date outside the calendar, or an
+        unknown ``timing``, ``intraday_fill`` or ``unknown_timing``.
 
     Examples
     --------
@@ -166,9 +188,13 @@ def align_to_session(
     >>> a = align_to_session(pd.Timestamp("2026-02-19", tz="America/New_York"), "amc", cal)
     >>> (str(a.session.date()), a.fill_at, a.rule)
     ('2026-02-20', 'open', 'amc -> next open')
+    >>> a = align_to_session(pd.Timestamp("2026-02-19", tz="America/New_York"), "unknown", cal,
+    ...                      unknown_timing="before_open")
+    >>> (str(a.session.date()), a.fill_at, a.rule)
+    ('2026-02-19', 'open', 'unknown as before_open -> same open')
     """
-    if intraday_fill not in INTRADAY_FILLS:
-        raise EventError(f"intraday_fill must be one of {INTRADAY_FILLS}, got {intraday_fill!r}")
+    _check_choice("intraday_fill", intraday_fill, INTRADAY_FILLS)
+    _check_choice("unknown_timing", unknown_timing, UNKNOWN_TIMINGS)
     day = _local(event_time, cal).normalize().tz_localize(None)
     if day > cal.last_session or day < cal.first_session:
         raise EventError(f"event date {day.date()} is outside the {cal.name} calendar")
@@ -176,11 +202,18 @@ def align_to_session(
         return Alignment(_next_session(cal, day), "open", "closed day -> next open")
     if timing == "bmo":
         return Alignment(day, "open", "bmo -> same open")
+    if timing == "unknown" and unknown_timing == "before_open":
+        return Alignment(day, "open", "unknown as before_open -> same open")
     if timing == "intraday" and intraday_fill == "same_close":
         return Alignment(day, "close", "intraday -> same close")
     if timing in ("intraday", "amc", "unknown"):
         return Alignment(_next_session(cal, day), "open", f"{timing} -> next open")
     raise EventError(f"unknown timing {timing!r}; expected one of bmo, intraday, amc, unknown")
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise EventError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def session_instant(

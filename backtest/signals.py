@@ -37,10 +37,12 @@ __all__ = [
     "register",
     "register_planner",
     "registered_strategies",
+    "truncate_overlaps",
     "window_drops",
 ]
 
 AT_RANK = {"open": 0, "close": 1}
+OVERLAPS = ("skip", "allow", "truncate")
 
 
 class StrategyParams(BaseModel):
@@ -227,8 +229,14 @@ def window_drops(
     Returns the kept signals and the drop rows: ``window_incomplete`` when the
     window runs past either end of the ticker's price history,
     ``price_nan_in_window`` when a session inside that history has no finite
-    price (a NaN or missing row, RELIABILITY P3), and ``overlap``.
+    price (a NaN or missing row, RELIABILITY P3), and ``overlap``: with
+    ``overlap="skip"`` every signal entering at or before the exit of the
+    previous kept signal of its ticker; with ``"truncate"`` only one entering
+    at the very fill of an earlier one, which no truncation can separate (the
+    others are shortened later by :func:`truncate_overlaps`).
     """
+    if overlap not in OVERLAPS:
+        raise ConfigError(f"events.overlap must be one of {OVERLAPS}, got {overlap!r}")
     if signals.empty:
         return signals, empty_drops()
     complete = _complete_windows(signals, market)
@@ -248,18 +256,67 @@ def window_drops(
         ),
     ]
     kept = signals[complete]
-    if overlap == "skip":
-        clash = _overlaps(kept)
-        drops.append(
-            drop_rows(
-                kept[clash],
-                "signals",
-                "overlap",
-                "window overlaps an earlier trade in the same ticker",
-            )
-        )
+    if overlap != "allow":
+        clash = _overlaps(kept) if overlap == "skip" else _same_entry(kept)
+        drops.append(drop_rows(kept[clash], "signals", "overlap", OVERLAP_DETAIL[overlap]))
         kept = kept[~clash]
     return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
+
+
+OVERLAP_DETAIL = {
+    "skip": "window overlaps an earlier trade in the same ticker",
+    "truncate": "enters at the same fill as an earlier trade in the same ticker, "
+    "so truncating that trade would leave it empty",
+}
+
+
+def _same_entry(signals: pd.DataFrame) -> pd.Series:
+    """Mark every signal but the first (by ``event_id``) entering at one ticker's fill."""
+    order = signals.sort_values(["event_id"], kind="stable")
+    dup = order.duplicated(subset=["ticker", "entry_session", "entry_at"], keep="first")
+    return dup.reindex(signals.index)
+
+
+def truncate_overlaps(signals: pd.DataFrame) -> pd.DataFrame:
+    """Close each trade no later than the next entry of its ticker (``overlap: truncate``).
+
+    Within one ticker, taken in entry order, a signal whose planned exit comes
+    after the next signal's entry exits at that entry's session and price point
+    instead, and its ``truncated_by`` names the later event; every other row
+    has ``truncated_by`` empty. An exit exactly at the next entry is not
+    truncated (it already closes there). Exits only move earlier, and to a fill
+    the later signal had decided on by then (its ``decision_time <= entry``),
+    so truncation adds no look-ahead. Rows keep their order; the caller has
+    already removed signals sharing an entry fill (:func:`window_drops`).
+
+    Examples
+    --------
+    >>> d = pd.to_datetime(["2026-01-05", "2026-01-06", "2026-01-08"])
+    >>> sig = pd.DataFrame({"event_id": ["a", "b"], "ticker": "A",
+    ...     "entry_session": d[:2], "entry_at": "open",
+    ...     "exit_session": d[2], "exit_at": "close"})
+    >>> out = truncate_overlaps(sig)
+    >>> out[["exit_session", "exit_at", "truncated_by"]].astype(str).values.tolist()
+    [['2026-01-06', 'open', 'b'], ['2026-01-08', 'close', '']]
+    """
+    out = signals.assign(truncated_by="")
+    order = out.assign(_at=out["entry_at"].map(AT_RANK))
+    order = order.sort_values(["ticker", "entry_session", "_at", "event_id"], kind="stable")
+    entry, exit_ = _tick_keys(order, "entry"), _tick_keys(order, "exit")
+    same_ticker = order["ticker"].to_numpy()[1:] == order["ticker"].to_numpy()[:-1]
+    # The next entry of the ticker comes before this trade's planned exit.
+    cut = np.flatnonzero(same_ticker & (entry[1:] < exit_[:-1]))
+    now, nxt = order.index[cut], order.index[cut + 1]
+    out.loc[now, "exit_session"] = out.loc[nxt, "entry_session"].to_numpy()
+    out.loc[now, "exit_at"] = out.loc[nxt, "entry_at"].to_numpy()
+    out.loc[now, "truncated_by"] = out.loc[nxt, "event_id"].to_numpy()
+    return out
+
+
+def _tick_keys(frame: pd.DataFrame, side: str) -> np.ndarray:
+    """``2 * day + (0 open, 1 close)`` of each row's entry or exit: orders fills in time."""
+    days = pd.DatetimeIndex(frame[f"{side}_session"]).to_numpy().astype("datetime64[D]")
+    return 2 * days.astype(np.int64) + frame[f"{side}_at"].map(AT_RANK).to_numpy(dtype=np.int64)
 
 
 def _inside_history(signals: pd.DataFrame, market: MarketView) -> pd.Series:

@@ -17,6 +17,11 @@ Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
 per-trade net returns times sqrt(trades per year)), ``total_return`` and
 ``max_drawdown`` of the trades compounded one after another in entry order (each
 trade taking the whole account in turn; overlapping trades are not netted).
+
+Every event's window is priced on its own, as with ``events.overlap: allow``:
+the kernel does not apply ``skip`` (a sweep of a ``skip`` config also counts
+trades that a run would drop as ``overlap``), and ``backtest sweep`` refuses
+``truncate`` before any work (:mod:`backtest.sweep_run`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Hypothesis: the reaction session of an earnings report carries a drift (long),
 a reversal (short), or follows the surprise sign (``side: surprise``).
 
 Timing. The *reaction session* R is the event's aligned session (a bmo report:
-the report day; amc or unknown: the next session). Entry is at ``entry_at`` of
+the report day; amc or unknown: the next session, or the report day for unknown
+with ``events.unknown_timing: before_open``). Entry is at ``entry_at`` of
 session R - ``entry_offset`` (negative: after R); exit at ``exit_at`` of session
 R + ``exit_offset`` (negative: before R, e.g. a pre-earnings run-up), or, when
 ``hold_sessions`` > 0, that many sessions after the entry

@@ -29,7 +29,8 @@ unknown      D + 1                 close of D: the report may  open of D + 1: th
 ===========  ====================  ==========================  ==========================
 
 (With ``events.intraday_fill: same_close`` an intraday report's R is D itself,
-and both exits come before the report.) ``prior_close`` is the pure run-up
+and both exits come before the report. With ``events.unknown_timing:
+before_open`` a date-only report's R is D, as for bmo.) ``prior_close`` is the pure run-up
 for bmo and amc reports; ``reaction_open``
 also bets on the opening reaction. Neither uses the report's content, so
 neither is look-ahead; they differ in exposure, not in information.

@@ -32,6 +32,7 @@ from backtest.events.align import align_events
 from backtest.events.table import make_event_table
 from backtest.pipeline import run_strategy
 from backtest.run import backtest_inputs, load_inputs, run_loaded
+from backtest.sessions import session_instant
 from backtest.signals import MarketView, StrategyParams, check_signals, register
 from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices
 from tests.test_invariants import events_st, make_events, random_walk
@@ -288,6 +289,62 @@ def test_e5_an_event_after_the_runs_clock_is_dropped_as_future():
     ]
 
 
+DATE_ONLY = {"ticker": "A", "event_type": "earnings", "time": "2026-02-19"}  # no timing: unknown
+DAY_TRADE = {  # enter at the reaction session's open, exit at its close
+    "name": "earnings_hold",
+    "params": {"entry_offset": 0, "entry_at": "open", "exit_offset": 0, "exit_at": "close"},
+}
+
+
+@pytest.mark.parametrize(
+    ("unknown_timing", "session", "rule"),
+    [
+        (None, "2026-02-20", "unknown -> next open"),
+        ("after_close", "2026-02-20", "unknown -> next open"),
+        ("before_open", "2026-02-19", "unknown as before_open -> same open"),
+    ],
+)
+def test_e4_unknown_time_of_day_trades_after_close_unless_configured(
+    tmp_path, market, unknown_timing, session, rule
+):
+    data = base_config(market, [DATE_ONLY], [DAY_TRADE])
+    if unknown_timing:
+        data["events"]["unknown_timing"] = unknown_timing
+    result = run_config(tmp_path, data)
+    event = result.events.iloc[0]
+    assert (event["timing"], str(event["session"].date()), event["align_rule"]) == (
+        "unknown",
+        session,
+        rule,
+    )
+    trade = result.trades.iloc[0]
+    assert trade["entry_time"] == session_instant(CAL, pd.Timestamp(session), "open")
+    assert trade["exit_time"] == session_instant(CAL, pd.Timestamp(session), "close")
+
+
+def test_e4_before_open_changes_the_run_id_and_the_default_keeps_it(tmp_path, market):
+    def run_id(*sets: str) -> str:
+        path = write_config(tmp_path, base_config(market, [DATE_ONLY], [DAY_TRADE]))
+        return run_loaded(load_config(path, list(sets)), FAR).run_id
+
+    plain = run_id()
+    assert run_id("events.unknown_timing=after_close") == plain
+    assert run_id("events.unknown_timing=before_open") != plain
+
+
+def test_e4_before_open_is_not_reported_as_look_ahead_by_the_audit(tmp_path, market):
+    """The audit checks decisions against the alignment rule in force and the stamps it
+    has; a date-only stamp cannot show that a report came out after the open, so the
+    optimistic option passes `backtest check` (documented in configs/example.yaml)."""
+    from backtest.audit import run_audit
+
+    data = base_config(market, [DATE_ONLY, {**DATE_ONLY, "time": "2026-03-05"}], [DAY_TRADE])
+    data["events"]["unknown_timing"] = "before_open"
+    report = run_audit(load_config(write_config(tmp_path, data)), cuts=4)
+    assert report.clean, report.findings
+    assert report.summary.set_index("strategy")["decisions"].to_dict() == {"earnings_hold": 2}
+
+
 def test_e6_naive_clock_times_in_a_user_csv_are_rejected(tmp_path, market):
     (tmp_path / "events.csv").write_text("ticker,event_time\nA,2026-01-13 14:42\n")
     data = base_config(market, [NEWS], [MOMENTUM])
@@ -322,6 +379,67 @@ def test_e8_overlapping_windows_skip_the_later_event_or_allow_both(tmp_path, mar
     data = base_config(market, [NEWS, second], [MOMENTUM])
     data["events"]["overlap"] = "allow"
     assert len(run_config(tmp_path, data).trades) == 2
+
+
+def _open(i: int) -> float:
+    """Open of session i of the fixture market: close[i - 1] * 1.002, close[i] = 100 * 1.01**i."""
+    return 100 * 1.01 ** (i - 1) * 1.002
+
+
+@pytest.mark.parametrize("engine", ["vectorbt", "reference"])
+def test_e8_truncate_closes_the_earlier_trade_at_the_later_entry(tmp_path, market, engine):
+    # Both articles are pre-market (08:42 New York): entries at the opens of Jan 13
+    # (session 7) and Jan 14 (session 8); each planned to hold to the close of its
+    # third session (Jan 15, session 9; Jan 16, session 10).
+    second = {**NEWS, "time": "14.01.2026 14:42:04"}
+    data = base_config(market, [NEWS, second], [MOMENTUM], engine=engine)
+    data["events"]["overlap"] = "truncate"
+    result = run_config(tmp_path, data)
+    trades = result.trades.set_index("event_id")
+    first, later = trades.loc["A-news-2026-01-13T134204Z"], trades.loc["A-news-2026-01-14T134204Z"]
+    # The earlier exits at the later's entry fill: Jan 14 open, same price.
+    assert first["exit_time"] == later["entry_time"] == pd.Timestamp("2026-01-14 14:30", tz="UTC")
+    assert first["exit_price"] == pytest.approx(_open(8), rel=1e-12)
+    assert first["exit_price"] == pytest.approx(later["entry_price"], rel=1e-12)
+    assert first["gross_return"] == pytest.approx(0.01, rel=1e-9)  # open 7 -> open 8
+    assert first["exit_reason"] == "truncated"
+    # The later keeps its own plan: Jan 16 close.
+    assert later["exit_time"] == pd.Timestamp("2026-01-16 21:00", tz="UTC")
+    assert later["exit_price"] == pytest.approx(100 * 1.01**10, rel=1e-12)
+    assert later["gross_return"] == pytest.approx(1.01**3 / 1.002 - 1, rel=1e-9)
+    assert later["exit_reason"] == "time"
+    assert result.drops.empty or "overlap" not in set(result.drops["reason"])
+
+
+def test_e8_truncate_drops_a_later_trade_entering_at_the_same_fill(tmp_path, market):
+    # 07:00 and 08:42 New York on Jan 13: both enter at that day's open, so cutting
+    # the first at the second's entry would leave an empty trade.
+    early = {**NEWS, "time": "13.01.2026 13:00:00"}
+    data = base_config(market, [NEWS, early], [MOMENTUM])
+    data["events"]["overlap"] = "truncate"
+    result = run_config(tmp_path, data)
+    assert result.trades["event_id"].tolist() == ["A-news-2026-01-13T120000Z"]
+    assert result.trades["exit_reason"].tolist() == ["time"]
+    drop = result.drops.set_index("event_id").loc["A-news-2026-01-13T134204Z"]
+    assert (drop["stage"], drop["reason"]) == ("signals", "overlap")
+    assert drop["detail"].startswith("enters at the same fill as an earlier trade")
+
+
+def test_e8_truncate_only_cuts_a_trade_for_one_the_portfolio_took(tmp_path, market):
+    """A name cap refuses the later trade, so the earlier keeps its planned exit."""
+    second = {**NEWS, "time": "14.01.2026 14:42:04"}
+    data = base_config(market, [NEWS, second], [MOMENTUM])
+    data["engine"].pop("sizing")
+    data["events"]["overlap"] = "truncate"
+    data["portfolio"] = {"position_pct": 5, "max_name_pct": 5}
+    result = run_config(tmp_path, data)
+    assert result.trades["event_id"].tolist() == ["A-news-2026-01-13T134204Z"]
+    assert result.trades["exit_reason"].tolist() == ["time"]
+    assert result.trades["exit_time"].tolist() == [pd.Timestamp("2026-01-15 21:00", tz="UTC")]
+    assert reasons(result) == {"A-news-2026-01-14T134204Z": "portfolio_name_cap"}
+    data["portfolio"]["max_name_pct"] = 10  # room for both: the earlier is cut at the later
+    kept = run_config(tmp_path, data).trades
+    assert kept["exit_reason"].tolist() == ["truncated", "time"]
 
 
 @pytest.mark.parametrize(("entry_sessions", "traded"), [(10, True), (11, False)])

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from backtest.events.align import align_events
 from backtest.events.table import make_event_table
 from backtest.sessions import session_instant
-from backtest.signals import MarketView, check_signals, registered_strategies, window_drops
+from backtest.signals import (
+    MarketView,
+    check_signals,
+    registered_strategies,
+    truncate_overlaps,
+    window_drops,
+)
 from tests.conftest import CAL, SESSIONS
 
 PARAMS = {
@@ -254,3 +260,84 @@ def test_every_strategy_trades_on_the_property_test_events():
     events = make_events(days, [8, 18, 7, 12, 9, 16, 8, 18, 7, 12, 9, 16])
     traded = decisions(random_walk(3), events)
     assert set(traded["strategy"]) == set(STRATEGIES)
+
+
+def truncated_per_strategy(signals: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """``overlap: truncate`` applied to each strategy's signals on their own, as runs do."""
+    market, out = MarketView({"A": prices}, CAL), []
+    for _, mine in signals.groupby("strategy"):
+        kept, _ = window_drops(mine.reset_index(drop=True), market, overlap="truncate")
+        out.append(truncate_overlaps(kept))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def instant(row, side: str) -> pd.Timestamp:
+    return session_instant(CAL, getattr(row, f"{side}_session"), getattr(row, f"{side}_at"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st)
+def test_truncation_exits_earlier_at_a_fill_already_decided(seed, evs):
+    """E8 truncate adds no look-ahead: an exit only moves earlier, to the entry fill of a
+    later trade of the same strategy and ticker that was decided (and whose information
+    was public) by then; and no two kept windows of one strategy overlap any more."""
+    prices = random_walk(seed)
+    signals = decisions(prices, make_events([d for d, _ in evs], [h for _, h in evs]))
+    if signals.empty:
+        return
+    planned = signals.set_index(["strategy", "event_id"])
+    cut = truncated_per_strategy(signals, prices)
+    by_id = cut.set_index(["strategy", "event_id"])
+    for row in cut.itertuples():
+        entry, exit_ = instant(row, "entry"), instant(row, "exit")
+        assert entry < exit_ <= instant(planned.loc[(row.strategy, row.event_id)], "exit")
+        if row.truncated_by:
+            later = by_id.loc[(row.strategy, row.truncated_by)]
+            assert exit_ == instant(later, "entry")
+            assert later["info_time"] <= later["decision_time"] <= exit_
+        else:
+            assert exit_ == instant(planned.loc[(row.strategy, row.event_id)], "exit")
+    for _, mine in cut.groupby("strategy"):
+        windows = sorted((instant(r, "entry"), instant(r, "exit")) for r in mine.itertuples())
+        assert all(x <= e for (_, x), (e, _) in zip(windows[:-1], windows[1:], strict=True))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st, pick=st.integers(0, 10_000))
+def test_truncated_trades_survive_perturbing_every_price_after_their_decisions(seed, evs, pick):
+    """I1 under ``overlap: truncate``: a kept trade whose decisions (its own and, when cut
+    short, the later trade's) were all made by the cut is unchanged, exit included, when
+    every price after the cut changes. (Without NaNs: a NaN dropping a later window is
+    data availability, as for ``skip``.)"""
+    prices = random_walk(seed)
+    events = make_events([d for d, _ in evs], [h for _, h in evs])
+    signals = decisions(prices, events)
+    if signals.empty:
+        return
+    times = sorted(set(signals["decision_time"]))
+    cut = times[pick % len(times)]
+
+    before = truncated_per_strategy(signals, prices)
+    moved = perturb_after(prices, cut, seed, nan=False)
+    after = truncated_per_strategy(decisions(moved, events), moved)
+    keys = ["strategy", "event_id"]
+    assert at_or_before(before, cut)[keys].equals(at_or_before(after, cut)[keys])
+    # A trade cut short (in either case) by one decided after the cut may differ in its exit.
+    both = settled(before, cut) & settled(after, cut)
+    pd.testing.assert_frame_equal(only(before, both), only(after, both), check_dtype=False)
+
+
+def only(frame: pd.DataFrame, keys: set) -> pd.DataFrame:
+    picked = frame[frame.set_index(["strategy", "event_id"]).index.isin(keys)]
+    return picked.sort_values(["strategy", "event_id"]).reset_index(drop=True)
+
+
+def settled(frame: pd.DataFrame, cut: pd.Timestamp) -> set:
+    """Keys of trades whose own decision and, if cut short, the cutting trade's are <= cut."""
+    decided = frame.set_index(["strategy", "event_id"])["decision_time"]
+    out = set()
+    for row in frame.itertuples():
+        by = decided[(row.strategy, row.truncated_by)] if row.truncated_by else row.decision_time
+        if max(row.decision_time, by) <= cut:
+            out.add((row.strategy, row.event_id))
+    return out

@@ -248,15 +248,102 @@ CASES = [
 ]
 
 
+# events.unknown_timing: before_open (E4): the same columns plus the option. Only
+# date-only (unknown) events move, to the open of their own date when it is a session.
+BEFORE_OPEN_CASES = [
+    (
+        "before_open: date only -> same open",
+        "2026-02-19 00:00",
+        NY,
+        "unknown",
+        "next_open",
+        "2026-02-19",
+        "open",
+        "2026-02-19 14:30",
+    ),
+    (
+        "before_open: date only on a half-day -> its open",
+        "2025-11-28 00:00",
+        NY,
+        "unknown",
+        "next_open",
+        "2025-11-28",
+        "open",
+        "2025-11-28 14:30",
+    ),
+    (
+        "before_open: date only on a Saturday -> Monday open",
+        "2026-01-10 00:00",
+        NY,
+        "unknown",
+        "next_open",
+        "2026-01-12",
+        "open",
+        "2026-01-12 14:30",
+    ),
+    (
+        "before_open: date only on Christmas -> next session",
+        "2025-12-25 00:00",
+        NY,
+        "unknown",
+        "same_close",
+        "2025-12-26",
+        "open",
+        "2025-12-26 14:30",
+    ),
+    (
+        "before_open: date-only amc stays next open",
+        "2026-02-13 00:00",
+        NY,
+        "amc",
+        "next_open",
+        "2026-02-17",
+        "open",
+        "2026-02-17 14:30",
+    ),
+    (
+        "before_open: after close stays next open",
+        "2026-02-19 16:05",
+        NY,
+        None,
+        "next_open",
+        "2026-02-20",
+        "open",
+        "2026-02-20 14:30",
+    ),
+    (
+        "before_open: intraday stays next open",
+        "2026-02-19 12:00",
+        NY,
+        None,
+        "next_open",
+        "2026-02-20",
+        "open",
+        "2026-02-20 14:30",
+    ),
+    (
+        "before_open: intraday same close stays same close",
+        "2026-02-19 12:00",
+        NY,
+        None,
+        "same_close",
+        "2026-02-19",
+        "close",
+        "2026-02-19 21:00",
+    ),
+]
+ALL_CASES = [(*c, "after_close") for c in CASES] + [(*c, "before_open") for c in BEFORE_OPEN_CASES]
+
+
 @pytest.mark.parametrize(
-    ("case", "stamp", "tz", "given", "fill", "session", "at", "instant"),
-    CASES,
-    ids=[c[0] for c in CASES],
+    ("case", "stamp", "tz", "given", "fill", "session", "at", "instant", "unknown"),
+    ALL_CASES,
+    ids=[c[0] for c in ALL_CASES],
 )
-def test_align_to_session(case, stamp, tz, given, fill, session, at, instant):
+def test_align_to_session(case, stamp, tz, given, fill, session, at, instant, unknown):
     event_time = pd.Timestamp(stamp, tz=tz)
     timing = resolve_timing(event_time, given, CAL)
-    found = align_to_session(event_time, timing, CAL, fill)
+    found = align_to_session(event_time, timing, CAL, fill, unknown)
     assert (found.session, found.fill_at) == (pd.Timestamp(session), at), case
     assert session_instant(CAL, found.session, found.fill_at) == pd.Timestamp(instant, tz="UTC")
     assert session_instant(CAL, found.session, found.fill_at) > event_time, (
@@ -285,6 +372,11 @@ def test_naive_event_time_is_rejected():
 def test_unknown_timing_is_rejected():
     with pytest.raises(EventError, match="unknown timing 'pre'"):
         align_to_session(pd.Timestamp("2026-02-19", tz=NY), "pre", CAL)
+
+
+def test_unknown_timing_option_is_checked():
+    with pytest.raises(EventError, match="unknown_timing must be one of"):
+        align_to_session(pd.Timestamp("2026-02-19", tz=NY), "unknown", CAL, "next_open", "bmo")
 
 
 def test_shift_counts_sessions_not_days():

@@ -131,6 +131,21 @@ def test_bad_grids_fail_before_any_work(tmp_path, grid, message):
         run_sweep(load_config(path), now=NOW)
 
 
+def test_overlap_truncate_is_refused_before_any_data_loads(tmp_path, monkeypatch):
+    """The kernel prices each window on its own (as overlap: allow), so it cannot truncate."""
+    import backtest.sweep_run
+
+    def no_data(*args):
+        raise AssertionError("data loaded before the overlap check")
+
+    monkeypatch.setattr(backtest.sweep_run, "_data", no_data)
+    data = sweep_config(tmp_path, {"hold_sessions": [1, 2]})
+    data["events"]["overlap"] = "truncate"
+    path = write_config(tmp_path, data)
+    with pytest.raises(ConfigError, match="events.overlap: truncate is not supported by backtest"):
+        run_sweep(load_config(path), now=NOW)
+
+
 def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
     path = write_config(
         tmp_path, sweep_config(tmp_path, {"entry_offset": [0, 1], "hold_sessions": [1, 2]}, top_n=1)

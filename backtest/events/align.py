@@ -53,10 +53,10 @@ def drop_rows(
 
 
 def _alignment_columns(
-    events: pd.DataFrame, cal: xcals.ExchangeCalendar, intraday_fill: str
+    events: pd.DataFrame, cal: xcals.ExchangeCalendar, intraday_fill: str, unknown_timing: str
 ) -> pd.DataFrame:
     found = [
-        align_to_session(t, timing, cal, intraday_fill)
+        align_to_session(t, timing, cal, intraday_fill, unknown_timing)
         for t, timing in zip(events["event_time"], events["timing"], strict=True)
     ]
     out = events.copy()
@@ -95,8 +95,8 @@ def _dedupe(aligned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _vague_copies(aligned: pd.DataFrame, tz) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A date-only earnings report that another source times on the same day is the same report.
 
-    Date-only copies align to the next session, so the session key of
-    :func:`_dedupe` cannot see them; keeping both would trade one report twice.
+    Date-only copies align to the next session (by default), so the session
+    key of :func:`_dedupe` cannot see them; keeping both would trade one report twice.
     The precisely timed copy is kept (RELIABILITY E3).
     """
     earnings = aligned["event_type"] == "earnings"
@@ -164,6 +164,7 @@ def align_events(
     intraday_fill: str = "next_open",
     period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
     now: pd.Timestamp | None = None,
+    unknown_timing: str = "after_close",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Align every event to its first tradable session and price.
 
@@ -182,6 +183,9 @@ def align_events(
         ``outside_period``.
     now : pandas.Timestamp, optional
         Events published after ``now`` are dropped as ``future_event``.
+    unknown_timing : {"after_close", "before_open"}
+        How events of ``unknown`` timing (date only) align
+        (:func:`backtest.sessions.align_to_session`).
 
     Returns
     -------
@@ -197,7 +201,9 @@ def align_events(
         "published after the run's clock; not yet known",
         drops,
     )
-    frame, vague_drops = _vague_copies(_alignment_columns(frame, cal, intraday_fill), cal.tz)
+    frame, vague_drops = _vague_copies(
+        _alignment_columns(frame, cal, intraday_fill, unknown_timing), cal.tz
+    )
     _check_same_day(frame, cal.tz)
     frame, dup_drops = _dedupe(frame)
     drops.extend([vague_drops, dup_drops])

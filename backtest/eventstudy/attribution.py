@@ -25,7 +25,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from backtest.schema import require_columns
+from backtest.schema import TICK_EXITS, require_columns
 from backtest.sessions import get_calendar
 
 __all__ = ["ATTRIBUTION_COLUMNS", "attribute_trades", "extreme_events"]
@@ -75,7 +75,7 @@ def _exit_adjustment(
         return np.zeros(len(trades))
     side = trades["side"].to_numpy(dtype=float)
     implied = logp[t_in] + np.log1p(trades["gross_return"].to_numpy(dtype=float) / side)
-    is_stop = (trades["exit_reason"] != "time").to_numpy()
+    is_stop = (~trades["exit_reason"].isin(TICK_EXITS)).to_numpy()
     return np.where(is_stop, implied - logp[t_out], 0.0)
 
 
