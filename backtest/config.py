@@ -47,6 +47,7 @@ from backtest.yaml_source import (
 
 __all__ = [
     "EventStudySection",
+    "INVOCATION_KEYS",
     "LoadedConfig",
     "RunConfig",
     "apply_overrides",
@@ -76,9 +77,11 @@ class DataConfig(Frozen):
     end: dt.date | None = None
     price_basis: Literal["raw", "adjusted"] = "raw"
     calendar: StrictStr = "XNYS"
-    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only.
+    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only;
+    # refresh: refetch what is cached (`--refresh`; not part of the run id, see INVOCATION_KEYS).
     cache_dir: Path | None = None
     offline: bool = False
+    refresh: bool = False
     # A data.tickers entry with no prices (delisted, renamed): stop the run, or skip it and
     # record the survivorship bias in the manifest (benchmarks are always required).
     on_missing_ticker: Literal["error", "skip"] = "error"
@@ -89,6 +92,11 @@ class DataConfig(Frozen):
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.source == "files" and self.path is None:
             raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+        if self.offline and self.refresh:
+            raise ValueError(
+                "refresh (--refresh) and offline (--offline) cannot both be true: refresh "
+                "refetches from Yahoo, offline never touches the network; drop one"
+            )
         return self
 
 
@@ -287,14 +295,21 @@ def _portfolio_engine(config: Any) -> Any:
     return config
 
 
+# How one invocation obtains its data, not what the run computes: left out of the config
+# hash (so of the run id) and of the written config.yaml; manifest.json records it.
+INVOCATION_KEYS: dict[str, Any] = {"data": {"refresh"}}
+
+
 def resolved_dump(config: BaseModel) -> dict:
     """The config with every default filled in, as JSON types (written as config.yaml).
 
     ``engine.sizing`` is left out when ``portfolio:`` sizes the positions, so the
-    dump loads again (the two may not both be given).
+    dump loads again (the two may not both be given). :data:`INVOCATION_KEYS`
+    are left out, so re-running the folder (``--verify``) reads the cache.
     """
-    portfolio = getattr(config, "portfolio", None)
-    exclude = {"engine": {"sizing"}} if portfolio is not None else None
+    exclude = dict(INVOCATION_KEYS)
+    if getattr(config, "portfolio", None) is not None:
+        exclude["engine"] = {"sizing"}
     return config.model_dump(mode="json", exclude=exclude)
 
 
@@ -564,13 +579,15 @@ def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     """Return a short, stable hash of the canonical config (keys sorted, JSON).
 
     ``exclude`` leaves out top-level sections that do not change results
-    (the run id excludes ``output``).
+    (the run id excludes ``output``); :data:`INVOCATION_KEYS` are always left out.
 
     Examples
     --------
     >>> len(config_hash(DataConfig(tickers=["BABA"])))
     12
     """
-    dumped = config.model_dump(mode="json", exclude=exclude)
+    dumped = config.model_dump(
+        mode="json", exclude={**INVOCATION_KEYS, **dict.fromkeys(exclude or (), True)}
+    )
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
