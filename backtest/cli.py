@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from backtest.errors import BacktestError
+from backtest.errors import BacktestError, ConfigError
 
 __all__ = ["app", "main"]
 
@@ -39,11 +39,37 @@ SetOpt = Annotated[
 OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="Never touch the network: use the yfinance cache only.")
 ]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refresh",
+        help="Refetch cached yfinance prices and events even when fresh; the cache entry is "
+        "replaced only after Yahoo answered (kept if it fails). Not with --offline.",
+    ),
+]
 
 
-def _overrides(set_: list[str] | None, offline: bool) -> list[str]:
-    """--set overrides plus data.offline=true when --offline was given (globally or here)."""
-    extra = ["data.offline=true"] if offline or STATE["offline"] else []
+def _fetch_modes(offline: bool, refresh: bool) -> tuple[bool, bool]:
+    """(offline, refresh) with the global --offline folded in; both at once is an error.
+
+    Raises
+    ------
+    ConfigError
+        --refresh together with --offline (here or before the command).
+    """
+    offline = offline or STATE["offline"]
+    if offline and refresh:
+        from backtest.data.yahoo import REFRESH_WITH_OFFLINE
+
+        raise ConfigError(REFRESH_WITH_OFFLINE)
+    return offline, refresh
+
+
+def _overrides(set_: list[str] | None, offline: bool, refresh: bool = False) -> list[str]:
+    """--set overrides plus data.offline=true / data.refresh=true for --offline / --refresh."""
+    offline, refresh = _fetch_modes(offline, refresh)
+    extra = ["data.offline=true"] if offline else []
+    extra += ["data.refresh=true"] if refresh else []
     return [*(set_ or []), *extra]
 
 
@@ -128,8 +154,12 @@ def run(
         typer.Option("--verify", help="Re-run a results folder and say if it reproduces."),
     ] = None,
     offline: OfflineOpt = False,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Run a backtest and write results/<run-id>/ (or --verify an existing one).
+
+    With data.source: yfinance, --offline uses only the cache and --refresh
+    refetches it; manifest.json records which.
 
     Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
     """
@@ -140,7 +170,7 @@ def run(
         raise typer.BadParameter("give a config file, or --verify results/<run-id>")
     from backtest.run import run as run_backtest
 
-    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline))
+    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
@@ -475,8 +505,12 @@ def fetch(
     cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
     calendar: Annotated[str, typer.Option(help="Exchange calendar (ISO MIC).")] = "XNYS",
     offline: OfflineOpt = False,
+    refresh: RefreshOpt = False,
 ) -> None:
     """Fetch daily prices (and events) from Yahoo into the cache; only missing sessions are asked for.
+
+    --refresh asks again for everything, cached or not (after Yahoo revised its
+    data); a failed refetch keeps the old cache entry.
 
     Example: backtest fetch BABA JD --start 2020-01-01
     """
@@ -484,6 +518,7 @@ def fetch(
 
     from backtest.data.fetch import fetch_tickers
 
+    offline, refresh = _fetch_modes(offline, refresh)
     columns = (
         TextColumn("fetch {task.fields[ticker]:<8}"),
         BarColumn(),
@@ -498,7 +533,8 @@ def fetch(
             events=events,
             cache_dir=cache_dir,
             calendar=calendar,
-            offline=offline or STATE["offline"],
+            offline=offline,
+            refresh=refresh,
             progress=lambda done, ticker: bar.update(task, completed=done, ticker=ticker),
         )
     table = Table(title=f"Cache: {report.root}")

@@ -47,6 +47,7 @@ from backtest.yaml_source import (
 
 __all__ = [
     "EventStudySection",
+    "INVOCATION_KEYS",
     "LoadedConfig",
     "RunConfig",
     "apply_overrides",
@@ -76,9 +77,11 @@ class DataConfig(Frozen):
     end: dt.date | None = None
     price_basis: Literal["raw", "adjusted"] = "raw"
     calendar: StrictStr = "XNYS"
-    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only.
+    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only;
+    # refresh: refetch what is cached (`--refresh`; not part of the run id, see INVOCATION_KEYS).
     cache_dir: Path | None = None
     offline: bool = False
+    refresh: bool = False
     # A data.tickers entry with no prices (delisted, renamed): stop the run, or skip it and
     # record the survivorship bias in the manifest (benchmarks are always required).
     on_missing_ticker: Literal["error", "skip"] = "error"
@@ -89,6 +92,11 @@ class DataConfig(Frozen):
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.source == "files" and self.path is None:
             raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+        if self.offline and self.refresh:
+            raise ValueError(
+                "refresh (--refresh) and offline (--offline) cannot both be true: refresh "
+                "refetches from Yahoo, offline never touches the network; drop one"
+            )
         return self
 
 
@@ -290,14 +298,21 @@ def _portfolio_engine(config: Any) -> Any:
     return config
 
 
+# How one invocation obtains its data, not what the run computes: left out of the config
+# hash (so of the run id) and of the written config.yaml; manifest.json records it.
+INVOCATION_KEYS: dict[str, Any] = {"data": {"refresh"}}
+
+
 def resolved_dump(config: BaseModel) -> dict:
     """The config with every default filled in, as JSON types (written as config.yaml).
 
     ``engine.sizing`` is left out when ``portfolio:`` sizes the positions, so the
-    dump loads again (the two may not both be given).
+    dump loads again (the two may not both be given). :data:`INVOCATION_KEYS`
+    are left out, so re-running the folder (``--verify``) reads the cache.
     """
-    portfolio = getattr(config, "portfolio", None)
-    exclude = {"engine": {"sizing"}} if portfolio is not None else None
+    exclude = dict(INVOCATION_KEYS)
+    if getattr(config, "portfolio", None) is not None:
+        exclude["engine"] = {"sizing"}
     return config.model_dump(mode="json", exclude=exclude)
 
 
@@ -580,12 +595,21 @@ def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]
     return out
 
 
+def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
+    """Whole sections in ``excluded``, plus invocation keys and late keys at their default."""
+    skip: dict = {}
+    for part in (INVOCATION_KEYS, _late_defaults(config, excluded)):
+        for section, keys in part.items():
+            skip[section] = set(skip.get(section, set())) | set(keys)
+    return skip | dict.fromkeys(excluded, True)
+
+
 def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     """Return a short, stable hash of the canonical config (keys sorted, JSON).
 
     ``exclude`` leaves out top-level sections that do not change results
-    (the run id excludes ``output``). Keys of :data:`LATE_KEYS` at their
-    default are always left out.
+    (the run id excludes ``output``). :data:`INVOCATION_KEYS`, and keys of
+    :data:`LATE_KEYS` at their default, are always left out.
 
     Examples
     --------
@@ -593,7 +617,6 @@ def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
     12
     """
     excluded = set(exclude or ())
-    skip: dict = {k: True for k in excluded} | _late_defaults(config, excluded)
-    dumped = config.model_dump(mode="json", exclude=skip or None)
+    dumped = config.model_dump(mode="json", exclude=_hash_exclusions(config, excluded))
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

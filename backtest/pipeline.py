@@ -63,9 +63,8 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
 
         start = pd.Timestamp(data.start) if data.start else None
         end = pd.Timestamp(data.end) if data.end else None
-        return YFinancePrices(
-            cache_of(loaded), get_calendar(data.calendar), start, end, data.offline
-        )
+        cal = get_calendar(data.calendar)
+        return YFinancePrices(cache_of(loaded), cal, start, end, data.offline, data.refresh)
     raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance")
 
 
@@ -104,15 +103,15 @@ def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.D
 
 def _load_yahoo_events(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     tickers = src.tickers or loaded.config.data.tickers
-    offline = loaded.config.data.offline
+    modes = {"offline": loaded.config.data.offline, "refresh": loaded.config.data.refresh}
     if src.type == "yfinance_analyst":
         from backtest.events.yahoo_analyst import YFinanceAnalyst
 
-        return YFinanceAnalyst(cache_of(loaded), cal, offline).load(tickers)
+        return YFinanceAnalyst(cache_of(loaded), cal, **modes).load(tickers)
     from backtest.events.yahoo_earnings import YFinanceEarnings
 
     as_of = pd.Timestamp(src.as_of).tz_convert("UTC") if src.as_of else None
-    source = YFinanceEarnings(cache_of(loaded), cal, offline, limit=src.limit)
+    source = YFinanceEarnings(cache_of(loaded), cal, **modes, limit=src.limit)
     return source.load(tickers, loaded.config.events.assumed_notice_sessions, as_of)
 
 

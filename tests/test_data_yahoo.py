@@ -194,3 +194,84 @@ def test_corrupt_cache_offline_is_a_clear_error(tmp_path):
     data.write_bytes(data.read_bytes()[:100])
     with pytest.raises(CacheCorrupt, match=r"Run again online to refetch"):
         source(tmp_path, FakeYahoo(), offline=True).load("BABA")
+
+
+def _entry_bytes(src, ticker="BABA"):
+    """The bytes of every file of ``ticker``'s cache entry (manifest and data), by name."""
+    folder = src.cache.manifest_path(src.key(ticker)).parent
+    return {p.name: p.read_bytes() for p in sorted(folder.glob(f"{ticker}_*")) if p.is_file()}
+
+
+def test_refresh_refetches_prices_even_when_the_cache_is_fresh(tmp_path):
+    """K3: --refresh does not read the cache; a fresh entry is still asked for again."""
+    fake = FakeYahoo()
+    source(tmp_path, fake).load("BABA")
+    source(tmp_path, fake).load("BABA")
+    assert len(_history_calls(fake)) == 1  # covered and fresh: no second request
+    frame = source(tmp_path, fake, refresh=True).load("BABA")
+    assert len(_history_calls(fake)) == 2 and len(frame) == 14
+    asked_from = pd.Timestamp(int(_history_calls(fake)[-1][2]["period1"]), unit="s", tz="UTC")
+    assert asked_from.tz_convert("America/New_York").date() == START.date()  # all, not a top-up
+
+
+def test_refresh_replaces_the_price_entry_with_the_new_payload(tmp_path):
+    """K3: Yahoo revised every Adj Close before the last bar; only --refresh sees it."""
+    fake, clock = FakeYahoo(), Clock(AFTER_CLOSE_0227)
+    src = source(tmp_path, fake, now=clock)
+    old = src.load("BABA")
+    old_file = src.cache.read(src.key("BABA")).path
+    chart = copy.deepcopy(load_chart("BABA"))
+    adj = chart["chart"]["result"][0]["indicators"]["adjclose"][0]
+    adj["adjclose"] = [round(v * 0.99, 6) for v in adj["adjclose"][:-1]] + adj["adjclose"][-1:]
+    fake.charts["BABA"] = chart
+    pd.testing.assert_frame_equal(src.load("BABA"), old)  # fresh cache: the revision unseen
+    clock.now = AFTER_CLOSE_0227 + pd.Timedelta(hours=1)
+    fresh = source(tmp_path, fake, now=clock, refresh=True).load("BABA")
+    entry = src.cache.read(src.key("BABA"))
+    pd.testing.assert_frame_equal(entry.frame, fresh, check_freq=False)
+    assert (entry.frame["adj_close"] / entry.frame["close"]).iloc[0] == pytest.approx(0.99, 1e-4)
+    assert entry.fetched_at == clock.now and not old_file.exists()  # replaced, old data gone
+    assert entry.extra == {"requested_start": "2026-02-09"}
+
+
+def test_refresh_with_network_down_keeps_the_price_entry_byte_identical(tmp_path):
+    """K3 / P2: a failed --refresh leaves the cache as it was and says how to use it."""
+    src = source(tmp_path, FakeYahoo())
+    cached = src.load("BABA")
+    before = _entry_bytes(src)
+    down, sleeps = FakeYahoo(faults=[("yahoo.com", "down")] * 100), []
+    with pytest.raises(DataUnavailable) as info:
+        source(tmp_path, down, sleeps=sleeps, refresh=True).load("BABA")
+    message = str(info.value)
+    assert message.startswith("no data for BABA: Yahoo failed 4 times") and "\n" not in message
+    assert message.endswith(
+        "--refresh kept the cached entry unchanged: run without --refresh (or with --offline) "
+        "to use it"
+    )
+    assert _entry_bytes(src) == before and sleeps == [1.0, 2.0, 4.0]
+    pd.testing.assert_frame_equal(source(tmp_path, FakeYahoo(), offline=True).load("BABA"), cached)
+
+
+def test_refresh_without_a_cache_and_network_down_is_the_plain_error(tmp_path):
+    down = FakeYahoo(faults=[("yahoo.com", "down")] * 100)
+    with pytest.raises(DataUnavailable) as info:
+        source(tmp_path, down, refresh=True).load("BABA")
+    assert "kept" not in str(info.value) and "Yahoo failed 4 times" in str(info.value)
+
+
+def test_refresh_with_offline_is_a_config_error_in_every_yahoo_source(tmp_path):
+    from backtest.data.fetch import fetch_tickers
+    from backtest.errors import ConfigError
+    from backtest.events.yahoo_analyst import YFinanceAnalyst
+    from backtest.events.yahoo_earnings import YFinanceEarnings
+
+    cache, fake = ParquetCache(tmp_path / "cache"), FakeYahoo()
+    match = r"^--refresh and --offline cannot be used together: .*; drop one$"
+    with pytest.raises(ConfigError, match=match):
+        source(tmp_path, fake, offline=True, refresh=True)
+    for make in (YFinanceEarnings, YFinanceAnalyst):
+        with pytest.raises(ConfigError, match=match):
+            make(cache, CAL, offline=True, refresh=True, session=fake)
+    with pytest.raises(ConfigError, match=match):
+        fetch_tickers(["BABA"], cache_dir=cache.root, offline=True, refresh=True, session=fake)
+    assert fake.calls == []

@@ -69,7 +69,12 @@ def test_run_publishes_every_documented_file(tmp_path, config_path):
     manifest = json.loads((result.folder / "manifest.json").read_text())
     assert manifest["run_id"] == result.folder.name
     assert set(manifest["data_fingerprints"]) == {"A", "SPY", "events"}
-    assert manifest["data"] == {"source": "files", "price_basis": "raw", "offline": False}
+    assert manifest["data"] == {
+        "source": "files",
+        "price_basis": "raw",
+        "offline": False,
+        "refresh": False,
+    }
     assert manifest["versions"]["vectorbt"] != "not installed"
 
 

@@ -36,11 +36,12 @@ class Clock:
         return self.now
 
 
-def earnings(tmp_path, fake, now=NOW, offline=False, sleeps=None):
+def earnings(tmp_path, fake, now=NOW, offline=False, sleeps=None, refresh=False):
     return YFinanceEarnings(
         ParquetCache(tmp_path / "cache"),
         CAL,
         offline=offline,
+        refresh=refresh,
         session=fake,
         sleep=(sleeps if sleeps is not None else []).append,
         clock=now if callable(now) else Clock(now),
@@ -162,11 +163,12 @@ def test_unchanged_refetch_adds_no_vintage(tmp_path):
     assert source.session.data_calls  # it did ask Yahoo again (stale after 24 h)
 
 
-def analyst(tmp_path, fake, offline=False):
+def analyst(tmp_path, fake, offline=False, refresh=False):
     return YFinanceAnalyst(
         ParquetCache(tmp_path / "cache"),
         CAL,
         offline=offline,
+        refresh=refresh,
         session=fake,
         sleep=[].append,
         clock=Clock(NOW),
@@ -202,3 +204,63 @@ def test_analyst_unknown_ticker_and_offline(tmp_path):
     analyst(tmp_path, FakeYahoo()).load(["BABA"])
     fake = FakeYahoo()
     assert len(analyst(tmp_path, fake, offline=True).load(["BABA"])) == 4 and fake.calls == []
+
+
+def _calendar_calls(fake):
+    return [c for c in fake.calls if "calendar/earnings" in c[1]]
+
+
+def test_refresh_refetches_earnings_within_max_age(tmp_path):
+    """K3: the 24 h freshness window does not apply to --refresh."""
+    fake = FakeYahoo()
+    earnings(tmp_path, fake).load(["BABA"])
+    soon = NOW + pd.Timedelta(hours=1)
+    earnings(tmp_path, fake, now=soon).load(["BABA"])
+    assert len(_calendar_calls(fake)) == 1  # fresh: served from the cache
+    assert len(earnings(tmp_path, fake, now=soon, refresh=True).load(["BABA"])) == 6
+    assert len(_calendar_calls(fake)) == 2
+
+
+def test_refresh_records_the_new_earnings_payload_and_keeps_older_vintages(tmp_path):
+    """K3: a refreshed estimate wins; the vintage it replaces stays (rows are only appended)."""
+    earnings(tmp_path, FakeYahoo()).load(["BABA"])
+    revised = FakeYahoo()
+    revised.earnings_html["BABA"] = HTML.replace("2.40", "2.45")
+    soon = NOW + pd.Timedelta(hours=1)
+    source = earnings(tmp_path, revised, now=soon, refresh=True)
+    events = source.load(["BABA"]).set_index("event_id")
+    assert events.at["BABA-earnings-2026-02-19T135959Z", "eps_estimate"] == 2.45
+    entry = source.cache.read(source.key("BABA"))
+    assert entry.fetched_at == soon
+    feb = entry.frame[entry.frame["event_time"] == pd.Timestamp("2026-02-19 13:59:59", tz="UTC")]
+    assert feb["eps_estimate"].tolist() == [2.40, 2.45]
+    assert feb["fetched_at"].tolist() == [NOW, soon]
+
+
+def test_refresh_with_network_down_keeps_the_earnings_entry_byte_identical(tmp_path):
+    """K3: a failed --refresh of earnings leaves the cache as it was and says so."""
+    source = earnings(tmp_path, FakeYahoo())
+    source.load(["BABA"])
+    folder = source.cache.manifest_path(source.key("BABA")).parent
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    down = FakeYahoo(faults=[("yahoo.com", "down")] * 100)
+    with pytest.raises(DataUnavailable) as info:
+        earnings(tmp_path, down, refresh=True).load(["BABA"])
+    message = str(info.value)
+    assert message.startswith("no data for BABA earnings: Yahoo failed")
+    assert message.endswith(
+        "--refresh kept the cached entry unchanged: run without --refresh (or with --offline) "
+        "to use it"
+    )
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert len(earnings(tmp_path, FakeYahoo(), offline=True).load(["BABA"])) == 6
+
+
+def test_refresh_refetches_fresh_analyst_actions(tmp_path):
+    fake = FakeYahoo()
+    analyst(tmp_path, fake).load(["BABA"])
+    analyst(tmp_path, fake).load(["BABA"])
+    summaries = [c for c in fake.calls if "quoteSummary" in c[1]]
+    assert len(summaries) == 1
+    assert len(analyst(tmp_path, fake, refresh=True).load(["BABA"])) == 4
+    assert len([c for c in fake.calls if "quoteSummary" in c[1]]) == 2

@@ -1,12 +1,15 @@
-"""data.source: yfinance and the yfinance event sources in runs, `backtest fetch`, --offline."""
+"""data.source: yfinance and the yfinance event sources in runs, `backtest fetch`, --offline,
+--refresh."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from yahoo_fake import FakeYahoo
 
 from backtest.config import load_config
@@ -80,7 +83,12 @@ def test_an_offline_run_says_so_in_its_manifest(tmp_path):
     config = write_config(tmp_path, yahoo_config(tmp_path, [{"type": "yfinance_earnings"}]))
     folder = run(config, out_dir=tmp_path / "results", now=NOW).folder
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["data"] == {"source": "yfinance", "price_basis": "raw", "offline": True}
+    assert manifest["data"] == {
+        "source": "yfinance",
+        "price_basis": "raw",
+        "offline": True,
+        "refresh": False,
+    }
 
 
 def test_offline_run_trades_cached_yahoo_prices_and_earnings(tmp_path):
@@ -194,3 +202,116 @@ def test_one_run_mixes_bundled_and_yahoo_earnings_inline_news_and_an_article_fol
     assert traded == {"earnings_hold", "news_momentum"}
     news = result.trades[result.trades["strategy"] == "news_momentum"]
     assert "BABA-news-2026-02-12T131500Z" in set(news["event_id"])
+
+
+def _data_calls(fake) -> dict[str, int]:
+    """How many times the fake was asked for bars, the earnings calendar, analyst actions."""
+    kinds = {"prices": "/v8/finance/chart/", "earnings": "calendar/earnings"}
+    kinds["analyst"] = "quoteSummary"
+    count = {k: 0 for k in kinds}
+    for _, url, params in fake.calls:
+        for kind, part in kinds.items():
+            # range=1d is yfinance's time-zone probe, not a request for bars.
+            count[kind] += part in url and "range" not in params
+    return count
+
+
+def test_fetch_tickers_refresh_refetches_fresh_prices_and_events(tmp_path):
+    fill_cache(tmp_path)
+    fake = FakeYahoo()
+    kw = dict(start="2026-02-09", cache_dir=tmp_path / "cache", session=fake, sleep=[].append)
+    fetch_tickers(["BABA"], clock=lambda: NOW, **kw)
+    assert _data_calls(fake) == {"prices": 0, "earnings": 0, "analyst": 0}  # all fresh
+    report = fetch_tickers(["BABA"], clock=lambda: NOW, refresh=True, **kw)
+    assert _data_calls(fake) == {"prices": 1, "earnings": 1, "analyst": 1}
+    assert report.failed == [] and report.rows[0]["sessions"] == 14
+
+
+def invoke(fake, *args):
+    """Run the CLI in this process, yfinance's HTTP session being the recorded ``fake``.
+
+    yfinance keeps one session (``YfData`` is a singleton) and a ``Ticker`` made
+    without one uses it, so the commands run unchanged and never reach the network.
+    """
+    from typer.testing import CliRunner
+
+    from backtest.cli import app
+
+    yfinance_module().data.YfData(session=fake)
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_fetch_refresh_asks_yahoo_again_for_a_fresh_cache(tmp_path):
+    fake = FakeYahoo()
+    args = ("fetch", "BABA", "--start", "2026-02-09", "--end", "2026-02-27")
+    args += ("--cache-dir", tmp_path / "cache")
+    for _ in range(2):
+        assert invoke(fake, *args).exit_code == 0
+    assert _data_calls(fake) == {"prices": 1, "earnings": 1, "analyst": 1}  # second: cache
+    out = invoke(fake, *args, "--refresh")
+    assert out.exit_code == 0 and "BABA" in out.stdout
+    assert _data_calls(fake) == {"prices": 2, "earnings": 2, "analyst": 2}
+
+
+def test_cli_run_refresh_refetches_records_it_and_keeps_the_run_id(tmp_path):
+    """K3: --refresh on `run` refetches, the manifest says so; same data, same run id."""
+    import json
+
+    fake = FakeYahoo()
+    cfg = yahoo_config(tmp_path, [{"type": "yfinance_earnings"}])
+    cfg["data"].update(offline=False, end="2026-02-27")
+    path = write_config(tmp_path, cfg)
+    folders, calls = [], []
+    for flags in ((), (), ("--refresh",)):
+        out = invoke(fake, "run", path, "--out", tmp_path / "results", *flags)
+        assert out.exit_code == 0, out.stdout
+        folders.append(Path(out.stdout.rsplit("results: ", 1)[1].split()[0]))
+        calls.append(_data_calls(fake))
+    # The first run fills the cache, the second reads it, the --refresh run asks again.
+    assert calls == [
+        {"prices": 1, "earnings": 1, "analyst": 0},
+        {"prices": 1, "earnings": 1, "analyst": 0},
+        {"prices": 2, "earnings": 2, "analyst": 0},
+    ]
+    manifests = [json.loads((f / "manifest.json").read_text()) for f in folders]
+    assert [m["data"]["refresh"] for m in manifests] == [False, False, True]
+    assert len({m["run_id"] for m in manifests}) == 1
+    assert len({m["config_hash"] for m in manifests}) == 1
+    written = yaml.safe_load((folders[2] / "config.yaml").read_text())
+    assert "refresh" not in written["data"]  # re-running the folder (--verify) reads the cache
+
+
+def test_refresh_and_offline_together_exit_2_with_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", CACHE_ENV: str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    config = write_config(tmp_path, yahoo_config(tmp_path, [{"type": "yfinance_earnings"}]))
+    expected = (
+        "error: ConfigError: --refresh and --offline cannot be used together: --refresh "
+        "refetches from Yahoo, --offline never touches the network; drop one\n"
+    )
+    for args in (
+        ("run", config, "--refresh", "--offline"),
+        ("--offline", "fetch", "BABA", "--refresh"),
+    ):
+        out = cli(*map(str, args), env=env)
+        assert (out.returncode, out.stderr, out.stdout) == (2, expected, ""), args
+    assert not (tmp_path / "cache" / "prices").exists()
+
+
+def test_refresh_in_a_config_that_is_offline_is_a_config_error(tmp_path):
+    from backtest.errors import ConfigError
+
+    cfg = yahoo_config(tmp_path, [{"type": "yfinance_earnings"}])
+    cfg["data"]["refresh"] = True  # the config also says offline: true
+    with pytest.raises(ConfigError, match=r"data: .*refresh \(--refresh\) and offline"):
+        load_config(write_config(tmp_path, cfg))
+
+
+def test_run_and_fetch_help_describe_refresh():
+    from typer.testing import CliRunner
+
+    from backtest.cli import app
+
+    for command in ("run", "fetch"):
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert out.exit_code == 0 and "--refresh" in out.stdout, command
+        assert "Refetch cached yfinance prices and events" in out.stdout, command

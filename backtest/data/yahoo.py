@@ -2,7 +2,10 @@
 
 The engine never fetches: :class:`YFinancePrices` is a :class:`~backtest.data.PriceSource`
 whose ``load`` reads the on-disk cache (:mod:`backtest.data.cache`) and, unless
-``offline``, tops it up from Yahoo first.
+``offline``, tops it up from Yahoo first. With ``refresh`` (``--refresh``) the
+cached bars are not read: the requested sessions are fetched again and replace
+the entry (the same atomic write), and if Yahoo fails the old entry is kept
+byte for byte. ``refresh`` with ``offline`` is a :class:`~backtest.errors.ConfigError`.
 
 Price basis. Bars are fetched with ``auto_adjust=False``, so every row keeps
 Yahoo's ``Close`` (the price traded that day; Yahoo does apply later *splits*
@@ -34,14 +37,17 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.data.cache import CacheEntry, CacheKey, ParquetCache
-from backtest.errors import CacheCorrupt, DataUnavailable
+from backtest.errors import CacheCorrupt, ConfigError, DataUnavailable
 
 __all__ = [
     "DEFAULT_MAX_AGE",
     "DEFAULT_RETRIES",
     "FETCH_BASIS",
+    "REFRESH_WITH_OFFLINE",
     "YFinancePrices",
     "call_with_retries",
+    "check_fetch_mode",
+    "fetch_or_keep_cache",
     "forget_memoised_responses",
     "quiet_yfinance",
     "from_yfinance_frame",
@@ -67,6 +73,54 @@ _COLUMNS = {
     "Volume": "volume",
 }
 _CONFIGURED: dict[str, Any] = {}
+REFRESH_WITH_OFFLINE = (
+    "--refresh and --offline cannot be used together: --refresh refetches from Yahoo, "
+    "--offline never touches the network; drop one"
+)
+
+
+def check_fetch_mode(offline: bool, refresh: bool) -> None:
+    """Reject ``refresh`` together with ``offline``.
+
+    Raises
+    ------
+    ConfigError
+        Both are true.
+
+    Examples
+    --------
+    >>> check_fetch_mode(offline=True, refresh=False)
+    >>> try:
+    ...     check_fetch_mode(offline=True, refresh=True)
+    ... except ConfigError as exc:
+    ...     print(str(exc).split(":")[0])
+    --refresh and --offline cannot be used together
+    """
+    if offline and refresh:
+        raise ConfigError(REFRESH_WITH_OFFLINE)
+
+
+def fetch_or_keep_cache(fetch: Callable[[], Any], what: str, refresh: bool, cached: bool) -> Any:
+    """Call ``fetch``; when a ``--refresh`` of a cached entry fails, say the cache was kept.
+
+    The caller writes the cache only after ``fetch`` returns, so on failure the
+    old entry is untouched; the error says so and how to use it.
+
+    Raises
+    ------
+    DataUnavailable
+        From ``fetch``; reworded when ``refresh`` and ``cached``.
+    """
+    try:
+        return fetch()
+    except DataUnavailable as exc:
+        if not (refresh and cached):
+            raise
+        raise DataUnavailable(
+            what,
+            f"{exc.cause}; --refresh kept the cached entry unchanged: run without "
+            "--refresh (or with --offline) to use it",
+        ) from exc
 
 
 def yfinance_module(cache_dir: Path | None = None) -> Any:
@@ -226,6 +280,10 @@ class YFinancePrices:
         Sessions the run needs (default: all history, up to the last closed session).
     offline : bool
         Never touch the network: serve the cache or raise.
+    refresh : bool
+        Do not read the cached bars: fetch the sessions again and replace the
+        entry (kept unchanged if Yahoo fails). The new entry holds the sessions
+        asked for; a later run that needs more tops it up as usual.
     session : object, optional
         HTTP session handed to ``yfinance.Ticker`` (tests pass a recorded-payload fake).
     retries, sleep : int, callable
@@ -243,15 +301,17 @@ class YFinancePrices:
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
         offline: bool = False,
+        refresh: bool = False,
         session: Any = None,
         retries: int = DEFAULT_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
+        check_fetch_mode(offline, refresh)
         self.cache, self.cal = cache, cal
         self.start = pd.Timestamp(start) if start is not None else None
         self.end = pd.Timestamp(end) if end is not None else None
-        self.offline, self.session = offline, session
+        self.offline, self.refresh, self.session = offline, refresh, session
         self.retries, self.sleep = retries, sleep
         self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
 
@@ -261,9 +321,11 @@ class YFinancePrices:
         return CacheKey("prices", ticker, "1d", FETCH_BASIS)
 
     def load(self, ticker: str) -> pd.DataFrame:
-        """Return ``ticker``'s cached prices, topped up from Yahoo unless offline."""
+        """Return ``ticker``'s cached prices, topped up (or with ``refresh`` refetched)."""
         key = self.key(ticker)
         with self.cache.lock(key):
+            if self.refresh:
+                return self._refetch(ticker, key)
             entry = self._cached(key)
             if self.offline:
                 return self._offline(entry, key, ticker)
@@ -277,6 +339,21 @@ class YFinancePrices:
                     f"{exc.cause}; the cache (unchanged) ends {entry.frame.index[-1].date()}: "
                     "rerun with --offline to use it",
                 ) from exc
+
+    def _refetch(self, ticker: str, key: CacheKey) -> pd.DataFrame:
+        """Fetch the needed sessions without reading the cache; replace the entry."""
+        first, last = self._needed()
+        cached = self.cache.manifest_path(key).is_file()
+        frame = fetch_or_keep_cache(
+            lambda: self.fetch(ticker, first, last), ticker, self.refresh, cached
+        )
+        self._store(ticker, frame, first)
+        return frame
+
+    def _store(self, ticker: str, frame: pd.DataFrame, first: pd.Timestamp) -> None:
+        """Atomically replace ``ticker``'s entry, noting the earliest session asked for."""
+        extra = {"requested_start": str(first.date())}
+        self.cache.write(self.key(ticker), frame, self.clock(), self._version(), extra)
 
     def _cached(self, key: CacheKey) -> CacheEntry | None:
         try:
@@ -314,13 +391,7 @@ class YFinancePrices:
             if head_ok and entry.frame.index[-1] >= last:
                 return entry.frame
         frame = self._merge(ticker, entry if head_ok else None, first, last)
-        self.cache.write(
-            self.key(ticker),
-            frame,
-            self.clock(),
-            self._version(),
-            {"requested_start": str(first.date())},
-        )
+        self._store(ticker, frame, first)
         return frame
 
     def _merge(

@@ -27,6 +27,8 @@ from backtest.data.yahoo import (
     DEFAULT_MAX_AGE,
     DEFAULT_RETRIES,
     call_with_retries,
+    check_fetch_mode,
+    fetch_or_keep_cache,
     forget_memoised_responses,
     quiet_yfinance,
     yfinance_module,
@@ -114,20 +116,28 @@ def event_rows(table: pd.DataFrame, ticker: str, tz: str, fetched_at: str) -> li
 
 
 class YFinanceAnalyst:
-    """Analyst actions from Yahoo, cached per ticker like prices and earnings."""
+    """Analyst actions from Yahoo, cached per ticker like prices and earnings.
+
+    Refetched when older than ``max_age`` or with ``refresh``; a refetch is
+    unioned with the cached actions and the entry replaced atomically, or left
+    as it was if Yahoo fails.
+    """
 
     def __init__(
         self,
         cache: ParquetCache,
         cal: xcals.ExchangeCalendar,
         offline: bool = False,
+        refresh: bool = False,
         session: Any = None,
         max_age: pd.Timedelta = DEFAULT_MAX_AGE,
         retries: int = DEFAULT_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
+        check_fetch_mode(offline, refresh)
         self.cache, self.cal, self.offline, self.session = cache, cal, offline, session
+        self.refresh = refresh
         self.max_age, self.retries, self.sleep = max_age, retries, sleep
         self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
 
@@ -137,7 +147,7 @@ class YFinanceAnalyst:
         return CacheKey("analyst", ticker, "events", "history")
 
     def actions(self, ticker: str) -> tuple[pd.DataFrame, pd.Timestamp]:
-        """Return (tidy actions, fetch time), refreshed from Yahoo when stale and online."""
+        """Return (tidy actions, fetch time), refetched from Yahoo when stale or ``refresh``."""
         key = self.key(ticker)
         with self.cache.lock(key):
             entry = self._cached(key)
@@ -148,12 +158,22 @@ class YFinanceAnalyst:
                     f"run `backtest fetch {ticker}` online first",
                 )
             now = self.clock()
-            if entry is not None and (self.offline or now - entry.fetched_at < self.max_age):
+            if entry is not None and (self.offline or self._fresh(entry, now)):
                 return entry.frame, entry.fetched_at
-            fresh = analyst_rows(self.fetch(ticker))
+            raw = fetch_or_keep_cache(
+                lambda: self.fetch(ticker),
+                f"{ticker} analyst actions",
+                self.refresh,
+                entry is not None,
+            )
+            fresh = analyst_rows(raw)
             merged = fresh if entry is None else _union(entry.frame, fresh)
             self.cache.write(key, merged, now, _yf_version())
             return merged, now
+
+    def _fresh(self, entry, now: pd.Timestamp) -> bool:
+        """True when ``entry`` may be served without asking Yahoo (young and no refresh)."""
+        return not self.refresh and now - entry.fetched_at < self.max_age
 
     def _cached(self, key: CacheKey):
         try:

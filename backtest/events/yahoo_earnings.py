@@ -41,6 +41,8 @@ from backtest.data.yahoo import (
     DEFAULT_MAX_AGE,
     DEFAULT_RETRIES,
     call_with_retries,
+    check_fetch_mode,
+    fetch_or_keep_cache,
     forget_memoised_responses,
     quiet_yfinance,
     yfinance_module,
@@ -154,8 +156,11 @@ def _none(value: float) -> float | None:
 class YFinanceEarnings:
     """Earnings events from Yahoo with a vintage cache (one Parquet entry per ticker).
 
-    A ticker is refetched when its newest vintage is older than ``max_age``;
-    ``offline`` only reads the cache.
+    A ticker is refetched when its newest vintage is older than ``max_age``, or
+    always with ``refresh`` (``--refresh``); ``offline`` only reads the cache.
+    A refetch is merged into the stored vintages (rows are only ever appended,
+    so what was known when stays answerable) and the entry replaced atomically;
+    if Yahoo fails the entry is left as it was.
     """
 
     def __init__(
@@ -163,6 +168,7 @@ class YFinanceEarnings:
         cache: ParquetCache,
         cal: xcals.ExchangeCalendar,
         offline: bool = False,
+        refresh: bool = False,
         session: Any = None,
         limit: int = MAX_LIMIT,
         max_age: pd.Timedelta = DEFAULT_MAX_AGE,
@@ -170,7 +176,9 @@ class YFinanceEarnings:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
+        check_fetch_mode(offline, refresh)
         self.cache, self.cal, self.offline, self.session = cache, cal, offline, session
+        self.refresh = refresh
         self.limit, self.max_age, self.retries, self.sleep = limit, max_age, retries, sleep
         self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
 
@@ -180,7 +188,7 @@ class YFinanceEarnings:
         return CacheKey("earnings", ticker, "events", "vintages")
 
     def vintages(self, ticker: str) -> pd.DataFrame:
-        """Return ``ticker``'s vintage table, refreshed from Yahoo when stale and online."""
+        """Return ``ticker``'s vintage table, refetched from Yahoo when stale or ``refresh``."""
         key = self.key(ticker)
         with self.cache.lock(key):
             store, fetched = self._cached(key)
@@ -193,9 +201,12 @@ class YFinanceEarnings:
                     )
                 return store
             now = self.clock()
-            if store is not None and now - fetched < self.max_age:
+            if store is not None and not self.refresh and now - fetched < self.max_age:
                 return store
-            rows = earnings_rows(self.fetch(ticker), ticker, self.cal.tz.key, now)
+            raw = fetch_or_keep_cache(
+                lambda: self.fetch(ticker), f"{ticker} earnings", self.refresh, store is not None
+            )
+            rows = earnings_rows(raw, ticker, self.cal.tz.key, now)
             merged = merge_vintages(
                 store if store is not None else empty_vintages(), rows, self.cal.tz.key
             )

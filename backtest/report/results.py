@@ -55,11 +55,13 @@ def _manifest(result) -> dict:
         "run_id": result.run_id,
         "config_file": str(loaded.path),
         "config_hash": config_hash(loaded.config),
-        # How prices were obtained (RELIABILITY P2, P10): source, basis, cache-only or not.
+        # How prices were obtained (RELIABILITY P2, P10, K3): source, basis, cache-only or
+        # not, cache refetched (--refresh) or not.
         "data": {
             "source": loaded.config.data.source,
             "price_basis": loaded.config.data.price_basis,
             "offline": bool(getattr(loaded.config.data, "offline", False)),
+            "refresh": bool(getattr(loaded.config.data, "refresh", False)),
         },
         "data_fingerprints": result.fingerprints,
         "versions": package_versions(),
