@@ -437,7 +437,8 @@ def _print_sweep(result) -> None:
     if summary.get("deflated_sharpe") is not None:
         console.print(
             f"deflated Sharpe ratio of the best combination: {summary['deflated_sharpe']:.3f} "
-            f"(probability its Sharpe beats the best of {summary['trials']} trials by luck)",
+            f"(probability that its true Sharpe beats the best that {summary['trials']} "
+            "skill-free trials would show by luck; below 0.95, treat it as noise)",
             markup=False,
         )
     if summary.get("portfolio"):
