@@ -18,10 +18,14 @@ per-trade net returns times sqrt(trades per year)), ``total_return`` and
 ``max_drawdown`` of the trades compounded one after another in entry order (each
 trade taking the whole account in turn; overlapping trades are not netted).
 
-Every event's window is priced on its own, as with ``events.overlap: allow``:
-the kernel does not apply ``skip`` (a sweep of a ``skip`` config also counts
-trades that a run would drop as ``overlap``), and ``backtest sweep`` refuses
-``truncate`` before any work (:mod:`backtest.sweep_run`).
+Overlapping windows in one ticker follow ``events.overlap`` per combination,
+as in ``backtest run``: with ``skip`` (the default) an event whose entry comes at
+or before the planned exit of the previous *kept* trade of its ticker does not
+trade (:func:`skip_overlaps`, the array form of the run's greedy rule in
+:func:`backtest.signals.window_drops`); with ``allow`` every window is priced on
+its own. ``truncate`` is refused before any work (:mod:`backtest.sweep_run`).
+Walk-forward train and test subsets summarise the trades of the whole sweep, so
+an event skipped because of a trade in the previous fold stays skipped.
 """
 
 from __future__ import annotations
@@ -57,11 +61,13 @@ __all__ = [
     "expand_grid",
     "prepare",
     "run_in_process",
+    "skip_overlaps",
     "sweep_grid",
     "sweep_tables",
 ]
 
 COST_KEYS = ("fees_bps", "slippage_bps", "stop_loss_pct", "take_profit_pct")
+SWEEP_OVERLAPS = ("skip", "allow")
 DAYS_PER_YEAR = 365.25
 
 
@@ -114,6 +120,9 @@ class SweepData:
     ``clean_until`` (tickers, panel ticks) is, for a window entering at that
     tick, the last global tick it may exit at with prices every session: the
     close before the ticker's next session without prices (:func:`clean_until`).
+    ``overlap`` is ``events.overlap`` (``skip`` or ``allow``); ``id_rank`` each
+    event's position when events are ordered by ``event_id`` (then row), the
+    run's tie-break between entries in one session.
     """
 
     spec: StrategySpec
@@ -124,6 +133,8 @@ class SweepData:
     ticker_row: np.ndarray
     clean_until: np.ndarray
     trades_per_year: float
+    overlap: str = "skip"
+    id_rank: np.ndarray | None = None
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -145,9 +156,22 @@ def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
 
 
 def prepare(
-    spec: StrategySpec, aligned: pd.DataFrame, prices: dict[str, pd.DataFrame], market: MarketView
+    spec: StrategySpec,
+    aligned: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    market: MarketView,
+    overlap: str = "skip",
 ) -> SweepData:
-    """Index the strategy's events and build the price panel over the calendar span they can touch."""
+    """Index the strategy's events and build the price panel over the calendar span they can touch.
+
+    ``overlap`` is ``events.overlap``: ``skip`` (as ``backtest run`` by default)
+    or ``allow``; the kernel cannot ``truncate``.
+    """
+    if overlap not in SWEEP_OVERLAPS:
+        raise ConfigError(
+            f"events.overlap: {overlap!r} is not supported by sweeps (have: "
+            f"{', '.join(SWEEP_OVERLAPS)}); use backtest run for it"
+        )
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
         raise ConfigError(f"no {'/'.join(spec.event_types)} events for strategy {spec.name}")
@@ -169,7 +193,120 @@ def prepare(
         events["ticker"].map(rows).to_numpy(),
         clean_until(panel.tradable, 2 * first),
         len(events) / max(span, 1.0),
+        overlap,
+        _id_rank(events["event_id"].to_numpy()),
     )
+
+
+def _id_rank(event_id: np.ndarray) -> np.ndarray:
+    """Each event's position in ``event_id`` order, ties by row (the run's sort).
+
+    Examples
+    --------
+    >>> _id_rank(np.array(["b", "a", "c", "a"], dtype=object)).tolist()
+    [2, 0, 3, 1]
+    """
+    rank = np.empty(len(event_id), dtype=np.int64)
+    rank[np.argsort(event_id, kind="stable")] = np.arange(len(event_id))
+    return rank
+
+
+def skip_overlaps(
+    entry_tick: np.ndarray,
+    exit_tick: np.ndarray,
+    usable: np.ndarray,
+    ticker: np.ndarray,
+    id_rank: np.ndarray,
+) -> np.ndarray:
+    """Cells ``events.overlap: skip`` drops: a mask shaped like ``usable`` (C, E).
+
+    Per combination and ticker, trades are taken in the run's order (entry
+    session, then ``event_id``, then row; :func:`backtest.signals.window_drops`)
+    and one is dropped when its entry tick is at or before the planned exit tick
+    of the previous *kept* trade of that ticker. Ticks (``2 * session + (0 open,
+    1 close)``) order fills as the run's ``(session, open < close)`` pairs do.
+    Cells not ``usable`` (no trade) neither keep nor block anything.
+
+    The greedy walk is a loop over the rank of an event within its ticker (at
+    most the largest number of events of one ticker), each step vectorized over
+    every combination and ticker. ``entry_tick`` and ``exit_tick`` may be (1, E)
+    or (C, E); ``ticker`` holds row numbers ``0..T-1`` per event.
+
+    Examples
+    --------
+    A overlaps B, B overlaps C, A does not overlap C: A and C trade, B is skipped.
+
+    >>> entry, exit_ = np.array([[10, 14, 18]]), np.array([[15, 19, 22]])
+    >>> skip_overlaps(entry, exit_, np.ones((1, 3), bool), np.zeros(3, int), np.arange(3)).tolist()
+    [[False, True, False]]
+    """
+    shape = np.shape(usable)
+    ticker = np.asarray(ticker)
+    counts = np.bincount(ticker, minlength=1)
+    skipped = np.zeros(shape, dtype=bool)
+    if counts.max() < 2 or not np.any(usable):
+        return skipped
+    # One sort key per (row, event), unique: ticker, entry session, event_id rank. Rows
+    # whose sessions are one row's shifted by a constant (the usual grid) share its order.
+    ticks = np.asarray(_distinct_rows(np.asarray(entry_tick)))
+    session = ticks // 2
+    if _shifted(session):
+        session = session[:1]
+    low, n = int(session.min()), shape[1]
+    span = int(session.max()) - low + 1
+    key = (ticker.astype(np.int64) * span + (session - low)) * n + np.asarray(id_rank)
+    perm = np.argsort(key, axis=1)
+    if _shifted(ticks):
+        # Entries keep their distances in every row: when consecutive entries of a ticker
+        # are further apart than the longest window, nothing can overlap (e.g. quarterly
+        # events with short holds), and the walk below is not needed.
+        order = perm[0]
+        same = ticker[order][1:] == ticker[order][:-1]
+        gaps = np.diff(ticks[0][order])[same]
+        if gaps.size == 0 or gaps.min() > np.max(np.subtract(exit_tick, entry_tick)):
+            return skipped
+    # Ticker is the first key, so every row holds ticker j's events in the same sorted
+    # positions; reorder those rank-major (all first events, then all second ...) so
+    # that step k of the walk reads one contiguous block of columns.
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(n) - np.repeat(starts, counts)
+    slots = perm[:, np.lexsort((np.repeat(np.arange(len(counts)), counts), rank))]
+    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
+    drop = np.zeros(shape, dtype=bool)
+    last_exit = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
+    begin = 0
+    for k in range(int(counts.max())):
+        tickers = np.flatnonzero(counts > k)
+        block = slice(begin, begin + len(tickers))
+        begin = block.stop
+        prev = last_exit[:, tickers]
+        kept = use[:, block] & (entry[:, block] > prev)
+        last_exit[:, tickers] = np.where(kept, exit_[:, block], prev)
+        drop[:, block] = use[:, block] & ~kept
+    if len(slots) == 1:
+        skipped[:, slots[0]] = drop
+    else:
+        np.put_along_axis(skipped, slots, drop, axis=1)
+    return skipped
+
+
+def _shifted(a: np.ndarray) -> bool:
+    """Whether every row of ``a`` is its first row plus a constant.
+
+    Examples
+    --------
+    >>> _shifted(np.array([[1, 5, 2], [3, 7, 4]])), _shifted(np.array([[1, 5], [3, 6]]))
+    (True, False)
+    """
+    return bool(((a - a[:, :1]) == (a[0] - a[0, 0])).all())
+
+
+def _gather(values: np.ndarray, slots: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``values`` (broadcast to ``shape``) with each row's columns in ``slots`` order."""
+    values = _distinct_rows(np.asarray(values))
+    if len(slots) == 1:
+        return np.broadcast_to(np.take(values, slots[0], axis=1), shape)
+    return np.take_along_axis(np.broadcast_to(values, shape), slots, axis=1)
 
 
 def _grid_arrays(combos: list[dict], params: type[BaseModel]) -> dict[str, np.ndarray]:
@@ -227,6 +364,10 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     plan = data.spec.planner(data.ev, data.market, _grid_arrays(combos, data.spec.params))
     usable, entry, exit_ = _usable(data, plan)
     _check_knowledge(data, plan, usable)
+    if data.overlap == "skip":
+        usable &= ~skip_overlaps(
+            plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
+        )
     # Every cell is computed (dense arrays beat gathering the usable ones); unusable
     # cells are set to NaN at the end.
     out = np.empty(usable.shape)
@@ -391,6 +532,7 @@ def sweep_grid(
     chunk_cells: int = 4_000_000,
     keep_returns: bool = False,
     max_combinations: int = 100_000,
+    overlap: str = "skip",
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -415,6 +557,10 @@ def sweep_grid(
         grows with the grid, so leave it off for large grids.
     max_combinations : int
         Refuse larger grids before any work.
+    overlap : str
+        ``events.overlap``: ``"skip"`` (as ``backtest run`` by default) drops an
+        event entering at or before the planned exit of the previous kept trade
+        of its ticker, per combination; ``"allow"`` prices every window.
 
     Returns
     -------
@@ -441,7 +587,7 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    data = prepare(spec, aligned, prices, MarketView(prices, cal))
+    data = prepare(spec, aligned, prices, MarketView(prices, cal), overlap)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):

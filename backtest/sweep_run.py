@@ -161,16 +161,16 @@ def _check_portfolio_stops(loaded: LoadedConfig, combos: list[dict]) -> None:
 def _check_overlap(loaded: LoadedConfig) -> None:
     """Fail before the sweep on ``overlap: truncate``, which the kernel does not apply.
 
-    The kernel prices every event's window on its own (:mod:`backtest.sweep`),
-    so truncating one trade at the next one's entry is not modelled there;
+    The kernel applies ``skip`` and ``allow`` per combination (:mod:`backtest.sweep`),
+    but truncating one trade at the next one's entry is not modelled there;
     silently sweeping full windows would rank combinations on trades a run
     with the same config would not make.
     """
     if loaded.config.events.overlap == "truncate":
         raise ConfigError(
             f"{loaded.path}: events.overlap: truncate is not supported by backtest sweep "
-            "(the sweep kernel prices every event's window on its own, as with overlap: allow); "
-            "set events.overlap: allow for the sweep, or use backtest run"
+            "(the sweep kernel applies skip or allow, it cannot shorten a trade); "
+            "set events.overlap: skip or allow for the sweep, or use backtest run"
         )
 
 
@@ -208,7 +208,7 @@ def run_sweep(
     # Connect (or start the local cluster) first: a bad address fails before data loads.
     with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
         prices, aligned, market = _data(loaded, now)
-        data = prepare(spec, aligned, prices, market)
+        data = prepare(spec, aligned, prices, market, loaded.config.events.overlap)
         subsets, folds = _subsets(data, loaded)
         run_id, reused = _run_id(loaded, aligned, prices), [0]
         if checkpoints is not None:

@@ -15,6 +15,11 @@ already in memory, and must produce the same trades:
 (d) a plain numpy gather written here: price at the entry close, price at the
     exit close, fee on both fills.
 
+Our sweep applies ``events.overlap: skip`` (its default, as ``backtest run``);
+vectorbt and the gather price every window. W1's events of one ticker are at
+least 53 sessions apart and its holds at most 20 sessions, so skip drops
+nothing and all four compute the same trades (a dropped one would fail the checks).
+
 Timings are warm: each method runs once, untimed, then ``--repeats`` times;
 the median is reported. Memory is measured in separate runs (timing runs carry
 no tracer): ``tracemalloc`` peak (Python and numpy allocations only; it misses

@@ -245,3 +245,44 @@ def test_sweep_grid_skips_exactly_the_windows_over_a_session_without_prices():
     np.testing.assert_allclose(out.returns[0], growth, rtol=0, atol=1e-12)
     assert np.isnan(out.returns[1:]).all()
     assert out.table["n_trades"].tolist() == [2, 0, 0]
+
+
+def test_overlap_skip_sweep_keeps_the_events_a_run_keeps_on_bundled_data(tmp_path):
+    """Holds of 70 sessions on quarterly earnings overlap; each row equals its run."""
+    from backtest.signals import get_strategy
+    from backtest.sweep import chunk_returns, expand_grid, prepare
+    from backtest.sweep_run import _base_params, _data, _strategy_config
+
+    grid = {"entry_offset": [0, 2], "hold_sessions": [1, 70], "side": ["long", "short"]}
+    cfg = sweep_config(None, grid)
+    cfg["events"]["overlap"] = "skip"
+    path = write_config(tmp_path, cfg)
+    loaded = load_config(path)
+    result = run_sweep(loaded, now=NOW)
+    spec = get_strategy("earnings_hold")
+    combos, _ = expand_grid(spec, _base_params(loaded, _strategy_config(loaded)), grid, 100)
+    prices, aligned, market = _data(loaded, NOW)
+    data = prepare(spec, aligned, prices, market, "skip")
+    returns = chunk_returns(data, combos)
+    ids = data.ev.events["event_id"].to_numpy()
+    for i, row in result.table.iterrows():
+        sets = [
+            "sweep=null",
+            f"strategies.0.params.entry_offset={row.entry_offset}",
+            f"strategies.0.params.hold_sessions={row.hold_sessions}",
+            f"strategies.0.params.side={row.side}",
+        ]
+        run = run_loaded(load_config(path, sets), now=NOW)
+        trades = run.trades.set_index("event_id")
+        traded = ~np.isnan(returns[i])
+        assert sorted(ids[traded]) == sorted(trades.index)
+        got, want = returns[i][traded], trades.loc[ids[traded], "net_return"].to_numpy()
+        assert np.max(np.abs(got - want)) <= 1e-12
+        assert row.n_trades == len(trades)
+        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
+        overlaps = (run.drops["reason"] == "overlap").sum() if len(run.drops) else 0
+        assert (overlaps > 0) == (row.hold_sessions == 70)  # only the long holds overlap
+    allow = run_sweep(load_config(path, ["events.overlap=allow"]), now=NOW).table
+    assert (allow["n_trades"] > result.table["n_trades"]).tolist() == [
+        h == 70 for h in result.table["hold_sessions"]
+    ]
