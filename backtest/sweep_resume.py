@@ -23,13 +23,17 @@ from backtest.sweep import ChunkRunner, ChunkTables, SweepData, run_in_process
 __all__ = ["checkpoint_dir", "checkpointed", "clear_checkpoints"]
 
 SUBSET = "_subset"
+# Part of the checkpoint folder's name: bump it when the same config and data give
+# other chunk results (2: sweeps apply events.overlap: skip), so older checkpoints
+# are never resumed into a newer sweep.
+CHECKPOINT_FORMAT = 2
 # Chunks sent to a cluster per batch: enough to keep workers busy, few enough to lose little.
 CLUSTER_BATCH = 16
 
 
 def checkpoint_dir(root: Path, run_id: str) -> Path:
     """Where a sweep's finished chunks are kept until it is published."""
-    return Path(root) / f".sweep-{run_id}.partial"
+    return Path(root) / f".sweep-{run_id}.v{CHECKPOINT_FORMAT}.partial"
 
 
 def _path(folder: Path, index: int) -> Path:

@@ -75,3 +75,13 @@ def test_without_resume_the_checkpoint_is_not_used(tmp_path, fresh):
     again = sweep_and_publish(CONFIG, tmp_path, SETS)
     assert again.summary["chunks_resumed"] == 0
     pd.testing.assert_frame_equal(again.table, fresh.table)
+
+
+def test_checkpoints_of_an_older_format_are_not_resumed(tmp_path, fresh):
+    """Same config and data, older chunk results (before sweeps applied overlap: skip)."""
+    partial = interrupted_run(tmp_path)
+    older = partial.with_name(partial.name.replace(".v2.partial", ".partial"))
+    partial.rename(older)
+    resumed = sweep_and_publish(CONFIG, tmp_path, SETS, resume=True)
+    assert resumed.summary["chunks_resumed"] == 0
+    pd.testing.assert_frame_equal(resumed.table, fresh.table)
