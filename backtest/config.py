@@ -219,8 +219,13 @@ class EventsConfig(Frozen):
     sources: list[EventSource] = Field(min_length=1)
     intraday_fill: Literal["next_open", "same_close"] = "next_open"
     # Date-only events: after the close (conservative) or before the open (optimistic).
-    # Left out of the run id at its default (:func:`results_exclude`), so ids stay.
+    # Left out of the run id at its default (:data:`LATE_KEYS`), so ids stay.
     unknown_timing: Literal["after_close", "before_open"] = "after_close"
+    # Earnings events of one ticker dated within dedupe_days calendar days are one report
+    # (:mod:`backtest.events.dedupe`); copies at different tradable points raise (error) or
+    # the earliest is kept (earliest). Both are LATE_KEYS: at their defaults ids stay.
+    dedupe: Literal["error", "earliest"] = "error"
+    dedupe_days: int = Field(5, ge=0, le=44)
     assumed_notice_sessions: int = Field(10, ge=0, le=120)
     max_drop_pct: float = Field(50.0, ge=0, le=100)
     overlap: Literal["skip", "allow", "truncate"] = "skip"
@@ -581,7 +586,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
 # Keys added after run ids were published, with the default that reproduces the old
 # behaviour: left out of every hash while at that default, so a config that does not
 # set them keeps its run id, and one that changes them gets a new one.
-LATE_KEYS: dict[str, dict[str, object]] = {"events": {"unknown_timing": "after_close"}}
+LATE_KEYS: dict[str, dict[str, object]] = {
+    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5}
+}
 
 
 def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:

@@ -166,7 +166,15 @@ def align(
     """Align events to sessions within the configured period."""
     cfg = loaded.config.events
     return align_events(
-        events, prices, cal, cfg.intraday_fill, _period(loaded, cal), now, cfg.unknown_timing
+        events,
+        prices,
+        cal,
+        cfg.intraday_fill,
+        _period(loaded, cal),
+        now,
+        cfg.unknown_timing,
+        cfg.dedupe,
+        cfg.dedupe_days,
     )
 
 

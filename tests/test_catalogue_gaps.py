@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from backtest.config import load_config
+from backtest.config import config_hash, load_config
 from backtest.data import FilePrices, load_prices, validate_prices
 from backtest.data.prices import apply_basis
 from backtest.data.synthetic import geometric_prices
@@ -28,14 +28,14 @@ from backtest.errors import (
     LookAheadError,
     StrategyError,
 )
-from backtest.events.align import align_events
+from backtest.events.align import DATA_LOSS_REASONS, align_events
 from backtest.events.table import make_event_table
 from backtest.pipeline import run_strategy
 from backtest.run import backtest_inputs, load_inputs, run_loaded
 from backtest.sessions import session_instant
 from backtest.signals import MarketView, StrategyParams, check_signals, register
 from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices
-from tests.test_invariants import events_st, make_events, random_walk
+from tests.test_invariants import SAME_DAY, events_st, make_events, random_walk
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 from tests.test_properties import simulated
 
@@ -231,44 +231,185 @@ def _aligned(rows: list[dict], prices: pd.DataFrame, now=FAR, fill="next_open"):
     return align_events(events, {"A": prices}, CAL, fill, now=now)
 
 
+def _report(day: str, source: str, timing: str | None = None, ticker: str = "A") -> dict:
+    row = {"ticker": ticker, "event_type": "earnings", "source": source}
+    row["event_time"] = pd.Timestamp(day, tz=NY)
+    return {**row, "timing": timing} if timing else row
+
+
+def _dups(drops: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    mine = drops[drops["reason"].str.startswith("duplicate")]
+    return {e: (r, d) for e, r, d in mine[["event_id", "reason", "detail"]].itertuples(False)}
+
+
 def test_e3_two_sources_timing_one_report_differently_raise():
-    day = "2026-02-19"
-    rows = [
-        {
-            "ticker": "A",
-            "event_type": "earnings",
-            "event_time": pd.Timestamp(f"{day} 08:00", tz=NY),
-        },
-        {
-            "ticker": "A",
-            "event_type": "earnings",
-            "event_time": pd.Timestamp(f"{day} 16:30", tz=NY),
-        },
-    ]
+    rows = [_report("2026-02-19 08:00", "a"), _report("2026-02-19 16:30", "b")]
     with pytest.raises(EventError) as info:
         _aligned(rows, geometric_prices(SESSIONS))
     assert str(info.value) == (
-        "A: two earnings events on 2026-02-19 disagree on timing (tradable at "
-        "2026-02-19 open vs 2026-02-20 open); keep one of them in your event sources"
+        "A: earnings events A-earnings-2026-02-19T130000Z (source a, tradable at "
+        "2026-02-19 open) and A-earnings-2026-02-19T213000Z (source b, tradable at "
+        "2026-02-20 open) are copies of one report (dated within events.dedupe_days = 5 "
+        "days) but disagree on when it became tradable; remove one of them from your event "
+        "sources, or set events.dedupe: earliest to trade the earliest copy"
     )
 
 
 def test_e3_same_session_different_fill_points_raise():
-    rows = [
-        {
-            "ticker": "A",
-            "event_type": "earnings",
-            "event_time": pd.Timestamp("2026-02-19", tz=NY),
-            "timing": "bmo",
-        },
-        {
-            "ticker": "A",
-            "event_type": "earnings",
-            "event_time": pd.Timestamp("2026-02-19 12:00", tz=NY),
-        },
-    ]
-    with pytest.raises(EventError, match=r"^A: two earnings events on 2026-02-19 disagree"):
+    rows = [_report("2026-02-19", "a", "bmo"), _report("2026-02-19 12:00", "b")]
+    with pytest.raises(EventError, match=r"^A: earnings events A-earnings-2026-02-19 \(source a"):
         _aligned(rows, geometric_prices(SESSIONS), fill="same_close")
+
+
+def test_e3_copies_days_apart_from_two_sources_are_one_report():
+    # Thursday date-only (after the close: Friday open) and Friday before the open: one point.
+    rows = [
+        _report("2026-02-19", "csv"),
+        _report("2026-02-20 08:00", "yahoo"),
+        _report("2026-02-23", "bundled", "bmo"),  # Monday open: 4 days later, a conflict
+    ]
+    events = make_event_table(rows, CAL)
+    aligned, drops = align_events(
+        events, {"A": geometric_prices(SESSIONS)}, CAL, now=FAR, dedupe="earliest"
+    )
+    assert aligned["event_id"].tolist() == ["A-earnings-2026-02-20T130000Z"]
+    assert _dups(drops) == {
+        "A-earnings-2026-02-19": (
+            "duplicate",
+            "same report as A-earnings-2026-02-20T130000Z (source yahoo), tradable at the "
+            "same 2026-02-20 open",
+        ),
+        "A-earnings-2026-02-23": (
+            "duplicate_conflict",
+            "same report as A-earnings-2026-02-20T130000Z (source yahoo), tradable at "
+            "2026-02-20 open; this copy (source bundled) was tradable at 2026-02-23 open; "
+            "events.dedupe: earliest kept the earlier",
+        ),
+    }
+
+
+def test_e3_identical_copies_keep_the_timed_one_whatever_the_row_order():
+    rows = [_report("2026-02-19", "vague"), _report("2026-02-19 16:30", "timed")]
+    for order in (rows, rows[::-1]):
+        aligned, drops = _aligned(order, geometric_prices(SESSIONS))
+        assert aligned["event_id"].tolist() == ["A-earnings-2026-02-19T213000Z"]
+        assert _dups(drops) == {
+            "A-earnings-2026-02-19": (
+                "duplicate",
+                "same report as A-earnings-2026-02-19T213000Z (source timed), which gives "
+                "its time of day",
+            )
+        }
+
+
+def test_e3_reports_further_apart_than_the_window_are_both_kept():
+    rows = [_report("2026-02-12", "a", "bmo"), _report("2026-02-18", "b", "bmo")]  # 6 days
+    aligned, drops = _aligned(rows, geometric_prices(SESSIONS))
+    assert len(aligned) == 2 and _dups(drops) == {}
+    events = make_event_table(rows, CAL)
+    with pytest.raises(EventError, match="dedupe_days = 6 days"):
+        align_events(events, {"A": geometric_prices(SESSIONS)}, CAL, now=FAR, dedupe_days=6)
+
+
+def test_e3_window_zero_is_the_same_day_rule():
+    rows = [_report("2026-02-19", "a", "bmo"), _report("2026-02-20", "b", "bmo")]
+    events = make_event_table(rows, CAL)
+    aligned, _ = align_events(
+        events, {"A": geometric_prices(SESSIONS)}, CAL, now=FAR, dedupe_days=0
+    )
+    assert len(aligned) == 2
+    with pytest.raises(EventError, match="A-earnings-2026-02-19 .* A-earnings-2026-02-20"):
+        _aligned(rows, geometric_prices(SESSIONS))
+
+
+def test_e3_earliest_keeps_the_earliest_point_not_the_first_row():
+    rows = [_report("2026-02-19 16:30", "late"), _report("2026-02-19 08:00", "early")]
+    events = make_event_table(rows, CAL)
+    aligned, drops = align_events(
+        events, {"A": geometric_prices(SESSIONS)}, CAL, now=FAR, dedupe="earliest"
+    )
+    assert aligned["source"].tolist() == ["early"]
+    assert {r for r, _ in _dups(drops).values()} == {"duplicate_conflict"}
+    assert "duplicate_conflict" not in DATA_LOSS_REASONS  # a policy, not lost data
+
+
+def test_e3_news_and_analyst_events_are_never_merged():
+    rows = [
+        {"ticker": "A", "event_type": kind, "event_time": pd.Timestamp(day, tz=NY)}
+        for kind in ("news", "analyst")
+        for day in ("2026-02-19 08:00", "2026-02-19 16:30", "2026-02-20 10:00")
+    ]
+    aligned, drops = _aligned(rows, geometric_prices(SESSIONS))
+    assert len(aligned) == 6 and drops.empty
+
+
+def test_e3_new_keys_change_the_run_id_only_when_set(tmp_path, market):
+    def run_id(*sets: str) -> str:
+        path = write_config(tmp_path, base_config(market, [EARNINGS], [HOLD]))
+        return run_loaded(load_config(path, list(sets)), FAR).run_id
+
+    plain = run_id()
+    assert run_id("events.dedupe=error", "events.dedupe_days=5") == plain
+    assert run_id("events.dedupe=earliest") != plain
+    assert run_id("events.dedupe_days=0") != plain
+
+
+def test_e3_bundled_configs_keep_their_config_hashes():
+    # Computed before events.dedupe and events.dedupe_days existed; the run id hashes this
+    # (plus data fingerprints), and `backtest run` gave the same ids and trades before/after.
+    hashes = {
+        "baba_2026": "0c59bc87dd84",
+        "compare_six": "0c7f153aaa84",
+        "earnings_season": "41aabf328247",
+        "events_check": "37b88f61f4b4",
+    }
+    found = {name: config_hash(load_config(f"configs/{name}.yaml").config) for name in hashes}
+    assert found == hashes
+
+
+E3_MIX_CSV = "ticker,report_date,timing,source\nBABA,2026-02-20,bmo,my_notes\n"
+
+
+def _e3_mix(tmp_path, dedupe: str | None) -> dict:
+    (tmp_path / "mine.csv").write_text(E3_MIX_CSV)
+    inline = {"ticker": "BABA", "event_type": "earnings", "time": "2025-11-24", "source": "inline"}
+    events: dict = {
+        "sources": [
+            {"type": "bundled_earnings", "tickers": ["BABA"]},
+            {"type": "csv", "path": "mine.csv", "timezone": NY, "event_type": "earnings"},
+            {"type": "inline", "events": [inline]},
+        ],
+        **({"dedupe": dedupe} if dedupe else {}),
+    }
+    return {
+        "name": "e3_mix",
+        "data": {"source": "bundled", "tickers": ["BABA"], "start": "2025-10-01"},
+        "events": {**events, "max_drop_pct": 100},
+        "strategies": [HOLD],
+        "engine": {"fees_bps": 0, "slippage_bps": 0},
+        "benchmarks": ["BABA"],
+        "output": {"charts": False},
+    }
+
+
+def test_e3_csv_bundled_and_inline_copies_of_reports(tmp_path):
+    with pytest.raises(EventError) as info:
+        run_config(tmp_path, _e3_mix(tmp_path, None))
+    assert str(info.value).startswith(
+        "BABA: earnings events BABA-earnings-2026-02-19T133000Z (source "
+        "bundled:earniac:asof2026-02-08:0830EST, tradable at 2026-02-19 open) and "
+        "BABA-earnings-2026-02-20 (source my_notes, tradable at 2026-02-20 open) are copies"
+    )
+    result = run_config(tmp_path, _e3_mix(tmp_path, "earliest"))
+    found = {e: r for e, (r, _) in _dups(result.drops).items()}
+    assert found == {
+        "BABA-earnings-2025-11-24": "duplicate",  # date-only: the 11-25 open, like bundled's bmo
+        "BABA-earnings-2026-02-20": "duplicate_conflict",
+    }
+    assert set(result.trades["event_id"]) >= {
+        "BABA-earnings-2025-11-25T133000Z",
+        "BABA-earnings-2026-02-19T133000Z",
+    }
 
 
 def test_e5_an_event_after_the_runs_clock_is_dropped_as_future():
@@ -661,8 +802,8 @@ def test_i13_shuffled_or_duplicated_event_rows_change_nothing(seed, evs, order):
     )
     # Distinct events can be duplicates already (a date-only report and a timed one
     # tradable at the same open); the doubled row adds exactly one more drop.
-    _, before = align_events(shuffled, {"A": prices}, CAL, now=FAR)
-    _, after = align_events(doubled, {"A": prices}, CAL, now=FAR)
+    _, before = align_events(shuffled, {"A": prices}, CAL, now=FAR, dedupe_days=SAME_DAY)
+    _, after = align_events(doubled, {"A": prices}, CAL, now=FAR, dedupe_days=SAME_DAY)
 
     def duplicates(drops: pd.DataFrame) -> list[str]:
         return drops.loc[drops["reason"] == "duplicate", "event_id"].tolist()

@@ -307,11 +307,17 @@ def test_example_config_lists_the_planted_disagreements_and_a_run_would_raise():
         ("2025-05-14", "date", CONFLICT),
         ("2025-11-25", "timing", CONFLICT),
     ]
-    # A run (and plain `backtest events`) stops at the alignment on the timing conflict.
+    # A run (and plain `backtest events`) stops at the alignment on the first conflict:
+    # the date one session off is one report within events.dedupe_days.
     events, _ = load_events_and_drops(loaded, CAL)
     prices, _ = load_market(loaded, CAL)
-    with pytest.raises(EventError, match="BABA: two earnings events on 2025-11-25 disagree"):
+    with pytest.raises(EventError, match=r"^BABA: earnings events BABA-earnings-2025-05-14 "):
         align(loaded, events, prices, CAL, NOW)
+    # With events.dedupe: earliest it runs, keeping the copy of each report tradable first.
+    earliest = load_config(CHECK_YAML, ["events.dedupe=earliest"])
+    _, drops = align(earliest, events, prices, CAL, NOW)
+    conflicts = drops[drops["reason"] == "duplicate_conflict"]["event_id"].tolist()
+    assert conflicts == ["BABA-earnings-2025-05-15T123000Z", "BABA-earnings-2025-11-25"]
 
 
 def test_cli_check_prints_counts_and_table_and_exits_0():
@@ -466,5 +472,7 @@ def test_bundled_yahoo_and_csv_in_one_check(tmp_path, yahoo_cache):
     # The normal path stops on the 2025-02-20 timing conflict; the check above did not.
     events, _ = load_events_and_drops(loaded, CAL)
     prices, _ = load_market(loaded, CAL)
-    with pytest.raises(EventError, match="2025-02-20 disagree on timing"):
+    with pytest.raises(
+        EventError, match=r"tradable at 2025-02-20 open\) and .* tradable at 2025-02-21 open"
+    ):
         align(loaded, events, prices, CAL, NOW)

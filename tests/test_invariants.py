@@ -38,6 +38,10 @@ STRATEGIES = sorted(registered_strategies())
 # Strategies that may enter before an event is published (they use only its known date).
 PRE_EVENT = {"earnings_hold", "pre_earnings_runup"}
 KINDS = ("news", "earnings", "analyst")
+# Random event streams put one ticker's earnings days apart, which events.dedupe_days
+# (default 5) would merge as copies of one report: these invariants are about fills and
+# look-ahead, not deduplication (tests E3), so they align with the same-day rule.
+SAME_DAY = 0
 
 
 def random_walk(seed: int) -> pd.DataFrame:
@@ -80,7 +84,9 @@ def make_events(day_offsets: list[int], hours: list[int], first_kind: int = 0) -
 
 
 def decisions(prices: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    aligned, _ = align_events(events, {"A": prices}, CAL, now=pd.Timestamp("2030-01-01", tz="UTC"))
+    aligned, _ = align_events(
+        events, {"A": prices}, CAL, now=pd.Timestamp("2030-01-01", tz="UTC"), dedupe_days=SAME_DAY
+    )
     market = MarketView({"A": prices}, CAL)
     out = []
     for name, spec in sorted(registered_strategies().items()):
@@ -163,7 +169,9 @@ def test_a_decision_survives_perturbing_every_price_after_it(seed, evs, first_ki
 
 
 def alignable(events: pd.DataFrame, prices: pd.DataFrame) -> set[str]:
-    aligned, _ = align_events(events, {"A": prices}, CAL, now=pd.Timestamp("2030-01-01", tz="UTC"))
+    aligned, _ = align_events(
+        events, {"A": prices}, CAL, now=pd.Timestamp("2030-01-01", tz="UTC"), dedupe_days=SAME_DAY
+    )
     return set(aligned["event_id"])
 
 

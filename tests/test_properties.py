@@ -31,14 +31,14 @@ from backtest.run import run_loaded
 from backtest.signals import MarketView, registered_strategies
 from backtest.timeline import build_timeline
 from tests.conftest import CAL, SESSIONS, write_config, write_prices
-from tests.test_invariants import PARAMS, events_st, make_events, random_walk
+from tests.test_invariants import PARAMS, SAME_DAY, events_st, make_events, random_walk
 
 FAR = pd.Timestamp("2200-01-01", tz="UTC")
 FIXED = {"sizing": "fixed", "size": 1000.0, "init_cash": 100_000.0}
 
 
 def strategy_runs(prices: pd.DataFrame, events: pd.DataFrame, overlap: str = "skip") -> list:
-    aligned, _ = align_events(events, {"A": prices}, CAL, now=FAR)
+    aligned, _ = align_events(events, {"A": prices}, CAL, now=FAR, dedupe_days=SAME_DAY)
     market = MarketView({"A": prices}, CAL)
     runs = []
     for name, spec in sorted(registered_strategies().items()):

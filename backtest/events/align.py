@@ -10,6 +10,7 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.errors import EventError
+from backtest.events.dedupe import dedupe_reports
 from backtest.schema import DROP_COLUMNS, empty_drops
 from backtest.sessions import align_to_session, session_instant
 
@@ -69,66 +70,33 @@ def _alignment_columns(
     return out
 
 
-def _dedupe(aligned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Same ticker, type and tradable session: keep the most precise copy if they agree."""
+def _repeated_ids(aligned: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop exact repeats of one event_id (the same row from two places), most precise first."""
     keyed = aligned.assign(_precise=aligned["timing"] != "unknown")
     keyed = keyed.sort_values(["_precise", "event_id"], ascending=[False, True], kind="stable")
-    key = ["ticker", "event_type", "session"]
-    conflicts = keyed.groupby(key)["fill_at"].nunique()
-    bad = conflicts[conflicts > 1]
-    if len(bad) and (bad.index.get_level_values("event_type") == "earnings").any():
-        ticker, _, session = bad.index[0]
-        raise EventError(
-            f"{ticker}: two earnings events for session {session.date()} disagree on "
-            "timing; keep one of them in your event sources"
-        )
-    is_dup = keyed.duplicated(subset=key + ["fill_at"], keep="first") & (
-        keyed["event_type"] == "earnings"
-    )
-    is_dup |= keyed.duplicated(subset=["event_id"], keep="first")
+    is_dup = keyed.duplicated(subset=["event_id"], keep="first")
     kept = (
         keyed[~is_dup].drop(columns="_precise").sort_values(["event_time", "ticker"], kind="stable")
     )
     return kept, drop_rows(keyed[is_dup], "align", "duplicate", "same event from another source")
 
 
-def _vague_copies(aligned: pd.DataFrame, tz) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A date-only earnings report that another source times on the same day is the same report.
-
-    Date-only copies align to the next session (by default), so the session
-    key of :func:`_dedupe` cannot see them; keeping both would trade one report twice.
-    The precisely timed copy is kept (RELIABILITY E3).
-    """
-    earnings = aligned["event_type"] == "earnings"
-    day = aligned["event_time"].dt.tz_convert(tz).dt.normalize()
-    precise = earnings & (aligned["timing"] != "unknown")
-    timed_days = set(zip(aligned.loc[precise, "ticker"], day[precise], strict=True))
-    key = pd.Series(list(zip(aligned["ticker"], day, strict=True)), index=aligned.index)
-    vague = earnings & (aligned["timing"] == "unknown") & key.isin(timed_days)
-    detail = "same report as a source that gives its time of day"
-    return aligned[~vague], drop_rows(aligned[vague], "align", "duplicate", detail)
-
-
-def _check_same_day(aligned: pd.DataFrame, tz) -> None:
-    """Raise when two timed earnings reports of one ticker on one date trade at different points.
-
-    One company does not report twice a day: two sources giving one report
-    different times (bmo and amc) are a conflict only the user can settle
-    (RELIABILITY E3). Same-point copies are deduplicated by :func:`_dedupe`.
-    """
-    timed = aligned[(aligned["event_type"] == "earnings") & (aligned["timing"] != "unknown")]
-    if timed.empty:
-        return
-    day = timed["event_time"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d")
-    points = timed["session"].dt.strftime("%Y-%m-%d") + " " + timed["fill_at"]
-    per_day = points.groupby([timed["ticker"], day]).unique()
-    bad = per_day[per_day.map(len) > 1]
-    if len(bad):
-        (ticker, date), found = bad.index[0], sorted(bad.iloc[0])
-        raise EventError(
-            f"{ticker}: two earnings events on {date} disagree on timing (tradable at "
-            f"{' vs '.join(found)}); keep one of them in your event sources"
+def _dedupe(
+    aligned: pd.DataFrame, tz, mode: str, window_days: int
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """One event per earnings report (:mod:`backtest.events.dedupe`), then per event_id."""
+    dropped = dedupe_reports(aligned, tz, mode, window_days)  # type: ignore[arg-type]
+    drops = [
+        drop_rows(
+            aligned.loc[[d.index for d in dropped if d.reason == reason]],
+            "align",
+            reason,
+            pd.Series([d.detail for d in dropped if d.reason == reason], dtype=object),
         )
+        for reason in ("duplicate", "duplicate_conflict")
+    ]
+    kept, repeats = _repeated_ids(aligned.drop(index=[d.index for d in dropped]))
+    return kept, [*drops, repeats]
 
 
 def _price_at(row: pd.Series, prices: dict[str, pd.DataFrame]) -> float:
@@ -165,6 +133,8 @@ def align_events(
     period: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
     now: pd.Timestamp | None = None,
     unknown_timing: str = "after_close",
+    dedupe: str = "error",
+    dedupe_days: int = 5,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Align every event to its first tradable session and price.
 
@@ -186,6 +156,13 @@ def align_events(
     unknown_timing : {"after_close", "before_open"}
         How events of ``unknown`` timing (date only) align
         (:func:`backtest.sessions.align_to_session`).
+    dedupe : {"error", "earliest"}
+        Copies of one earnings report tradable at different points raise
+        :class:`~backtest.errors.EventError`, or the earliest is kept and the
+        others dropped as ``duplicate_conflict`` (:mod:`backtest.events.dedupe`).
+    dedupe_days : int
+        Earnings events of one ticker dated within this many calendar days are
+        one report; identical copies are dropped as ``duplicate``.
 
     Returns
     -------
@@ -201,12 +178,9 @@ def align_events(
         "published after the run's clock; not yet known",
         drops,
     )
-    frame, vague_drops = _vague_copies(
-        _alignment_columns(frame, cal, intraday_fill, unknown_timing), cal.tz
-    )
-    _check_same_day(frame, cal.tz)
-    frame, dup_drops = _dedupe(frame)
-    drops.extend([vague_drops, dup_drops])
+    frame = _alignment_columns(frame, cal, intraday_fill, unknown_timing)
+    frame, dup_drops = _dedupe(frame, cal.tz, dedupe, dedupe_days)
+    drops.extend(dup_drops)
     start, end = period
     in_period = pd.Series(True, index=frame.index)
     if start is not None:

@@ -3,7 +3,7 @@
 The same report often reaches a user from several places (the bundled table,
 Yahoo, their own CSV), and the places disagree: a date one day off, a
 before-the-open report listed as after the close, a revised EPS. A run keeps
-one copy per session and stops on a timing conflict (:mod:`backtest.events.align`);
+one copy per report and stops on a conflict (:mod:`backtest.events.dedupe`);
 this module lists every disagreement instead, so the user can decide.
 
 Rules
@@ -69,6 +69,7 @@ __all__ = [
     "TOLERATED",
     "CheckResult",
     "CheckSettings",
+    "anchor_groups",
     "compare_numbers",
     "compare_timings",
     "cross_check",
@@ -128,13 +129,15 @@ def _tagged(by_source: Mapping[str, pd.DataFrame], tz: str) -> pd.DataFrame:
     return out
 
 
-def _anchored(dates: Sequence[dt.date], window_days: int) -> list[int]:
+def anchor_groups(dates: Sequence[dt.date], window_days: int) -> list[int]:
     """Group ascending ``dates``: a new group when a date is past the anchor's window.
+
+    Also the report key of a run's deduplication (:mod:`backtest.events.dedupe`).
 
     Examples
     --------
     >>> d = [dt.date(2026, 2, x) for x in (1, 4, 6, 9, 27)]
-    >>> _anchored(d, 5)
+    >>> anchor_groups(d, 5)
     [0, 0, 0, 1, 2]
     """
     groups, anchor, n = [], None, -1
@@ -158,7 +161,7 @@ def match_reports(tagged: pd.DataFrame, window_days: int) -> pd.DataFrame:
     out = tagged.sort_values(["ticker", "date", "origin"], kind="stable").reset_index(drop=True)
     numbers, offset = [], 0
     for _, part in out.groupby("ticker", sort=False):
-        groups = _anchored(list(part["date"]), window_days)
+        groups = anchor_groups(list(part["date"]), window_days)
         numbers.extend(g + offset for g in groups)
         offset += max(groups) + 1
     return out.assign(report_no=pd.Series(numbers, index=out.index, dtype="int64"))
