@@ -214,3 +214,24 @@ def test_write_event_study(tmp_path, bundled):
     assert all(
         p.stat().st_size > 10_000 and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs
     )
+
+
+def test_the_caar_comparison_legend_names_the_band_and_its_level(tmp_path, monkeypatch):
+    from backtest.eventstudy import charts
+
+    drawn = []
+    monkeypatch.setattr(charts, "_save", lambda fig, path: drawn.append(fig) or path)
+    caar = pd.DataFrame(
+        {
+            "group": ["bmo"] * 3 + ["amc"] * 3,
+            "day": [-1, 0, 1] * 2,
+            "n": [2] * 3 + [1] * 3,
+            "caar": [0.0, 0.01, 0.02, 0.0, -0.01, -0.02],
+            "caar_low": [-0.01, 0.0, 0.01] + [float("nan")] * 3,
+            "caar_high": [0.01, 0.02, 0.03] + [float("nan")] * 3,
+        }
+    )
+    charts.plot_caar_comparison(caar, tmp_path / "c.png", "CAAR by timing", 0.9)
+    (fig,) = drawn
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["bmo (n=2)", "amc (n=1)", "90% band, per group"]

@@ -87,8 +87,14 @@ def plot_car_group(
     return _save(fig, path)
 
 
-def plot_caar_comparison(caar: pd.DataFrame, path: Path, title: str) -> Path:
-    """CAAR of each group of one grouping on one chart, in percent, with their bands."""
+def plot_caar_comparison(
+    caar: pd.DataFrame, path: Path, title: str, confidence: float = 0.95
+) -> Path:
+    """CAAR of each group of one grouping on one chart, in percent, with their bands.
+
+    A group of one event has no band (no cross-sectional spread); the legend says
+    what the shading is, since each band takes its group's colour.
+    """
     fig, ax = _figure()
     for name, part in caar.groupby("group", sort=False):
         days = part["day"].to_numpy()
@@ -102,6 +108,7 @@ def plot_caar_comparison(caar: pd.DataFrame, path: Path, title: str) -> Path:
             color=line.get_color(),
             alpha=0.12,
         )
+    ax.fill_between([], [], [], color="grey", alpha=0.2, label=f"{confidence:.0%} band, per group")
     _day_axis(ax, caar["day"].to_numpy())
     ax.set(
         title=title, xlabel="Session relative to day 0 (first tradable session)", ylabel="CAAR (%)"
@@ -180,7 +187,10 @@ def write_car_charts(result, folder: Path) -> list[Path]:
         if by in compared:
             written.append(
                 plot_caar_comparison(
-                    rows, folder / f"caar_by_{_slug(by)}.png", f"CAAR by {by.replace('_', ' ')}"
+                    rows,
+                    folder / f"caar_by_{_slug(by)}.png",
+                    f"CAAR by {by.replace('_', ' ')}",
+                    conf,
                 )
             )
     return written
