@@ -23,9 +23,14 @@ as in ``backtest run``: with ``skip`` (the default) an event whose entry comes a
 or before the planned exit of the previous *kept* trade of its ticker does not
 trade (:func:`skip_overlaps`, the array form of the run's greedy rule in
 :func:`backtest.signals.window_drops`); with ``allow`` every window is priced on
-its own. ``truncate`` is refused before any work (:mod:`backtest.sweep_run`).
+its own; with ``truncate`` an event entering at the very fill of an earlier
+usable one does not trade, and every other trade closes no later than the next
+kept entry of its ticker (:func:`truncate_overlaps`, the array form of
+:func:`backtest.signals.window_drops` and :func:`backtest.signals.truncate_overlaps`),
+applied before pricing so stops are scanned over the shortened window only.
 Walk-forward train and test subsets summarise the trades of the whole sweep, so
-an event skipped because of a trade in the previous fold stays skipped.
+an event skipped (or a trade cut short) because of a trade in the previous fold
+stays so.
 """
 
 from __future__ import annotations
@@ -64,10 +69,11 @@ __all__ = [
     "skip_overlaps",
     "sweep_grid",
     "sweep_tables",
+    "truncate_overlaps",
 ]
 
 COST_KEYS = ("fees_bps", "slippage_bps", "stop_loss_pct", "take_profit_pct")
-SWEEP_OVERLAPS = ("skip", "allow")
+SWEEP_OVERLAPS = ("skip", "allow", "truncate")
 DAYS_PER_YEAR = 365.25
 
 
@@ -120,7 +126,7 @@ class SweepData:
     ``clean_until`` (tickers, panel ticks) is, for a window entering at that
     tick, the last global tick it may exit at with prices every session: the
     close before the ticker's next session without prices (:func:`clean_until`).
-    ``overlap`` is ``events.overlap`` (``skip`` or ``allow``); ``id_rank`` each
+    ``overlap`` is ``events.overlap`` (``skip``, ``allow`` or ``truncate``); ``id_rank`` each
     event's position when events are ordered by ``event_id`` (then row), the
     run's tie-break between entries in one session.
     """
@@ -164,13 +170,12 @@ def prepare(
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
-    ``overlap`` is ``events.overlap``: ``skip`` (as ``backtest run`` by default)
-    or ``allow``; the kernel cannot ``truncate``.
+    ``overlap`` is ``events.overlap``: ``skip`` (as ``backtest run`` by default),
+    ``allow`` or ``truncate``, applied per combination by :func:`chunk_returns`.
     """
     if overlap not in SWEEP_OVERLAPS:
         raise ConfigError(
-            f"events.overlap: {overlap!r} is not supported by sweeps (have: "
-            f"{', '.join(SWEEP_OVERLAPS)}); use backtest run for it"
+            f"events.overlap must be one of {', '.join(SWEEP_OVERLAPS)}, got {overlap!r}"
         )
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
@@ -241,15 +246,105 @@ def skip_overlaps(
     [[False, True, False]]
     """
     shape = np.shape(usable)
+    skipped = np.zeros(shape, dtype=bool)
+    walk = _walk_order(entry_tick, exit_tick, usable, ticker, id_rank, by_tick=False)
+    if walk is None:
+        return skipped
+    slots, counts = walk
+    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
+    drop = np.zeros(shape, dtype=bool)
+    last_exit = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
+    for tickers, block in _rank_blocks(counts):
+        prev = last_exit[:, tickers]
+        kept = use[:, block] & (entry[:, block] > prev)
+        last_exit[:, tickers] = np.where(kept, exit_[:, block], prev)
+        drop[:, block] = use[:, block] & ~kept
+    _scatter(skipped, slots, drop)
+    return skipped
+
+
+def truncate_overlaps(
+    entry_tick: np.ndarray,
+    exit_tick: np.ndarray,
+    usable: np.ndarray,
+    ticker: np.ndarray,
+    id_rank: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells ``events.overlap: truncate`` drops, and every cell's exit tick after truncation.
+
+    The array form of the run's two steps, per combination and ticker:
+    :func:`backtest.signals.window_drops` drops a trade entering at the very
+    fill (tick) of an earlier one (the first by ``event_id``, then row, is
+    kept), then :func:`backtest.signals.truncate_overlaps` takes the kept trades
+    in entry order (entry tick, then ``event_id``) and closes each no later than
+    the next one's entry tick. Cells not ``usable`` neither keep nor cut
+    anything. Returns the dropped mask (C, E) and the exit ticks (C, E): the
+    planned ones, or the next kept entry where that comes first (a dropped or
+    unusable cell keeps its planned exit). Same walk as :func:`skip_overlaps`.
+
+    Examples
+    --------
+    B enters inside A and cuts it, C enters at B's very fill and is dropped.
+
+    >>> entry, exit_ = np.array([[10, 14, 14]]), np.array([[15, 19, 22]])
+    >>> drop, cut = truncate_overlaps(entry, exit_, np.ones((1, 3), bool), np.zeros(3, int),
+    ...     np.arange(3))
+    >>> drop.tolist(), cut.tolist()
+    ([[False, False, True]], [[14, 19, 22]])
+    """
+    shape = np.shape(usable)
+    dropped = np.zeros(shape, dtype=bool)
+    walk = _walk_order(entry_tick, exit_tick, usable, ticker, id_rank, by_tick=True)
+    if walk is None:
+        return dropped, np.broadcast_to(exit_tick, shape)
+    slots, counts = walk
+    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
+    drop = np.zeros(shape, dtype=bool)
+    big = np.iinfo(np.int64).max
+    next_entry = np.full(shape, big, dtype=np.int64)  # slotted: the next kept entry's tick
+    last_entry = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
+    last_slot = np.full((shape[0], len(counts)), -1)
+    for tickers, block in _rank_blocks(counts):
+        here = entry[:, block]
+        same = use[:, block] & (here == last_entry[:, tickers])
+        kept = use[:, block] & ~same
+        drop[:, block] = same
+        prev = last_slot[:, tickers]
+        rows, cols = np.nonzero(kept & (prev >= 0))
+        next_entry[rows, prev[rows, cols]] = here[rows, cols]
+        last_entry[:, tickers] = np.where(kept, here, last_entry[:, tickers])
+        last_slot[:, tickers] = np.where(kept, np.arange(block.start, block.stop), prev)
+    cut = np.empty(shape, dtype=np.result_type(exit_, np.int64))
+    _scatter(dropped, slots, drop)
+    _scatter(cut, slots, np.minimum(exit_, next_entry))
+    return dropped, cut
+
+
+def _walk_order(
+    entry_tick: np.ndarray,
+    exit_tick: np.ndarray,
+    usable: np.ndarray,
+    ticker: np.ndarray,
+    id_rank: np.ndarray,
+    by_tick: bool,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Column order of the overlap walks, or None when no two windows can touch.
+
+    Sorts each row by ticker, entry session (``by_tick``: entry tick, so an open
+    comes before a close of one session) and ``event_id`` rank, then lays every
+    ticker's events out rank-major (all first events, then all second ...), so
+    step k of a walk reads one contiguous block of columns. Returns those
+    ``slots`` (1 or C rows of column numbers) and the number of events per ticker.
+    """
+    shape = np.shape(usable)
     ticker = np.asarray(ticker)
     counts = np.bincount(ticker, minlength=1)
-    skipped = np.zeros(shape, dtype=bool)
     if counts.max() < 2 or not np.any(usable):
-        return skipped
+        return None
     # One sort key per (row, event), unique: ticker, entry session, event_id rank. Rows
     # whose sessions are one row's shifted by a constant (the usual grid) share its order.
     ticks = np.asarray(_distinct_rows(np.asarray(entry_tick)))
-    session = ticks // 2
+    session = ticks if by_tick else ticks // 2
     if _shifted(session):
         session = session[:1]
     low, n = int(session.min()), shape[1]
@@ -259,35 +354,35 @@ def skip_overlaps(
     if _shifted(ticks):
         # Entries keep their distances in every row: when consecutive entries of a ticker
         # are further apart than the longest window, nothing can overlap (e.g. quarterly
-        # events with short holds), and the walk below is not needed.
+        # events with short holds), and the walk is not needed.
         order = perm[0]
         same = ticker[order][1:] == ticker[order][:-1]
         gaps = np.diff(ticks[0][order])[same]
         if gaps.size == 0 or gaps.min() > np.max(np.subtract(exit_tick, entry_tick)):
-            return skipped
+            return None
     # Ticker is the first key, so every row holds ticker j's events in the same sorted
-    # positions; reorder those rank-major (all first events, then all second ...) so
-    # that step k of the walk reads one contiguous block of columns.
+    # positions; reorder those rank-major.
     starts = np.cumsum(counts) - counts
     rank = np.arange(n) - np.repeat(starts, counts)
     slots = perm[:, np.lexsort((np.repeat(np.arange(len(counts)), counts), rank))]
-    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
-    drop = np.zeros(shape, dtype=bool)
-    last_exit = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
+    return slots, counts
+
+
+def _rank_blocks(counts: np.ndarray) -> Iterator[tuple[np.ndarray, slice]]:
+    """Per rank k: the tickers with more than k events, and their columns in slot order."""
     begin = 0
     for k in range(int(counts.max())):
         tickers = np.flatnonzero(counts > k)
-        block = slice(begin, begin + len(tickers))
-        begin = block.stop
-        prev = last_exit[:, tickers]
-        kept = use[:, block] & (entry[:, block] > prev)
-        last_exit[:, tickers] = np.where(kept, exit_[:, block], prev)
-        drop[:, block] = use[:, block] & ~kept
+        yield tickers, slice(begin, begin + len(tickers))
+        begin += len(tickers)
+
+
+def _scatter(out: np.ndarray, slots: np.ndarray, values: np.ndarray) -> None:
+    """Write slot-ordered ``values`` back to ``out``'s own columns."""
     if len(slots) == 1:
-        skipped[:, slots[0]] = drop
+        out[:, slots[0]] = values
     else:
-        np.put_along_axis(skipped, slots, drop, axis=1)
-    return skipped
+        np.put_along_axis(out, slots, values, axis=1)
 
 
 def _shifted(a: np.ndarray) -> bool:
@@ -368,6 +463,13 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
         usable &= ~skip_overlaps(
             plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
         )
+    elif data.overlap == "truncate":
+        # Before pricing: the kernel then prices (and scans stops over) the shortened window.
+        dropped, cut = truncate_overlaps(
+            plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
+        )
+        usable &= ~dropped
+        exit_ = np.where(usable, cut - data.tick_offset, exit_)
     # Every cell is computed (dense arrays beat gathering the usable ones); unusable
     # cells are set to NaN at the end.
     out = np.empty(usable.shape)
@@ -560,7 +662,10 @@ def sweep_grid(
     overlap : str
         ``events.overlap``: ``"skip"`` (as ``backtest run`` by default) drops an
         event entering at or before the planned exit of the previous kept trade
-        of its ticker, per combination; ``"allow"`` prices every window.
+        of its ticker, per combination; ``"allow"`` prices every window;
+        ``"truncate"`` drops an event entering at the very fill of an earlier
+        one and closes every other trade no later than the next entry of its
+        ticker (exit reason ``truncated`` in a run).
 
     Returns
     -------

@@ -25,7 +25,8 @@ __all__ = ["checkpoint_dir", "checkpointed", "clear_checkpoints"]
 SUBSET = "_subset"
 # Part of the checkpoint folder's name: bump it when the same config and data give
 # other chunk results (2: sweeps apply events.overlap: skip), so older checkpoints
-# are never resumed into a newer sweep.
+# are never resumed into a newer sweep. (Sweeps with overlap: truncate were refused
+# before they were supported, so no older checkpoint holds one: no bump for them.)
 CHECKPOINT_FORMAT = 2
 # Chunks sent to a cluster per batch: enough to keep workers busy, few enough to lose little.
 CLUSTER_BATCH = 16

@@ -158,22 +158,6 @@ def _check_portfolio_stops(loaded: LoadedConfig, combos: list[dict]) -> None:
         )
 
 
-def _check_overlap(loaded: LoadedConfig) -> None:
-    """Fail before the sweep on ``overlap: truncate``, which the kernel does not apply.
-
-    The kernel applies ``skip`` and ``allow`` per combination (:mod:`backtest.sweep`),
-    but truncating one trade at the next one's entry is not modelled there;
-    silently sweeping full windows would rank combinations on trades a run
-    with the same config would not make.
-    """
-    if loaded.config.events.overlap == "truncate":
-        raise ConfigError(
-            f"{loaded.path}: events.overlap: truncate is not supported by backtest sweep "
-            "(the sweep kernel applies skip or allow, it cannot shorten a trade); "
-            "set events.overlap: skip or allow for the sweep, or use backtest run"
-        )
-
-
 def run_sweep(
     loaded: LoadedConfig,
     now: pd.Timestamp | None = None,
@@ -197,7 +181,6 @@ def run_sweep(
         spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
     )
     _check_portfolio_stops(loaded, combos)
-    _check_overlap(loaded)
     done = [0]
 
     def step(n: int) -> None:

@@ -131,21 +131,6 @@ def test_bad_grids_fail_before_any_work(tmp_path, grid, message):
         run_sweep(load_config(path), now=NOW)
 
 
-def test_overlap_truncate_is_refused_before_any_data_loads(tmp_path, monkeypatch):
-    """The kernel prices each window on its own (as overlap: allow), so it cannot truncate."""
-    import backtest.sweep_run
-
-    def no_data(*args):
-        raise AssertionError("data loaded before the overlap check")
-
-    monkeypatch.setattr(backtest.sweep_run, "_data", no_data)
-    data = sweep_config(tmp_path, {"hold_sessions": [1, 2]})
-    data["events"]["overlap"] = "truncate"
-    path = write_config(tmp_path, data)
-    with pytest.raises(ConfigError, match="events.overlap: truncate is not supported by backtest"):
-        run_sweep(load_config(path), now=NOW)
-
-
 def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
     path = write_config(
         tmp_path, sweep_config(tmp_path, {"entry_offset": [0, 1], "hold_sessions": [1, 2]}, top_n=1)
@@ -286,3 +271,45 @@ def test_overlap_skip_sweep_keeps_the_events_a_run_keeps_on_bundled_data(tmp_pat
     assert (allow["n_trades"] > result.table["n_trades"]).tolist() == [
         h == 70 for h in result.table["hold_sessions"]
     ]
+
+
+def test_overlap_truncate_sweep_makes_the_trades_a_run_makes_on_bundled_data(tmp_path):
+    """Holds of 70 sessions on quarterly earnings are cut at the next report's entry."""
+    from backtest.signals import get_strategy
+    from backtest.sweep import chunk_returns, expand_grid, prepare
+    from backtest.sweep_run import _base_params, _data, _strategy_config
+
+    grid = {"entry_offset": [0, 2], "hold_sessions": [1, 70], "side": ["long", "short"]}
+    cfg = sweep_config(None, grid)
+    cfg["events"]["overlap"] = "truncate"
+    path = write_config(tmp_path, cfg)
+    loaded = load_config(path)
+    result = run_sweep(loaded, now=NOW)
+    spec = get_strategy("earnings_hold")
+    combos, _ = expand_grid(spec, _base_params(loaded, _strategy_config(loaded)), grid, 100)
+    prices, aligned, market = _data(loaded, NOW)
+    data = prepare(spec, aligned, prices, market, "truncate")
+    returns = chunk_returns(data, combos)
+    allowed = chunk_returns(prepare(spec, aligned, prices, market, "allow"), combos)
+    ids = data.ev.events["event_id"].to_numpy()
+    for i, row in result.table.iterrows():
+        sets = [
+            "sweep=null",
+            f"strategies.0.params.entry_offset={row.entry_offset}",
+            f"strategies.0.params.hold_sessions={row.hold_sessions}",
+            f"strategies.0.params.side={row.side}",
+        ]
+        run = run_loaded(load_config(path, sets), now=NOW)
+        trades = run.trades.set_index("event_id")
+        traded = ~np.isnan(returns[i])
+        assert sorted(ids[traded]) == sorted(trades.index)
+        got, want = returns[i][traded], trades.loc[ids[traded], "net_return"].to_numpy()
+        assert np.max(np.abs(got - want)) <= 1e-12
+        assert row.n_trades == len(trades)
+        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
+        cut = trades["exit_reason"] == "truncated"
+        assert cut.any() == (row.hold_sessions == 70)  # only the long holds overlap
+        # Cut trades, and only they, differ from the full windows; none is dropped.
+        assert traded.tolist() == (~np.isnan(allowed[i])).tolist()
+        differs = np.abs(returns[i] - allowed[i]) > 1e-12
+        assert sorted(ids[differs]) == sorted(trades.index[cut])

@@ -251,3 +251,21 @@ def test_overlap_skip_gives_the_in_process_tables_on_worker_processes(tmp_path):
     hold = in_process.table["hold_sessions"]
     assert more[hold == 70].all() and not more[hold == 1].any()  # skip dropped some trades
     assert allowed.run_id != in_process.run_id  # checkpoints of one never resume the other
+
+
+def test_overlap_truncate_gives_the_in_process_tables_on_worker_processes(tmp_path):
+    """``events.overlap: truncate`` travels with the prepared data to the workers."""
+    grid = {"entry_offset": [0, 2], "hold_sessions": [1, 40, 70], "side": ["long", "short"]}
+    cfg = sweep_config(None, grid, walk_forward={"train_years": 3, "test_years": 2})
+    cfg["events"]["overlap"] = "truncate"
+    path = write_config(tmp_path, cfg)
+    in_process = run_sweep(load_config(path, SMALL_CHUNKS), now=NOW)
+    on_cluster = run_sweep(load_config(path, [*SMALL_CHUNKS, "sweep.workers=2"]), now=NOW)
+    assert_same_sweep(on_cluster, in_process)
+    allowed = run_sweep(load_config(path, [*SMALL_CHUNKS, "events.overlap=allow"]), now=NOW)
+    # Quarterly reports never share a fill: truncation keeps every trade but shortens some.
+    assert allowed.table["n_trades"].tolist() == in_process.table["n_trades"].tolist()
+    moved = allowed.table["mean_return"] != in_process.table["mean_return"]
+    hold = in_process.table["hold_sessions"]
+    assert moved[hold == 70].all() and not moved[hold == 1].any()
+    assert allowed.run_id != in_process.run_id  # checkpoints of one never resume the other

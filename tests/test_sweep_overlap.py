@@ -2,9 +2,12 @@
 
 With ``skip`` (the default of both), an event entering at or before the planned
 exit of the previous kept trade of its ticker does not trade; with ``allow``
-every window trades. Each combination of a sweep must keep exactly the events
+every window trades; with ``truncate`` an event entering at the very fill of an
+earlier one does not trade and every other trade closes no later than the next
+entry of its ticker. Each combination of a sweep must keep exactly the events
 the run's signal stage (:func:`backtest.pipeline.run_strategy`, i.e.
-:func:`backtest.signals.window_drops`) keeps for those parameters, with the
+:func:`backtest.signals.window_drops` and
+:func:`backtest.signals.truncate_overlaps`) keeps for those parameters, with the
 vectorbt engine's net returns to 1e-12.
 """
 
@@ -22,8 +25,9 @@ from backtest.engine_vbt import run_vectorbt
 from backtest.errors import ConfigError
 from backtest.events.align import align_events
 from backtest.pipeline import run_strategy
-from backtest.signals import AT_RANK, MarketView, _overlaps, get_strategy
-from backtest.sweep import skip_overlaps, sweep_grid
+from backtest.signals import AT_RANK, MarketView, _overlaps, _same_entry, get_strategy
+from backtest.signals import truncate_overlaps as run_truncate
+from backtest.sweep import COST_KEYS, skip_overlaps, sweep_grid, truncate_overlaps
 from backtest.timeline import build_timeline
 from tests.conftest import CAL
 
@@ -72,14 +76,17 @@ def _ten_apart() -> list[tuple[str, str, int, str]]:
     return rows
 
 
-def _run_trades(prices, aligned, combo: dict, overlap: str) -> pd.DataFrame:
+def _run_trades(
+    prices, aligned, combo: dict, overlap: str, strategy: str = "earnings_hold"
+) -> pd.DataFrame:
     """The trades ``backtest run`` makes for one combination: its signal stage, then vectorbt."""
-    spec = get_strategy("earnings_hold")
-    params = spec.params(**{k: v for k, v in combo.items() if k not in FEES})
+    spec = get_strategy(strategy)
+    params = spec.params(**{k: v for k, v in combo.items() if k not in COST_KEYS})
     cfg = SimpleNamespace(name=spec.name, label=None, params=params)
     signals = run_strategy(cfg, aligned, MarketView(prices, CAL), overlap).signals
     timeline = build_timeline(CAL, SESSIONS[0], SESSIONS[-1])
-    settings = EngineSettings(sizing="fixed", size=1000, init_cash=1e12, **FEES)
+    costs = {k: combo[k] for k in COST_KEYS if k in combo and not pd.isna(combo[k])}
+    settings = EngineSettings(sizing="fixed", size=1000, init_cash=1e12, **costs)
     return run_vectorbt(signals, prices, timeline, settings).trades.set_index("event_id")
 
 
@@ -132,10 +139,91 @@ def test_a_chain_of_overlaps_keeps_the_first_and_the_third():
     assert (~np.isnan(touch.returns)).tolist() == [[True, False, True]]
 
 
-def test_truncate_is_refused_by_sweep_grid():
+def test_an_unknown_overlap_is_refused_by_sweep_grid():
     prices, aligned = _setup([("A-a", "A", 40, "bmo")])
-    with pytest.raises(ConfigError, match="truncate"):
-        sweep_grid(prices, aligned, {"hold_sessions": [1]}, overlap="truncate")
+    with pytest.raises(ConfigError, match="events.overlap must be one of skip, allow, truncate"):
+        sweep_grid(prices, aligned, {"hold_sessions": [1]}, overlap="cut")
+
+
+# Stops on the geometric series: A rises 1% a session, so a long reaches +3% within a
+# truncated hold of ~10 sessions but +15% only after ~14 (past the cut); B falls, so a
+# long there and a short on A hit the 4% stop loss.
+STOP_GRID = {
+    "entry_offset": [-1, 2],
+    "hold_sessions": [1, 5, 30],
+    "side": ["long", "short"],
+    "stop_loss_pct": [None, 4],
+    "take_profit_pct": [None, 3, 15],
+}
+
+
+def test_truncate_every_combination_keeps_the_events_and_returns_of_a_run():
+    """Per combination, with stops and targets: the run's kept events, net returns, exits."""
+    prices, aligned = _setup(_ten_apart())
+    out = sweep_grid(prices, aligned, STOP_GRID, base=FEES, keep_returns=True, overlap="truncate")
+    allow = sweep_grid(prices, aligned, STOP_GRID, base=FEES, keep_returns=True, overlap="allow")
+    ids = out.events["event_id"].to_numpy()
+    reasons = set()
+    for i, combo in enumerate(out.table[list(STOP_GRID)].to_dict("records")):
+        trades = _run_trades(prices, aligned, {**combo, **FEES}, "truncate")
+        traded = ~np.isnan(out.returns[i])
+        assert sorted(ids[traded]) == sorted(trades.index)  # the same events kept
+        got = out.returns[i][traded]
+        want = trades.loc[ids[traded], "net_return"].to_numpy()
+        assert np.max(np.abs(got - want)) <= 1e-12
+        assert out.table.loc[i, "n_trades"] == len(trades)
+        cut = trades["exit_reason"] == "truncated"
+        reasons |= set(trades["exit_reason"])
+        # Truncation shortens trades (never drops one here: no two entries share a fill).
+        assert traded.tolist() == (~np.isnan(allow.returns[i])).tolist()
+        differs = np.abs(out.returns[i][traded] - allow.returns[i][traded]) > 1e-12
+        assert set(ids[traded][differs]) <= set(trades.index[cut])  # stops before a cut agree
+        stops = combo["stop_loss_pct"] or combo["take_profit_pct"]
+        if combo["hold_sessions"] < 30:  # windows shorter than the gaps: nothing to cut
+            assert not cut.any() and not differs.any()
+        elif not stops or (combo["side"] == "long" and combo["take_profit_pct"] == 15):
+            # Cut at the next entry; a +15% target would only come after the cut.
+            assert cut.any() and differs.any()
+    assert {"truncated", "stop_loss", "take_profit", "time"} <= reasons
+
+
+def test_a_trade_entering_at_the_fill_of_an_earlier_one_does_not_trade():
+    """Two pre-market articles fill at one open: the first by event_id trades, cut by the third."""
+    rows = [("N-b", "2025-09-03 07:00"), ("N-a", "2025-09-03 08:42"), ("N-c", "2025-09-05 10:00")]
+    times = pd.to_datetime(
+        [pd.Timestamp(t, tz="America/New_York").tz_convert("UTC") for _, t in rows]
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": [r[0] for r in rows],
+            "ticker": "A",
+            "event_type": "news",
+            "event_time": times,
+            "timing": "intraday",
+            "known_at": times,
+            "source": "test",
+            "move_pct": 3.0,
+        }
+    )
+    prices = {"A": geometric_prices(SESSIONS, growth=0.01)}
+    aligned, drops = align_events(events, prices, CAL, now=NOW)
+    assert drops.empty
+    grid = {"hold_sessions": [1, 5]}
+    out = sweep_grid(
+        prices, aligned, grid, "news_momentum", base=FEES, keep_returns=True, overlap="truncate"
+    )
+    assert out.events["event_id"].tolist() == ["N-b", "N-a", "N-c"]
+    assert (~np.isnan(out.returns)).tolist() == [[False, True, True], [False, True, True]]
+    for i, hold in enumerate(grid["hold_sessions"]):
+        combo = {"hold_sessions": hold, **FEES}
+        trades = _run_trades(prices, aligned, combo, "truncate", "news_momentum")
+        assert sorted(trades.index) == ["N-a", "N-c"]
+        assert trades.loc["N-a", "exit_reason"] == ("truncated" if hold == 5 else "time")
+        want = trades.loc[["N-a", "N-c"], "net_return"].to_numpy()
+        assert np.max(np.abs(out.returns[i, 1:] - want)) <= 1e-12
+    # With allow both fills trade, with skip the later one overlaps.
+    allow = sweep_grid(prices, aligned, grid, "news_momentum", keep_returns=True, overlap="allow")
+    assert (~np.isnan(allow.returns)).all()
 
 
 def _signals(rng, n: int, entry=None, longest: int = 12) -> pd.DataFrame:
@@ -191,3 +279,43 @@ def test_skip_overlaps_is_the_runs_greedy_rule_on_random_windows(shifted):
             kept = table[usable[row]]
             want[usable[row]] = _overlaps(kept).to_numpy()
             assert got[row].tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("shifted", [False, True])
+def test_truncate_overlaps_is_the_runs_rule_on_random_windows(shifted):
+    """Array form vs the run's same-fill drop and truncation, 200 random tables.
+
+    As for skip: unusable cells are ignored, entries in one session tie by tick
+    (open first) and then event_id; same-fill entries occur often here.
+    """
+    rng = np.random.default_rng(11)
+    for case in range(50):
+        if shifted:
+            base = np.cumsum(rng.integers(4 * (case % 2), 8, 25))
+            longest = 3 if case % 2 else 12
+            tables = [_signals(rng, 25, base + 2 * s + s % 2, longest) for s in range(4)]
+        else:
+            tables = [_signals(rng, 25) for _ in range(4)]
+        ids = tables[0]["event_id"].to_numpy()
+        tables = [t.assign(event_id=ids, ticker=tables[0]["ticker"]) for t in tables]
+        usable = rng.random((4, 25)) < 0.85
+        entry = np.stack([_ticks(t, "entry") for t in tables])
+        exit_ = np.stack([_ticks(t, "exit") for t in tables])
+        ticker = pd.factorize(tables[0]["ticker"], sort=True)[0]
+        rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+        dropped, cut = truncate_overlaps(entry, exit_, usable, ticker, rank)
+        for row, table in enumerate(tables):
+            kept = table[usable[row]]
+            same = _same_entry(kept)
+            want_drop = np.zeros(25, bool)
+            want_drop[usable[row]] = same.to_numpy()
+            assert dropped[row].tolist() == want_drop.tolist()
+            run = run_truncate(kept[~same])
+            trades = ~want_drop & usable[row]
+            assert cut[row][trades].tolist() == _ticks(run, "exit").tolist()
+            assert (cut[row] <= exit_[row]).all()
+
+
+def _ticks(t: pd.DataFrame, side: str) -> np.ndarray:
+    day = (t[f"{side}_session"] - pd.Timestamp("2026-01-01")).dt.days.to_numpy()
+    return 2 * day + t[f"{side}_at"].map(AT_RANK).to_numpy()
