@@ -16,6 +16,9 @@ entry uses ``EngineSettings`` sizing and vectorbt's ``call_seq="auto"``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
@@ -30,7 +33,7 @@ from backtest.portfolio import entry_order
 from backtest.schema import TRADE_COLUMNS
 from backtest.timeline import Timeline, tick_of, tick_prices
 
-__all__ = ["run_vectorbt"]
+__all__ = ["group_lens", "numpy_group_lens", "run_vectorbt"]
 
 VBT_ENGINE = "rust"
 
@@ -73,6 +76,46 @@ def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
         "stop_entry_price": "fillprice",
         "stop_exit_price": "stopmarket",
     }
+
+
+def group_lens(groups: np.ndarray) -> np.ndarray:
+    """Sizes of the runs of equal values in sorted group codes, as vectorbt counts them.
+
+    The same counts, and the same error for unsorted codes, as vectorbt's
+    ``column_grouper.get_group_lens_nb``.
+
+    Examples
+    --------
+    >>> group_lens(np.array([0, 0, 1, 2, 2, 2])).tolist()
+    [2, 1, 3]
+    >>> group_lens(np.array([], dtype=int)).tolist()
+    []
+    """
+    groups = np.asarray(groups)
+    if np.any(groups[1:] < groups[:-1]):
+        raise ValueError("Groups must be coherent and sorted (such as [0, 0, 1, 2, 2, ...])")
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if groups.size else []
+    return np.diff(np.r_[starts, groups.size]).astype(np.int64)
+
+
+@contextmanager
+def numpy_group_lens() -> Iterator[None]:
+    """While simulating, let vectorbt count group sizes with :func:`group_lens`.
+
+    On the Rust engine, vectorbt's one remaining Numba call is
+    ``get_group_lens_nb`` (grouping the columns for cash sharing). Its first call
+    in a process starts Numba's dispatcher (typing registries, cffi, pycparser):
+    0.3-0.6 s of a cold ``backtest run`` for a loop over a handful of integers.
+    The substitute is restored on exit, so vectorbt outside a simulation is untouched.
+    """
+    from vectorbt.base import column_grouper
+
+    original = column_grouper.get_group_lens_nb
+    column_grouper.get_group_lens_nb = group_lens
+    try:
+        yield
+    finally:
+        column_grouper.get_group_lens_nb = original
 
 
 def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: EngineSettings):
@@ -175,8 +218,9 @@ def run_vectorbt(
     if "size_pct" in signals.columns:  # sizes assume entry order within a tick
         signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
     m = _matrices(signals, prices, timeline)
-    pf = _portfolio(signals, m, timeline, settings)
-    trades = _trades(pf, signals, m, timeline, settings.slippage_bps)
-    value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
+    with numpy_group_lens():
+        pf = _portfolio(signals, m, timeline, settings)
+        trades = _trades(pf, signals, m, timeline, settings.slippage_bps)
+        value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
     return EngineResult(trades, equity, in_market_sessions(trades, timeline))
