@@ -1,7 +1,10 @@
-"""Subprocess bodies for tests/test_cache.py (importable by spawned children)."""
+"""Subprocess bodies for tests/test_cache.py and tests/test_yahoo_parallel.py (importable by spawned children)."""
 
 from __future__ import annotations
 
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,3 +36,59 @@ def write_n(root: str, writer: int, times: int) -> None:
     for i in range(times):
         frame = version_frame(writer * 1000 + i, rows=20_000)
         cache.write(KEY, frame, pd.Timestamp.now(tz="UTC"), "test")
+
+
+def wait_for_all(folder: Path, parties: int, timeout_s: float = 60.0) -> None:
+    """A barrier across processes: mark this one ready, wait until ``parties`` are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(folder.iterdir())) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(list(folder.iterdir()))} of {parties} workers started")
+        time.sleep(0.01)
+
+
+def fetch_through_fake_yahoo(
+    root: str, tickers: list[str], now: str, start: str, parties: int
+) -> dict:
+    """``backtest fetch`` of each of ``tickers`` in its own thread, in a fresh process.
+
+    yfinance is configured from scratch here (as in a new ``backtest`` process),
+    against a :class:`FakeYahoo` that takes 50 ms per answer. Every worker waits
+    for all ``parties`` before fetching, so their downloads overlap.
+
+    Returns
+    -------
+    dict
+        ``failed`` tickers, ``sessions`` per ticker, the ``window`` (wall-clock
+        start and end of this worker's fetching) and the fake's ``answered``
+        intervals (wall-clock start and end of every request to Yahoo).
+    """
+    from yahoo_fake import FakeYahoo, scaled_charts
+
+    from backtest.data.fetch import fetch_tickers
+
+    clock, fake = pd.Timestamp(now), FakeYahoo(scaled_charts(), latency=0.05)
+
+    def one(ticker: str):
+        return fetch_tickers(
+            [ticker],
+            start=start,
+            events=False,
+            cache_dir=Path(root),
+            session=fake,
+            sleep=lambda _seconds: None,
+            clock=lambda: clock,
+        )
+
+    wait_for_all(Path(root).parent / "ready", parties)
+    began = time.time()
+    with ThreadPoolExecutor(max_workers=len(tickers)) as pool:
+        reports = list(pool.map(one, tickers))
+    return {
+        "failed": [t for r in reports for t in r.failed],
+        "sessions": {row["ticker"]: row["sessions"] for r in reports for row in r.rows},
+        "window": (began, time.time()),
+        "answered": fake.answered,
+    }

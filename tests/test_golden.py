@@ -11,11 +11,18 @@ not produced by this code (RELIABILITY I21):
 
 from __future__ import annotations
 
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from backtest.config import load_config
 from backtest.run import run_loaded
+from tests import regen_golden
 from tests.conftest import REPO
 
 EXPECTED = [  # strategy, event id, entry UTC, entry price, exit UTC, exit price
@@ -88,3 +95,109 @@ def test_events_outside_the_period_are_recorded_not_lost(seed_run):
     drops = seed_run.drops[seed_run.drops["stage"] == "align"]
     assert set(drops["reason"]) == {"outside_period"}
     assert len(drops) + len(seed_run.events) == 39 + 1  # 39 BABA reports + 1 article
+
+
+# Reviewed goldens of whole bundled configs (tests/golden/*.json, RELIABILITY I21):
+# metrics, trade key fields and data-volume counts, rewritten only by
+# `python -m tests.regen_golden --accept` after reading its diff.
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """Each golden config run again now (the same offline build the regen script does)."""
+    return {name: regen_golden.build(name) for name in regen_golden.CONFIGS}
+
+
+def _stored(name: str) -> dict:
+    return regen_golden.read(regen_golden.GOLDEN_DIR / f"{name}.json")
+
+
+def _moved_message(name: str, moved: list[str], shown: int = 40) -> str:
+    """What a failing golden comparison prints: the fields that moved, and how to accept."""
+    lines = moved[:shown] + ([f"... {len(moved) - shown} more"] if len(moved) > shown else [])
+    return (
+        f"tests/golden/{name}.json: {len(moved)} fields moved beyond rtol={regen_golden.RTOL} "
+        "(counts and ids exactly; golden -> this run):\n  " + "\n  ".join(lines) + "\n"
+        "If intended: python -m tests.regen_golden, read the diff, rerun with --accept "
+        "and say why in the commit."
+    )
+
+
+@pytest.mark.parametrize("name", regen_golden.CONFIGS)
+def test_real_data_runs_match_their_reviewed_goldens(fresh, name):
+    moved = regen_golden.diff(_stored(name), fresh[name])
+    assert not moved, _moved_message(name, moved)
+
+
+@pytest.mark.parametrize("name", regen_golden.CONFIGS)
+def test_golden_counts_account_for_every_event_and_trade(name):
+    golden = _stored(name)
+    events, per_strategy = golden["counts"]["events"], golden["counts"]["strategies"]
+    assert events["loaded"] == events["aligned"] + sum(events["align_dropped"].values())
+    assert events["aligned"] == sum(events["aligned_by_type"].values())
+    for label, c in per_strategy.items():
+        assert c["eligible"] == c["traded"] + sum(c["dropped"].values()), label
+        assert c["traded"] == len(golden["trades"].get(label, {})), label
+        assert c["traded"] == golden["metrics"][label]["n_trades"], label
+    for ticker, c in golden["counts"]["prices"].items():
+        assert c["rows_out"] == c["rows_in"] - sum(c["dropped"].values()), ticker
+
+
+def test_golden_diff_names_each_moved_field_and_ignores_rounding():
+    old = _stored("baba_2026")
+    new = copy.deepcopy(old)
+    new["metrics"]["earnings_hold"]["sharpe"] += 1e-6  # moved
+    new["metrics"]["earnings_hold"]["cagr"] *= 1 + 1e-12  # rounding: inside rtol
+    new["counts"]["events"]["aligned"] += 1  # a count: exact
+    del new["trades"]["news_momentum"]["BABA-news-2026-01-13T134204Z"]
+    moved = regen_golden.diff(old, new)
+    assert [line.split(":")[0] for line in moved] == [
+        "counts.events.aligned",
+        "metrics.earnings_hold.sharpe",
+        "trades.news_momentum.BABA-news-2026-01-13T134204Z",
+    ]
+    assert moved[-1].endswith("-> (missing)")
+
+
+def _tampered_copy(folder: Path) -> Path:
+    """tests/golden/baba_2026.json copied into ``folder`` with one Sharpe changed."""
+    golden = _stored("baba_2026")
+    golden["metrics"]["earnings_hold"]["sharpe"] = 9.0
+    path = folder / "baba_2026.json"
+    path.write_text(regen_golden.render(golden))
+    return path
+
+
+def test_regen_without_accept_prints_the_diff_exits_1_and_writes_nothing(fresh, tmp_path, capsys):
+    path = _tampered_copy(tmp_path)
+    before = path.read_bytes()
+    argv = ["--golden-dir", str(tmp_path), "baba_2026"]
+    assert regen_golden.main(argv, make=fresh.__getitem__) == 1
+    out = capsys.readouterr().out
+    assert "metrics.earnings_hold.sharpe: 9.0 -> -2.04662447841" in out
+    assert "rerun with --accept" in out
+    assert path.read_bytes() == before
+
+
+def test_regen_with_accept_writes_the_fresh_golden(fresh, tmp_path):
+    path = _tampered_copy(tmp_path)
+    argv = ["--accept", "--golden-dir", str(tmp_path), "baba_2026"]
+    assert regen_golden.main(argv, make=fresh.__getitem__) == 0
+    checked_in = regen_golden.GOLDEN_DIR / "baba_2026.json"
+    assert path.read_text() == checked_in.read_text() == regen_golden.render(fresh["baba_2026"])
+
+
+def test_regen_module_exits_0_and_leaves_the_file_when_nothing_moved(tmp_path):
+    path = tmp_path / "baba_2026.json"
+    shutil.copy(regen_golden.GOLDEN_DIR / "baba_2026.json", path)
+    before = path.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.regen_golden", "--golden-dir", str(tmp_path), "baba_2026"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "baba_2026.json: no change\n"), done.stderr
+    assert path.read_bytes() == before

@@ -13,12 +13,21 @@ for real. Payloads (tests/fixtures/yahoo/) are shaped like Yahoo's:
 ``faults`` is a queue of ``(url_part, kind)``; the next request whose URL contains
 ``url_part`` fails as ``kind``: ``"down"`` (curl ConnectionError), ``"429"``,
 ``"empty"`` (a chart with no bars), ``"500"``.
+
+``latency`` (seconds) makes every answer take that long, as the network does, so
+parallel callers overlap; ``max_in_flight`` then says how many requests were
+being answered at once at the most, and ``answered`` holds the wall-clock
+(start, end) of every answer, to compare across processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import http.cookiejar
 import json
+import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,8 +55,13 @@ def _response(url: str, status: int, body: str | bytes) -> curl_requests.Respons
 class FakeYahoo(curl_requests.Session):
     """Recorded Yahoo: answers chart, quoteSummary and earnings-calendar requests offline."""
 
-    def __init__(self, charts: dict[str, dict] | None = None, faults=None) -> None:
+    def __init__(
+        self, charts: dict[str, dict] | None = None, faults=None, latency: float = 0.0
+    ) -> None:
         super().__init__(impersonate="chrome")
+        self.latency, self.in_flight, self.max_in_flight = latency, 0, 0
+        self.answered: list[tuple[float, float]] = []
+        self._count_lock = threading.Lock()
         self.charts = charts if charts is not None else {"BABA": load_chart("BABA")}
         self.faults: list[tuple[str, str]] = list(faults or [])
         self.calls: list[tuple[str, str, dict]] = []
@@ -59,6 +73,10 @@ class FakeYahoo(curl_requests.Session):
         query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         params = {**query, **(params or {})}
         self.calls.append((method, url, params))
+        with self._answering():
+            return self._answer(url, params)
+
+    def _answer(self, url: str, params: dict) -> curl_requests.Response:
         fault = self._take_fault(url)
         if fault == "down":
             raise curl_requests.exceptions.ConnectionError(
@@ -68,10 +86,48 @@ class FakeYahoo(curl_requests.Session):
             return _response(url, int(fault), "Too Many Requests" if fault == "429" else "")
         return self._route(url, params, empty=fault == "empty")
 
+    @contextlib.contextmanager
+    def _answering(self):
+        """Count the requests being answered at once, and take ``latency`` to answer."""
+        with self._count_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        began = time.time()
+        try:
+            time.sleep(self.latency)
+            yield
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
+                self.answered.append((began, time.time()))
+
     @property
     def data_calls(self) -> list[tuple[str, str, dict]]:
         """Requests for data (not the cookie/crumb handshake)."""
         return [c for c in self.calls if "finance" in c[1] and "getcrumb" not in c[1]]
+
+    def _set_a3_cookie(self) -> None:
+        expires = int(time.time()) + 365 * 24 * 3600
+        self.cookies.jar.set_cookie(
+            http.cookiejar.Cookie(
+                0,
+                "A3",
+                "d=fake",
+                None,
+                False,
+                ".yahoo.com",
+                True,
+                True,
+                "/",
+                True,
+                True,
+                expires,
+                False,
+                None,
+                None,
+                {},
+            )
+        )
 
     def _take_fault(self, url: str) -> str | None:
         for i, (part, kind) in enumerate(self.faults):
@@ -82,7 +138,10 @@ class FakeYahoo(curl_requests.Session):
 
     def _route(self, url: str, params: dict, empty: bool) -> curl_requests.Response:
         path = urlsplit(url).path
-        if "fc.yahoo.com" in url or "consent" in url:
+        if "fc.yahoo.com" in url:
+            self._set_a3_cookie()  # Yahoo's Set-Cookie: yfinance stores it in its sqlite cache
+            return _response(url, 200, "<html><body></body></html>")
+        if "consent" in url:
             return _response(url, 200, "<html><body></body></html>")
         if path.endswith("/getcrumb"):
             return _response(url, 200, "Fake.Crumb1")
@@ -142,3 +201,26 @@ def _slice_chart(result: dict, keep: list[int]) -> None:
 def load_chart(ticker: str) -> dict:
     """The recorded chart payload of ``ticker``."""
     return json.loads((FIXTURES / f"chart_{ticker}.json").read_text())
+
+
+# Tickers the fake answers besides BABA: BABA's recorded chart with every price scaled
+# by an exact binary factor, so each ticker's right answer is known and no two agree.
+SCALES = {"BABA": 1.0, "HALF": 0.5, "TWICE": 2.0, "QUARTER": 0.25}
+
+
+def scaled_chart(ticker: str, factor: float) -> dict:
+    """BABA's recorded chart as if ``ticker`` traded at ``factor`` times its prices."""
+    payload = load_chart("BABA")
+    result = payload["chart"]["result"][0]
+    result["meta"]["symbol"] = ticker
+    quote = result["indicators"]["quote"][0]
+    for col in ("open", "high", "low", "close"):
+        quote[col] = [None if p is None else p * factor for p in quote[col]]
+    adj = result["indicators"]["adjclose"][0]
+    adj["adjclose"] = [None if p is None else p * factor for p in adj["adjclose"]]
+    return payload
+
+
+def scaled_charts() -> dict[str, dict]:
+    """The chart of every ticker in :data:`SCALES`."""
+    return {ticker: scaled_chart(ticker, factor) for ticker, factor in SCALES.items()}

@@ -19,8 +19,16 @@ retried with exponential backoff (``base_delay * 2**attempt``; the ``sleep``
 function is injectable so tests do not wait), then end in a one-line
 :class:`~backtest.errors.DataUnavailable` naming the ticker. An unknown or
 delisted ticker fails at once. yfinance is imported lazily, so runs on bundled
-or file prices never pay for it; its own sqlite caches are pointed into our
-cache folder (RELIABILITY K7).
+or file prices never pay for it.
+
+Concurrency (RELIABILITY K7). yfinance keeps time zones and cookies in sqlite
+files; they are pointed into our cache folder, and every call into yfinance
+holds that folder's inter-process lock (:func:`yfinance_call`). Without it,
+parallel downloads into one cache failed: yfinance stores a cookie by a delete
+then an insert, so two processes storing at once raised
+``IntegrityError: UNIQUE constraint failed`` (yfinance #1526; #1274 and #1689
+are the ``database is locked`` cousins). Only requests to Yahoo wait for each
+other; reading our own cache never takes this lock.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ from typing import Any
 
 import exchange_calendars as xcals
 import pandas as pd
+from filelock import FileLock
 
-from backtest.data.cache import CacheEntry, CacheKey, ParquetCache
+from backtest.data.cache import LOCK_TIMEOUT_S, CacheEntry, CacheKey, ParquetCache
 from backtest.errors import CacheCorrupt, ConfigError, DataUnavailable
 
 __all__ = [
@@ -50,6 +59,7 @@ __all__ = [
     "fetch_or_keep_cache",
     "forget_memoised_responses",
     "quiet_yfinance",
+    "yfinance_call",
     "from_yfinance_frame",
     "last_closed_session",
     "yfinance_module",
@@ -160,10 +170,46 @@ def forget_memoised_responses(yf: Any) -> None:
 
 @contextlib.contextmanager
 def quiet_yfinance():
-    """Silence pandas deprecation notices raised inside yfinance's own code (not ours to fix)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\b")
-        yield
+    """Silence pandas deprecation notices raised inside yfinance's own code (not ours to fix).
+
+    The filter matches only DeprecationWarnings attributed to yfinance's modules
+    and stays installed for the process. ``warnings.catch_warnings`` cannot be
+    used: it swaps the process-wide filter list, so with parallel downloads
+    (RELIABILITY K7) the first thread to leave removed the filter while another
+    was still inside yfinance, and the last to leave put back a stale list.
+    ``filterwarnings`` without ``append`` replaces an identical filter, so
+    entering again does not grow the list.
+
+    Examples
+    --------
+    >>> with quiet_yfinance():
+    ...     warnings.warn_explicit("old", DeprecationWarning, "utils.py", 1, module="yfinance.utils")
+    """
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance\b")
+    yield
+
+
+@contextlib.contextmanager
+def yfinance_call(cache_dir: Path):
+    """Hold the lock on yfinance's sqlite caches under ``cache_dir`` for one call into it.
+
+    One call at a time per cache folder, across threads and processes, so no two
+    write yfinance's cookie or time-zone sqlite files at once; its deprecation
+    notices are silenced as by :func:`quiet_yfinance`. Waiting longer than the
+    cache's lock timeout raises ``filelock.Timeout``, a ``TimeoutError``, which
+    :func:`call_with_retries` retries.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with yfinance_call(Path(tempfile.mkdtemp())):
+    ...     pass
+    """
+    folder = Path(cache_dir) / "yfinance"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / "sqlite.lock"), timeout=LOCK_TIMEOUT_S, is_singleton=True):
+        with quiet_yfinance():
+            yield
 
 
 def _failure_kind(exc: BaseException) -> str:
@@ -416,7 +462,7 @@ class YFinancePrices:
 
         def once() -> pd.DataFrame:
             forget_memoised_responses(yf)
-            with quiet_yfinance():
+            with yfinance_call(self.cache.root):
                 raw = yf.Ticker(ticker, session=self.session).history(
                     start=first.strftime("%Y-%m-%d"),
                     end=end,

@@ -30,7 +30,7 @@ from backtest.data.yahoo import (
     check_fetch_mode,
     fetch_or_keep_cache,
     forget_memoised_responses,
-    quiet_yfinance,
+    yfinance_call,
     yfinance_module,
 )
 from backtest.errors import CacheCorrupt, DataUnavailable
@@ -191,7 +191,7 @@ class YFinanceAnalyst:
 
         def once() -> pd.DataFrame:
             forget_memoised_responses(yf)
-            with quiet_yfinance():
+            with yfinance_call(self.cache.root):
                 try:
                     return yf.Ticker(ticker, session=self.session).upgrades_downgrades
                 except YFDataException as exc:

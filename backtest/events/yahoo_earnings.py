@@ -44,7 +44,7 @@ from backtest.data.yahoo import (
     check_fetch_mode,
     fetch_or_keep_cache,
     forget_memoised_responses,
-    quiet_yfinance,
+    yfinance_call,
     yfinance_module,
 )
 from backtest.errors import CacheCorrupt, DataUnavailable
@@ -229,7 +229,7 @@ class YFinanceEarnings:
 
         def once() -> pd.DataFrame | None:
             forget_memoised_responses(yf)
-            with quiet_yfinance():
+            with yfinance_call(self.cache.root):
                 return yf.Ticker(ticker, session=self.session).get_earnings_dates(limit=self.limit)
 
         raw = call_with_retries(once, f"{ticker} earnings", self.retries, self.sleep)
