@@ -15,6 +15,7 @@ import pandas as pd
 
 from backtest import metrics
 from backtest.config import LoadedConfig, config_hash, load_config
+from backtest.data.validate import suspect_splits_by_ticker
 from backtest.engine import EngineSettings
 from backtest.events.align import check_loss_budget
 from backtest.pipeline import (
@@ -159,7 +160,7 @@ def backtest_inputs(
     load_drops = inputs.load_drops
     aligned, drops = align(loaded, events, prices, cal, now)
     drops = pd.concat([load_drops, drops], ignore_index=True)
-    market = MarketView(prices, cal)
+    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports))
     book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
     runs = [run_strategy(s, aligned, market, cfg.events.overlap, book) for s in cfg.strategies]
     for r in runs:

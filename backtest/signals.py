@@ -43,6 +43,9 @@ __all__ = [
 
 AT_RANK = {"open": 0, "close": 1}
 OVERLAPS = ("skip", "allow", "truncate")
+# Sessions before a window's entry whose suspect split jump also drops it: the built-in
+# strategies read at most the entry session's opening gap or the last closed move.
+SPLIT_GUARD_SESSIONS = 1
 
 
 class StrategyParams(BaseModel):
@@ -148,12 +151,26 @@ class MarketView:
 
     Every price accessor takes the instant of the decision and returns only
     bars that had closed by then, so a strategy cannot see the future through it.
+    ``suspect_splits`` (ticker -> :class:`~backtest.data.splits.SuspectSplit`
+    list, from validation) names the sessions whose close-to-close jump looks
+    like a missing or double split adjustment; :func:`window_drops` drops the
+    windows held across one. Strategies do not see it.
     """
 
-    def __init__(self, prices: dict[str, pd.DataFrame], cal: xcals.ExchangeCalendar) -> None:
+    def __init__(
+        self,
+        prices: dict[str, pd.DataFrame],
+        cal: xcals.ExchangeCalendar,
+        suspect_splits: dict[str, list] | None = None,
+    ) -> None:
         self._prices = prices
         self.cal = cal
         self._tradable: dict[str, np.ndarray] = {}
+        self._suspect = dict(suspect_splits or {})
+
+    def suspect_splits(self, ticker: str) -> list:
+        """Validation's suspect split ratios of ``ticker`` (empty when none)."""
+        return list(self._suspect.get(ticker, []))
 
     def shift(self, session: pd.Timestamp, n: int) -> pd.Timestamp:
         """Session ``n`` sessions after ``session`` (before, if negative)."""
@@ -229,7 +246,11 @@ def window_drops(
     Returns the kept signals and the drop rows: ``window_incomplete`` when the
     window runs past either end of the ticker's price history,
     ``price_nan_in_window`` when a session inside that history has no finite
-    price (a NaN or missing row, RELIABILITY P3), and ``overlap``: with
+    price (a NaN or missing row, RELIABILITY P3), ``suspect_split`` when a
+    session from the one before entry to the exit opens on a jump that looks
+    like a missing or double split adjustment (P9: the return held across it,
+    or the gap or move a decision read, would be fake; the detail names the
+    ratio seen and the one expected), and ``overlap``: with
     ``overlap="skip"`` every signal entering at or before the exit of the
     previous kept signal of its ticker; with ``"truncate"`` only one entering
     at the very fill of an earlier one, which no truncation can separate (the
@@ -255,7 +276,10 @@ def window_drops(
             "a session of the holding window has a NaN or missing price",
         ),
     ]
-    kept = signals[complete]
+    split = _suspect_split_details(signals, market)
+    held = complete & split.ne("")
+    drops.append(drop_rows(signals[held], "signals", "suspect_split", split[held]))
+    kept = signals[complete & ~held]
     if overlap != "allow":
         clash = _overlaps(kept) if overlap == "skip" else _same_entry(kept)
         drops.append(drop_rows(kept[clash], "signals", "overlap", OVERLAP_DETAIL[overlap]))
@@ -331,6 +355,27 @@ def _inside_history(signals: pd.DataFrame, market: MarketView) -> pd.Series:
             part["exit_session"] <= frame.index[-1]
         )
     return out
+
+
+def _suspect_split_details(signals: pd.DataFrame, market: MarketView) -> pd.Series:
+    """Per signal, the first suspect split jump its guarded span covers ("" for none).
+
+    The span of a window entering on session ``e`` and exiting on ``x`` covers
+    the jumps into sessions ``e - SPLIT_GUARD_SESSIONS .. x``: a jump into a
+    later session falsifies the return held across it, and one into ``e`` or
+    the session before is the opening gap or last closed move that a decision
+    may have read (``gap_*``, ``news_*``).
+    """
+    sessions = market.cal.sessions
+    first = sessions.get_indexer(pd.DatetimeIndex(signals["entry_session"])) - SPLIT_GUARD_SESSIONS
+    last = sessions.get_indexer(pd.DatetimeIndex(signals["exit_session"]))
+    out = np.full(len(signals), "", dtype=object)
+    for ticker, rows in signals.groupby("ticker").indices.items():
+        for suspect in market.suspect_splits(ticker):
+            jump = sessions.get_loc(suspect.session)
+            hit = (first[rows] <= jump) & (jump <= last[rows]) & (out[rows] == "")
+            out[rows[hit]] = suspect.describe()
+    return pd.Series(out, index=signals.index)
 
 
 def _complete_windows(signals: pd.DataFrame, market: MarketView) -> pd.Series:

@@ -50,7 +50,7 @@ from backtest.errors import ConfigError, LookAheadError
 from backtest.kernel import TickPanel, at, build_panel, kernel_trades
 from backtest.plan import EventArrays, Plan, event_arrays
 from backtest.sessions import get_calendar
-from backtest.signals import MarketView, StrategySpec, get_strategy
+from backtest.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
 from backtest.timeline import build_timeline
 
 __all__ = [
@@ -125,7 +125,8 @@ class SweepData:
 
     ``clean_until`` (tickers, panel ticks) is, for a window entering at that
     tick, the last global tick it may exit at with prices every session: the
-    close before the ticker's next session without prices (:func:`clean_until`).
+    close before the ticker's next session without prices (:func:`clean_until`),
+    or before its next suspect split jump (:func:`split_until`).
     ``overlap`` is ``events.overlap`` (``skip``, ``allow`` or ``truncate``); ``id_rank`` each
     event's position when events are ordered by ``event_id`` (then row), the
     run's tie-break between entries in one session.
@@ -159,6 +160,40 @@ def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
     at_bad = np.where(tradable, n, np.arange(n, dtype=np.int32))
     next_bad = np.minimum.accumulate(at_bad[:, ::-1], axis=1)[:, ::-1]
     return np.repeat(2 * next_bad - 1 + tick_offset, 2, axis=1)
+
+
+def split_until(gaps: np.ndarray, tick_offset: int) -> np.ndarray:
+    """Per (ticker, tick): the last global tick before a window's first suspect split jump.
+
+    ``gaps[t, s]`` marks a session whose jump from the previous close looks like
+    a missing or double split adjustment (:mod:`backtest.data.splits`). A window
+    entering on session ``e`` must exit before the first such jump into a
+    session from ``e - SPLIT_GUARD_SESSIONS`` on, as ``backtest run`` drops it as
+    ``suspect_split`` otherwise (:func:`backtest.signals.window_drops`); a jump
+    at or before the guard leaves the limit past the exit.
+
+    Examples
+    --------
+    >>> gaps = np.array([[False, False, False, True, False, False]])  # a jump into session 3
+    >>> split_until(gaps, 0).tolist()  # entries up to session 4 exit by session 2's close
+    [[5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 11, 11]]
+    """
+    n = gaps.shape[1]
+    at_gap = np.where(gaps, np.arange(n, dtype=np.int32), np.int32(n))
+    from_here = np.minimum.accumulate(at_gap[:, ::-1], axis=1)[:, ::-1]
+    guard = min(SPLIT_GUARD_SESSIONS, n)
+    head = np.repeat(from_here[:, :1], guard, axis=1)
+    next_gap = np.concatenate([head, from_here[:, : n - guard]], axis=1)
+    return np.repeat(2 * next_gap - 1 + tick_offset, 2, axis=1)
+
+
+def _split_gaps(market: MarketView, panel: TickPanel) -> np.ndarray:
+    """``(tickers, sessions)``: the panel sessions with a suspect split jump."""
+    sessions = panel.timeline.sessions
+    return np.array(
+        [sessions.isin([s.session for s in market.suspect_splits(t)]) for t in panel.tickers],
+        dtype=bool,
+    ).reshape(len(panel.tickers), len(sessions))
 
 
 def prepare(
@@ -196,7 +231,10 @@ def prepare(
         panel,
         2 * first,
         events["ticker"].map(rows).to_numpy(),
-        clean_until(panel.tradable, 2 * first),
+        np.minimum(
+            clean_until(panel.tradable, 2 * first),
+            split_until(_split_gaps(market, panel), 2 * first),
+        ),
         len(events) / max(span, 1.0),
         overlap,
         _id_rank(events["event_id"].to_numpy()),
@@ -635,6 +673,7 @@ def sweep_grid(
     keep_returns: bool = False,
     max_combinations: int = 100_000,
     overlap: str = "skip",
+    suspect_splits: dict[str, list] | None = None,
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -666,6 +705,10 @@ def sweep_grid(
         ``"truncate"`` drops an event entering at the very fill of an earlier
         one and closes every other trade no later than the next entry of its
         ticker (exit reason ``truncated`` in a run).
+    suspect_splits : dict, optional
+        Validation's suspect split jumps by ticker
+        (:func:`backtest.data.validate.suspect_splits_by_ticker`): windows across
+        one are not priced, as ``backtest run`` drops them as ``suspect_split``.
 
     Returns
     -------
@@ -692,7 +735,7 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    data = prepare(spec, aligned, prices, MarketView(prices, cal), overlap)
+    data = prepare(spec, aligned, prices, MarketView(prices, cal, suspect_splits), overlap)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import LoadedConfig, config_hash, load_config
+from backtest.data.validate import suspect_splits_by_ticker
 from backtest.errors import ConfigError
 from backtest.pipeline import align, load_all_events, load_market
 from backtest.report.manifest import data_fingerprint, package_versions
@@ -72,9 +73,9 @@ def _base_params(loaded: LoadedConfig, strategy_cfg) -> dict:
 
 def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
     cal = get_calendar(loaded.config.data.calendar)
-    prices, _ = load_market(loaded, cal)
+    prices, reports = load_market(loaded, cal)
     aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
-    return prices, aligned, MarketView(prices, cal)
+    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports))
 
 
 def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:

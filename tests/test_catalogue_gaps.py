@@ -866,6 +866,64 @@ def test_i15_scaling_every_price_leaves_every_return_unchanged(seed, evs, k):
     pd.testing.assert_frame_equal(base, other, rtol=1e-9)
 
 
+def _split_2_for_1(prices: pd.DataFrame, day: int, adjusted: bool) -> pd.DataFrame:
+    """``prices`` with a 2:1 split on session ``day``: all history divided by 2 (adjusted)
+    or only the bars from ``day`` on (the split left unadjusted, yfinance #1531)."""
+    out = prices.copy()
+    rows = np.ones(len(out), bool) if adjusted else np.arange(len(out)) >= day
+    out.loc[rows, ["open", "high", "low", "close"]] /= 2
+    return out.assign(split_ratio=np.where(np.arange(len(out)) == day, 2.0, 0.0))
+
+
+def _validated_trades(frame: pd.DataFrame, events: pd.DataFrame) -> tuple:
+    from backtest.data.validate import suspect_splits_by_ticker
+
+    clean, report = validate_prices(frame, "A", CAL)
+    suspect = suspect_splits_by_ticker([report])
+    runs = simulated(clean, events, suspect, "allow", fees_bps=7, slippage_bps=3)
+    return _trade_key(runs), report
+
+
+def _with_and_without_split(seed: int, evs, day: int, adjusted: bool) -> tuple:
+    """Trades on a random walk, trades with a 2:1 split on ``day``, and that run's report."""
+    prices = random_walk(seed)
+    events = make_events([d for d, _ in evs], [h for _, h in evs])
+    base, _ = _validated_trades(prices, events)
+    split, report = _validated_trades(_split_2_for_1(prices, day, adjusted), events)
+    return base, split, report
+
+
+def _span_holds(trades: pd.DataFrame, day: int) -> pd.Series:
+    """Whether session ``day``'s jump is in a trade's guarded span (session before entry..exit)."""
+    days = [
+        pd.DatetimeIndex(pd.to_datetime(trades[c], utc=True)) for c in ("entry_time", "exit_time")
+    ]
+    pos = [SESSIONS.get_indexer(d.tz_convert(NY).normalize().tz_localize(None)) for d in days]
+    return pd.Series((pos[0] - 1 <= day) & (day <= pos[1]), index=trades.index, dtype=bool)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st, day=st.integers(1, len(SESSIONS) - 1))
+def test_i15_a_properly_adjusted_split_changes_no_trade(seed, evs, day):
+    base, split, report = _with_and_without_split(seed, evs, day, adjusted=True)
+    assert report.splits == {str(SESSIONS[day].date()): 2.0} and report.suspect_splits == []
+    pd.testing.assert_frame_equal(base, split, rtol=1e-9)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), evs=events_st, day=st.integers(1, len(SESSIONS) - 1))
+def test_i15_an_unadjusted_split_drops_the_windows_across_it_and_changes_no_other(seed, evs, day):
+    """No fake -50% trade: windows across the jump are dropped, every other trade is as before."""
+    base, split, report = _with_and_without_split(seed, evs, day, adjusted=False)
+    assert [(s.session, s.kind) for s in report.suspect_splits] == [
+        (SESSIONS[day], "missing_adjustment")
+    ]
+    expected = base[~_span_holds(base, day)].reset_index(drop=True)
+    assert len(expected) == len(split)  # empty tables differ only in their dtypes
+    if len(split):
+        pd.testing.assert_frame_equal(expected, split, rtol=1e-9)
+
+
 # Sessions 2026-01-20 .. 2026-02-13 hold no holiday, so a one-week shift of events that
 # look back at most 3 sessions from 01-27 and hold at most 3 sessions past 02-02 crosses none.
 QUIET_DAYS = ["2026-01-27", "2026-01-28", "2026-01-29", "2026-01-30", "2026-02-02"]

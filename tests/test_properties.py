@@ -37,9 +37,11 @@ FAR = pd.Timestamp("2200-01-01", tz="UTC")
 FIXED = {"sizing": "fixed", "size": 1000.0, "init_cash": 100_000.0}
 
 
-def strategy_runs(prices: pd.DataFrame, events: pd.DataFrame, overlap: str = "skip") -> list:
+def strategy_runs(
+    prices: pd.DataFrame, events: pd.DataFrame, overlap: str = "skip", suspect=None
+) -> list:
     aligned, _ = align_events(events, {"A": prices}, CAL, now=FAR, dedupe_days=SAME_DAY)
-    market = MarketView({"A": prices}, CAL)
+    market = MarketView({"A": prices}, CAL, suspect)
     runs = []
     for name, spec in sorted(registered_strategies().items()):
         cfg = SimpleNamespace(name=name, label=None, params=spec.params(**PARAMS.get(name, {})))
@@ -47,12 +49,13 @@ def strategy_runs(prices: pd.DataFrame, events: pd.DataFrame, overlap: str = "sk
     return runs
 
 
-def simulated(prices, events, **engine) -> dict:
+def simulated(prices, events, suspect=None, overlap="skip", **engine) -> dict:
+    """Each registered strategy's engine result; ``suspect``: validation's suspect splits."""
     timeline = build_timeline(CAL, SESSIONS[0], SESSIONS[-1])
     settings_ = EngineSettings(**{**FIXED, **engine})
     return {
         r.name: simulate_run(r, {"A": prices}, timeline, settings_).result
-        for r in strategy_runs(prices, events)
+        for r in strategy_runs(prices, events, overlap, suspect)
     }
 
 

@@ -77,13 +77,13 @@ def _ten_apart() -> list[tuple[str, str, int, str]]:
 
 
 def _run_trades(
-    prices, aligned, combo: dict, overlap: str, strategy: str = "earnings_hold"
+    prices, aligned, combo: dict, overlap: str, strategy: str = "earnings_hold", suspect=None
 ) -> pd.DataFrame:
     """The trades ``backtest run`` makes for one combination: its signal stage, then vectorbt."""
     spec = get_strategy(strategy)
     params = spec.params(**{k: v for k, v in combo.items() if k not in COST_KEYS})
     cfg = SimpleNamespace(name=spec.name, label=None, params=params)
-    signals = run_strategy(cfg, aligned, MarketView(prices, CAL), overlap).signals
+    signals = run_strategy(cfg, aligned, MarketView(prices, CAL, suspect), overlap).signals
     timeline = build_timeline(CAL, SESSIONS[0], SESSIONS[-1])
     costs = {k: combo[k] for k in COST_KEYS if k in combo and not pd.isna(combo[k])}
     settings = EngineSettings(sizing="fixed", size=1000, init_cash=1e12, **costs)
@@ -114,6 +114,24 @@ def test_every_combination_keeps_the_events_and_returns_of_a_run(overlap):
             assert len(complete) == len(trades)
     # The grid produces overlaps (hold 30 on events 10 sessions apart), so skip bites.
     assert skipped_somewhere == (overlap == "skip")
+
+
+def test_windows_across_a_suspect_split_are_left_out_as_a_run_drops_them():
+    """RELIABILITY P9: a sweep prices no window a run drops as ``suspect_split``."""
+    from backtest.data.splits import SuspectSplit
+
+    prices, aligned = _setup(_ten_apart())
+    jump = SESSIONS[75]  # inside some windows of every hold length, the guard of others
+    suspect = {"A": [SuspectSplit("A", jump, 2.0, jump, "close", 0.5, 0.5, "missing_adjustment")]}
+    out = sweep_grid(prices, aligned, GRID, base=FEES, keep_returns=True, suspect_splits=suspect)
+    ids = out.events["event_id"].to_numpy()
+    fewer = False
+    for i, combo in enumerate(out.table[list(GRID)].to_dict("records")):
+        trades = _run_trades(prices, aligned, {**combo, **FEES}, "skip", suspect=suspect)
+        traded = ~np.isnan(out.returns[i])
+        assert sorted(ids[traded]) == sorted(trades.index)
+        fewer |= len(trades) < len(_run_trades(prices, aligned, {**combo, **FEES}, "skip"))
+    assert fewer
 
 
 def test_a_chain_of_overlaps_keeps_the_first_and_the_third():

@@ -5,8 +5,9 @@ yfinance sends every request through ``YfData._make_request`` -> ``session.get/p
 cookie/crumb dance, URL building, JSON/HTML parsing and error handling all run
 for real. Payloads (tests/fixtures/yahoo/) are shaped like Yahoo's:
 
-* ``/v8/finance/chart/<T>``: daily bars, sliced by ``period1``/``period2`` as Yahoo does,
-  or the last bar for ``range=1d`` (yfinance's time-zone probe);
+* ``/v8/finance/chart/<T>``: daily bars and their split/dividend ``events``, sliced by
+  ``period1``/``period2`` as Yahoo does, or the last bar for ``range=1d`` (yfinance's
+  time-zone probe);
 * ``/v10/finance/quoteSummary/<T>``: the ``upgradeDowngradeHistory`` module;
 * ``finance.yahoo.com/calendar/earnings?symbol=<T>``: the HTML table yfinance scrapes.
 
@@ -164,12 +165,14 @@ class FakeYahoo(curl_requests.Session):
         stamps = result["timestamp"]
         if "range" in params:
             keep = [len(stamps) - 1]
+            lo, hi = stamps[-1], stamps[-1] + 1
         else:
             lo, hi = int(params["period1"]), int(params["period2"])
             keep = [i for i, t in enumerate(stamps) if lo <= t < hi]
         if empty:
             keep = []
         _slice_chart(result, keep)
+        _slice_events(result, lo, hi if keep else lo)
         return _response(url, 200, json.dumps(payload))
 
     def _summary(self, url: str, ticker: str) -> curl_requests.Response:
@@ -196,6 +199,17 @@ def _slice_chart(result: dict, keep: list[int]) -> None:
         quote[col] = [quote[col][i] for i in keep]
     adj = result["indicators"]["adjclose"][0]
     adj["adjclose"] = [adj["adjclose"][i] for i in keep]
+
+
+def _slice_events(result: dict, lo: int, hi: int) -> None:
+    """Keep the split and dividend events dated in ``[lo, hi)``, as Yahoo answers a range."""
+    events = result.get("events", {})
+    for kind in list(events):
+        events[kind] = {k: e for k, e in events[kind].items() if lo <= e["date"] < hi}
+        if not events[kind]:
+            del events[kind]
+    if "events" in result and not events:
+        del result["events"]
 
 
 def load_chart(ticker: str) -> dict:

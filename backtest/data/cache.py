@@ -14,12 +14,14 @@ with its new file, never a half-written entry (RELIABILITY K2). Writers and
 readers hold a per-key :class:`filelock.FileLock` (K5).
 
 The manifest records the data file's sha256, the fetch time, the yfinance
-version and :data:`SCHEMA_VERSION`; the fetch time, yfinance version and
+version and the schema version of its kind; the fetch time, yfinance version and
 schema version are also stored in the Parquet key-value metadata. A file whose
 bytes do not match the checksum, or that Parquet cannot read, is corrupt
 (K1): :meth:`ParquetCache.quarantine` moves it aside as ``*.corrupt-<time>``
 so it is never deleted silently nor read as valid. An entry written by another
-schema version is treated as missing (K4): the caller refetches.
+schema version of its kind (:func:`schema_version`) is treated as missing (K4):
+the caller refetches. Versions are per kind, so a change to the stored price
+columns does not discard earnings vintages, which no refetch can restore.
 
 The root is, in order: the ``EARNINGS_BACKTEST_CACHE`` environment variable,
 the config key ``data.cache_dir``, ``~/.cache/earnings-backtest``.
@@ -50,14 +52,19 @@ __all__ = [
     "SCHEMA_VERSION",
     "CacheEntry",
     "CacheKey",
+    "KIND_SCHEMA_VERSIONS",
     "ParquetCache",
     "cache_root",
+    "schema_version",
 ]
 
 CACHE_ENV = "EARNINGS_BACKTEST_CACHE"
 DEFAULT_ROOT = Path("~/.cache/earnings-backtest")
-# Bump when the stored columns change; older entries are then refetched, not misread.
+# Bump a kind's version when its stored columns change; older entries are then
+# refetched, not misread. Kinds not listed are at SCHEMA_VERSION.
 SCHEMA_VERSION = 1
+# prices 2: bars carry split_ratio (Yahoo's split events; RELIABILITY P9).
+KIND_SCHEMA_VERSIONS = {"prices": 2}
 LOCK_TIMEOUT_S = 120.0
 _SAFE = re.compile(r"[^A-Za-z0-9.=^\-]")
 
@@ -77,6 +84,17 @@ def cache_root(config_dir: str | Path | None = None) -> Path:
     env = os.environ.get(CACHE_ENV)
     chosen = env or config_dir or DEFAULT_ROOT
     return Path(chosen).expanduser()
+
+
+def schema_version(kind: str) -> int:
+    """The schema version entries of ``kind`` are written with and must have to be read.
+
+    Examples
+    --------
+    >>> schema_version("prices"), schema_version("earnings")
+    (2, 1)
+    """
+    return KIND_SCHEMA_VERSIONS.get(kind, SCHEMA_VERSION)
 
 
 @dataclass(frozen=True)
@@ -207,7 +225,7 @@ class ParquetCache:
         if not manifest_path.is_file():
             return None
         manifest = self._manifest(manifest_path)
-        if manifest.get("schema_version") != SCHEMA_VERSION:
+        if manifest.get("schema_version") != schema_version(key.kind):
             return None
         data_path = manifest_path.parent / str(manifest.get("file", ""))
         if not data_path.is_file() or _sha256(data_path) != manifest.get("sha256"):
@@ -261,12 +279,12 @@ class ParquetCache:
         meta = {
             "fetched_at": pd.Timestamp(fetched_at).isoformat(),
             "yfinance_version": yfinance_version,
-            "schema_version": str(SCHEMA_VERSION),
+            "schema_version": str(schema_version(key.kind)),
             "cache_key": json.dumps(key.__dict__, sort_keys=True),
         }
         payload = _parquet_bytes(frame, meta)
         digest = hashlib.sha256(payload).hexdigest()
-        manifest = {**meta, "schema_version": SCHEMA_VERSION, "sha256": digest}
+        manifest = {**meta, "schema_version": schema_version(key.kind), "sha256": digest}
         manifest["extra"] = dict(extra or {})
         manifest["file"] = f"{key.stem}.{digest[:12]}.parquet"
         with self.lock(key):

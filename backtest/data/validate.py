@@ -4,6 +4,15 @@ Fail loudly on data that is wrong (non-positive prices, High < Low, conflicting
 duplicates); drop and count what is merely redundant or unusable (identical
 duplicates, all-NaN rows, rows on non-session days, a bar whose session has
 not closed yet). Nothing is dropped without a line in the report.
+
+Known splits (the optional ``split_ratio`` column, :mod:`backtest.data.splits`)
+are taken off the table before any row is dropped, and the close-to-close
+ratios next to each are checked (RELIABILITY P9). A missing or double split
+adjustment is wrong data that no row drop can repair, but it only falsifies
+returns across that one gap: like a NaN inside a window (P3), it is reported
+here (:attr:`ValidationReport.suspect_splits`, one note each) and every event
+whose holding window spans it is dropped as ``suspect_split`` later
+(:func:`backtest.signals.window_drops`); trades elsewhere are unaffected.
 """
 
 from __future__ import annotations
@@ -14,10 +23,11 @@ from dataclasses import dataclass, field
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.data.splits import SuspectSplit, find_suspect_splits, pop_splits
 from backtest.errors import DataIntegrityError
 from backtest.schema import PRICE_COLUMNS
 
-__all__ = ["ValidationReport", "validate_prices"]
+__all__ = ["ValidationReport", "suspect_splits_by_ticker", "validate_prices"]
 
 # Prices in the bundled data are stored at float32 precision; allow that much slack
 # when checking Open/Close inside [Low, High].
@@ -39,6 +49,8 @@ class ValidationReport:
     rows_in: int
     dropped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    splits: dict[str, float] = field(default_factory=dict)
+    suspect_splits: list[SuspectSplit] = field(default_factory=list)
 
     def drop(self, reason: str, count: int) -> None:
         """Record ``count`` rows dropped for ``reason``."""
@@ -49,6 +61,23 @@ class ValidationReport:
     def rows_out(self) -> int:
         """Rows left after validation."""
         return self.rows_in - sum(self.dropped.values())
+
+    def flag_splits(self, splits: pd.Series, suspects: list[SuspectSplit]) -> None:
+        """Record the known splits and the suspect ratios next to them, one note each."""
+        self.splits = {str(day.date()): float(r) for day, r in splits.items()}
+        self.suspect_splits = list(suspects)
+        self.notes.extend(f"suspect_split: {s.describe()}" for s in suspects)
+
+
+def suspect_splits_by_ticker(reports: list[ValidationReport]) -> dict[str, list[SuspectSplit]]:
+    """The suspect splits of every report that has any, by ticker.
+
+    Examples
+    --------
+    >>> suspect_splits_by_ticker([ValidationReport("A", rows_in=1)])
+    {}
+    """
+    return {r.ticker: r.suspect_splits for r in reports if r.suspect_splits}
 
 
 def _normalise_index(frame: pd.DataFrame, ticker: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
@@ -126,7 +155,9 @@ def validate_prices(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Raw prices: date index, columns ``open, high, low, close, volume``.
+        Raw prices: date index, columns ``open, high, low, close, volume``;
+        optional ``adj_close`` and ``split_ratio`` (taken off the returned table,
+        see :mod:`backtest.data.splits`).
     ticker : str
         Used in messages.
     cal : exchange_calendars.ExchangeCalendar
@@ -142,7 +173,7 @@ def validate_prices(
     ------
     DataIntegrityError
         Missing columns, conflicting duplicates, non-positive prices,
-        High < Low, Open or Close outside [Low, High].
+        High < Low, Open or Close outside [Low, High], a negative split ratio.
     """
     missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
     if missing:
@@ -150,6 +181,7 @@ def validate_prices(
     report = ValidationReport(ticker, rows_in=len(frame))
     out = _sort(_normalise_index(frame, ticker, cal), report)
     out = _dedupe(out, report)
+    out, splits = pop_splits(out, ticker, cal)
     out = _drop_rows(
         out, out[["open", "high", "low", "close"]].isna().all(axis=1), "all_nan_row", report
     )
@@ -166,4 +198,5 @@ def validate_prices(
             f"{ticker}: no usable price rows left after validation {report.dropped}"
         )
     _check_values(out.dropna(subset=["open", "high", "low", "close"]), ticker)
+    report.flag_splits(splits, find_suspect_splits(out, splits, ticker))
     return out, report

@@ -14,6 +14,13 @@ cached; ``data.price_basis`` then chooses: ``raw`` (default) fills trades at
 ``Close``/``Open`` as traded, ``adjusted`` scales OHLC by ``adj_close / close``
 (:func:`backtest.data.prices.apply_basis`).
 
+Splits. Bars are fetched with ``actions=True``: yfinance parses the split
+events of Yahoo's chart answer (``events.splits``: numerator, denominator) into
+its ``Stock Splits`` column, cached here as ``split_ratio`` (``10.0`` on
+NVDA's 2024-06-10, ``0.0`` on other days). Validation checks the prices next to
+each split for a missing or double adjustment (RELIABILITY P9,
+:mod:`backtest.data.splits`). Dividends are not kept (``Adj Close`` carries them).
+
 Failures. Network errors, HTTP 429 (``YFRateLimitError``) and empty frames are
 retried with exponential backoff (``base_delay * 2**attempt``; the ``sleep``
 function is injectable so tests do not wait), then end in a one-line
@@ -46,6 +53,7 @@ import pandas as pd
 from filelock import FileLock
 
 from backtest.data.cache import LOCK_TIMEOUT_S, CacheEntry, CacheKey, ParquetCache
+from backtest.data.splits import SPLIT_COLUMN
 from backtest.errors import CacheCorrupt, ConfigError, DataUnavailable
 
 __all__ = [
@@ -82,6 +90,7 @@ _COLUMNS = {
     "Adj Close": "adj_close",
     "Volume": "volume",
 }
+SPLITS_COLUMN = "Stock Splits"  # yfinance's, with actions=True
 _CONFIGURED: dict[str, Any] = {}
 REFRESH_WITH_OFFLINE = (
     "--refresh and --offline cannot be used together: --refresh refetches from Yahoo, "
@@ -275,20 +284,27 @@ def call_with_retries(
 
 
 def from_yfinance_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Turn ``Ticker.history(auto_adjust=False)`` output into the prices schema.
+    """Turn ``Ticker.history(auto_adjust=False, actions=True)`` output into the prices schema.
 
-    The exchange-local session date becomes a tz-naive midnight index.
+    The exchange-local session date becomes a tz-naive midnight index;
+    ``Stock Splits``, when present, becomes ``split_ratio`` and ``Dividends``
+    is left out.
 
     Examples
     --------
     >>> idx = pd.DatetimeIndex(["2026-02-19"]).tz_localize("America/New_York")
     >>> raw = pd.DataFrame({"Open": [1.0], "High": [2.0], "Low": [0.5], "Close": [1.5],
-    ...                     "Adj Close": [1.4], "Volume": [10], "Dividends": [0.0]}, index=idx)
+    ...                     "Adj Close": [1.4], "Volume": [10], "Dividends": [0.0],
+    ...                     "Stock Splits": [0.0]}, index=idx)
     >>> out = from_yfinance_frame(raw)
-    >>> list(out.columns), str(out.index[0]), out.index.name
-    (['open', 'high', 'low', 'close', 'adj_close', 'volume'], '2026-02-19 00:00:00', 'session')
+    >>> list(out.columns)
+    ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'split_ratio']
+    >>> str(out.index[0]), out.index.name
+    ('2026-02-19 00:00:00', 'session')
     """
-    out = frame[list(_COLUMNS)].rename(columns=_COLUMNS).astype("float64")
+    columns = {**_COLUMNS, SPLITS_COLUMN: SPLIT_COLUMN}
+    wanted = [c for c in columns if c in _COLUMNS or c in frame.columns]
+    out = frame[wanted].rename(columns=columns).astype("float64")
     index = pd.DatetimeIndex(frame.index)
     if index.tz is not None:
         index = index.tz_localize(None)
@@ -468,7 +484,7 @@ class YFinancePrices:
                     end=end,
                     interval="1d",
                     auto_adjust=False,
-                    actions=False,
+                    actions=True,
                     repair=False,
                 )
             if raw is None or raw.empty:

@@ -26,6 +26,7 @@ DATA_LOSS_REASONS = frozenset(
         "price_nan",
         "window_incomplete",
         "price_nan_in_window",
+        "suspect_split",
         "no_surprise",
         "no_direction",
     }

@@ -73,7 +73,13 @@ def _manifest(result) -> dict:
             "drops": result.drops["reason"].value_counts().sort_index().to_dict(),
         },
         "price_validation": {
-            r.ticker: {"rows_in": r.rows_in, "dropped": r.dropped, "notes": r.notes}
+            r.ticker: {
+                "rows_in": r.rows_in,
+                "dropped": r.dropped,
+                "notes": r.notes,
+                "splits": r.splits,
+                "suspect_splits": [s.as_dict() for s in r.suspect_splits],
+            }
             for r in result.validation
         },
         "event_study": _study_manifest(result),
