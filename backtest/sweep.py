@@ -185,9 +185,10 @@ def prepare(
     first = max(int(ev.session_pos.min()) - 260, 0)
     last = min(int(ev.session_pos.max()) + 260, len(cal.sessions) - 1)
     timeline = build_timeline(cal, cal.sessions[first], cal.sessions[last])
-    tickers = sorted(set(events["ticker"]))
+    # unique() and get_indexer, not a set and a dict map: iterating 25k pandas strings
+    # one by one was 18 ms of a W1 sweep's set-up (benchmarks/RESULTS.md).
+    tickers = sorted(events["ticker"].unique())
     panel = build_panel({t: prices[t] for t in tickers}, timeline)
-    rows = {t: i for i, t in enumerate(panel.tickers)}
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
     return SweepData(
         spec,
@@ -195,24 +196,27 @@ def prepare(
         ev,
         panel,
         2 * first,
-        events["ticker"].map(rows).to_numpy(),
+        pd.Index(panel.tickers).get_indexer(events["ticker"]),
         clean_until(panel.tradable, 2 * first),
         len(events) / max(span, 1.0),
         overlap,
-        _id_rank(events["event_id"].to_numpy()),
+        _id_rank(events["event_id"]),
     )
 
 
-def _id_rank(event_id: np.ndarray) -> np.ndarray:
+def _id_rank(event_id: pd.Series) -> np.ndarray:
     """Each event's position in ``event_id`` order, ties by row (the run's sort).
+
+    Sorted by pandas, so a string column is sorted natively (by code point, as
+    Python compares strings) instead of as boxed objects, 4x faster.
 
     Examples
     --------
-    >>> _id_rank(np.array(["b", "a", "c", "a"], dtype=object)).tolist()
+    >>> _id_rank(pd.Series(["b", "a", "c", "a"])).tolist()
     [2, 0, 3, 1]
     """
     rank = np.empty(len(event_id), dtype=np.int64)
-    rank[np.argsort(event_id, kind="stable")] = np.arange(len(event_id))
+    rank[event_id.argsort(kind="stable").to_numpy()] = np.arange(len(event_id))
     return rank
 
 
