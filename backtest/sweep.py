@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -498,7 +497,79 @@ def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
 
 def _drawdown(paths: np.ndarray) -> np.ndarray:
     peak = np.maximum.accumulate(paths, axis=1)
-    return (paths / peak - 1.0).min(axis=1)
+    drawdown = np.divide(paths, peak, out=peak)  # in place: the matrix is (C, E)
+    drawdown -= 1.0
+    return drawdown.min(axis=1)
+
+
+def _nan_moments(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and sample std (ddof 1) of each row's non-NaN values.
+
+    The arithmetic of ``np.nanmean`` and ``np.nanstd`` step for step (so the
+    same floats), sharing one NaN-free copy of the matrix instead of making
+    three. The mean of an empty row and the std of a row of fewer than two
+    values are NaN.
+
+    Examples
+    --------
+    >>> n, mean, std = _nan_moments(np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, np.nan]]))
+    >>> n.tolist(), mean.tolist(), std.round(6).tolist()
+    ([2, 1], [2.0, 2.0], [1.414214, nan])
+    """
+    missing = np.isnan(returns)
+    n = (~missing).sum(axis=1, dtype=np.intp)
+    values = np.where(missing, 0.0, returns)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=1) / n
+        values -= mean[:, None]
+        values[missing] = 0.0
+        values *= values
+        var = values.sum(axis=1) / (n - 1)
+    var[n <= 1] = np.nan
+    return n, mean, np.sqrt(var)
+
+
+def _nan_median(returns: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median of each row's ``n`` non-NaN values (NaN for an empty row), as ``np.nanmedian``.
+
+    One single-position partition per distinct count, not one median per row:
+    NaN sorts last, so the k-th smallest value of a row lands at position k. The
+    lower middle value is the largest one before the upper one, and an even
+    count's median is ``(low + high) / 2``, as numpy computes it. numpy's median
+    partitions at three positions, 7x slower on a W1 sweep (benchmarks/RESULTS.md).
+    The same floats, but for two corner cases: where the middle values are zeros
+    of both signs, either sign may come out (kernel returns are never -0.0), and
+    numpy's path for rows under 600 values takes ``(x + x) / 2`` for an odd
+    count, which differs from ``x`` only when ``x + x`` overflows.
+
+    Examples
+    --------
+    >>> r = np.array([[4.0, np.nan, 1.0, 3.0], [2.0, 9.0, 5.0, np.nan], [np.nan] * 4])
+    >>> _nan_median(r, np.array([3, 3, 0])).tolist()
+    [3.0, 5.0, nan]
+    >>> _nan_median(np.array([[4.0, 1.0, 3.0, 2.0]]), np.array([4])).tolist()
+    [2.5]
+    """
+    out = np.full(len(returns), np.nan)
+    for count in np.unique(n[n > 0]):
+        rows = np.flatnonzero(n == count)
+        high = count // 2
+        part = np.partition(returns[rows], high, axis=1)
+        if count % 2:
+            out[rows] = part[:, high]
+        else:
+            out[rows] = (part[:, :high].max(axis=1) + part[:, high]) / 2
+    return out
+
+
+def _equity_paths(returns: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each row's trades compounded in ``order`` (no trade: 0), one (C, E) array."""
+    identity = len(order) == returns.shape[1] and bool((order == np.arange(len(order))).all())
+    # A copy either way: the steps below run in place on it.
+    paths = returns.copy() if identity else returns[:, order]
+    np.nan_to_num(paths, copy=False)
+    paths += 1.0
+    return np.cumprod(paths, axis=1, out=paths)
 
 
 def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float) -> pd.DataFrame:
@@ -511,18 +582,15 @@ def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float
     >>> m["n_trades"].tolist(), round(float(m["total_return"].iloc[0]), 6)
     ([2, 0], 0.045)
     """
-    n = (~np.isnan(returns)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: their metrics are NaN
-        mean = np.nanmean(returns, axis=1)
-        std = np.nanstd(returns, axis=1, ddof=1)
-        median = np.nanmedian(returns, axis=1)
-    sharpe = np.where(
-        (n > 1) & (std > 1e-12 * np.abs(mean)),
-        mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
-        np.nan,
-    )
-    paths = np.cumprod(1.0 + np.nan_to_num(returns[:, order]), axis=1)
+    n, mean, std = _nan_moments(returns)
+    median = _nan_median(returns, n)
+    with np.errstate(invalid="ignore"):
+        sharpe = np.where(
+            (n > 1) & (std > 1e-12 * np.abs(mean)),
+            mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
+            np.nan,
+        )
+    paths = _equity_paths(returns, order)
     return pd.DataFrame(
         {
             "n_trades": n,
