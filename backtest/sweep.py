@@ -50,7 +50,7 @@ from backtest.kernel import TickPanel, at, build_panel, kernel_trades
 from backtest.plan import EventArrays, Plan, event_arrays
 from backtest.sessions import get_calendar
 from backtest.signals import MarketView, StrategySpec, get_strategy
-from backtest.timeline import build_timeline
+from backtest.timeline import build_timeline, valid_run
 
 __all__ = [
     "COST_KEYS",
@@ -154,10 +154,33 @@ def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
     >>> clean_until(np.array([[True, True, False, True]]), 0).tolist()  # session 2 has no bar
     [[3, 3, 3, 3, 3, 3, 7, 7]]
     """
-    n = tradable.shape[1]
-    at_bad = np.where(tradable, n, np.arange(n, dtype=np.int32))
-    next_bad = np.minimum.accumulate(at_bad[:, ::-1], axis=1)[:, ::-1]
+    next_bad = _next_untradable(tradable)
     return np.repeat(2 * next_bad - 1 + tick_offset, 2, axis=1)
+
+
+def _next_untradable(tradable: np.ndarray) -> np.ndarray:
+    """Per (ticker, session): the first session at or after it without prices (n if none), int32.
+
+    A ticker whose tradable sessions are one unbroken run needs no scan: inside
+    the run it is the session after the run, outside each session itself. Only
+    tickers with a hole take the running minimum (slow along numpy's last axis).
+
+    Examples
+    --------
+    >>> _next_untradable(np.array([[0, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)).tolist()
+    [[0, 3, 3, 3, 4], [1, 1, 5, 5, 5]]
+    """
+    n = tradable.shape[1]
+    at = np.arange(n, dtype=np.int32)
+    if n == 0:
+        return np.empty(tradable.shape, dtype=np.int32)
+    first, last, unbroken = valid_run(tradable)
+    inside = (at >= first[:, None]) & (at <= last[:, None])
+    next_bad = np.where(inside, (last + 1).astype(np.int32)[:, None], at)
+    if not unbroken.all():
+        holed = np.where(tradable[~unbroken], n, at)
+        next_bad[~unbroken] = np.minimum.accumulate(holed[:, ::-1], axis=1)[:, ::-1]
+    return next_bad
 
 
 def prepare(

@@ -24,6 +24,7 @@ __all__ = [
     "tick_of",
     "tick_prices",
     "tradable",
+    "valid_run",
 ]
 
 AT_OFFSET = {"open": 0, "close": 1}
@@ -214,14 +215,30 @@ def _fill_source(valid: np.ndarray) -> np.ndarray:
     >>> _fill_source(np.array([[False, True, True, False], [True, False, True, True]])).tolist()
     [[1, 1, 2, 2], [0, 0, 2, 3]]
     """
-    n = valid.shape[-1]
-    first = valid.argmax(axis=-1)
-    last = n - 1 - valid[..., ::-1].argmax(axis=-1)
-    one_run = valid.sum(axis=-1) == last - first + 1
-    source = np.clip(np.arange(n), first[..., None], last[..., None])
+    first, last, one_run = valid_run(valid)
+    source = np.clip(np.arange(valid.shape[-1]), first[..., None], last[..., None])
     if not one_run.all():
         source[~one_run] = _last_valid(valid[~one_run])
     return source
+
+
+def valid_run(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First and last True of each series (last axis), and whether all between are True.
+
+    A series with no True at all reports (0, n - 1, False). Most price series
+    are one unbroken run of sessions (listed late or delisted early at most),
+    so callers can skip the running maximum or minimum a hole would need.
+
+    Examples
+    --------
+    >>> first, last, unbroken = valid_run(np.array([[0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 0, 0]], bool))
+    >>> first.tolist(), last.tolist(), unbroken.tolist()
+    ([1, 0, 0], [2, 3, 3], [True, False, False])
+    """
+    n = valid.shape[-1]
+    first = valid.argmax(axis=-1)
+    last = n - 1 - valid[..., ::-1].argmax(axis=-1)
+    return first, last, valid.sum(axis=-1) == last - first + 1
 
 
 def _last_valid(valid: np.ndarray) -> np.ndarray:
