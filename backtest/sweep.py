@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ from backtest.kernel import TickPanel, at, build_panel, kernel_trades
 from backtest.plan import EventArrays, Plan, event_arrays
 from backtest.sessions import get_calendar
 from backtest.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
-from backtest.timeline import build_timeline
+from backtest.timeline import build_timeline, valid_run
 
 __all__ = [
     "COST_KEYS",
@@ -156,9 +155,7 @@ def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
     >>> clean_until(np.array([[True, True, False, True]]), 0).tolist()  # session 2 has no bar
     [[3, 3, 3, 3, 3, 3, 7, 7]]
     """
-    n = tradable.shape[1]
-    at_bad = np.where(tradable, n, np.arange(n, dtype=np.int32))
-    next_bad = np.minimum.accumulate(at_bad[:, ::-1], axis=1)[:, ::-1]
+    next_bad = _next_untradable(tradable)
     return np.repeat(2 * next_bad - 1 + tick_offset, 2, axis=1)
 
 
@@ -196,6 +193,42 @@ def _split_gaps(market: MarketView, panel: TickPanel) -> np.ndarray:
     ).reshape(len(panel.tickers), len(sessions))
 
 
+def _next_untradable(tradable: np.ndarray) -> np.ndarray:
+    """Per (ticker, session): the first session at or after it without prices (n if none), int32.
+
+    A ticker whose tradable sessions are one unbroken run needs no scan: inside
+    the run it is the session after the run, outside each session itself. Only
+    tickers with a hole take the running minimum (slow along numpy's last axis).
+
+    Examples
+    --------
+    >>> _next_untradable(np.array([[0, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)).tolist()
+    [[0, 3, 3, 3, 4], [1, 1, 5, 5, 5]]
+    """
+    n = tradable.shape[1]
+    at = np.arange(n, dtype=np.int32)
+    if n == 0:
+        return np.empty(tradable.shape, dtype=np.int32)
+    first, last, unbroken = valid_run(tradable)
+    inside = (at >= first[:, None]) & (at <= last[:, None])
+    next_bad = np.where(inside, (last + 1).astype(np.int32)[:, None], at)
+    if not unbroken.all():
+        holed = np.where(tradable[~unbroken], n, at)
+        next_bad[~unbroken] = np.minimum.accumulate(holed[:, ::-1], axis=1)[:, ::-1]
+    return next_bad
+
+
+def _window_limit(market: MarketView, panel: TickPanel, tick_offset: int) -> np.ndarray:
+    """Per (ticker, tick): the last exit tick a window entering there may have.
+
+    Before the next session without prices and before a suspect split jump
+    (only scanned when a ticker has one, as most sweeps have none).
+    """
+    limit = clean_until(panel.tradable, tick_offset)
+    gaps = _split_gaps(market, panel)
+    return np.minimum(limit, split_until(gaps, tick_offset)) if gaps.any() else limit
+
+
 def prepare(
     spec: StrategySpec,
     aligned: pd.DataFrame,
@@ -220,9 +253,10 @@ def prepare(
     first = max(int(ev.session_pos.min()) - 260, 0)
     last = min(int(ev.session_pos.max()) + 260, len(cal.sessions) - 1)
     timeline = build_timeline(cal, cal.sessions[first], cal.sessions[last])
-    tickers = sorted(set(events["ticker"]))
+    # unique() and get_indexer, not a set and a dict map: iterating 25k pandas strings
+    # one by one was 18 ms of a W1 sweep's set-up (benchmarks/RESULTS.md).
+    tickers = sorted(events["ticker"].unique())
     panel = build_panel({t: prices[t] for t in tickers}, timeline)
-    rows = {t: i for i, t in enumerate(panel.tickers)}
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
     return SweepData(
         spec,
@@ -230,27 +264,27 @@ def prepare(
         ev,
         panel,
         2 * first,
-        events["ticker"].map(rows).to_numpy(),
-        np.minimum(
-            clean_until(panel.tradable, 2 * first),
-            split_until(_split_gaps(market, panel), 2 * first),
-        ),
+        pd.Index(panel.tickers).get_indexer(events["ticker"]),
+        _window_limit(market, panel, 2 * first),
         len(events) / max(span, 1.0),
         overlap,
-        _id_rank(events["event_id"].to_numpy()),
+        _id_rank(events["event_id"]),
     )
 
 
-def _id_rank(event_id: np.ndarray) -> np.ndarray:
+def _id_rank(event_id: pd.Series) -> np.ndarray:
     """Each event's position in ``event_id`` order, ties by row (the run's sort).
+
+    Sorted by pandas, so a string column is sorted natively (by code point, as
+    Python compares strings) instead of as boxed objects, 4x faster.
 
     Examples
     --------
-    >>> _id_rank(np.array(["b", "a", "c", "a"], dtype=object)).tolist()
+    >>> _id_rank(pd.Series(["b", "a", "c", "a"])).tolist()
     [2, 0, 3, 1]
     """
     rank = np.empty(len(event_id), dtype=np.int64)
-    rank[np.argsort(event_id, kind="stable")] = np.arange(len(event_id))
+    rank[event_id.argsort(kind="stable").to_numpy()] = np.arange(len(event_id))
     return rank
 
 
@@ -532,7 +566,79 @@ def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
 
 def _drawdown(paths: np.ndarray) -> np.ndarray:
     peak = np.maximum.accumulate(paths, axis=1)
-    return (paths / peak - 1.0).min(axis=1)
+    drawdown = np.divide(paths, peak, out=peak)  # in place: the matrix is (C, E)
+    drawdown -= 1.0
+    return drawdown.min(axis=1)
+
+
+def _nan_moments(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and sample std (ddof 1) of each row's non-NaN values.
+
+    The arithmetic of ``np.nanmean`` and ``np.nanstd`` step for step (so the
+    same floats), sharing one NaN-free copy of the matrix instead of making
+    three. The mean of an empty row and the std of a row of fewer than two
+    values are NaN.
+
+    Examples
+    --------
+    >>> n, mean, std = _nan_moments(np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, np.nan]]))
+    >>> n.tolist(), mean.tolist(), std.round(6).tolist()
+    ([2, 1], [2.0, 2.0], [1.414214, nan])
+    """
+    missing = np.isnan(returns)
+    n = (~missing).sum(axis=1, dtype=np.intp)
+    values = np.where(missing, 0.0, returns)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=1) / n
+        values -= mean[:, None]
+        values[missing] = 0.0
+        values *= values
+        var = values.sum(axis=1) / (n - 1)
+    var[n <= 1] = np.nan
+    return n, mean, np.sqrt(var)
+
+
+def _nan_median(returns: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median of each row's ``n`` non-NaN values (NaN for an empty row), as ``np.nanmedian``.
+
+    One single-position partition per distinct count, not one median per row:
+    NaN sorts last, so the k-th smallest value of a row lands at position k. The
+    lower middle value is the largest one before the upper one, and an even
+    count's median is ``(low + high) / 2``, as numpy computes it. numpy's median
+    partitions at three positions, 7x slower on a W1 sweep (benchmarks/RESULTS.md).
+    The same floats, but for two corner cases: where the middle values are zeros
+    of both signs, either sign may come out (kernel returns are never -0.0), and
+    numpy's path for rows under 600 values takes ``(x + x) / 2`` for an odd
+    count, which differs from ``x`` only when ``x + x`` overflows.
+
+    Examples
+    --------
+    >>> r = np.array([[4.0, np.nan, 1.0, 3.0], [2.0, 9.0, 5.0, np.nan], [np.nan] * 4])
+    >>> _nan_median(r, np.array([3, 3, 0])).tolist()
+    [3.0, 5.0, nan]
+    >>> _nan_median(np.array([[4.0, 1.0, 3.0, 2.0]]), np.array([4])).tolist()
+    [2.5]
+    """
+    out = np.full(len(returns), np.nan)
+    for count in np.unique(n[n > 0]):
+        rows = np.flatnonzero(n == count)
+        high = count // 2
+        part = np.partition(returns[rows], high, axis=1)
+        if count % 2:
+            out[rows] = part[:, high]
+        else:
+            out[rows] = (part[:, :high].max(axis=1) + part[:, high]) / 2
+    return out
+
+
+def _equity_paths(returns: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each row's trades compounded in ``order`` (no trade: 0), one (C, E) array."""
+    identity = len(order) == returns.shape[1] and bool((order == np.arange(len(order))).all())
+    # A copy either way: the steps below run in place on it.
+    paths = returns.copy() if identity else returns[:, order]
+    np.nan_to_num(paths, copy=False)
+    paths += 1.0
+    return np.cumprod(paths, axis=1, out=paths)
 
 
 def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float) -> pd.DataFrame:
@@ -545,18 +651,15 @@ def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float
     >>> m["n_trades"].tolist(), round(float(m["total_return"].iloc[0]), 6)
     ([2, 0], 0.045)
     """
-    n = (~np.isnan(returns)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: their metrics are NaN
-        mean = np.nanmean(returns, axis=1)
-        std = np.nanstd(returns, axis=1, ddof=1)
-        median = np.nanmedian(returns, axis=1)
-    sharpe = np.where(
-        (n > 1) & (std > 1e-12 * np.abs(mean)),
-        mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
-        np.nan,
-    )
-    paths = np.cumprod(1.0 + np.nan_to_num(returns[:, order]), axis=1)
+    n, mean, std = _nan_moments(returns)
+    median = _nan_median(returns, n)
+    with np.errstate(invalid="ignore"):
+        sharpe = np.where(
+            (n > 1) & (std > 1e-12 * np.abs(mean)),
+            mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
+            np.nan,
+        )
+    paths = _equity_paths(returns, order)
     return pd.DataFrame(
         {
             "n_trades": n,

@@ -24,6 +24,7 @@ __all__ = [
     "tick_of",
     "tick_prices",
     "tradable",
+    "valid_run",
 ]
 
 AT_OFFSET = {"open": 0, "close": 1}
@@ -56,11 +57,25 @@ def build_timeline(
     ['2025-11-28 14:30:00+00:00', '2025-11-28 18:00:00+00:00']
     """
     sessions = cal.sessions_in_range(first, last)
-    opens = cal.opens.loc[sessions].to_numpy()
-    closes = cal.closes.loc[sessions].to_numpy()
+    # Interleaved as UTC datetime64 values: the Series' own to_numpy() boxes every
+    # instant as a Timestamp, which made this 10 ms of a sweep's set-up.
+    opens = _utc_values(cal.opens.loc[sessions])
+    closes = _utc_values(cal.closes.loc[sessions])
     ticks = np.empty(2 * len(sessions), dtype=opens.dtype)
     ticks[0::2], ticks[1::2] = opens, closes
-    return Timeline(pd.DatetimeIndex(sessions), pd.DatetimeIndex(ticks, tz="UTC"))
+    return Timeline(pd.DatetimeIndex(sessions), pd.DatetimeIndex(ticks).tz_localize("UTC"))
+
+
+def _utc_values(stamps: pd.Series) -> np.ndarray:
+    """Instants as naive UTC ``datetime64`` values.
+
+    Examples
+    --------
+    >>> opens = pd.Series(pd.to_datetime(["2026-01-02 09:30"]).tz_localize("America/New_York"))
+    >>> [str(pd.Timestamp(v)) for v in _utc_values(opens)]
+    ['2026-01-02 14:30:00']
+    """
+    return pd.DatetimeIndex(stamps).tz_convert("UTC").tz_localize(None).to_numpy()
 
 
 def tick_of(timeline: Timeline, session: pd.Timestamp, at: str) -> int:
@@ -85,8 +100,8 @@ def session_bars(frames: list[pd.DataFrame], sessions: pd.DatetimeIndex) -> np.n
     """OHLC of each price frame on ``sessions``: shape (4, frames, sessions), NaN where no bar.
 
     Bars dated off ``sessions`` are left out (as ``frame.reindex(sessions)`` would).
-    All frames are placed with one sorted search, not one pandas reindex each:
-    a sweep spreads hundreds of tickers (benchmarks/RESULTS.md).
+    No pandas reindex per frame: a sweep spreads hundreds of tickers
+    (benchmarks/RESULTS.md), so each frame is placed with numpy (:func:`_place_bars`).
 
     Examples
     --------
@@ -99,16 +114,70 @@ def session_bars(frames: list[pd.DataFrame], sessions: pd.DatetimeIndex) -> np.n
     if not frames or not len(sessions):
         return out
     keys = sessions.as_unit("ns").asi8
-    stamps = np.concatenate([pd.DatetimeIndex(f.index).as_unit("ns").asi8 for f in frames])
+    increasing = bool((keys[1:] > keys[:-1]).all())
+    for i, frame in enumerate(frames):
+        if len(frame):
+            _place_bars(out[:, i], keys, _ns_stamps(frame.index), _ohlc_values(frame), increasing)
+    return out
+
+
+def _place_bars(
+    out: np.ndarray, keys: np.ndarray, stamps: np.ndarray, values: np.ndarray, increasing: bool
+) -> None:
+    """Write one frame's bars ``values`` (4, bars) into ``out`` (4, sessions) at their sessions.
+
+    A frame whose bars are one unbroken run of sessions (the usual price frame)
+    is copied as a slice; any other is placed by a sorted search, leaving out
+    bars dated off ``keys`` (a later duplicate overwrites an earlier one).
+    ``increasing``: ``keys`` strictly increase, so a run is found where it is.
+
+    Examples
+    --------
+    >>> out = np.full((4, 4), np.nan)
+    >>> _place_bars(out, np.array([10, 20, 30, 40]), np.array([20, 25, 40]),
+    ...             np.arange(12.0).reshape(4, 3), True)
+    >>> out[0].tolist()  # 25 is no session
+    [nan, 0.0, nan, 2.0]
+    """
+    first = int(np.searchsorted(keys, stamps[0]))
+    run = keys[first : first + len(stamps)]
+    if increasing and len(run) == len(stamps) and (run == stamps).all():
+        out[:, first : first + len(stamps)] = values
+        return
     pos = np.minimum(np.searchsorted(keys, stamps), len(keys) - 1)
     hit = keys[pos] == stamps
-    row = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-    cells = (row * len(keys) + pos)[hit]
-    for field, name in zip(out, OHLC, strict=True):
-        # One column at a time: selecting a column list per frame costs pandas 3-4x more.
-        values = np.concatenate([f[name].to_numpy(dtype=float) for f in frames])
-        field.ravel()[cells] = values[hit]
-    return out
+    out[:, pos[hit]] = values[:, hit]
+
+
+def _ns_stamps(index: pd.Index) -> np.ndarray:
+    """A bar index as int64 nanoseconds, without copying an index that already is one."""
+    index = index if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index)
+    return (index if index.unit == "ns" else index.as_unit("ns")).asi8
+
+
+def _ohlc_values(frame: pd.DataFrame) -> np.ndarray:
+    """One price frame's open, high, low and close as a (4, bars) float array.
+
+    The whole frame is converted with one ``to_numpy(dtype=float)`` (the same
+    conversion per column as ``frame[name].to_numpy(dtype=float)``): pandas
+    costs about 20 us per column selected, and checking ``frame.dtypes`` first
+    builds a Series per frame, most of building a 500-ticker panel. A frame
+    with a column that does not convert (text, say) goes column by column.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"close": [2.0], "open": [1.0], "low": [0.5], "high": [3.0],
+    ...                       "volume": [7], "note": ["x"]})
+    >>> _ohlc_values(frame).tolist(), _ohlc_values(frame.drop(columns="note")).tolist()
+    ([[1.0], [3.0], [0.5], [2.0]], [[1.0], [3.0], [0.5], [2.0]])
+    """
+    if frame.columns.is_unique:
+        columns = [frame.columns.get_loc(name) for name in OHLC]
+        try:
+            return frame.to_numpy(dtype=float).T[columns]  # rows: the block is (columns, bars)
+        except (TypeError, ValueError):
+            pass
+    return np.vstack([frame[name].to_numpy(dtype=float) for name in OHLC])
 
 
 def tradable(bars: np.ndarray) -> np.ndarray:
@@ -116,25 +185,67 @@ def tradable(bars: np.ndarray) -> np.ndarray:
     return ~np.isnan(bars).any(axis=0)
 
 
-def _fill_gaps(bars: np.ndarray) -> np.ndarray:
-    """Forward-fill each series along sessions, then back-fill its leading gap.
+def _fill_gaps(bars: np.ndarray) -> list[np.ndarray]:
+    """Each field of ``bars`` forward-filled along sessions, its leading gap back-filled.
 
     Examples
     --------
-    >>> _fill_gaps(np.array([[[np.nan, 1.0, np.nan, 3.0], [np.nan] * 4]])).tolist()
+    >>> [f.tolist() for f in _fill_gaps(np.array([[[np.nan, 1.0, np.nan, 3.0], [np.nan] * 4]]))]
     [[[1.0, 1.0, 1.0, 3.0], [nan, nan, nan, nan]]]
     """
     valid = ~np.isnan(bars)
     if (valid == valid[:1]).all():  # whole bars missing (the usual gap): one source for all four
         valid = valid[:1]
-    return np.take_along_axis(bars, _fill_source(valid), axis=-1)
+    # One flat take per field (take_along_axis builds full-size index arrays, 3x slower),
+    # each into its own array: a (4, tickers, sessions) block is large enough (57 MB on
+    # W1) that the allocator maps fresh pages for it every time, and faulting them in
+    # cost more than the gather.
+    source = _fill_source(valid)
+    flat = np.broadcast_to(source + np.arange(0, bars[0].size, bars.shape[-1])[:, None], bars.shape)
+    return [field.ravel().take(where) for field, where in zip(bars, flat, strict=True)]
 
 
 def _fill_source(valid: np.ndarray) -> np.ndarray:
     """Position each value is read from: the last valid one at or before it, else the first.
 
-    An all-NaN series reads its own first NaN.
+    An all-NaN series reads its own first NaN. A series whose valid values are
+    one unbroken run (a listing that starts late or ends early, the usual case)
+    reads its own position clipped to that run; only series with a hole inside
+    need the running maximum, which numpy computes slowly along the last axis.
+
+    Examples
+    --------
+    >>> _fill_source(np.array([[False, True, True, False], [True, False, True, True]])).tolist()
+    [[1, 1, 2, 2], [0, 0, 2, 3]]
     """
+    first, last, one_run = valid_run(valid)
+    source = np.clip(np.arange(valid.shape[-1]), first[..., None], last[..., None])
+    if not one_run.all():
+        source[~one_run] = _last_valid(valid[~one_run])
+    return source
+
+
+def valid_run(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First and last True of each series (last axis), and whether all between are True.
+
+    A series with no True at all reports (0, n - 1, False). Most price series
+    are one unbroken run of sessions (listed late or delisted early at most),
+    so callers can skip the running maximum or minimum a hole would need.
+
+    Examples
+    --------
+    >>> first, last, unbroken = valid_run(np.array([[0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 0, 0]], bool))
+    >>> first.tolist(), last.tolist(), unbroken.tolist()
+    ([1, 0, 0], [2, 3, 3], [True, False, False])
+    """
+    n = valid.shape[-1]
+    first = valid.argmax(axis=-1)
+    last = n - 1 - valid[..., ::-1].argmax(axis=-1)
+    return first, last, valid.sum(axis=-1) == last - first + 1
+
+
+def _last_valid(valid: np.ndarray) -> np.ndarray:
+    """:func:`_fill_source` for any 2-D ``valid``, by a running maximum of valid positions."""
     at = np.arange(valid.shape[-1], dtype=np.int32)
     last = np.maximum.accumulate(np.where(valid, at, -1), axis=-1)
     return np.where(last >= 0, last, valid.argmax(axis=-1)[..., None])

@@ -57,12 +57,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.events.align import align_events
-from backtest.sessions import get_calendar
-from backtest.signals import MarketView, get_strategy
-from backtest.sweep import chunk_returns, expand_grid, prepare, sweep_grid
-
 REPO = Path(__file__).resolve().parents[1]
+# Measure the checkout this script is in: a script's sys.path starts at benchmarks/, so
+# `backtest` would otherwise come from wherever the venv's editable install points
+# (another worktree, e.g. main).
+sys.path.insert(0, str(REPO))
+
+import backtest  # noqa: E402
+from backtest.events.align import align_events  # noqa: E402
+from backtest.sessions import get_calendar  # noqa: E402
+from backtest.signals import MarketView, get_strategy  # noqa: E402
+from backtest.sweep import chunk_returns, expand_grid, prepare, sweep_grid  # noqa: E402
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dieperdev_yfinance" / "liquid500"
 PARQUET_GLOB = "liquid500_daily_*.parquet"
 OFFSETS = list(range(-5, 5))
@@ -368,9 +374,11 @@ def cold_start(repeats: int = 3) -> tuple[float, float]:
     """Median seconds of a cold ``backtest run`` and of a bare ``import vectorbt``."""
     backtest = Path(sys.executable).with_name("backtest")
 
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's package, as above
+
     def once(cmd: list[str]) -> float:
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env)
         return time.perf_counter() - start
 
     runs, imports = [], []
@@ -410,6 +418,7 @@ def machine() -> list[str]:
         f"- machine: {os.cpu_count()} logical CPUs (nproc {len(os.sched_getaffinity(0))}), "
         f"{psutil.virtual_memory().total / 2**30:.1f} GiB RAM, CPU model: {cpu}",
         f"- Python {platform.python_version()} ({platform.system()} {platform.release()}); {versions}",
+        f"- package measured: {Path(backtest.__file__).parent}",
     ]
 
 
