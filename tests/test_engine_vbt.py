@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from vectorbt.base import column_grouper
 
@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 sorted_codes = st.lists(st.integers(0, 6), max_size=40).map(sorted)
 
 
+# The reference is a Numba function: its first call compiles, which can outlast hypothesis' deadline.
+@settings(deadline=None)
 @given(sorted_codes)
 def test_group_lens_equals_vectorbts_numba_count(codes):
     groups = np.array(codes, dtype=np.int64)
