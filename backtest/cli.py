@@ -641,6 +641,27 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        _dispatch()
+    finally:
+        _skip_exit_collection()
+
+
+def _skip_exit_collection() -> None:
+    """Spare the exiting interpreter a garbage collection of everything the command built.
+
+    At exit CPython collects every container object left (pandas, vectorbt and
+    matplotlib leave hundreds of thousands): 0.6-0.9 s of a 4 s ``backtest run``,
+    measured. Frozen objects are exempt from that pass; refcounted objects are still
+    freed, atexit handlers and stream flushing still run. Only the console entry
+    point does this: a notebook or test calling the app keeps its collector.
+    """
+    import gc
+
+    gc.freeze()
+
+
+def _dispatch() -> None:
+    try:
         # Without standalone mode click returns (not raises) the code of typer.Exit.
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:

@@ -12,14 +12,22 @@ band, its line is on the grouping's comparison chart and its CAR in ``car.csv``.
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from backtest.report.charts import _figure, _save
+from backtest.report.drawing import Chart, draw_charts
 
-__all__ = ["drawn_groups", "plot_car_group", "plot_caar_comparison", "write_car_charts"]
+__all__ = [
+    "car_charts",
+    "drawn_groups",
+    "plot_car_group",
+    "plot_caar_comparison",
+    "write_car_charts",
+]
 
 PCT = 100.0
 MIN_GROUP_CHART = 2  # events a group needs for a chart of its own ("all" always gets one)
@@ -153,18 +161,17 @@ def drawn_groups(caar: pd.DataFrame) -> tuple[list[tuple[str, str]], list[str]]:
     return groups, compared
 
 
-def write_car_charts(result, folder: Path) -> list[Path]:
-    """Write every group's CAR chart and each grouping's comparison chart into ``folder``.
+def car_charts(result, folder: Path) -> list[Chart]:
+    """Every group's CAR chart and each grouping's comparison chart, to draw into ``folder``.
 
     Parameters
     ----------
     result : EventStudyResult
         The study to draw.
     folder : pathlib.Path
-        Existing folder for the PNGs (``car_<grouping>_<group>.png``,
-        ``caar_by_<grouping>.png``).
+        Folder for the PNGs (``car_<grouping>_<group>.png``, ``caar_by_<grouping>.png``).
     """
-    written = []
+    charts = []
     conf = result.settings.confidence
     groups, compared = drawn_groups(result.caar)
     for (by, name), rows in result.caar.groupby(["group_by", "group"], sort=False):
@@ -174,23 +181,17 @@ def write_car_charts(result, folder: Path) -> list[Path]:
             (result.groups["group_by"] == by) & (result.groups["group"] == name), "event_id"
         ]
         title = "CAR, all events" if by == "all" else f"CAR, {by.replace('_', ' ')} = {name}"
-        written.append(
-            plot_car_group(
-                _paths(result.ar, ids),
-                rows,
-                folder / f"car_{_slug(by)}_{_slug(str(name))}.png",
-                title,
-                conf,
-            )
-        )
+        path = folder / f"car_{_slug(by)}_{_slug(str(name))}.png"
+        draw = partial(plot_car_group, _paths(result.ar, ids), rows, path, title, conf)
+        charts.append(Chart(path, draw))
     for by, rows in result.caar.groupby("group_by", sort=False):
         if by in compared:
-            written.append(
-                plot_caar_comparison(
-                    rows,
-                    folder / f"caar_by_{_slug(by)}.png",
-                    f"CAAR by {by.replace('_', ' ')}",
-                    conf,
-                )
-            )
-    return written
+            path = folder / f"caar_by_{_slug(by)}.png"
+            title = f"CAAR by {by.replace('_', ' ')}"
+            charts.append(Chart(path, partial(plot_caar_comparison, rows, path, title, conf)))
+    return charts
+
+
+def write_car_charts(result, folder: Path) -> list[Path]:
+    """Write every chart of :func:`car_charts` into the existing ``folder``; return their paths."""
+    return draw_charts(car_charts(result, folder), parallel=False)

@@ -21,11 +21,13 @@ Folder layout (``results/<run_id>/``)::
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 
 import yaml
 
 from backtest.config import config_hash, resolved_dump
+from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
@@ -105,28 +107,52 @@ def write_tables(result, folder: Path) -> None:
     write_json(_manifest(result), folder / "manifest.json")
 
 
-def _event_charts(result, folder: Path) -> None:
+def _event_charts(result, folder: Path) -> list[Chart]:
     from backtest.report.charts import plot_event_window
 
     limit = result.config.config.output.max_event_charts
     traded = result.events[result.events["event_id"].isin(result.trades["event_id"])]
+    charts = []
     for _, event in traded.head(limit).iterrows():
         prices = result.prices[event["ticker"]]
         pos = prices.index.get_indexer([event["session"]])[0]
         window = prices.iloc[max(pos - EVENT_WINDOW[0], 0) : pos + EVENT_WINDOW[1] + 1]
         trades = result.trades[result.trades["event_id"] == event["event_id"]]
-        plot_event_window(window, trades, event, folder / f"{event['event_id']}.png")
+        path = folder / f"{event['event_id']}.png"
+        charts.append(Chart(path, partial(plot_event_window, window, trades, event, path)))
+    return charts
 
 
-def _charts(result, folder: Path) -> None:
+def _charts(result, folder: Path) -> list[Chart]:
     from backtest.report.charts import plot_drawdown, plot_equity, plot_trade_returns
 
     name = result.config.run_name
-    plot_equity(result.equity, folder / "equity.png", f"{name}: equity vs benchmarks")
-    plot_drawdown(result.equity, folder / "drawdown.png", f"{name}: drawdown")
-    plot_trade_returns(result.trades, folder / "trade_returns.png", f"{name}: net return per trade")
+    equity, drawdown, returns = (
+        folder / f for f in ("equity.png", "drawdown.png", "trade_returns.png")
+    )
     (folder / "events").mkdir()
-    _event_charts(result, folder / "events")
+    return [
+        Chart(equity, partial(plot_equity, result.equity, equity, f"{name}: equity vs benchmarks")),
+        Chart(drawdown, partial(plot_drawdown, result.equity, drawdown, f"{name}: drawdown")),
+        Chart(
+            returns,
+            partial(plot_trade_returns, result.trades, returns, f"{name}: net return per trade"),
+        ),
+        *_event_charts(result, folder / "events"),
+    ]
+
+
+def _all_charts(result, folder: Path) -> list[Chart]:
+    """The run's charts and, when it has one, its event study's CAR charts."""
+    (folder / "charts").mkdir()
+    charts = _charts(result, folder / "charts")
+    if result.event_study is not None:
+        from backtest.eventstudy.charts import car_charts
+
+        study_charts = folder / EVENT_STUDY_DIR / "charts"
+        study_charts.mkdir()
+        charts += car_charts(result.event_study, study_charts)
+    return charts
 
 
 def write_results(result, root: Path) -> Path:
@@ -135,13 +161,12 @@ def write_results(result, root: Path) -> Path:
 
     def write(folder: Path) -> None:
         write_tables(result, folder)
-        if output.charts:
-            (folder / "charts").mkdir()
-            _charts(result, folder / "charts")
         if result.event_study is not None:
             from backtest.eventstudy import write_event_study
 
-            write_event_study(result.event_study, folder / EVENT_STUDY_DIR, charts=output.charts)
+            write_event_study(result.event_study, folder / EVENT_STUDY_DIR, charts=False)
+        if output.charts:
+            draw_charts(_all_charts(result, folder))  # on two cores where it can fork
         write_report(folder)  # last: it embeds the files written above
 
     return publish(Path(root), result.run_id, output.if_exists, write)
