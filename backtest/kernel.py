@@ -15,12 +15,13 @@ All arrays broadcast: ``entry_tick``, ``exit_tick`` and ``side`` may be shaped
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from backtest.engine import BPS
-from backtest.timeline import Timeline, session_bars, spread_ticks, tradable
+from backtest.timeline import Timeline, session_bars, spread_price, spread_stop_bars, tradable
 
 __all__ = ["KernelTrades", "TickPanel", "build_panel", "kernel_trades", "signal_ticks"]
 
@@ -32,27 +33,46 @@ EXIT_REASONS = ("time", "stop_loss", "take_profit")
 class TickPanel:
     """Tick prices of many tickers on one timeline: arrays shaped (tickers, ticks).
 
-    ``tradable`` (tickers, sessions) says which sessions have all four prices
-    (before gaps are filled for valuation).
+    ``bars`` are the :func:`~backtest.timeline.session_bars` (4, tickers, sessions)
+    the panel was spread from; ``tradable`` (tickers, sessions) says which sessions
+    have all four prices. ``price`` is NaN on the ticks of a session without a bar:
+    the sweep reads prices only inside windows it checked against ``tradable``
+    (``SweepData.clean_until``), so a filled value would never be used. The ``open``,
+    ``high`` and ``low`` tick arrays are spread on first use: only stop checks read
+    them, and a sweep without stops saves three full-size arrays.
     """
 
     tickers: tuple[str, ...]
     timeline: Timeline
     price: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
+    bars: np.ndarray
     tradable: np.ndarray | None = None
+
+    @cached_property
+    def _stop_bars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return spread_stop_bars(self.bars)
+
+    @property
+    def open(self) -> np.ndarray:
+        """The session's open on both of its ticks."""
+        return self._stop_bars[0]
+
+    @property
+    def high(self) -> np.ndarray:
+        """The open on an open tick, the session's high on its close tick."""
+        return self._stop_bars[1]
+
+    @property
+    def low(self) -> np.ndarray:
+        """The open on an open tick, the session's low on its close tick."""
+        return self._stop_bars[2]
 
 
 def build_panel(prices: dict[str, pd.DataFrame], timeline: Timeline) -> TickPanel:
-    """Every ticker's tick prices at once (see :func:`backtest.timeline.spread_ticks`)."""
+    """Every ticker's tick prices at once (see :func:`backtest.timeline.spread_ticks`; gaps stay NaN)."""
     tickers = tuple(sorted(prices))
     bars = session_bars([prices[t] for t in tickers], timeline.sessions)
-    ticks = spread_ticks(bars)
-    return TickPanel(
-        tickers, timeline, ticks.price, ticks.open, ticks.high, ticks.low, tradable(bars)
-    )
+    return TickPanel(tickers, timeline, spread_price(bars, fill_gaps=False), bars, tradable(bars))
 
 
 def at(values: np.ndarray, ticker: np.ndarray, tick: np.ndarray) -> np.ndarray:

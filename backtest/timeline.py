@@ -20,6 +20,8 @@ __all__ = [
     "TickPrices",
     "build_timeline",
     "session_bars",
+    "spread_price",
+    "spread_stop_bars",
     "spread_ticks",
     "tick_of",
     "tick_prices",
@@ -185,8 +187,10 @@ def tradable(bars: np.ndarray) -> np.ndarray:
     return ~np.isnan(bars).any(axis=0)
 
 
-def _fill_gaps(bars: np.ndarray) -> list[np.ndarray]:
-    """Each field of ``bars`` forward-filled along sessions, its leading gap back-filled.
+def _fill_gaps(bars: np.ndarray, fields: tuple[int, ...] | None = None) -> list[np.ndarray]:
+    """Fields of ``bars`` (all, or those numbered in ``fields``) forward-filled along
+    sessions, their leading gap back-filled. Where each value is read from depends on
+    all of ``bars``, whichever fields are asked for.
 
     Examples
     --------
@@ -202,7 +206,8 @@ def _fill_gaps(bars: np.ndarray) -> list[np.ndarray]:
     # cost more than the gather.
     source = _fill_source(valid)
     flat = np.broadcast_to(source + np.arange(0, bars[0].size, bars.shape[-1])[:, None], bars.shape)
-    return [field.ravel().take(where) for field, where in zip(bars, flat, strict=True)]
+    fields = range(len(bars)) if fields is None else fields
+    return [bars[i].ravel().take(flat[i]) for i in fields]
 
 
 def _fill_source(valid: np.ndarray) -> np.ndarray:
@@ -257,6 +262,38 @@ def _interleave(at_open: np.ndarray, at_close: np.ndarray) -> np.ndarray:
     return out
 
 
+def spread_price(bars: np.ndarray, fill_gaps: bool = True) -> np.ndarray:
+    """The fill price of :func:`spread_ticks` alone: open on open ticks, close on close ticks.
+
+    ``fill_gaps=False`` leaves sessions without a bar NaN, for callers that check
+    every window against :func:`tradable` before reading a price (the sweep): a
+    stray read there gives NaN, never a stale price, and the fill is not paid for.
+
+    Examples
+    --------
+    >>> bars = np.array([[[1.0, np.nan]], [[3.0, np.nan]], [[0.5, np.nan]], [[2.0, np.nan]]])
+    >>> spread_price(bars).tolist()  # the missing second session is filled from the first
+    [[1.0, 2.0, 1.0, 2.0]]
+    >>> spread_price(bars, fill_gaps=False).tolist()
+    [[1.0, 2.0, nan, nan]]
+    """
+    o, c = _fill_gaps(bars, (0, 3)) if fill_gaps else (bars[0], bars[3])
+    return _interleave(o, c)
+
+
+def spread_stop_bars(bars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``open, high, low`` tick arrays of :func:`spread_ticks` (only stop checks read them).
+
+    Examples
+    --------
+    >>> bars = np.array([[[1.0]], [[3.0]], [[0.5]], [[2.0]]])
+    >>> [a.tolist() for a in spread_stop_bars(bars)]
+    [[[1.0, 1.0]], [[1.0, 3.0]], [[1.0, 0.5]]]
+    """
+    o, h, lo = _fill_gaps(bars, (0, 1, 2))
+    return np.repeat(o, 2, axis=-1), _interleave(o, h), _interleave(o, lo)
+
+
 def spread_ticks(bars: np.ndarray) -> TickPrices:
     """Spread :func:`session_bars` onto the open/close ticks, gaps filled.
 
@@ -265,13 +302,7 @@ def spread_ticks(bars: np.ndarray) -> TickPrices:
     (a leading gap back-filled) for valuation only: signals never fill there,
     windows are checked first.
     """
-    o, h, lo, c = _fill_gaps(bars)
-    return TickPrices(
-        price=_interleave(o, c),
-        open=np.repeat(o, 2, axis=-1),
-        high=_interleave(o, h),
-        low=_interleave(o, lo),
-    )
+    return TickPrices(spread_price(bars), *spread_stop_bars(bars))
 
 
 def tick_prices(frame: pd.DataFrame, timeline: Timeline) -> TickPrices:
