@@ -221,6 +221,22 @@ def numpy_gather(w: Workload, combos: list[dict]) -> np.ndarray:
     return (p_out - p_in - w.fee * (p_in + p_out)) / p_in
 
 
+def numpy_gather_from_frames(w: Workload, combos: list[dict]) -> np.ndarray:
+    """(d') The same gather with its set-up timed: from the frames and events sweep_grid gets.
+
+    Builds the close matrix, each event's ticker row and session position the way
+    ``build_workload`` does, so both this and ``sweep_grid`` start from the same inputs.
+    """
+    tickers = sorted(w.prices)
+    close = np.vstack([w.prices[t]["close"].reindex(w.sessions).to_numpy() for t in tickers])
+    row = w.aligned["ticker"].map({t: i for i, t in enumerate(tickers)}).to_numpy()
+    pos = w.sessions.get_indexer(pd.DatetimeIndex(w.aligned["session"]))
+    offset, hold = combo_arrays(combos)
+    entry = pos[None, :] - offset
+    p_in, p_out = close[row, entry], close[row, entry + hold]
+    return (p_out - p_in - w.fee * (p_in + p_out)) / p_in
+
+
 def ours_prepare(w: Workload):
     """Index events and prices once (the part of a sweep that does not grow with the grid)."""
     spec = get_strategy("earnings_hold")
@@ -524,9 +540,23 @@ def main(argv: list[str] | None = None) -> None:
         "numpy gather (inline)", lambda: numpy_gather(w, w.combos), args.repeats
     )
     rows.append(row)
+    gather_s = row.seconds
+    row, from_frames = measure(
+        "numpy gather incl. set-up",
+        lambda: numpy_gather_from_frames(w, w.combos),
+        args.repeats,
+        "close matrix from the frames sweep_grid gets",
+    )
+    rows.append(row)
+    sweep_s = rows[1].seconds
+    ratios = (
+        f"sweep_grid end to end / numpy gather: {sweep_s / gather_s:.1f}x inline, "
+        f"{sweep_s / row.seconds:.1f}x with its set-up (target <= 2x)"
+    )
     checks = [
         compare("ours: sweep_grid", ours, full.returns),
         compare("numpy gather", ours, gathered),
+        compare("numpy gather incl. set-up", ours, from_frames),
     ]
     if not args.skip_vectorbt:
         vrows, vchecks = vectorbt_rows(w, args, ours)
@@ -535,6 +565,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         profile_kernel(data, combos)
     report(args, w, combos, rows, checks, kernel.seconds)
+    print("\n" + ratios)
     big_grid(w, args, kernel.seconds)
     if not args.skip_cold:
         run_s, import_s = cold_start()
