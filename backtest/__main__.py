@@ -1,5 +1,5 @@
 """``python -m backtest`` is the ``backtest`` command."""
 
-from backtest.cli import main
+from backtest.console import main
 
 main()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
 
 matplotlib.use("Agg")
 
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 SIZE, DPI = (10, 5), 110
+PNG_COMPRESS_LEVEL = 1
 BENCH_PREFIX = "benchmark:"
 EXCHANGE_TZ = "America/New_York"
 
@@ -36,12 +38,13 @@ def _figure() -> tuple[Figure, object]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    """Lay ``fig`` out tightly and write it as a PNG, drawing it once."""
     path = Path(path)
-    fig.tight_layout()
-    # tight_layout leaves a placeholder layout engine, which makes savefig lay the
-    # figure out again in an extra draw pass (~15% of a chart's time).
-    fig.set_layout_engine("none")
-    fig.savefig(path)
+    # Not fig.tight_layout(): it leaves a placeholder layout engine on the figure,
+    # for which savefig runs a second, non-rendering draw (a quarter of a chart's time).
+    TightLayoutEngine().execute(fig)
+    # zlib level 1, not PIL's 6: same pixels, ~10% larger files, a third less encoding.
+    fig.savefig(path, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     return path
 
 

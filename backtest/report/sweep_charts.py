@@ -10,6 +10,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from backtest.report.charts import _save
+
 __all__ = ["plot_heatmap", "plot_heatmaps"]
 
 MAX_PAIRS = 6
@@ -33,9 +35,7 @@ def plot_heatmap(table: pd.DataFrame, x: str, y: str, metric: str, path: Path) -
         ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
     ax.set(xlabel=x, ylabel=y, title=f"{metric} (mean over other parameters)")
     fig.colorbar(image, ax=ax, label=metric)
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return _save(fig, path)
 
 
 def plot_heatmaps(table: pd.DataFrame, swept: list[str], metric: str, folder: Path) -> list[Path]:
