@@ -7,10 +7,7 @@ Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -33,11 +30,7 @@ app = typer.Typer(
 # Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-# "helper": the engine helper the console entry point started, until a command takes it.
-STATE = {"debug": False, "offline": False, "helper": None}
-#: What a run imports after its simulations; imported while the engine helper imports
-#: vectorbt (which is what would otherwise have brought scipy.stats in).
-AFTER_SIMULATION = ("scipy.stats", "backtest.eventstudy.charts")
+STATE = {"debug": False, "offline": False}
 
 ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
 SetOpt = Annotated[
@@ -149,23 +142,6 @@ def _metrics_rows(frame) -> Table:
     return table
 
 
-@contextmanager
-def _engine_helper() -> Iterator[None]:
-    """Send the command's simulations to the helper the console started, if it did.
-
-    See :mod:`backtest.engine_helper`. This process meanwhile imports what it needs
-    after the simulations, since it would otherwise sit waiting for the helper.
-    """
-    from backtest.engine_helper import active_helper
-
-    helper, STATE["helper"] = STATE["helper"], None
-    with active_helper(helper):
-        if helper is not None:
-            for name in AFTER_SIMULATION:
-                importlib.import_module(name)
-        yield
-
-
 @app.command()
 def run(
     config: Annotated[
@@ -192,10 +168,9 @@ def run(
         return
     if config is None:
         raise typer.BadParameter("give a config file, or --verify results/<run-id>")
-    with _engine_helper():
-        from backtest.run import run as run_backtest
+    from backtest.run import run as run_backtest
 
-        result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
+    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
@@ -488,10 +463,9 @@ def compare(
     from backtest.compare import compare_configs, publish_compare
     from backtest.config import load_config
 
-    with _engine_helper():
-        result = compare_configs(configs, set_ or [])
-        root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
-        folder = publish_compare(result, Path(root))
+    result = compare_configs(configs, set_ or [])
+    root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
+    folder = publish_compare(result, Path(root))
     console.print(_metrics_table(result.metrics))
     _print_comparison(result.comparison)
     console.print(f"results: {folder}")
@@ -661,21 +635,14 @@ def _print_error(exc: BacktestError) -> None:
     err_console.print(message, highlight=False, soft_wrap=True, emoji=False)
 
 
-def main(helper=None) -> None:
-    """Console entry point: one-line errors with exit code 2 unless --debug.
-
-    ``helper``: an :class:`~backtest.engine_helper.EngineHelper` started by
-    :func:`backtest.console.main`, for the command to simulate in; stopped at exit.
-    """
+def main() -> None:
+    """Console entry point: one-line errors with exit code 2 unless --debug."""
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
-    STATE["helper"] = helper
     try:
         _dispatch()
     finally:
-        if STATE["helper"] is not None:  # the command never took it (usage error, --help)
-            STATE["helper"].close()
         _skip_exit_collection()
 
 

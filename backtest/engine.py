@@ -73,11 +73,6 @@ def simulate(
 ) -> EngineResult:
     """Run the configured engine on one strategy's signals."""
     if settings.engine == "vectorbt":
-        from backtest.engine_helper import simulate_in_helper
-
-        result = simulate_in_helper(signals, prices, timeline, settings)
-        if result is not None:
-            return result
         from backtest.engine_vbt import run_vectorbt
 
         return run_vectorbt(signals, prices, timeline, settings)

@@ -194,4 +194,4 @@ def car_charts(result, folder: Path) -> list[Chart]:
 
 def write_car_charts(result, folder: Path) -> list[Path]:
     """Write every chart of :func:`car_charts` into the existing ``folder``; return their paths."""
-    return draw_charts(car_charts(result, folder), parallel=False)
+    return draw_charts(car_charts(result, folder))

@@ -166,7 +166,7 @@ def write_results(result, root: Path) -> Path:
 
             write_event_study(result.event_study, folder / EVENT_STUDY_DIR, charts=False)
         if output.charts:
-            draw_charts(_all_charts(result, folder))  # on two cores where it can fork
+            draw_charts(_all_charts(result, folder))
         write_report(folder)  # last: it embeds the files written above
 
     return publish(Path(root), result.run_id, output.if_exists, write)
