@@ -1,5 +1,5 @@
 """``python -m backtest`` is the ``backtest`` command."""
 
-from backtest.console import main
+from backtest.cli.console import main
 
 main()

@@ -7,9 +7,9 @@ Workload W1 (see benchmarks/RESULTS.md): the 500 tickers of the dieperdev
 entry and exit at the close, fee 0.1% per fill. Every method gets the same data,
 already in memory, and must produce the same trades:
 
-(a) our sweep through its public API: :func:`backtest.sweep.sweep_grid`
-    (end to end) and :func:`backtest.sweep.chunk_returns` (the kernel alone,
-    on data :func:`backtest.sweep.prepare` indexed once);
+(a) our sweep through its public API: :func:`backtest.sweep.evaluate.sweep_grid`
+    (end to end) and :func:`backtest.sweep.evaluate.chunk_returns` (the kernel alone,
+    on data :func:`backtest.sweep.evaluate.prepare` indexed once);
 (b) vectorbt ``Portfolio.from_signals`` with the Numba engine and (c) the Rust
     engine, one column per (combination, ticker), timed up to its trade records;
 (d) a plain numpy gather written here: price at the entry close, price at the
@@ -65,10 +65,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import backtest  # noqa: E402
+from backtest.core.sessions import get_calendar  # noqa: E402
 from backtest.events.align import align_events  # noqa: E402
-from backtest.sessions import get_calendar  # noqa: E402
-from backtest.signals import MarketView, get_strategy  # noqa: E402
-from backtest.sweep import chunk_returns, expand_grid, prepare, sweep_grid  # noqa: E402
+from backtest.strategy.signals import MarketView, get_strategy  # noqa: E402
+from backtest.sweep.evaluate import chunk_returns, expand_grid, prepare, sweep_grid  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dieperdev_yfinance" / "liquid500"
 PARQUET_GLOB = "liquid500_daily_*.parquet"

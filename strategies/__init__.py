@@ -1,6 +1,6 @@
 """Built-in strategies, one per module; importing this package registers them all."""
 
-from strategies import (
+from backtest.strategies import (
     analyst_revision_drift,
     earnings_hold,
     gap,

@@ -1,6 +1,6 @@
 """Small array helpers the strategy planners share (ticks, drops, plan assembly).
 
-Ticks are the global tick axis of :mod:`backtest.plan`: ``2 * session + 0``
+Ticks are the global tick axis of :mod:`backtest.strategy.plan`: ``2 * session + 0``
 for a session's open, ``+ 1`` for its close.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes
 
 __all__ = ["assemble", "first_open_after", "leaves_calendar", "signed", "tick_ns"]
 
@@ -47,7 +47,7 @@ def signed(value: np.ndarray, minimum: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Examples
     --------
     >>> side, drop = signed(np.array([2.0, -0.5, np.nan, 0.0]), np.array([[1.0]]))
-    >>> from backtest.plan import REASONS
+    >>> from backtest.strategy.plan import REASONS
     >>> side.tolist(), [REASONS[c] for c in drop[0]]
     ([[1, -1, 0, 0]], ['', 'below_threshold', 'no_direction', 'no_direction'])
     """

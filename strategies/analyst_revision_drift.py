@@ -16,7 +16,7 @@ Timing. Entry at the event's first tradable point (its aligned session and
 fill point: a note published before the open fills at that open; during or
 after the session, at the next open), which is after publication; exit
 ``hold_sessions`` sessions later at ``exit_at``
-(:func:`backtest.plan.hold_exit_tick`).
+(:func:`backtest.strategy.plan.hold_exit_tick`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from backtest.strategies._shared import assemble, leaves_calendar, signed
 from pydantic import Field
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
-from backtest.signals import MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, leaves_calendar, signed
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 __all__ = [
     "NAME",

@@ -9,7 +9,7 @@ with ``events.unknown_timing: before_open``). Entry is at ``entry_at`` of
 session R - ``entry_offset`` (negative: after R); exit at ``exit_at`` of session
 R + ``exit_offset`` (negative: before R, e.g. a pre-earnings run-up), or, when
 ``hold_sessions`` > 0, that many sessions after the entry
-(:func:`backtest.plan.hold_exit_tick`). Offsets count exchange sessions, never
+(:func:`backtest.strategy.plan.hold_exit_tick`). Offsets count exchange sessions, never
 calendar days. An entry before the
 report's date was public (``known_at``) is dropped as ``entry_before_known_at``.
 ``side: surprise`` uses the report's content, so it may only enter at or after
@@ -21,11 +21,19 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from backtest.strategies._shared import assemble, leaves_calendar
 from pydantic import Field, model_validator
 
-from backtest.plan import Drop, EventArrays, Plan, choose, drop_codes, hold_exit_tick, session_tick
-from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, leaves_calendar
+from backtest.strategy.plan import (
+    Drop,
+    EventArrays,
+    Plan,
+    choose,
+    drop_codes,
+    hold_exit_tick,
+    session_tick,
+)
+from backtest.strategy.signals import AT_RANK, MarketView, StrategyParams, register_planner
 
 NAME = "earnings_hold"
 

@@ -21,7 +21,7 @@ decision that precedes its own input. So the entry is at G's close
 (``entry_at: close``, e.g. a market-on-close order sent during the session) or
 at the next session's open (``entry_at: next_open``). The exit is
 ``hold_sessions`` sessions after the entry, at ``exit_at``
-(:func:`backtest.plan.hold_exit_tick`).
+(:func:`backtest.strategy.plan.hold_exit_tick`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from backtest.strategies._shared import assemble, first_open_after, leaves_calendar, signed, tick_ns
 from pydantic import Field
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
-from backtest.signals import MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, first_open_after, leaves_calendar, signed, tick_ns
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 __all__ = ["GapParams", "opening_gap", "opening_gaps", "plan_gap_fade", "plan_gap_follow"]
 

@@ -7,7 +7,7 @@ fill point: a pre-market article fills at that day's open). Direction, with
 ``side: catalyst``, is the sign of the move the article reports (``move_pct``)
 or, when it reports none, the sign of the last *closed* session's return before
 entry. Exit is ``hold_sessions`` sessions later at ``exit_at``
-(:func:`backtest.plan.hold_exit_tick`: an open entry with a close exit and
+(:func:`backtest.strategy.plan.hold_exit_tick`: an open entry with a close exit and
 ``hold_sessions: 1`` exits the same day's close).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
-from backtest.signals import MarketView, StrategyParams, register_planner
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 NAME = "news_momentum"
 

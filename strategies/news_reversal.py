@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from backtest.strategies.news_momentum import plan_news_momentum
 from pydantic import Field
 
-from backtest.plan import EventArrays, Plan
-from backtest.signals import MarketView, StrategyParams, register_planner
-from strategies.news_momentum import plan_news_momentum
+from backtest.strategy.plan import EventArrays, Plan
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 __all__ = ["NAME", "NewsReversalParams", "plan_news_reversal"]
 

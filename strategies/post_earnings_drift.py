@@ -20,7 +20,7 @@ reaction session (the event's aligned session), and never before R's close:
 report filled at the close R's open precedes the report, and for the others it
 would trade the reaction gap rather than the drift. The exit is
 ``hold_sessions`` sessions after the entry, at ``exit_at``
-(:func:`backtest.plan.hold_exit_tick`).
+(:func:`backtest.strategy.plan.hold_exit_tick`).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from backtest.strategies._shared import assemble, leaves_calendar
+from backtest.strategies.earnings_hold import surprise_pct
 from pydantic import Field, model_validator
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick, session_tick
-from backtest.signals import MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, leaves_calendar
-from strategies.earnings_hold import surprise_pct
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes, hold_exit_tick, session_tick
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 __all__ = ["NAME", "PostEarningsDriftParams", "bucket_side", "plan_post_earnings_drift"]
 
@@ -74,7 +74,7 @@ def bucket_side(surprise: np.ndarray, g: dict) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> g = {"long_above_pct": np.array([[5.0]]), "short_below_pct": np.array([[-5.0]])}
     >>> side, drop = bucket_side(np.array([5.0, -7.0, 1.0, np.nan]), g)
-    >>> from backtest.plan import REASONS
+    >>> from backtest.strategy.plan import REASONS
     >>> side.tolist(), [REASONS[c] for c in drop[0]]
     ([[1, -1, 0, 0]], ['', '', 'middle_bucket', 'no_surprise'])
     """

@@ -41,11 +41,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from backtest.strategies._shared import assemble, leaves_calendar
 from pydantic import Field, model_validator
 
-from backtest.plan import Drop, EventArrays, Plan, drop_codes, session_tick
-from backtest.signals import AT_RANK, MarketView, StrategyParams, register_planner
-from strategies._shared import assemble, leaves_calendar
+from backtest.strategy.plan import Drop, EventArrays, Plan, drop_codes, session_tick
+from backtest.strategy.signals import AT_RANK, MarketView, StrategyParams, register_planner
 
 __all__ = ["NAME", "PreEarningsRunupParams", "exit_tick", "plan_pre_earnings_runup"]
 

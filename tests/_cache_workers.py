@@ -67,7 +67,7 @@ def fetch_through_fake_yahoo(
     """
     from yahoo_fake import FakeYahoo, scaled_charts
 
-    from backtest.data.fetch import fetch_tickers
+    from backtest.run.fetch import fetch_tickers
 
     clock, fake = pd.Timestamp(now), FakeYahoo(scaled_charts(), latency=0.05)
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
+from backtest.core.sessions import get_calendar
 from backtest.data.synthetic import geometric_prices
-from backtest.sessions import get_calendar
 
 # CI replays the same examples on every run (a red main must mean a change broke it);
 # at a desk, each run explores new ones. Found failures get an @example.

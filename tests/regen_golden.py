@@ -30,10 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.config import load_config
+from backtest.config.model import load_config
 from backtest.data.cache import CACHE_ENV
-from backtest.run import RunInputs, RunResult, backtest_inputs, load_inputs
-from backtest.signals import get_strategy
+from backtest.run.runner import RunInputs, RunResult, backtest_inputs, load_inputs
+from backtest.strategy.signals import get_strategy
 
 __all__ = ["CONFIGS", "GOLDEN_DIR", "build", "diff", "main", "read", "render"]
 

@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from backtest import signals
 from backtest.audit import run_audit
 from backtest.audit.decay import delay_events
 from backtest.audit.timing import hour_only_flags, publish_late
-from backtest.cli import app
-from backtest.config import load_config
+from backtest.cli.commands import app
+from backtest.config.model import load_config
 from backtest.events.align import align_events
 from backtest.events.loaders import load_inline_events
-from backtest.signals import StrategyParams, register
+from backtest.strategy import signals
+from backtest.strategy.signals import StrategyParams, register
 from tests.conftest import CAL, base_config, write_config
 
 FAR = pd.Timestamp("2200-01-01", tz="UTC")

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from _cache_workers import KEY, version_frame, write_forever, write_n
 
+from backtest.core.errors import CacheCorrupt, DataError
 from backtest.data.cache import CACHE_ENV, SCHEMA_VERSION, CacheKey, ParquetCache, cache_root
-from backtest.errors import CacheCorrupt, DataError
 
 FETCHED = pd.Timestamp("2026-02-20 22:00", tz="UTC")
 

@@ -17,23 +17,23 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from backtest.config import config_hash, load_config
-from backtest.data import FilePrices, load_prices, validate_prices
-from backtest.data.prices import apply_basis
-from backtest.data.synthetic import geometric_prices
-from backtest.errors import (
+from backtest.config.model import config_hash, load_config
+from backtest.core.errors import (
     DataIntegrityError,
     DataUnavailable,
     EventError,
     LookAheadError,
     StrategyError,
 )
+from backtest.core.sessions import session_instant
+from backtest.data import FilePrices, load_prices, validate_prices
+from backtest.data.prices import apply_basis
+from backtest.data.synthetic import geometric_prices
 from backtest.events.align import DATA_LOSS_REASONS, align_events
 from backtest.events.table import make_event_table
-from backtest.pipeline import run_strategy
-from backtest.run import backtest_inputs, load_inputs, run_loaded
-from backtest.sessions import session_instant
-from backtest.signals import MarketView, StrategyParams, check_signals, register
+from backtest.run.pipeline import run_strategy
+from backtest.run.runner import backtest_inputs, load_inputs, run_loaded
+from backtest.strategy.signals import MarketView, StrategyParams, check_signals, register
 from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices
 from tests.test_invariants import SAME_DAY, events_st, make_events, random_walk
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
@@ -614,7 +614,7 @@ class NoParams(StrategyParams):
 
 @pytest.fixture
 def registry(monkeypatch):
-    from backtest import signals
+    from backtest.strategy import signals
 
     monkeypatch.setattr(signals, "_REGISTRY", dict(signals.registered_strategies()))
     return register
@@ -997,7 +997,7 @@ def test_i18_a_strategy_cannot_mutate_the_events_it_is_given(market):
     before = aligned.copy(deep=True)
     from types import SimpleNamespace
 
-    from backtest.signals import registered_strategies
+    from backtest.strategy.signals import registered_strategies
 
     for name, spec in sorted(registered_strategies().items()):
         run_strategy(

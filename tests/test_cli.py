@@ -9,11 +9,11 @@ import sys
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
+from backtest.config.model import load_config
+from backtest.core.errors import BacktestError
 from backtest.data.cache import CACHE_ENV, ParquetCache
 from backtest.data.yahoo import YFinancePrices
-from backtest.errors import BacktestError
-from backtest.run import run_loaded
+from backtest.run.runner import run_loaded
 from tests.conftest import REPO, base_config, write_config, write_prices
 from tests.test_pipeline import HOLD, MOMENTUM, NEWS
 
@@ -164,7 +164,7 @@ def test_debug_shows_the_traceback_of_a_catalogue_fault(tmp_path, market):
     done = cli_env("--debug", "run", str(path), env=env)
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
-    assert "backtest.errors.CacheCorrupt: cache file" in done.stderr
+    assert "backtest.core.errors.CacheCorrupt: cache file" in done.stderr
 
 
 def test_r5_a_run_with_no_trades_exits_0(tmp_path, market):

@@ -8,9 +8,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from backtest.cli import app
-from backtest.compare import compare_configs
-from backtest.errors import ConfigError
+from backtest.cli.commands import app
+from backtest.compare.runner import compare_configs
+from backtest.core.errors import ConfigError
 from tests.conftest import base_config, write_config
 from tests.test_audit import BUILT_INS, EARNINGS, NEWS
 

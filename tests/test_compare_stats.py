@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from scipy import linalg, stats
 
-from backtest import compare_stats as cs
-from backtest.errors import DataIntegrityError
+from backtest.core.errors import DataIntegrityError
+from backtest.stats import compare as cs
 
 
 # ---- Welch ----------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backtest.config import config_hash, load_config
-from backtest.errors import ConfigError
+from backtest.config.model import config_hash, load_config
+from backtest.core.errors import ConfigError
 from tests.conftest import REPO
 
 SEED = (REPO / "configs" / "baba_2026.yaml").read_text()

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from yahoo_fake import FakeYahoo, load_chart
 
+from backtest.core.errors import CacheCorrupt, DataUnavailable
+from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.cache import ParquetCache
 from backtest.data.yahoo import YFinancePrices, yfinance_module
-from backtest.errors import CacheCorrupt, DataUnavailable
-from backtest.sessions import get_calendar
 
 CAL = get_calendar("XNYS")
 AFTER_CLOSE_0227 = pd.Timestamp("2026-02-27 22:00", tz="UTC")
@@ -260,10 +260,10 @@ def test_refresh_without_a_cache_and_network_down_is_the_plain_error(tmp_path):
 
 
 def test_refresh_with_offline_is_a_config_error_in_every_yahoo_source(tmp_path):
-    from backtest.data.fetch import fetch_tickers
-    from backtest.errors import ConfigError
+    from backtest.core.errors import ConfigError
     from backtest.events.yahoo_analyst import YFinanceAnalyst
     from backtest.events.yahoo_earnings import YFinanceEarnings
+    from backtest.run.fetch import fetch_tickers
 
     cache, fake = ParquetCache(tmp_path / "cache"), FakeYahoo()
     match = r"^--refresh and --offline cannot be used together: .*; drop one$"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vectorbt.base import column_grouper
 
-from backtest.engine_vbt import group_lens, numpy_group_lens
+from backtest.engine.vectorbt import group_lens, numpy_group_lens
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,8 +47,8 @@ def test_the_substitute_is_restored_after_the_simulation():
 
 
 SCRIPT = """
-from backtest.config import load_config
-from backtest.run import run_loaded
+from backtest.config.model import load_config
+from backtest.run.runner import run_loaded
 from vectorbt.base import column_grouper
 res = run_loaded(load_config("configs/baba_2026.yaml"))
 assert len(res.trades) > 0, res.trades

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 from yahoo_fake import FakeYahoo
 
-from backtest.cli import app
-from backtest.config import config_hash, load_config
+from backtest.cli.commands import app
+from backtest.config.model import config_hash, load_config
+from backtest.core.errors import ConfigError, EventError
 from backtest.data.cache import CACHE_ENV, ParquetCache
 from backtest.data.yahoo import yfinance_module
-from backtest.errors import ConfigError, EventError
 from backtest.events.crosscheck import (
     CONFLICT,
     LESS_PRECISE,
@@ -31,7 +31,7 @@ from backtest.events.crosscheck import (
 )
 from backtest.events.table import make_event_table
 from backtest.events.yahoo_earnings import YFinanceEarnings
-from backtest.pipeline import align, load_events_and_drops, load_events_by_source, load_market
+from backtest.run.pipeline import align, load_events_and_drops, load_events_by_source, load_market
 from tests.conftest import CAL, REPO, write_config
 
 NY = "America/New_York"

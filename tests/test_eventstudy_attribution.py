@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
+from backtest.config.model import load_config
+from backtest.core.sessions import get_calendar, session_instant
 from backtest.data.synthetic import geometric_prices
 from backtest.eventstudy import attribute_trades, extreme_events, run_event_study
-from backtest.run import run_loaded
-from backtest.sessions import get_calendar, session_instant
+from backtest.run.runner import run_loaded
 from tests.conftest import REPO, SESSIONS
 
 CAL = get_calendar("XNYS")

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.config import load_config
-from backtest.errors import ConfigError
+from backtest.config.model import load_config
+from backtest.core.errors import ConfigError
 from backtest.eventstudy import headline
-from backtest.run import run, run_loaded
+from backtest.run.runner import run, run_loaded
 from tests.conftest import REPO, base_config, write_config
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 

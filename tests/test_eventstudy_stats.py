@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.events import align_events, load_bundled_earnings
 from backtest.eventstudy import (
@@ -29,7 +30,6 @@ from backtest.eventstudy import (
     run_event_study,
 )
 from backtest.eventstudy.market_model import fit_market_model, standardized_ar
-from backtest.sessions import get_calendar
 
 TOL = 1e-9
 

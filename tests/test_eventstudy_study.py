@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from backtest.core.errors import DataIntegrityError
+from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.synthetic import geometric_prices
-from backtest.errors import DataIntegrityError
 from backtest.events import align_events, load_bundled_earnings
-from backtest.eventstudy import EventStudyConfig, run_event_study, write_event_study
-from backtest.sessions import get_calendar
+from backtest.eventstudy import EventStudyConfig, run_event_study
+from backtest.report.eventstudy_writer import write_event_study
 
 TICKERS = ["BABA", "BIDU", "JD", "PDD", "NTES", "AMZN", "NFLX", "TSLA"]
 NOW = pd.Timestamp("2026-07-24", tz="UTC")
@@ -217,7 +218,7 @@ def test_write_event_study(tmp_path, bundled):
 
 
 def test_the_caar_comparison_legend_names_the_band_and_its_level(tmp_path, monkeypatch):
-    from backtest.eventstudy import charts
+    from backtest.report import eventstudy_charts as charts
 
     drawn = []
     monkeypatch.setattr(charts, "_save", lambda fig, path: drawn.append(fig) or path)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
-from backtest.run import run_loaded
+from backtest.config.model import load_config
+from backtest.run.runner import run_loaded
 from tests import regen_golden
 from tests.conftest import REPO
 

@@ -12,10 +12,10 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from backtest.core.sessions import session_instant
 from backtest.events.align import align_events
 from backtest.events.table import make_event_table
-from backtest.sessions import session_instant
-from backtest.signals import (
+from backtest.strategy.signals import (
     MarketView,
     check_signals,
     registered_strategies,

@@ -26,9 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from backtest import metrics as m
-from backtest.cli import METRIC_FORMATS
-from backtest.errors import DataIntegrityError
+from backtest.cli.commands import METRIC_FORMATS
+from backtest.core.errors import DataIntegrityError
+from backtest.stats import metrics as m
 
 DECIMALS = 8
 IDX = pd.date_range("2000-1-30", periods=9, freq="D")  # [Q]/[R] index of the 9-day vectors

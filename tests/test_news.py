@@ -8,12 +8,12 @@ import shutil
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
-from backtest.errors import ConfigError, EventError
+from backtest.config.model import load_config
+from backtest.core.errors import ConfigError, EventError
+from backtest.core.sessions import get_calendar
 from backtest.events.news import evidence_table, load_news_folder
-from backtest.pipeline import align, load_events_and_drops, load_market
-from backtest.run import run_loaded
-from backtest.sessions import get_calendar
+from backtest.run.pipeline import align, load_events_and_drops, load_market
+from backtest.run.runner import run_loaded
 from tests.conftest import REPO
 
 CAL = get_calendar("XNYS")

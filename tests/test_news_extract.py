@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
 from backtest.events.article import parse_article
 from backtest.events.extract import (
     find_analyst_actions,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtest.config import load_config
-from backtest.errors import BacktestError, ConfigError, DataUnavailable, LookAheadError
-from backtest.run import run_loaded
+from backtest.config.model import load_config
+from backtest.core.errors import BacktestError, ConfigError, DataUnavailable, LookAheadError
+from backtest.run.runner import run_loaded
 from tests.conftest import base_config, write_config, write_prices
 
 G, GAP = 0.01, 0.002
@@ -168,8 +168,8 @@ def test_engines_agree_trade_for_trade(tmp_path, market):
 
 def test_a_peeking_strategy_is_caught(tmp_path, market, monkeypatch):
     """A user strategy that takes its direction from the entry session's own close."""
-    from backtest import signals
-    from backtest.signals import StrategyParams, register
+    from backtest.strategy import signals
+    from backtest.strategy.signals import StrategyParams, register
 
     monkeypatch.setattr(signals, "_REGISTRY", dict(signals.registered_strategies()))
 

@@ -1,4 +1,4 @@
-"""Portfolio caps and sizing (backtest.portfolio): counts, weights, order, no look-ahead.
+"""Portfolio caps and sizing (backtest.engine.portfolio): counts, weights, order, no look-ahead.
 
 Every expected value is derived by hand: caps count positions of ``position_pct``
 each, and on zero-cost runs an entry's value is ``size * price``, which the
@@ -15,16 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.config import PortfolioConfig, load_config
+from backtest.config.model import PortfolioConfig, load_config
+from backtest.core.errors import ConfigError
+from backtest.core.timeline import build_timeline
 from backtest.data.synthetic import geometric_prices
-from backtest.engine import EngineSettings, run_reference
-from backtest.engine_vbt import run_vectorbt
-from backtest.errors import ConfigError
-from backtest.portfolio import PORTFOLIO_REASONS, PortfolioCaps, apply_portfolio_caps
-from backtest.run import run, run_loaded
-from backtest.sweep_run import PORTFOLIO_NOTE, run_sweep
-from backtest.timeline import build_timeline
-from backtest.verify import verify_results
+from backtest.engine.portfolio import PORTFOLIO_REASONS, PortfolioCaps, apply_portfolio_caps
+from backtest.engine.reference import run_reference
+from backtest.engine.rules import EngineSettings
+from backtest.engine.vectorbt import run_vectorbt
+from backtest.run.runner import run, run_loaded
+from backtest.run.verify import verify_results
+from backtest.sweep.runner import PORTFOLIO_NOTE, run_sweep
 from tests.conftest import CAL, REPO, SESSIONS, write_config, write_prices
 
 DAYS = pd.bdate_range("2026-01-05", periods=40)  # pure cap tests need dates only

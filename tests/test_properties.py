@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtest.config import load_config
-from backtest.engine import EngineSettings
+from backtest.config.model import load_config
+from backtest.core.timeline import build_timeline
+from backtest.engine.simulate import EngineSettings
 from backtest.events.align import align_events
-from backtest.pipeline import run_strategy, simulate_run
-from backtest.run import run_loaded
-from backtest.signals import MarketView, registered_strategies
-from backtest.timeline import build_timeline
+from backtest.run.pipeline import run_strategy, simulate_run
+from backtest.run.runner import run_loaded
+from backtest.strategy.signals import MarketView, registered_strategies
 from tests.conftest import CAL, SESSIONS, write_config, write_prices
 from tests.test_invariants import PARAMS, SAME_DAY, events_st, make_events, random_walk
 

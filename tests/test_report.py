@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from backtest.errors import ResultsExistError
+from backtest.core.errors import ResultsExistError
 from backtest.report.writer import publish
-from backtest.run import run
+from backtest.run.runner import run
 from tests.conftest import base_config, write_config
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 

@@ -14,7 +14,7 @@ import pytest
 from backtest.data.synthetic import geometric_prices
 from backtest.report import html as report_html
 from backtest.report.html import render_report, write_report
-from backtest.run import run
+from backtest.run.runner import run
 from tests.conftest import REPO, SESSIONS, base_config, write_config, write_prices
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 

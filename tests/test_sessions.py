@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
+from backtest.core.sessions import align_to_session, get_calendar, session_instant, shift_session
 from backtest.events.table import resolve_timing
-from backtest.sessions import align_to_session, get_calendar, session_instant, shift_session
 
 CAL = get_calendar("XNYS")
 NY = "America/New_York"
@@ -390,7 +390,7 @@ def test_calendar_cache_reads_back_what_it_built_and_rebuilds_a_corrupt_entry(
 ):
     import exchange_calendars as xcals
 
-    from backtest.calendar_cache import cached_calendar, entry_path
+    from backtest.core.calendar_cache import cached_calendar, entry_path
     from backtest.data.cache import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))

@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 from yahoo_fake import FakeYahoo, load_chart
 
-from backtest.config import load_config
+from backtest.config.model import load_config
+from backtest.core.errors import DataIntegrityError
 from backtest.data import validate_prices
 from backtest.data.cache import CacheKey, ParquetCache
 from backtest.data.prices import load_prices
 from backtest.data.synthetic import geometric_prices
 from backtest.data.yahoo import YFinancePrices
-from backtest.errors import DataIntegrityError
-from backtest.run import run_loaded
+from backtest.run.runner import run_loaded
 from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices
 from tests.test_data_yahoo import fresh_yfinance  # noqa: F401  (autouse: yfinance caches in tmp)
 from tests.test_pipeline import MOMENTUM, NEWS

@@ -16,8 +16,8 @@ import sys
 import pandas as pd
 import pytest
 
+from backtest.core.errors import ConfigError
 from backtest.data.synthetic import geometric_prices
-from backtest.errors import ConfigError
 from tests.conftest import SESSIONS, base_config, write_prices
 from tests.test_pipeline import EARNINGS, NEWS, only_trade, run_config
 
@@ -277,8 +277,8 @@ def test_analyst_stated_direction_from_an_event_csv(tmp_path, market):
 
 PLUGIN = '''
 import numpy as np
-from backtest.plan import KEEP, Plan, hold_exit_tick
-from backtest.signals import StrategyParams, register_planner
+from backtest.strategy.plan import KEEP, Plan, hold_exit_tick
+from backtest.strategy.signals import StrategyParams, register_planner
 
 
 class P(StrategyParams):
@@ -298,7 +298,7 @@ def plan(ev, market, g):
 @pytest.fixture
 def registry(monkeypatch):
     """Restore the strategy registry and forget the plugin modules after a plugin test."""
-    from backtest import signals
+    from backtest.strategy import signals
 
     monkeypatch.setattr(signals, "_REGISTRY", dict(signals.registered_strategies()))
     yield
@@ -360,7 +360,7 @@ def test_every_strategy_and_parameter_is_documented_and_listed():
     """configs/example.yaml names every strategy and parameter; `backtest strategies` lists them."""
     import subprocess
 
-    from backtest.signals import registered_strategies
+    from backtest.strategy.signals import registered_strategies
     from tests.conftest import REPO
 
     example = (REPO / "configs" / "example.yaml").read_text()
@@ -384,7 +384,7 @@ def test_a_plan_with_string_reasons_reports_them_as_given():
     """Plugins may still write drop reasons as strings (KEEP = trade), including their own."""
     import numpy as np
 
-    from backtest.plan import KEEP, Drop, EventArrays, Plan, plan_to_signals, tick_instants
+    from backtest.strategy.plan import KEEP, Drop, EventArrays, Plan, plan_to_signals, tick_instants
     from tests.conftest import CAL
 
     events = pd.DataFrame({"event_id": ["a", "b", "c"], "ticker": ["X", "X", "Y"]})

@@ -16,17 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.core.timeline import build_timeline
 from backtest.data import BundledPrices, load_prices
-from backtest.engine import EngineSettings
-from backtest.engine_vbt import run_vectorbt
+from backtest.engine.kernel import EXIT_REASONS, build_panel, kernel_trades, signal_ticks
+from backtest.engine.simulate import EngineSettings
+from backtest.engine.vectorbt import run_vectorbt
 from backtest.events import load_bundled_earnings
 from backtest.events.align import align_events
 from backtest.events.table import make_event_table
-from backtest.kernel import EXIT_REASONS, build_panel, kernel_trades, signal_ticks
-from backtest.plan import event_arrays, plan_to_signals
-from backtest.signals import MarketView, get_strategy, window_drops
-from backtest.sweep import _grid_arrays
-from backtest.timeline import build_timeline
+from backtest.strategy.plan import event_arrays, plan_to_signals
+from backtest.strategy.signals import MarketView, get_strategy, window_drops
+from backtest.sweep.evaluate import _grid_arrays
 from tests.conftest import CAL
 
 TICKERS = ["AMZN", "BABA", "BIDU", "NFLX", "TSLA"]

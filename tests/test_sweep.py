@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.config import load_config
-from backtest.errors import ConfigError
-from backtest.run import run_loaded
-from backtest.sweep_run import run_sweep, sweep_and_publish
-from backtest.walkforward import deflated_sharpe, folds_by_date
+from backtest.config.model import load_config
+from backtest.core.errors import ConfigError
+from backtest.run.runner import run_loaded
+from backtest.stats.walkforward import deflated_sharpe, folds_by_date
+from backtest.sweep.runner import run_sweep, sweep_and_publish
 from tests.conftest import REPO, write_config
 
 NOW = pd.Timestamp("2026-11-25", tz="UTC")
@@ -184,7 +184,7 @@ def _geometric_setup():
 
 
 def test_sweep_grid_returns_hand_derived_close_to_close_returns():
-    from backtest.sweep import sweep_grid
+    from backtest.sweep.evaluate import sweep_grid
 
     prices, aligned = _geometric_setup()
     grid = {"entry_offset": [-1, 0, 2], "hold_sessions": [1, 3], "side": ["long", "short"]}
@@ -203,7 +203,7 @@ def test_sweep_grid_returns_hand_derived_close_to_close_returns():
 
 
 def test_sweep_grid_chunks_and_reports_invalid_combinations():
-    from backtest.sweep import sweep_grid
+    from backtest.sweep.evaluate import sweep_grid
 
     prices, aligned = _geometric_setup()
     grid = {"entry_offset": [0, 1], "hold_sessions": [0, 1, 2]}  # (0, hold 0) exits at entry
@@ -215,7 +215,7 @@ def test_sweep_grid_chunks_and_reports_invalid_combinations():
 
 
 def test_sweep_grid_skips_exactly_the_windows_over_a_session_without_prices():
-    from backtest.sweep import sweep_grid
+    from backtest.sweep.evaluate import sweep_grid
 
     prices, aligned = _geometric_setup()
     # A reacts on 02-02 and B on 02-11 (entry at that close); take away A's whole bar two
@@ -234,9 +234,9 @@ def test_sweep_grid_skips_exactly_the_windows_over_a_session_without_prices():
 
 def test_overlap_skip_sweep_keeps_the_events_a_run_keeps_on_bundled_data(tmp_path):
     """Holds of 70 sessions on quarterly earnings overlap; each row equals its run."""
-    from backtest.signals import get_strategy
-    from backtest.sweep import chunk_returns, expand_grid, prepare
-    from backtest.sweep_run import _base_params, _data, _strategy_config
+    from backtest.strategy.signals import get_strategy
+    from backtest.sweep.evaluate import chunk_returns, expand_grid, prepare
+    from backtest.sweep.runner import _base_params, _data, _strategy_config
 
     grid = {"entry_offset": [0, 2], "hold_sessions": [1, 70], "side": ["long", "short"]}
     cfg = sweep_config(None, grid)
@@ -275,9 +275,9 @@ def test_overlap_skip_sweep_keeps_the_events_a_run_keeps_on_bundled_data(tmp_pat
 
 def test_overlap_truncate_sweep_makes_the_trades_a_run_makes_on_bundled_data(tmp_path):
     """Holds of 70 sessions on quarterly earnings are cut at the next report's entry."""
-    from backtest.signals import get_strategy
-    from backtest.sweep import chunk_returns, expand_grid, prepare
-    from backtest.sweep_run import _base_params, _data, _strategy_config
+    from backtest.strategy.signals import get_strategy
+    from backtest.sweep.evaluate import chunk_returns, expand_grid, prepare
+    from backtest.sweep.runner import _base_params, _data, _strategy_config
 
     grid = {"entry_offset": [0, 2], "hold_sessions": [1, 70], "side": ["long", "short"]}
     cfg = sweep_config(None, grid)

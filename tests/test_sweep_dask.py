@@ -19,13 +19,13 @@ import pandas as pd
 import psutil
 import pytest
 
-import backtest.sweep
-import backtest.sweep_dask
-import backtest.sweep_run
-from backtest.config import load_config
-from backtest.errors import ConfigError, LookAheadError
-from backtest.sweep_dask import cluster_overrides
-from backtest.sweep_run import run_sweep
+import backtest.sweep.cluster
+import backtest.sweep.evaluate
+import backtest.sweep.runner
+from backtest.config.model import load_config
+from backtest.core.errors import ConfigError, LookAheadError
+from backtest.sweep.cluster import cluster_overrides
+from backtest.sweep.runner import run_sweep
 from tests.conftest import REPO, write_config
 from tests.test_sweep import NOW, sweep_config
 
@@ -118,7 +118,7 @@ def test_scheduler_gives_the_in_process_tables_bit_for_bit(
 def test_an_error_in_a_worker_reaches_the_driver_as_itself(
     config_path, threads_cluster, monkeypatch
 ):
-    real = backtest.sweep.chunk_returns
+    real = backtest.sweep.evaluate.chunk_returns
 
     def peeking(data, combos):
         if any(c["hold_sessions"] == 3 and c["side"] == "short" for c in combos):
@@ -126,7 +126,7 @@ def test_an_error_in_a_worker_reaches_the_driver_as_itself(
         return real(data, combos)
 
     # Threads in this process share the module, so the workers run the patched function.
-    monkeypatch.setattr(backtest.sweep, "chunk_returns", peeking)
+    monkeypatch.setattr(backtest.sweep.evaluate, "chunk_returns", peeking)
     sets = [*SMALL_CHUNKS, *cluster_overrides(threads_cluster.scheduler_address, None)]
     with pytest.raises(LookAheadError, match="enter before"):
         run_sweep(load_config(config_path, sets), now=NOW)
@@ -160,8 +160,8 @@ def test_unreachable_scheduler_fails_fast_before_loading_data(config_path, monke
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-    monkeypatch.setattr(backtest.sweep_dask, "CONNECT_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(backtest.sweep_run, "_data", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(backtest.sweep.cluster, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(backtest.sweep.runner, "_data", lambda *a: pytest.fail("data was loaded"))
     started = time.perf_counter()
     with pytest.raises(ConfigError) as err:
         run_sweep(load_config(config_path, cluster_overrides(address, None)), now=NOW)
@@ -174,8 +174,8 @@ def test_unreachable_scheduler_fails_fast_before_loading_data(config_path, monke
 def test_a_scheduler_without_workers_fails_instead_of_waiting_forever(config_path, monkeypatch):
     from distributed import LocalCluster
 
-    monkeypatch.setattr(backtest.sweep_dask, "CONNECT_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(backtest.sweep_run, "_data", lambda *a: pytest.fail("data was loaded"))
+    monkeypatch.setattr(backtest.sweep.cluster, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(backtest.sweep.runner, "_data", lambda *a: pytest.fail("data was loaded"))
     with LocalCluster(
         n_workers=0, processes=False, dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR
     ) as empty:
@@ -224,8 +224,8 @@ def test_a_cli_flag_replaces_the_yaml_choice(tmp_path):
 
 def test_runs_and_in_process_sweeps_do_not_import_dask():
     code = (
-        "import sys, backtest.cli, backtest.run, backtest.sweep_run\n"
-        "from backtest.sweep_dask import open_runner\n"
+        "import sys, backtest.cli.commands, backtest.run.runner, backtest.sweep.runner\n"
+        "from backtest.sweep.cluster import open_runner\n"
         "with open_runner(None, None) as runner:\n"
         "    assert runner is None\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"

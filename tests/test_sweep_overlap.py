@@ -5,9 +5,9 @@ exit of the previous kept trade of its ticker does not trade; with ``allow``
 every window trades; with ``truncate`` an event entering at the very fill of an
 earlier one does not trade and every other trade closes no later than the next
 entry of its ticker. Each combination of a sweep must keep exactly the events
-the run's signal stage (:func:`backtest.pipeline.run_strategy`, i.e.
-:func:`backtest.signals.window_drops` and
-:func:`backtest.signals.truncate_overlaps`) keeps for those parameters, with the
+the run's signal stage (:func:`backtest.run.pipeline.run_strategy`, i.e.
+:func:`backtest.strategy.signals.window_drops` and
+:func:`backtest.strategy.signals.truncate_overlaps`) keeps for those parameters, with the
 vectorbt engine's net returns to 1e-12.
 """
 
@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.core.errors import ConfigError
+from backtest.core.timeline import build_timeline
 from backtest.data.synthetic import geometric_prices
-from backtest.engine import EngineSettings
-from backtest.engine_vbt import run_vectorbt
-from backtest.errors import ConfigError
+from backtest.engine.simulate import EngineSettings
+from backtest.engine.vectorbt import run_vectorbt
 from backtest.events.align import align_events
-from backtest.pipeline import run_strategy
-from backtest.signals import AT_RANK, MarketView, _overlaps, _same_entry, get_strategy
-from backtest.signals import truncate_overlaps as run_truncate
-from backtest.sweep import COST_KEYS, skip_overlaps, sweep_grid, truncate_overlaps
-from backtest.timeline import build_timeline
+from backtest.run.pipeline import run_strategy
+from backtest.strategy.signals import AT_RANK, MarketView, _overlaps, _same_entry, get_strategy
+from backtest.strategy.signals import truncate_overlaps as run_truncate
+from backtest.sweep.evaluate import COST_KEYS, skip_overlaps, sweep_grid, truncate_overlaps
 from tests.conftest import CAL
 
 NOW = pd.Timestamp("2026-11-25", tz="UTC")
@@ -263,7 +263,7 @@ def _signals(rng, n: int, entry=None, longest: int = 12) -> pd.DataFrame:
 
 @pytest.mark.parametrize("shifted", [False, True])
 def test_skip_overlaps_is_the_runs_greedy_rule_on_random_windows(shifted):
-    """Array form vs the run's row loop (:func:`backtest.signals._overlaps`), 200 random tables.
+    """Array form vs the run's row loop (:func:`backtest.strategy.signals._overlaps`), 200 random tables.
 
     Rows stacked as combinations, with some cells not usable (no trade): the rule
     must ignore those, and tie entries in one session by event_id as the run does.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from backtest.sweep_run import sweep_and_publish
+from backtest.sweep.runner import sweep_and_publish
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "earnings_sweep.yaml"

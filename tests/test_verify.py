@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from backtest.run import run
+from backtest.run.runner import run
 from tests.conftest import base_config, write_config, write_prices
 from tests.test_pipeline import EARNINGS, HOLD, MOMENTUM, NEWS
 

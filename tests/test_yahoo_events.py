@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 from yahoo_fake import FIXTURES, FakeYahoo
 
+from backtest.core.errors import DataUnavailable
+from backtest.core.sessions import align_to_session, get_calendar
 from backtest.data.cache import ParquetCache
 from backtest.data.yahoo import yfinance_module
-from backtest.errors import DataUnavailable
 from backtest.events import load_bundled_earnings
 from backtest.events.yahoo_analyst import YFinanceAnalyst
 from backtest.events.yahoo_earnings import YFinanceEarnings
-from backtest.sessions import align_to_session, get_calendar
 
 CAL = get_calendar("XNYS")
 NOW = pd.Timestamp("2026-02-27 22:00", tz="UTC")

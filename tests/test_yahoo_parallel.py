@@ -26,11 +26,11 @@ import pytest
 from _cache_workers import fetch_through_fake_yahoo
 from yahoo_fake import SCALES, FakeYahoo, scaled_charts
 
+from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.cache import CACHE_ENV, ParquetCache
-from backtest.data.fetch import fetch_tickers
 from backtest.data.yahoo import YFinancePrices, quiet_yfinance, yfinance_module
-from backtest.sessions import get_calendar
+from backtest.run.fetch import fetch_tickers
 
 CAL = get_calendar("XNYS")
 NOW = pd.Timestamp("2026-02-27 22:00", tz="UTC")

@@ -12,13 +12,13 @@ import pytest
 import yaml
 from yahoo_fake import FakeYahoo
 
-from backtest.config import load_config
+from backtest.config.model import load_config
+from backtest.core.errors import DataUnavailable
 from backtest.data.bundled import BundledPrices
 from backtest.data.cache import CACHE_ENV
-from backtest.data.fetch import fetch_tickers
 from backtest.data.yahoo import yfinance_module
-from backtest.errors import DataUnavailable
-from backtest.run import run_loaded
+from backtest.run.fetch import fetch_tickers
+from backtest.run.runner import run_loaded
 from tests.conftest import REPO, write_config
 
 NOW = pd.Timestamp("2026-02-27 22:00", tz="UTC")
@@ -77,7 +77,7 @@ def test_an_offline_run_says_so_in_its_manifest(tmp_path):
     """P2 / P10: the manifest records the source, the price basis and that only the cache was used."""
     import json
 
-    from backtest.run import run
+    from backtest.run.runner import run
 
     fill_cache(tmp_path)
     config = write_config(tmp_path, yahoo_config(tmp_path, [{"type": "yfinance_earnings"}]))
@@ -126,7 +126,7 @@ def test_offline_run_without_cache_names_the_ticker(tmp_path):
 
 
 def test_as_of_must_be_tz_aware(tmp_path):
-    from backtest.errors import ConfigError
+    from backtest.core.errors import ConfigError
 
     cfg = yahoo_config(tmp_path, [{"type": "yfinance_earnings", "as_of": "2026-02-01 00:00"}])
     with pytest.raises(ConfigError, match="as_of"):
@@ -235,7 +235,7 @@ def invoke(fake, *args):
     """
     from typer.testing import CliRunner
 
-    from backtest.cli import app
+    from backtest.cli.commands import app
 
     yfinance_module().data.YfData(session=fake)
     return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
@@ -298,7 +298,7 @@ def test_refresh_and_offline_together_exit_2_with_one_line(tmp_path):
 
 
 def test_refresh_in_a_config_that_is_offline_is_a_config_error(tmp_path):
-    from backtest.errors import ConfigError
+    from backtest.core.errors import ConfigError
 
     cfg = yahoo_config(tmp_path, [{"type": "yfinance_earnings"}])
     cfg["data"]["refresh"] = True  # the config also says offline: true
@@ -309,7 +309,7 @@ def test_refresh_in_a_config_that_is_offline_is_a_config_error(tmp_path):
 def test_run_and_fetch_help_describe_refresh():
     from typer.testing import CliRunner
 
-    from backtest.cli import app
+    from backtest.cli.commands import app
 
     for command in ("run", "fetch"):
         out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})

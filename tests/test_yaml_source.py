@@ -9,8 +9,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from backtest.errors import ConfigError
-from backtest.yaml_source import (
+from backtest.config.yaml_source import (
     YamlDocument,
     allowed_keys_for,
     dotted,
@@ -19,6 +18,7 @@ from backtest.yaml_source import (
     location,
     suggest,
 )
+from backtest.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:

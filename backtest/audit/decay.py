@@ -11,10 +11,10 @@ from dataclasses import replace
 import pandas as pd
 
 from backtest.audit.decisions import FAR_FUTURE
-from backtest.config import LoadedConfig
-from backtest.pipeline import align
-from backtest.run import RunInputs, backtest_inputs
-from backtest.sessions import shift_session
+from backtest.config.model import LoadedConfig
+from backtest.core.sessions import shift_session
+from backtest.run.pipeline import align
+from backtest.run.runner import RunInputs, backtest_inputs
 
 __all__ = ["DECAY_COLUMNS", "decay_table", "delay_events"]
 

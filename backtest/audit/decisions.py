@@ -1,6 +1,6 @@
 """Decisions of every configured strategy on given prices and events.
 
-A decision is a signal row (schema in :mod:`backtest.schema`). The audit
+A decision is a signal row (schema in :mod:`backtest.core.schema`). The audit
 compares decision tables made on different inputs, so this module also knows
 which columns identify a decision and how to compare two tables.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backtest.config import LoadedConfig
-from backtest.errors import LookAheadError
-from backtest.pipeline import align, run_strategy
-from backtest.run import RunInputs
-from backtest.signals import MarketView
+from backtest.config.model import LoadedConfig
+from backtest.core.errors import LookAheadError
+from backtest.run.pipeline import align, run_strategy
+from backtest.run.runner import RunInputs
+from backtest.strategy.signals import MarketView
 
 __all__ = ["DECISION_FIELDS", "DECISION_KEY", "Decisions", "decide", "diff_decisions"]
 
@@ -60,7 +60,7 @@ def diff_decisions(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from backtest.schema import SIGNAL_COLUMNS
+    >>> from backtest.core.schema import SIGNAL_COLUMNS
     >>> a = pd.DataFrame([{c: "x" for c in SIGNAL_COLUMNS} | {"event_id": "e1", "side": 1}])
     >>> diff_decisions(a, a.assign(side=-1))[["event_id"]].to_dict("list")
     {'event_id': ['e1']}

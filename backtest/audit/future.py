@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from backtest.audit.decisions import FAR_FUTURE, Decisions, decide, diff_decisions
-from backtest.config import LoadedConfig
-from backtest.pipeline import align
-from backtest.run import RunInputs
-from backtest.sessions import session_instant
+from backtest.config.model import LoadedConfig
+from backtest.core.sessions import session_instant
+from backtest.run.pipeline import align
+from backtest.run.runner import RunInputs
 
 __all__ = ["FINDING_COLUMNS", "choose_cuts", "future_findings", "perturb_after", "truncate_after"]
 

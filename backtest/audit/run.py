@@ -11,8 +11,8 @@ from backtest.audit.decay import decay_table
 from backtest.audit.decisions import Decisions, decide
 from backtest.audit.future import FINDING_COLUMNS, choose_cuts, future_findings
 from backtest.audit.timing import hour_only_flags, late_publication
-from backtest.config import LoadedConfig, load_config
-from backtest.run import load_inputs
+from backtest.config.model import LoadedConfig, load_config
+from backtest.run.runner import load_inputs
 
 __all__ = ["AuditReport", "run_audit"]
 

@@ -14,10 +14,10 @@ import pandas as pd
 
 from backtest.audit.decisions import FAR_FUTURE, Decisions, decide
 from backtest.audit.future import FINDING_COLUMNS, _compare
-from backtest.config import LoadedConfig
-from backtest.pipeline import align
-from backtest.run import RunInputs
-from backtest.sessions import classify_timing
+from backtest.config.model import LoadedConfig
+from backtest.core.sessions import classify_timing
+from backtest.run.pipeline import align
+from backtest.run.runner import RunInputs
 
 __all__ = ["HOUR_FLAG_COLUMNS", "hour_only_flags", "late_publication", "publish_late"]
 
@@ -66,7 +66,7 @@ def hour_only_flags(events: pd.DataFrame, cal) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> ev = pd.DataFrame({"event_id": ["a", "b"], "ticker": ["X", "X"],
     ...     "event_time": pd.to_datetime(["2026-02-19 14:00", "2026-02-19 12:00"], utc=True)})
     >>> hour_only_flags(ev, get_calendar("XNYS"))[["event_id", "near", "minutes"]].values.tolist()

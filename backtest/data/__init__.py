@@ -1,7 +1,7 @@
 """Price sources behind one interface; the engine never fetches data.
 
 A source is anything with ``load(ticker) -> DataFrame`` returning the prices
-schema of :mod:`backtest.schema` (raw, unvalidated). :func:`load_prices` then
+schema of :mod:`backtest.core.schema` (raw, unvalidated). :func:`load_prices` then
 validates, applies the price basis and trims to the requested dates.
 """
 

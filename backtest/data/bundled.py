@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.errors import DataUnavailable
+from backtest.core.errors import DataUnavailable
 
 __all__ = ["BundledPrices", "bundled_file", "bundled_tickers"]
 

@@ -45,7 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from backtest.errors import CacheCorrupt, DataError
+from backtest.core.errors import CacheCorrupt, DataError
+from backtest.core.paths import CACHE_ENV, cache_root
 
 __all__ = [
     "CACHE_ENV",
@@ -58,8 +59,6 @@ __all__ = [
     "schema_version",
 ]
 
-CACHE_ENV = "EARNINGS_BACKTEST_CACHE"
-DEFAULT_ROOT = Path("~/.cache/earnings-backtest")
 # Bump a kind's version when its stored columns change; older entries are then
 # refetched, not misread. Kinds not listed are at SCHEMA_VERSION.
 SCHEMA_VERSION = 1
@@ -67,23 +66,6 @@ SCHEMA_VERSION = 1
 KIND_SCHEMA_VERSIONS = {"prices": 2}
 LOCK_TIMEOUT_S = 120.0
 _SAFE = re.compile(r"[^A-Za-z0-9.=^\-]")
-
-
-def cache_root(config_dir: str | Path | None = None) -> Path:
-    """Return the cache root: env var, else ``data.cache_dir``, else the default.
-
-    Examples
-    --------
-    >>> import os
-    >>> os.environ.pop(CACHE_ENV, None) and None
-    >>> cache_root("/tmp/x").as_posix()
-    '/tmp/x'
-    >>> cache_root().name
-    'earnings-backtest'
-    """
-    env = os.environ.get(CACHE_ENV)
-    chosen = env or config_dir or DEFAULT_ROOT
-    return Path(chosen).expanduser()
 
 
 def schema_version(kind: str) -> int:

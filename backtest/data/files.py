@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.core.errors import DataUnavailable
 from backtest.data.bundled import read_price_csv
-from backtest.errors import DataUnavailable
 
 __all__ = ["FilePrices"]
 

@@ -7,8 +7,8 @@ from typing import Protocol
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.core.errors import DataUnavailable
 from backtest.data.validate import ValidationReport, validate_prices
-from backtest.errors import DataUnavailable
 
 __all__ = ["PRICE_BASES", "PriceSource", "apply_basis", "load_prices"]
 

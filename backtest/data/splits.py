@@ -34,7 +34,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from backtest.errors import DataIntegrityError
+from backtest.core.errors import DataIntegrityError
 
 __all__ = [
     "MATCH_TOLERANCE",
@@ -134,7 +134,7 @@ def pop_splits(
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> idx = pd.DatetimeIndex(["2024-06-07", "2024-06-10"])
     >>> f = pd.DataFrame({"close": [120.9, 121.8], "split_ratio": [0.0, 10.0]}, index=idx)
     >>> prices, splits = pop_splits(f, "NVDA", get_calendar("XNYS"))

@@ -12,7 +12,7 @@ adjustment is wrong data that no row drop can repair, but it only falsifies
 returns across that one gap: like a NaN inside a window (P3), it is reported
 here (:attr:`ValidationReport.suspect_splits`, one note each) and every event
 whose holding window spans it is dropped as ``suspect_split`` later
-(:func:`backtest.signals.window_drops`); trades elsewhere are unaffected.
+(:func:`backtest.strategy.signals.window_drops`); trades elsewhere are unaffected.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.core.errors import DataIntegrityError
+from backtest.core.schema import PRICE_COLUMNS
 from backtest.data.splits import SuspectSplit, find_suspect_splits, pop_splits
-from backtest.errors import DataIntegrityError
-from backtest.schema import PRICE_COLUMNS
 
 __all__ = ["ValidationReport", "suspect_splits_by_ticker", "validate_prices"]
 

@@ -5,7 +5,7 @@ whose ``load`` reads the on-disk cache (:mod:`backtest.data.cache`) and, unless
 ``offline``, tops it up from Yahoo first. With ``refresh`` (``--refresh``) the
 cached bars are not read: the requested sessions are fetched again and replace
 the entry (the same atomic write), and if Yahoo fails the old entry is kept
-byte for byte. ``refresh`` with ``offline`` is a :class:`~backtest.errors.ConfigError`.
+byte for byte. ``refresh`` with ``offline`` is a :class:`~backtest.core.errors.ConfigError`.
 
 Price basis. Bars are fetched with ``auto_adjust=False``, so every row keeps
 Yahoo's ``Close`` (the price traded that day; Yahoo does apply later *splits*
@@ -24,7 +24,7 @@ each split for a missing or double adjustment (RELIABILITY P9,
 Failures. Network errors, HTTP 429 (``YFRateLimitError``) and empty frames are
 retried with exponential backoff (``base_delay * 2**attempt``; the ``sleep``
 function is injectable so tests do not wait), then end in a one-line
-:class:`~backtest.errors.DataUnavailable` naming the ticker. An unknown or
+:class:`~backtest.core.errors.DataUnavailable` naming the ticker. An unknown or
 delisted ticker fails at once. yfinance is imported lazily, so runs on bundled
 or file prices never pay for it.
 
@@ -52,9 +52,9 @@ import exchange_calendars as xcals
 import pandas as pd
 from filelock import FileLock
 
+from backtest.core.errors import CacheCorrupt, ConfigError, DataUnavailable
 from backtest.data.cache import LOCK_TIMEOUT_S, CacheEntry, CacheKey, ParquetCache
 from backtest.data.splits import SPLIT_COLUMN
-from backtest.errors import CacheCorrupt, ConfigError, DataUnavailable
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -318,7 +318,7 @@ def last_closed_session(cal: xcals.ExchangeCalendar, now: pd.Timestamp) -> pd.Ti
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> cal = get_calendar("XNYS")
     >>> str(last_closed_session(cal, pd.Timestamp("2026-02-19 20:59", tz="UTC")).date())
     '2026-02-18'

@@ -9,10 +9,10 @@ from __future__ import annotations
 import exchange_calendars as xcals
 import pandas as pd
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
+from backtest.core.schema import DROP_COLUMNS, empty_drops
+from backtest.core.sessions import align_to_session, session_instant
 from backtest.events.dedupe import dedupe_reports
-from backtest.schema import DROP_COLUMNS, empty_drops
-from backtest.sessions import align_to_session, session_instant
 
 __all__ = ["DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"]
 
@@ -142,7 +142,7 @@ def align_events(
     Parameters
     ----------
     events : pandas.DataFrame
-        Event table (schema in :mod:`backtest.schema`).
+        Event table (schema in :mod:`backtest.core.schema`).
     prices : dict of str to pandas.DataFrame
         Validated prices by ticker.
     cal : exchange_calendars.ExchangeCalendar
@@ -156,10 +156,10 @@ def align_events(
         Events published after ``now`` are dropped as ``future_event``.
     unknown_timing : {"after_close", "before_open"}
         How events of ``unknown`` timing (date only) align
-        (:func:`backtest.sessions.align_to_session`).
+        (:func:`backtest.core.sessions.align_to_session`).
     dedupe : {"error", "earliest"}
         Copies of one earnings report tradable at different points raise
-        :class:`~backtest.errors.EventError`, or the earliest is kept and the
+        :class:`~backtest.core.errors.EventError`, or the earliest is kept and the
         others dropped as ``duplicate_conflict`` (:mod:`backtest.events.dedupe`).
     dedupe_days : int
         Earnings events of one ticker dated within this many calendar days are
@@ -231,7 +231,7 @@ def check_loss_budget(n_events: int, drops: pd.DataFrame, max_drop_pct: float) -
     >>> check_loss_budget(10, d, 25.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    backtest.errors.EventError: dropped 3 of 10 events (30.0%) ... = 25.0%: {'price_missing': 3}
+    backtest.core.errors.EventError: dropped 3 of 10 events (30.0%) ... = 25.0%: {'price_missing': 3}
     """
     lost = drops[drops["reason"].isin(DATA_LOSS_REASONS)]
     if n_events == 0 or lost.empty:

@@ -39,7 +39,7 @@ Coverage
 
 Examples
 --------
->>> from backtest.sessions import get_calendar
+>>> from backtest.core.sessions import get_calendar
 >>> day = lambda d, timing: pd.DataFrame({"ticker": ["X"], "event_type": ["earnings"],
 ...     "event_time": [pd.Timestamp(d, tz="America/New_York").tz_convert("UTC")],
 ...     "timing": [timing]})
@@ -172,7 +172,7 @@ def session_gap(cal: xcals.ExchangeCalendar, a: dt.date, b: dt.date) -> int:
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> cal = get_calendar("XNYS")
     >>> session_gap(cal, dt.date(2026, 2, 13), dt.date(2026, 2, 17))  # Fri, Tue after Presidents' Day
     1
@@ -328,7 +328,7 @@ def cross_check(
     Parameters
     ----------
     by_source : mapping of str to pandas.DataFrame
-        Each configured source's event table (schema in :mod:`backtest.schema`),
+        Each configured source's event table (schema in :mod:`backtest.core.schema`),
         as loaded, before any deduplication; only earnings rows are compared.
     cal : exchange_calendars.ExchangeCalendar
         Calendar whose zone gives each event's local date and whose sessions

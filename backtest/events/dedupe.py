@@ -19,7 +19,7 @@ Identical copies
     most precise is kept (timed over date-only, then the smallest event_id) and
     the others are dropped as ``duplicate``.
 Conflicts
-    Copies tradable at different points raise :class:`~backtest.errors.EventError`
+    Copies tradable at different points raise :class:`~backtest.core.errors.EventError`
     (``events.dedupe: error``), or the copy tradable first is kept and the
     others are dropped as ``duplicate_conflict`` (``events.dedupe: earliest``).
 
@@ -29,7 +29,7 @@ Examples
 --------
 >>> from backtest.events.table import make_event_table
 >>> from backtest.events.align import align_events
->>> from backtest.sessions import get_calendar
+>>> from backtest.core.sessions import get_calendar
 >>> cal = get_calendar("XNYS")
 >>> rows = [{"ticker": "X", "event_type": "earnings", "source": s, "timing": "bmo",
 ...          "event_time": pd.Timestamp(d, tz="America/New_York")}
@@ -49,7 +49,7 @@ from typing import Literal
 
 import pandas as pd
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
 from backtest.events.crosscheck import anchor_groups
 
 __all__ = ["DEDUPE_MODES", "Dropped", "dedupe_reports"]

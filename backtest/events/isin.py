@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from stdnum import isin as stdnum_isin
 
+from backtest.core.errors import EventError
 from backtest.data.bundled import bundled_file
-from backtest.errors import EventError
 
 __all__ = ["isin_table", "read_isin_table", "ticker_for_isin"]
 
@@ -39,7 +39,7 @@ def ticker_for_isin(
     >>> ticker_for_isin("US01609W1028")
     Traceback (most recent call last):
     ...
-    backtest.errors.EventError: US01609W1028 is not a valid ISIN (The number's checksum or check digit is invalid.)
+    backtest.core.errors.EventError: US01609W1028 is not a valid ISIN (The number's checksum or check digit is invalid.)
     """
     try:
         code = stdnum_isin.validate(isin)

@@ -1,6 +1,6 @@
 """Event loaders: the bundled earnings table, a user CSV, events listed in YAML.
 
-Every loader returns the event table of :mod:`backtest.schema` via
+Every loader returns the event table of :mod:`backtest.core.schema` via
 :func:`backtest.events.table.make_event_table`.
 """
 
@@ -13,13 +13,13 @@ from pathlib import Path
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.core.errors import EventError
+from backtest.core.schema import PAYLOAD_COLUMNS
+from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
-from backtest.errors import EventError
 from backtest.events.isin import ticker_for_isin
 from backtest.events.table import make_event_table
 from backtest.events.times import parse_event_time
-from backtest.schema import PAYLOAD_COLUMNS
-from backtest.sessions import session_instant, shift_session
 
 __all__ = ["assumed_known_at", "load_bundled_earnings", "load_event_csv", "load_inline_events"]
 
@@ -37,7 +37,7 @@ def assumed_known_at(
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> cal = get_calendar("XNYS")
     >>> str(assumed_known_at(pd.Timestamp("2026-02-19", tz="America/New_York"), cal, 10))
     '2026-02-04 14:30:00+00:00'
@@ -84,7 +84,7 @@ def load_bundled_earnings(
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> ev = load_bundled_earnings(["BABA"], get_calendar("XNYS"))
     >>> len(ev), ev["event_id"].iloc[-1], ev["timing"].iloc[-1]
     (39, 'BABA-earnings-2026-02-19T133000Z', 'bmo')
@@ -113,7 +113,7 @@ def load_event_csv(
     """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
 
     Optional columns: ``event_type, timing, known_at, source`` and the payload
-    columns of :data:`backtest.schema.PAYLOAD_COLUMNS`.
+    columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`.
     """
     if not path.is_file():
         raise EventError(f"event file not found: {path.resolve()}")
@@ -190,7 +190,7 @@ def load_inline_events(
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> ev = load_inline_events([{"ticker": "BABA", "event_type": "news",
     ...     "time": "13.01.2026 14:42:04", "timezone": "Europe/Berlin", "move_pct": 10}],
     ...     get_calendar("XNYS"))

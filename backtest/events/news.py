@@ -33,7 +33,8 @@ from pathlib import Path
 import exchange_calendars as xcals
 import pandas as pd
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
+from backtest.core.schema import DROP_COLUMNS, empty_drops
 from backtest.events.article import Article, parse_article
 from backtest.events.extract import (
     AnalystAction,
@@ -47,7 +48,6 @@ from backtest.events.isin import read_isin_table, ticker_for_isin
 from backtest.events.sentiment import LmLists, lm_lists, tone
 from backtest.events.table import make_event_table
 from backtest.events.times import parse_event_time
-from backtest.schema import DROP_COLUMNS, empty_drops
 
 __all__ = ["ARTICLE_SUFFIX", "NewsLoad", "evidence_table", "load_news_folder"]
 
@@ -298,7 +298,7 @@ def load_news_folder(
     Returns
     -------
     NewsLoad
-        ``events`` (schema in :mod:`backtest.schema`) and ``drops``.
+        ``events`` (schema in :mod:`backtest.core.schema`) and ``drops``.
 
     Raises
     ------
@@ -308,7 +308,7 @@ def load_news_folder(
     Examples
     --------
     >>> import tempfile
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_text("JD Slips\n\n02.03.2026 - 22:15:00\n\n"
     ...     "JD.com US47215P1066\n\nJD.com shares fell 3% on Monday.\n")

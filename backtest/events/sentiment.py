@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.core.errors import EventError
 from backtest.data.bundled import bundled_file
-from backtest.errors import EventError
 
 __all__ = ["LmLists", "Tone", "lm_lists", "tone"]
 

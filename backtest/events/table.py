@@ -1,4 +1,4 @@
-"""Build the one event table every loader returns (schema in :mod:`backtest.schema`)."""
+"""Build the one event table every loader returns (schema in :mod:`backtest.core.schema`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 import exchange_calendars as xcals
 import pandas as pd
 
-from backtest.errors import EventError
-from backtest.schema import EVENT_COLUMNS, EVENT_TYPES, PAYLOAD_COLUMNS, TIMINGS
-from backtest.sessions import classify_timing
+from backtest.core.errors import EventError
+from backtest.core.schema import EVENT_COLUMNS, EVENT_TYPES, PAYLOAD_COLUMNS, TIMINGS
+from backtest.core.sessions import classify_timing
 
 __all__ = ["event_id", "make_event_table", "resolve_timing"]
 
@@ -24,7 +24,7 @@ def resolve_timing(event_time: pd.Timestamp, given: str | None, cal: xcals.Excha
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> cal = get_calendar("XNYS")
     >>> resolve_timing(pd.Timestamp("2026-02-19 08:30", tz="America/New_York"), "bmo", cal)
     'bmo'
@@ -81,7 +81,7 @@ def make_event_table(
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> t = pd.Timestamp("2026-02-19 08:30", tz="America/New_York")
     >>> table = make_event_table([{"ticker": "BABA", "event_type": "earnings", "event_time": t,
     ...                           "source": "demo"}], get_calendar("XNYS"))

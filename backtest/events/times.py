@@ -8,7 +8,7 @@ import re
 import exchange_calendars as xcals
 import pandas as pd
 
-from backtest.errors import EventError
+from backtest.core.errors import EventError
 
 __all__ = ["parse_event_time"]
 
@@ -46,7 +46,7 @@ def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar)
 
     Examples
     --------
-    >>> from backtest.sessions import get_calendar
+    >>> from backtest.core.sessions import get_calendar
     >>> cal = get_calendar("XNYS")
     >>> str(parse_event_time("13.01.2026 - 14:42:04", "Europe/Berlin", cal))
     '2026-01-13 14:42:04+01:00'
@@ -55,7 +55,7 @@ def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar)
     >>> parse_event_time("2026-01-13 14:42", None, cal)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    backtest.errors.EventError: event time '2026-01-13 14:42' has a clock time but no time zone; ...
+    backtest.core.errors.EventError: event time '2026-01-13 14:42' has a clock time but no time zone; ...
     """
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return pd.Timestamp(value).tz_localize(cal.tz)

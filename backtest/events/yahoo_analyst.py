@@ -22,6 +22,7 @@ from typing import Any
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.core.errors import CacheCorrupt, DataUnavailable
 from backtest.data.cache import CacheKey, ParquetCache
 from backtest.data.yahoo import (
     DEFAULT_MAX_AGE,
@@ -33,7 +34,6 @@ from backtest.data.yahoo import (
     yfinance_call,
     yfinance_module,
 )
-from backtest.errors import CacheCorrupt, DataUnavailable
 from backtest.events.table import make_event_table
 
 __all__ = ["ACTIONS", "YFinanceAnalyst", "analyst_rows"]

@@ -36,6 +36,7 @@ from typing import Any
 import exchange_calendars as xcals
 import pandas as pd
 
+from backtest.core.errors import CacheCorrupt, DataUnavailable
 from backtest.data.cache import CacheKey, ParquetCache
 from backtest.data.yahoo import (
     DEFAULT_MAX_AGE,
@@ -47,7 +48,6 @@ from backtest.data.yahoo import (
     yfinance_call,
     yfinance_module,
 )
-from backtest.errors import CacheCorrupt, DataUnavailable
 from backtest.events.loaders import assumed_known_at
 from backtest.events.table import make_event_table
 from backtest.events.vintages import empty_vintages, merge_vintages, vintages_as_of

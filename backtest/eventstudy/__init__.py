@@ -1,14 +1,14 @@
 """Market-model event study of any event set, and per-trade overnight/intraday attribution.
 
-Import chain (one way): config <- returns <- market_model <- statistic <- parametric,
-nonparametric, bootstrap <- caar <- groups <- sample <- attribution <- study <- charts
-<- writer, summary. Every stage is a pure function over numpy arrays or pandas tables.
+Import chain (one way): settings <- returns <- market_model <- statistic <- parametric,
+nonparametric, bootstrap <- caar <- groups <- sample <- attribution <- study <- summary.
+Every stage is a pure function over numpy arrays or pandas tables; its charts and files
+are drawn and written by the report stage (:mod:`backtest.report.eventstudy_writer`).
 
-Public API: :func:`run_event_study`, :func:`write_event_study`,
-:class:`EventStudyConfig`, :class:`EventStudyResult`, the tests, and
+Public API: :func:`run_event_study`, :class:`EventStudyConfig`, :class:`EventStudyResult`, the tests, and
 :func:`attribute_trades` / :func:`extreme_events`, and the one-line :func:`headline`.
 
-The names are imported on first use (PEP 562), so that ``backtest.config`` can
+The names are imported on first use (PEP 562), so that ``backtest.config.model`` can
 use :class:`EventStudyConfig` without loading scipy.stats and matplotlib for
 commands that never run a study.
 """
@@ -30,11 +30,10 @@ __all__ = [
     "headline",
     "patell_test",
     "run_event_study",
-    "write_event_study",
 ]
 
 _HOME = {
-    "EventStudyConfig": "config",
+    "EventStudyConfig": "settings",
     "EventStudyResult": "study",
     "attribute_trades": "attribution",
     "bmp_test": "parametric",
@@ -46,7 +45,6 @@ _HOME = {
     "headline": "summary",
     "patell_test": "parametric",
     "run_event_study": "study",
-    "write_event_study": "writer",
 }
 
 

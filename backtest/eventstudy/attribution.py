@@ -25,8 +25,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from backtest.schema import TICK_EXITS, require_columns
-from backtest.sessions import get_calendar
+from backtest.core.schema import TICK_EXITS, require_columns
+from backtest.core.sessions import get_calendar
 
 __all__ = ["ATTRIBUTION_COLUMNS", "attribute_trades", "extreme_events"]
 
@@ -110,7 +110,7 @@ def attribute_trades(
     Parameters
     ----------
     trades : pandas.DataFrame
-        Trades table (schema in :mod:`backtest.schema`).
+        Trades table (schema in :mod:`backtest.core.schema`).
     prices : dict of str to pandas.DataFrame
         The daily bars the trades were simulated on.
     cal : exchange_calendars.ExchangeCalendar, optional

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backtest.schema import EVENT_TYPES, TIMINGS
+from backtest.core.schema import EVENT_TYPES, TIMINGS
 
 __all__ = ["GROUPINGS", "group_labels", "surprise_bucket"]
 

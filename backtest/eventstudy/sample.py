@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.core.schema import empty_drops, require_columns
 from backtest.events.align import drop_rows
-from backtest.eventstudy.config import EventStudyConfig
 from backtest.eventstudy.market_model import (
     MarketModel,
     abnormal_returns,
@@ -28,7 +28,7 @@ from backtest.eventstudy.market_model import (
     standardized_ar,
 )
 from backtest.eventstudy.returns import ReturnPanel, gather_windows, return_panel
-from backtest.schema import empty_drops, require_columns
+from backtest.eventstudy.settings import EventStudyConfig
 
 __all__ = ["STAGE", "EventSample", "build_sample"]
 
@@ -149,7 +149,7 @@ def build_sample(
     Parameters
     ----------
     aligned : pandas.DataFrame
-        Aligned events (schema in :mod:`backtest.schema`).
+        Aligned events (schema in :mod:`backtest.core.schema`).
     prices : dict of str to pandas.DataFrame
         Daily bars per ticker.
     benchmark : pandas.DataFrame

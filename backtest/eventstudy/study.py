@@ -16,7 +16,6 @@ import pandas as pd
 from backtest.eventstudy.attribution import ATTRIBUTION_COLUMNS, attribute_trades
 from backtest.eventstudy.bootstrap import BootstrapCI, bootstrap_means, percentile_ci
 from backtest.eventstudy.caar import caar_path, car_over, window_label
-from backtest.eventstudy.config import EventStudyConfig
 from backtest.eventstudy.groups import group_labels
 from backtest.eventstudy.nonparametric import (
     corrado_from_ranks,
@@ -25,6 +24,7 @@ from backtest.eventstudy.nonparametric import (
 )
 from backtest.eventstudy.parametric import bmp_test, cross_sectional_t, patell_test
 from backtest.eventstudy.sample import EventSample, build_sample
+from backtest.eventstudy.settings import EventStudyConfig
 
 __all__ = ["TEST_NAMES", "EventStudyResult", "run_event_study"]
 
@@ -186,7 +186,7 @@ def run_event_study(
     Parameters
     ----------
     aligned : pandas.DataFrame
-        Aligned events (schema in :mod:`backtest.schema`); day 0 is ``session``.
+        Aligned events (schema in :mod:`backtest.core.schema`); day 0 is ``session``.
     prices : dict of str to pandas.DataFrame
         Daily bars per ticker (``close`` for returns; open/close for attribution).
     benchmark : pandas.DataFrame

@@ -5,7 +5,7 @@ Folder layout (``results/<run_id>/``)::
     config.yaml     the validated config, every default filled in
     manifest.json   run id, config hash, data fingerprints, versions, git sha
     events.csv      aligned events: session, fill point, price, rule
-    trades.csv      one row per trade (schema in backtest.schema)
+    trades.csv      one row per trade (schema in backtest.core.schema)
     drops.csv       every event that did not trade, with stage and reason
     equity.csv      daily equity per strategy and benchmark
     metrics.json    metrics per strategy and benchmark (null = not defined)
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from backtest.config import config_hash, resolved_dump
+from backtest.config.model import config_hash, resolved_dump
 from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
@@ -147,7 +147,7 @@ def _all_charts(result, folder: Path) -> list[Chart]:
     (folder / "charts").mkdir()
     charts = _charts(result, folder / "charts")
     if result.event_study is not None:
-        from backtest.eventstudy.charts import car_charts
+        from backtest.report.eventstudy_charts import car_charts
 
         study_charts = folder / EVENT_STUDY_DIR / "charts"
         study_charts.mkdir()
@@ -162,7 +162,7 @@ def write_results(result, root: Path) -> Path:
     def write(folder: Path) -> None:
         write_tables(result, folder)
         if result.event_study is not None:
-            from backtest.eventstudy import write_event_study
+            from backtest.report.eventstudy_writer import write_event_study
 
             write_event_study(result.event_study, folder / EVENT_STUDY_DIR, charts=False)
         if output.charts:

@@ -7,7 +7,7 @@ SystemExit) the temp folder is removed; a process killed outright (SIGKILL,
 power loss) leaves it behind with an ``INCOMPLETE`` marker and a name starting
 with a dot, so it never looks like a result. An existing
 folder is never overwritten: a ``-2``, ``-3``... suffix is added, or
-:class:`~backtest.errors.ResultsExistError` raised (``output.if_exists``).
+:class:`~backtest.core.errors.ResultsExistError` raised (``output.if_exists``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.errors import DataError, ResultsExistError
+from backtest.core.errors import DataError, ResultsExistError
 
 __all__ = ["INCOMPLETE", "publish", "write_csv", "write_json"]
 

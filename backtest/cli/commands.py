@@ -1,0 +1,684 @@
+"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``.
+
+No logic lives here: commands parse arguments, call the package, print.
+Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
+1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.exceptions import TyperException
+
+from backtest.core.errors import BacktestError, ConfigError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Backtest strategies around earnings, news and analyst events.",
+)
+# Piped output (CI logs, `| less`) gets a wide page instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+STATE = {"debug": False, "offline": False}
+
+ConfigArg = Annotated[Path, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a key: engine.fees_bps=0")
+]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Never touch the network: use the yfinance cache only.")
+]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refresh",
+        help="Refetch cached yfinance prices and events even when fresh; the cache entry is "
+        "replaced only after Yahoo answered (kept if it fails). Not with --offline.",
+    ),
+]
+
+
+def _fetch_modes(offline: bool, refresh: bool) -> tuple[bool, bool]:
+    """(offline, refresh) with the global --offline folded in; both at once is an error.
+
+    Raises
+    ------
+    ConfigError
+        --refresh together with --offline (here or before the command).
+    """
+    offline = offline or STATE["offline"]
+    if offline and refresh:
+        from backtest.data.yahoo import REFRESH_WITH_OFFLINE
+
+        raise ConfigError(REFRESH_WITH_OFFLINE)
+    return offline, refresh
+
+
+def _overrides(set_: list[str] | None, offline: bool, refresh: bool = False) -> list[str]:
+    """--set overrides plus data.offline=true / data.refresh=true for --offline / --refresh."""
+    offline, refresh = _fetch_modes(offline, refresh)
+    extra = ["data.offline=true"] if offline else []
+    extra += ["data.refresh=true"] if refresh else []
+    return [*(set_ or []), *extra]
+
+
+METRIC_FORMATS = {
+    "total_return": "{:+.2%}",
+    "cagr": "{:+.2%}",
+    "sharpe": "{:.2f}",
+    "sortino": "{:.2f}",
+    "max_drawdown": "{:.2%}",
+    "hit_rate": "{:.0%}",
+    "avg_trade_return": "{:+.2%}",
+    "n_trades": "{:d}",
+    "exposure": "{:.0%}",
+    "benchmark_return": "{:+.2%}",
+}
+SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
+
+
+@app.callback()
+def _global(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    offline: OfflineOpt = False,
+) -> None:
+    STATE["debug"] = debug
+    STATE["offline"] = offline
+
+
+def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    try:
+        return formats.get(key, "{}").format(int(value) if key == "n_trades" else value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+WIDE_KEYS = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "hit_rate",
+    "avg_trade_return",
+    "n_trades",
+    "exposure",
+)
+
+
+def _metrics_table(frame) -> Table:
+    """Metrics as rows and strategies as columns (fits 80 columns); strategies as rows if many."""
+    if len(frame) > 5:
+        return _metrics_rows(frame)
+    table = Table(title="Metrics", show_lines=False)
+    table.add_column("metric", style="bold")
+    for name in frame["strategy"]:
+        table.add_column(str(name).replace("benchmark:", "B&H "), justify="right")
+    for key in METRIC_FORMATS:
+        table.add_row(key, *[_fmt(key, value) for value in frame[key]])
+    return table
+
+
+def _metrics_rows(frame) -> Table:
+    table = Table(title="Metrics")
+    table.add_column("strategy", style="bold")
+    for key in WIDE_KEYS:
+        table.add_column(key.replace("_", " "), justify="right")
+    for _, row in frame.iterrows():
+        name = str(row["strategy"]).replace("benchmark:", "B&H ")
+        table.add_row(name, *[_fmt(key, row[key]) for key in WIDE_KEYS])
+    return table
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Argument(help="YAML config, e.g. configs/baba_2026.yaml")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+    verify: Annotated[
+        Path | None,
+        typer.Option("--verify", help="Re-run a results folder and say if it reproduces."),
+    ] = None,
+    offline: OfflineOpt = False,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Run a backtest and write results/<run-id>/ (or --verify an existing one).
+
+    With data.source: yfinance, --offline uses only the cache and --refresh
+    refetches it; manifest.json records which.
+
+    Example: backtest run configs/baba_2026.yaml --set engine.fees_bps=0
+    """
+    if verify is not None:
+        _verify(verify)
+        return
+    if config is None:
+        raise typer.BadParameter("give a config file, or --verify results/<run-id>")
+    from backtest.run.runner import run as run_backtest
+
+    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
+    console.print(_metrics_table(result.metrics))
+    reasons = result.drops["reason"].value_counts().to_dict()
+    console.print(
+        f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
+        f"drops: {reasons or 'none'}"
+    )
+    console.print(_study_line(result))
+    console.print(f"results: {result.folder}")
+
+
+def _study_line(result) -> str:
+    if result.event_study is None:
+        return f"event study: {result.event_study_note}"
+    from backtest.eventstudy import headline
+
+    return headline(result.event_study)
+
+
+def _verify(folder: Path) -> None:
+    from backtest.run.verify import verify_results
+
+    report = verify_results(folder)
+    for name, same in report.files.items():
+        console.print(f"{name:14} {'identical' if same else 'DIFFERS'}")
+    if report.data_changes:
+        console.print(f"input data changed since the run: {', '.join(report.data_changes)}")
+    for pkg, (then, now) in report.version_changes.items():
+        console.print(f"{pkg}: {then} then, {now} now")
+    if not report.reproduces:
+        console.print(f"{folder}: does NOT reproduce", style="bold red")
+        raise typer.Exit(1)
+    console.print(f"{folder}: reproduces (byte-identical)")
+
+
+DATE_FORMATS = ["%Y-%m-%d"]
+
+
+@app.command()
+def events(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    ticker: Annotated[str | None, typer.Option(help="Only this ticker.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="earnings|news|analyst")] = None,
+    offline: OfflineOpt = False,
+    start: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, help="Only sessions (--check: reports) from this date."),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(formats=DATE_FORMATS, help="Only sessions (--check: reports) to this date."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the sources' earnings reports (date, timing, EPS) before any "
+            "deduplication and list every disagreement with counts. Writes nothing; exit code "
+            "0 even when sources conflict (conflicts are information, not errors).",
+        ),
+    ] = False,
+    date_tolerance: Annotated[
+        int | None,
+        typer.Option(help="--check: sessions two dates may differ (events.check).", min=0),
+    ] = None,
+    eps_tolerance: Annotated[
+        float | None,
+        typer.Option(help="--check: relative EPS difference allowed, % (events.check).", min=0),
+    ] = None,
+) -> None:
+    """Print every configured event aligned to its first tradable session, with its source.
+
+    Example: backtest events configs/baba_2026.yaml --type news;
+    backtest events configs/events_check.yaml --check
+    """
+    import pandas as pd
+
+    from backtest.config.model import load_config
+    from backtest.core.sessions import get_calendar
+    from backtest.run.pipeline import align, load_events_and_drops, load_market
+
+    tolerances = _check_overrides(date_tolerance, eps_tolerance)
+    loaded = load_config(config, [*_overrides(set_, offline), *tolerances])
+    cal = get_calendar(loaded.config.data.calendar)
+    if check:
+        _events_check(loaded, cal, ticker, event_type, (start, end))
+        return
+    prices, _ = load_market(loaded, cal)
+    events, load_drops = load_events_and_drops(loaded, cal)
+    aligned, drops = align(loaded, events, prices, cal, None)
+    drops = pd.concat([load_drops, drops], ignore_index=True)
+    if ticker:
+        aligned, drops = aligned[aligned["ticker"] == ticker], drops[drops["ticker"] == ticker]
+    if event_type:
+        aligned = aligned[aligned["event_type"] == event_type]
+    if start:
+        aligned = aligned[aligned["session"] >= pd.Timestamp(start.date())]
+    if end:
+        aligned = aligned[aligned["session"] <= pd.Timestamp(end.date())]
+    console.print(_events_table(aligned))
+    if len(drops):
+        console.print(f"dropped: {drops['reason'].value_counts().to_dict()}")
+
+
+def _events_table(aligned) -> Table:
+    table = Table(title="Aligned events")
+    for col in (
+        "event_id",
+        "timing",
+        "published (UTC)",
+        "date known (UTC)",
+        "tradable at",
+        "price",
+        "rule",
+        "source",
+    ):
+        # The id is what users grep for: never cut; the long source text folds instead.
+        table.add_column(col, no_wrap=col not in ("rule", "source"), overflow="fold")
+    for row in aligned.itertuples(index=False):
+        table.add_row(
+            row.event_id,
+            row.timing,
+            f"{row.event_time:%Y-%m-%d %H:%M}",
+            f"{row.known_at:%Y-%m-%d %H:%M}",
+            f"{row.session:%Y-%m-%d} {row.fill_at}",
+            f"{row.session_price:.2f}",
+            row.align_rule,
+            str(row.source),
+        )
+    return table
+
+
+def _check_overrides(date_tolerance: int | None, eps_tolerance: float | None) -> list[str]:
+    """--date-tolerance / --eps-tolerance as --set overrides, validated like the YAML."""
+    out = []
+    if date_tolerance is not None:
+        out.append(f"events.check.date_tolerance_sessions={date_tolerance}")
+    if eps_tolerance is not None:
+        out.append(f"events.check.eps_tolerance_pct={eps_tolerance}")
+    return out
+
+
+def _events_check(loaded, cal, ticker, event_type, period) -> None:
+    """``backtest events --check``: every source's earnings reports compared, nothing written."""
+    from backtest.events.crosscheck import CheckSettings, cross_check
+    from backtest.run.pipeline import load_events_by_source
+
+    if event_type not in (None, "earnings"):
+        raise typer.BadParameter("--check compares earnings reports; drop --type or use earnings")
+    data, tol = loaded.config.data, loaded.config.events.check
+    start = period[0].date() if period[0] else data.start
+    end = period[1].date() if period[1] else data.end
+    by_source = load_events_by_source(loaded, cal)
+    if ticker:
+        by_source = {k: v[v["ticker"] == ticker] for k, v in by_source.items()}
+    result = cross_check(by_source, cal, CheckSettings(**tol.model_dump()), start, end)
+    _print_check(result, tol, (start, end))
+
+
+def _print_check(result, tol, period) -> None:
+    per_source = ", ".join(f"{k} {v}" for k, v in result.reports.items())
+    span = f"{period[0] or '...'} to {period[1] or '...'}"
+    console.print(f"earnings reports {span}: {result.n_reports} ({per_source})", markup=False)
+    console.print(
+        f"same report: dates within {tol.match_window_days} calendar days; tolerances: date "
+        f"{tol.date_tolerance_sessions} session(s), EPS {tol.eps_tolerance_pct}% (events.check)",
+        markup=False,
+    )
+    summary = Table(title="Cross-check: counts")
+    for col in ("field", "kind", "count"):
+        summary.add_column(col, justify="right" if col == "count" else "left")
+    for row in result.summary.itertuples(index=False):
+        summary.add_row(row.field, row.kind, str(row.count))
+    console.print(summary)
+    if len(result.conflicts):
+        console.print(_conflicts_table(result.conflicts, list(result.reports)))
+    others = len(result.conflicts) - result.n_conflicts
+    console.print(
+        f"{result.n_conflicts} conflict(s), {others} other difference(s) listed; "
+        "conflicts are information: exit code 0"
+    )
+
+
+def _check_cell(values: dict, source: str) -> str:
+    if source not in values:
+        return "-"
+    value = values[source]
+    return "n/a" if value is None else str(value)
+
+
+def _conflicts_table(conflicts, sources: list[str]) -> Table:
+    table = Table(title="Cross-check: differences per report (- = not in that source)")
+    for col in ("ticker", "report", "field", "kind", *sources):
+        table.add_column(col, no_wrap=col in ("report", "field"))
+    for row in conflicts.itertuples(index=False):
+        cells = [_check_cell(row.values, s) for s in sources]
+        kind = f"[bold red]{row.kind}[/]" if row.kind == "conflict" else row.kind
+        table.add_row(row.ticker, row.report, row.field, kind, *cells)
+    return table
+
+
+@app.command()
+def sweep(
+    config: ConfigArg,
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Send chunks to this running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Start a local Dask cluster of N processes for this run."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Reuse the finished chunks of an interrupted sweep.")
+    ] = False,
+) -> None:
+    """Sweep a strategy's parameter grid (sweep: section) on the event-level kernel.
+
+    Example: backtest sweep configs/earnings_sweep.yaml --set sweep.top_n=1 --workers 2
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from backtest.sweep.cluster import cluster_overrides
+    from backtest.sweep.runner import sweep_and_publish
+
+    set_ = [*(set_ or []), *cluster_overrides(scheduler, workers)]
+
+    columns = (
+        TextColumn("sweep"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} combinations"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("sweep", total=None)
+        result = sweep_and_publish(
+            config,
+            out,
+            set_ or [],
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            resume=resume,
+        )
+    if result.summary.get("chunks_resumed"):
+        console.print(f"resumed: {result.summary['chunks_resumed']} chunk(s) from the checkpoint")
+    _print_sweep(result)
+
+
+def _print_sweep(result) -> None:
+    summary = result.summary
+    metric = summary["metric"]
+    table = Table(
+        title=f"Top combinations by {metric} ({summary['combinations']} tried, "
+        f"{summary['events']} events, {summary['seconds']:.2f} s)"
+    )
+    cols = [*result.swept, "n_trades", "mean_return", "hit_rate", "sharpe", "total_return"]
+    for col in cols:
+        table.add_column(col, justify="right")
+    ranked = result.table[result.table["n_trades"] >= result.loaded.config.sweep.min_trades]
+    for _, row in ranked.sort_values(metric, ascending=False).head(10).iterrows():
+        table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
+    console.print(table)
+    if summary.get("deflated_sharpe") is not None:
+        console.print(
+            f"deflated Sharpe ratio of the best combination: {summary['deflated_sharpe']:.3f} "
+            f"(probability that its true Sharpe beats the best that {summary['trials']} "
+            "skill-free trials would show by luck; below 0.95, treat it as noise)",
+            markup=False,
+        )
+    if summary.get("portfolio"):
+        console.print(f"note: {summary['portfolio']}", markup=False)
+    if len(result.walkforward):
+        console.print(result.walkforward.to_string(index=False))
+    console.print(f"results: {result.folder}")
+
+
+@app.command()
+def compare(
+    configs: Annotated[
+        list[Path], typer.Argument(help="One config with several strategies, or several configs.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Results root folder.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Compare strategies side by side: metrics, equity, and tests of their differences.
+
+    Example: backtest compare configs/compare_six.yaml
+    """
+    from backtest.compare.runner import compare_configs, publish_compare
+    from backtest.config.model import load_config
+
+    result = compare_configs(configs, set_ or [])
+    root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
+    folder = publish_compare(result, Path(root))
+    console.print(_metrics_table(result.metrics))
+    _print_comparison(result.comparison)
+    console.print(f"results: {folder}")
+
+
+def _interval(low: float, high: float, fmt: str) -> str:
+    if low != low or high != high:  # NaN: too few trades for an interval
+        return "n/a"
+    return f"[{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def _print_comparison(table) -> None:
+    out = Table(title="Pairwise: a minus b (95% intervals; Sharpe annualised)")
+    for col in ("a", "b", "mean diff", "CI", "p", "Sharpe diff", "p (LW)", "bootstrap CI"):
+        out.add_column(col, justify="right")
+    for r in table.itertuples(index=False):
+        out.add_row(
+            r.a,
+            r.b,
+            _fmt("d", r.mean_diff, {"d": "{:+.2%}"}),
+            _interval(r.mean_ci_low, r.mean_ci_high, "{:+.2%}"),
+            _fmt("p", r.mean_p_value, {"p": "{:.3f}"}),
+            _fmt("s", r.sharpe_diff, {"s": "{:+.2f}"}),
+            _fmt("p", r.sharpe_p_value, {"p": "{:.3f}"}),
+            _interval(r.sharpe_boot_ci_low, r.sharpe_boot_ci_high, "{:+.2f}"),
+        )
+    console.print(out)
+
+
+@app.command()
+def fetch(
+    tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. BABA JD")],
+    start: Annotated[str | None, typer.Option(help="First session, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last session, YYYY-MM-DD.")] = None,
+    events: Annotated[
+        bool, typer.Option("--events/--no-events", help="Also earnings dates and analyst actions.")
+    ] = True,
+    cache_dir: Annotated[Path | None, typer.Option(help="Cache folder.")] = None,
+    calendar: Annotated[str, typer.Option(help="Exchange calendar (ISO MIC).")] = "XNYS",
+    offline: OfflineOpt = False,
+    refresh: RefreshOpt = False,
+) -> None:
+    """Fetch daily prices (and events) from Yahoo into the cache; only missing sessions are asked for.
+
+    --refresh asks again for everything, cached or not (after Yahoo revised its
+    data); a failed refetch keeps the old cache entry.
+
+    Example: backtest fetch BABA JD --start 2020-01-01
+    """
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from backtest.run.fetch import fetch_tickers
+
+    offline, refresh = _fetch_modes(offline, refresh)
+    columns = (
+        TextColumn("fetch {task.fields[ticker]:<8}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("fetch", total=len(tickers), ticker="")
+        report = fetch_tickers(
+            tickers,
+            start=start,
+            end=end,
+            events=events,
+            cache_dir=cache_dir,
+            calendar=calendar,
+            offline=offline,
+            refresh=refresh,
+            progress=lambda done, ticker: bar.update(task, completed=done, ticker=ticker),
+        )
+    table = Table(title=f"Cache: {report.root}")
+    for col in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status"):
+        table.add_column(col)
+    for row in report.rows:
+        table.add_row(
+            *[
+                str(row[c])
+                for c in ("ticker", "sessions", "first", "last", "earnings", "analyst", "status")
+            ]
+        )
+    console.print(table)
+    if report.failed:
+        raise BacktestError(
+            f"{len(report.failed)} of {len(tickers)} ticker(s) failed: {', '.join(report.failed)}"
+        )
+
+
+@app.command()
+def check(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    cuts: Annotated[int, typer.Option(help="Decision instants to change the future after.")] = 25,
+    seed: Annotated[int, typer.Option(help="Seed of the price perturbation.")] = 0,
+) -> None:
+    """Audit every strategy of a config for look-ahead; exit 1 if any decision peeks.
+
+    Example: backtest check configs/baba_2026.yaml
+    """
+    from backtest.audit import run_audit
+    from backtest.config.model import load_config
+
+    report = run_audit(load_config(config, set_ or []), cuts=cuts, seed=seed)
+    _print_audit(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _print_audit(report) -> None:
+    table = Table(title=f"Look-ahead audit ({len(report.cuts)} cuts)")
+    for col in report.summary.columns:
+        table.add_column(col.replace("_", " "), justify="right")
+    for row in report.summary.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+    decay = Table(title="Information decay: every event one session late")
+    for col in ("strategy", "trades", "total return", "late", "avg trade", "late "):
+        decay.add_column(col, justify="right")
+    for r in report.decay.itertuples(index=False):
+        decay.add_row(
+            r.strategy,
+            f"{r.n_trades} / {r.delayed_n_trades}",
+            _fmt("total_return", r.total_return),
+            _fmt("total_return", r.delayed_total_return),
+            _fmt("avg_trade_return", r.avg_trade_return),
+            _fmt("avg_trade_return", r.delayed_avg_trade_return),
+        )
+    console.print(decay)
+    if len(report.hour_flags):
+        console.print(
+            f"{len(report.hour_flags)} whole-hour timestamp(s) within an hour of the open or "
+            "close (the real minute may fall on the other side):"
+        )
+        console.print(report.hour_flags.to_string(index=False), markup=False)
+    if report.clean:
+        console.print("no decision changed when only future data changed: no look-ahead found")
+        return
+    console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
+    console.print(report.findings.head(20).to_string(index=False), markup=False)
+
+
+@app.command(name="strategies")
+def list_strategies() -> None:
+    """List the registered strategies and their parameters.
+
+    Example: backtest strategies
+    """
+    from backtest.strategy.signals import registered_strategies
+
+    for name, spec in sorted(registered_strategies().items()):
+        console.print(f"[bold]{name}[/bold] ({', '.join(spec.event_types)}): {spec.summary}")
+        for field, info in spec.params.model_fields.items():
+            console.print(f"    {field} = {info.default!r}  {info.description or ''}")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (kill, CI timeouts, schedulers) unwinds like Ctrl-C, so temp folders are removed.
+    raise SystemExit(128 + signum)
+
+
+def _print_error(exc: BacktestError) -> None:
+    """One line per problem: never wrapped at the terminal width, brackets printed as written."""
+    from rich.markup import escape
+
+    message = f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))}"
+    err_console.print(message, highlight=False, soft_wrap=True, emoji=False)
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit code 2 unless --debug."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _dispatch()
+    finally:
+        _skip_exit_collection()
+
+
+def _skip_exit_collection() -> None:
+    """Spare the exiting interpreter a garbage collection of everything the command built.
+
+    At exit CPython collects every container object left (pandas, vectorbt and
+    matplotlib leave hundreds of thousands): 0.6-0.9 s of a 4 s ``backtest run``,
+    measured. Frozen objects are exempt from that pass; refcounted objects are still
+    freed, atexit handlers and stream flushing still run. Only the console entry
+    point does this: a notebook or test calling the app keeps its collector.
+    """
+    import gc
+
+    gc.freeze()
+
+
+def _dispatch() -> None:
+    try:
+        # Without standalone mode click returns (not raises) the code of typer.Exit.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except BacktestError as exc:
+        if STATE["debug"]:
+            raise
+        _print_error(exc)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing was published")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted; nothing was published")
+        sys.exit(130)

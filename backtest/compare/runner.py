@@ -1,0 +1,225 @@
+"""``backtest compare``: several strategies (or configs) side by side, with inference.
+
+Each config is run as by ``backtest run``; every strategy becomes one column.
+The comparison folder ``results/compare-<id>/`` holds::
+
+    metrics.csv       one row per strategy and benchmark (metrics of backtest.stats.metrics)
+    comparison.csv    every pair of strategies: difference of mean trade returns
+                      (Welch t, 95% CI) and of Sharpe ratios (Ledoit-Wolf HAC test
+                      and a circular block bootstrap CI)
+    per_event.csv     net return of each event's trade, one column per strategy
+    trades.csv        all trades; equity.csv: daily equity of every strategy
+    manifest.json     the configs, their run ids, data fingerprints and versions
+    report.html       all of it on one self-contained page
+    charts/           equity.png (growth of 100), drawdown.png, return_distributions.png
+
+Strategies from one config share its period and cash; strategies of different
+configs are compared on the sessions they have in common.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.config.model import load_config
+from backtest.core.errors import ConfigError
+from backtest.report.html import write_report
+from backtest.report.manifest import package_versions
+from backtest.report.writer import publish, write_csv, write_json
+from backtest.run.runner import RunResult, run_loaded
+from backtest.stats import compare as compare_stats
+
+__all__ = ["COMPARISON_COLUMNS", "CompareResult", "compare_configs", "pairwise", "publish_compare"]
+
+BENCH = "benchmark:"
+PERIODS = 252
+COMPARISON_COLUMNS = [
+    "a",
+    "b",
+    "n_trades_a",
+    "n_trades_b",
+    "mean_diff",
+    "mean_ci_low",
+    "mean_ci_high",
+    "mean_p_value",
+    "sharpe_a",
+    "sharpe_b",
+    "sharpe_diff",
+    "sharpe_p_value",
+    "sharpe_boot_ci_low",
+    "sharpe_boot_ci_high",
+    "sharpe_boot_p_value",
+    "sessions",
+]
+
+
+@dataclass
+class CompareResult:
+    """Side-by-side tables of several strategies (schemas in the module docstring)."""
+
+    run_id: str
+    runs: list[RunResult]
+    metrics: pd.DataFrame
+    comparison: pd.DataFrame
+    per_event: pd.DataFrame
+    trades: pd.DataFrame
+    equity: pd.DataFrame
+    folder: Path | None = None
+
+
+def _labelled(result: RunResult, prefix: str | None) -> tuple[pd.DataFrame, ...]:
+    """Metrics, trades and strategy equity of one run, labels prefixed when several configs."""
+
+    def name(label: str) -> str:
+        return f"{prefix}/{label}" if prefix and not label.startswith(BENCH) else label
+
+    metrics = result.metrics.assign(strategy=result.metrics["strategy"].map(name))
+    trades = result.trades.assign(strategy=result.trades["strategy"].map(name))
+    return metrics, trades, result.equity.rename(columns=name)
+
+
+def _unique(frames: list[pd.DataFrame], what: str) -> pd.DataFrame:
+    out = pd.concat(frames, ignore_index=True)
+    return out.drop_duplicates(subset="strategy", keep="first").reset_index(drop=True)
+
+
+def _annual(sharpe: float) -> float:
+    return float(sharpe * np.sqrt(PERIODS))
+
+
+def compare_pair(a: str, b: str, trades: pd.DataFrame, returns: pd.DataFrame) -> dict:
+    """Mean-difference and Sharpe-difference tests of strategy ``a`` minus ``b``."""
+    ta = trades.loc[trades["strategy"] == a, "net_return"].astype(float)
+    tb = trades.loc[trades["strategy"] == b, "net_return"].astype(float)
+    mean = compare_stats.mean_difference(ta, tb)
+    paired = returns[[a, b]].dropna()
+    lw = compare_stats.sharpe_diff_ledoit_wolf(paired[a], paired[b])
+    boot = compare_stats.sharpe_diff_bootstrap(paired[a], paired[b], n_boot=1000, seed=0)
+    return {
+        "a": a,
+        "b": b,
+        "n_trades_a": len(ta),
+        "n_trades_b": len(tb),
+        "mean_diff": mean.diff,
+        "mean_ci_low": mean.ci_low,
+        "mean_ci_high": mean.ci_high,
+        "mean_p_value": mean.p_value,
+        "sharpe_a": _annual(lw.sharpe_a),
+        "sharpe_b": _annual(lw.sharpe_b),
+        "sharpe_diff": _annual(lw.diff),
+        "sharpe_p_value": lw.p_value,
+        "sharpe_boot_ci_low": _annual(boot.ci_low),
+        "sharpe_boot_ci_high": _annual(boot.ci_high),
+        "sharpe_boot_p_value": boot.p_value,
+        "sessions": len(paired),
+    }
+
+
+def pairwise(trades: pd.DataFrame, equity: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Every pair of strategies compared (annualised Sharpe ratios, 252 sessions).
+
+    Daily returns are taken from each strategy's equity; a pair is compared on
+    the sessions where both have a return.
+    """
+    returns = equity[strategies].pct_change(fill_method=None)
+    rows = [compare_pair(a, b, trades, returns) for a, b in itertools.combinations(strategies, 2)]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _per_event(trades: pd.DataFrame) -> pd.DataFrame:
+    if trades.empty:
+        return pd.DataFrame(columns=["event_id"])
+    table = trades.pivot_table(
+        index="event_id", columns="strategy", values="net_return", aggfunc="sum"
+    )
+    return table.reset_index().rename_axis(columns=None)
+
+
+def _run_id(runs: list[RunResult]) -> str:
+    joined = "|".join(r.run_id for r in runs)
+    return "compare-" + hashlib.sha256(joined.encode()).hexdigest()[:10]
+
+
+def compare_configs(configs: list[str | Path], overrides: list[str] | None = None) -> CompareResult:
+    """Run each config and compare all their strategies.
+
+    Raises
+    ------
+    ConfigError
+        When fewer than two strategies are configured in total.
+    """
+    runs = [run_loaded(load_config(c, overrides)) for c in configs]
+    many = len(runs) > 1
+    parts = [_labelled(r, r.config.run_name if many else None) for r in runs]
+    metrics = _unique([p[0] for p in parts], "metrics")
+    trades = pd.concat([p[1] for p in parts], ignore_index=True)
+    equity = pd.concat([p[2].loc[:, ~p[2].columns.duplicated()] for p in parts], axis=1)
+    equity = equity.loc[:, ~equity.columns.duplicated()].sort_index()
+    strategies = [s for s in metrics["strategy"] if not s.startswith(BENCH)]
+    if len(strategies) < 2:
+        raise ConfigError(
+            f"compare needs at least two strategies; the config(s) define {strategies}: "
+            "list several under strategies:, or give several config files"
+        )
+    return CompareResult(
+        _run_id(runs),
+        runs,
+        metrics,
+        pairwise(trades, equity, strategies),
+        _per_event(trades),
+        trades,
+        equity,
+    )
+
+
+def _manifest(result: CompareResult) -> dict:
+    return {
+        "run_id": result.run_id,
+        "configs": [str(r.config.path) for r in result.runs],
+        "run_ids": [r.run_id for r in result.runs],
+        "data_fingerprints": {r.run_id: r.fingerprints for r in result.runs},
+        "versions": package_versions(),
+    }
+
+
+def _charts(result: CompareResult, folder: Path) -> None:
+    from backtest.report.charts import plot_drawdown, plot_equity, plot_return_distributions
+
+    growth = 100.0 * result.equity / result.equity.apply(lambda s: s.dropna().iloc[0])
+    plot_equity(
+        growth,
+        folder / "equity.png",
+        "Growth of 100, strategies and benchmarks",
+        ylabel="Value (start = 100)",
+    )
+    plot_drawdown(result.equity, folder / "drawdown.png", "Drawdown from the running peak")
+    plot_return_distributions(
+        result.trades,
+        folder / "return_distributions.png",
+        "Net return per trade (box: quartiles, line: median, triangle: mean)",
+    )
+
+
+def publish_compare(result: CompareResult, root: Path, charts: bool = True) -> Path:
+    """Write the comparison folder atomically and return it."""
+
+    def write(folder: Path) -> None:
+        write_csv(result.metrics, folder / "metrics.csv")
+        write_csv(result.comparison, folder / "comparison.csv")
+        write_csv(result.per_event, folder / "per_event.csv")
+        write_csv(result.trades, folder / "trades.csv")
+        write_csv(result.equity.rename_axis("session").reset_index(), folder / "equity.csv")
+        write_json(_manifest(result), folder / "manifest.json")
+        if charts:
+            (folder / "charts").mkdir()
+            _charts(result, folder / "charts")
+        write_report(folder, title=f"Comparison {result.run_id}")  # last: it embeds the above
+
+    result.folder = publish(Path(root), result.run_id, "suffix", write)
+    return result.folder

@@ -1,0 +1,629 @@
+"""YAML -> frozen, typed run configuration; every error names file, line and key.
+
+The models reject unknown keys (``extra="forbid"``) and are immutable
+(``frozen=True``). Strategies form a union tagged by ``name`` and built from
+the strategy registry, so each strategy's parameters are validated by its own
+model and an unknown name lists the available ones. The run id is a hash of
+the canonical configuration (:func:`config_hash`).
+
+Relative paths in a config are resolved against the config file's folder,
+never the working directory. ``configs/example.yaml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+
+from backtest.config.yaml_source import (
+    YamlDocument,
+    allowed_keys_for,
+    dotted,
+    format_validation_error,
+    load_yaml,
+    location,
+)
+from backtest.core.errors import ConfigError
+from backtest.eventstudy.settings import EventStudyConfig
+from backtest.strategy.signals import registered_strategies
+
+__all__ = [
+    "EventStudySection",
+    "INVOCATION_KEYS",
+    "LoadedConfig",
+    "RunConfig",
+    "apply_overrides",
+    "config_hash",
+    "import_plugins",
+    "load_config",
+    "resolved_dump",
+    "run_model",
+]
+
+Ticker = Annotated[StrictStr, Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9.\-=^]+$")]
+
+
+class Frozen(BaseModel):
+    """Base of every config model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Frozen):
+    """Where prices come from and which sessions the backtest covers."""
+
+    source: Literal["bundled", "files", "yfinance"] = "bundled"
+    path: Path | None = None
+    tickers: list[Ticker] = Field(min_length=1)
+    start: dt.date | None = None
+    end: dt.date | None = None
+    price_basis: Literal["raw", "adjusted"] = "raw"
+    calendar: StrictStr = "XNYS"
+    # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only;
+    # refresh: refetch what is cached (`--refresh`; not part of the run id, see INVOCATION_KEYS).
+    cache_dir: Path | None = None
+    offline: bool = False
+    refresh: bool = False
+    # A data.tickers entry with no prices (delisted, renamed): stop the run, or skip it and
+    # record the survivorship bias in the manifest (benchmarks are always required).
+    on_missing_ticker: Literal["error", "skip"] = "error"
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        if self.source == "files" and self.path is None:
+            raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+        if self.offline and self.refresh:
+            raise ValueError(
+                "refresh (--refresh) and offline (--offline) cannot both be true: refresh "
+                "refetches from Yahoo, offline never touches the network; drop one"
+            )
+        return self
+
+
+class BundledEarnings(Frozen):
+    """The earnings table bundled with the package."""
+
+    type: Literal["bundled_earnings"]
+    tickers: list[Ticker] | None = None
+
+
+class CsvEvents(Frozen):
+    """A user CSV of events."""
+
+    type: Literal["csv"]
+    path: Path
+    timezone: StrictStr | None = None
+    event_type: Literal["earnings", "news", "analyst"] = "earnings"
+
+
+class InlineEvent(Frozen):
+    """One event written in the YAML file."""
+
+    ticker: Ticker | None = None
+    isin: StrictStr | None = None
+    event_type: Literal["earnings", "news", "analyst"] = "news"
+    # Strict: YAML 1.1 reads an unquoted 9:30 as the integer 570, which must not become a date.
+    time: StrictStr | Annotated[dt.datetime, Strict()] | Annotated[dt.date, Strict()]
+    timezone: StrictStr | None = None
+    timing: Literal["bmo", "amc", "intraday", "unknown"] | None = None
+    known_at: StrictStr | dt.datetime | None = None
+    source: StrictStr | None = None
+    headline: StrictStr | None = None
+    move_pct: float | None = None
+    eps_estimate: float | None = None
+    eps_actual: float | None = None
+    surprise_pct: float | None = None
+    firm: StrictStr | None = None
+    rating: StrictStr | None = None
+    target_old: float | None = None
+    target_new: float | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> InlineEvent:
+        if self.ticker is None and self.isin is None:
+            raise ValueError("give ticker: or isin:")
+        return self
+
+
+class InlineEvents(Frozen):
+    """Events listed in the config itself."""
+
+    type: Literal["inline"]
+    events: list[InlineEvent] = Field(min_length=1)
+
+
+class NewsFolder(Frozen):
+    """A folder of plain-text news articles, one ``.txt`` per article (seed format).
+
+    ``isin_table`` is a CSV ``isin,ticker`` extending the bundled ISIN -> ticker
+    table; ``timezone`` is the zone of the articles' stamps; ``lm_dictionary``
+    the full Loughran-McDonald master dictionary CSV (default: bundled subset).
+    """
+
+    type: Literal["news_folder"]
+    path: Path
+    isin_table: Path | None = None
+    timezone: StrictStr = "Europe/Berlin"
+    encoding: StrictStr = "utf-8"
+    lm_dictionary: Path | None = None
+
+
+class YFinanceEarningsEvents(Frozen):
+    """Earnings dates from Yahoo (cached with vintages; data.offline honoured)."""
+
+    type: Literal["yfinance_earnings"]
+    tickers: list[Ticker] | None = None
+    limit: int = Field(100, ge=1, le=100)
+    # Use only the vintages fetched at or before this instant (point in time); null: latest.
+    as_of: Annotated[dt.datetime, Strict()] | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> YFinanceEarningsEvents:
+        if self.as_of is not None and self.as_of.tzinfo is None:
+            raise ValueError("as_of needs a UTC offset, e.g. 2026-02-01T00:00:00+00:00")
+        return self
+
+
+class YFinanceAnalystEvents(Frozen):
+    """Analyst upgrades, downgrades and price targets from Yahoo."""
+
+    type: Literal["yfinance_analyst"]
+    tickers: list[Ticker] | None = None
+
+
+EventSource = Annotated[
+    BundledEarnings
+    | CsvEvents
+    | InlineEvents
+    | NewsFolder
+    | YFinanceEarningsEvents
+    | YFinanceAnalystEvents,
+    Field(discriminator="type"),
+]
+
+
+class CheckConfig(Frozen):
+    """Tolerances of ``backtest events --check`` (rules in :mod:`backtest.events.crosscheck`)."""
+
+    # Calendar days after a report's earliest date within which another source's date is the
+    # same report (reports come ~90 days apart; 45 would start to merge neighbours).
+    match_window_days: int = Field(5, ge=0, le=44)
+    date_tolerance_sessions: int = Field(0, ge=0, le=20)
+    # Relative to the larger |value| (math.isclose), in percent.
+    eps_tolerance_pct: float = Field(1.0, ge=0, le=100)
+
+
+class EventsConfig(Frozen):
+    """Event sources and the alignment and drop policies."""
+
+    sources: list[EventSource] = Field(min_length=1)
+    intraday_fill: Literal["next_open", "same_close"] = "next_open"
+    # Date-only events: after the close (conservative) or before the open (optimistic).
+    # Left out of the run id at its default (:data:`LATE_KEYS`), so ids stay.
+    unknown_timing: Literal["after_close", "before_open"] = "after_close"
+    # Earnings events of one ticker dated within dedupe_days calendar days are one report
+    # (:mod:`backtest.events.dedupe`); copies at different tradable points raise (error) or
+    # the earliest is kept (earliest). Both are LATE_KEYS: at their defaults ids stay.
+    dedupe: Literal["error", "earliest"] = "error"
+    dedupe_days: int = Field(5, ge=0, le=44)
+    assumed_notice_sessions: int = Field(10, ge=0, le=120)
+    max_drop_pct: float = Field(50.0, ge=0, le=100)
+    overlap: Literal["skip", "allow", "truncate"] = "skip"
+    # Read by `backtest events --check` only: left out of the run id and config.yaml (exclude),
+    # since it changes no backtest result.
+    check: CheckConfig = Field(CheckConfig(), exclude=True)
+
+
+class SizingConfig(Frozen):
+    """How much each trade buys or sells."""
+
+    mode: Literal["percent", "fixed"] = "percent"
+    value: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> SizingConfig:
+        if self.mode == "percent" and self.value > 100:
+            raise ValueError(f"percent sizing takes 0 < value <= 100, got {self.value}")
+        return self
+
+
+class EngineConfig(Frozen):
+    """Simulation settings."""
+
+    engine: Literal["vectorbt", "reference"] = "vectorbt"
+    init_cash: float = Field(100_000.0, gt=0)
+    fees_bps: float = Field(10.0, ge=0, le=1000)
+    slippage_bps: float = Field(5.0, ge=0, le=1000)
+    sizing: SizingConfig = SizingConfig()
+    stop_loss_pct: float | None = Field(None, gt=0, lt=100)
+    take_profit_pct: float | None = Field(None, gt=0)
+
+
+class PortfolioConfig(Frozen):
+    """Caps and sizing of each strategy's book (:mod:`backtest.engine.portfolio`); weights in %."""
+
+    max_positions: int = Field(20, ge=1)
+    max_new_per_session: int | None = Field(None, ge=1)
+    position_pct: float = Field(5.0, gt=0, le=100)
+    max_name_pct: float = Field(10.0, gt=0, le=100)
+    # At most 100: vectorbt buys with cash, so the book cannot be levered.
+    max_gross_pct: float = Field(100.0, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _room(self) -> PortfolioConfig:
+        for key in ("max_name_pct", "max_gross_pct"):
+            if getattr(self, key) < self.position_pct:
+                raise ValueError(
+                    f"{key} {getattr(self, key):g} is below position_pct {self.position_pct:g}, "
+                    "so no position would ever fit; raise it or lower position_pct"
+                )
+        return self
+
+
+def _portfolio_engine(config: Any) -> Any:
+    """``portfolio:`` sizes every position, on the vectorbt engine, with planned exits only."""
+    engine, portfolio = config.engine, config.portfolio
+    if portfolio is None:
+        return config
+    if "sizing" in engine.model_fields_set:
+        raise ValueError(
+            "portfolio: sizes every position (position_pct of equity), so engine.sizing "
+            "must not be set as well; remove engine.sizing or the portfolio: section"
+        )
+    if engine.engine != "vectorbt":
+        raise ValueError(
+            "portfolio: needs engine.engine: vectorbt (the reference engine trades fixed "
+            "cash per trade and shares no cash)"
+        )
+    if engine.stop_loss_pct or engine.take_profit_pct:
+        raise ValueError(
+            "portfolio: sizes entries assuming positions close at their planned exits; "
+            "remove engine.stop_loss_pct / take_profit_pct or the portfolio: section"
+        )
+    return config
+
+
+# How one invocation obtains its data, not what the run computes: left out of the config
+# hash (so of the run id) and of the written config.yaml; manifest.json records it.
+INVOCATION_KEYS: dict[str, Any] = {"data": {"refresh"}}
+
+
+def resolved_dump(config: BaseModel) -> dict:
+    """The config with every default filled in, as JSON types (written as config.yaml).
+
+    ``engine.sizing`` is left out when ``portfolio:`` sizes the positions, so the
+    dump loads again (the two may not both be given). :data:`INVOCATION_KEYS`
+    are left out, so re-running the folder (``--verify``) reads the cache.
+    """
+    exclude = dict(INVOCATION_KEYS)
+    if getattr(config, "portfolio", None) is not None:
+        exclude["engine"] = {"sizing"}
+    return config.model_dump(mode="json", exclude=exclude)
+
+
+class OutputConfig(Frozen):
+    """Where and how results are written."""
+
+    dir: Path = Path("results")
+    if_exists: Literal["suffix", "error"] = "suffix"
+    charts: bool = True
+    max_event_charts: int = Field(12, ge=0)
+
+
+class GridRange(Frozen):
+    """An inclusive integer or float range for a sweep grid: start, stop, step."""
+
+    start: float
+    stop: float
+    step: float = Field(1, gt=0)
+
+    def values(self) -> list[float | int]:
+        """The range as a list (ints when every bound is whole)."""
+        n = int(round((self.stop - self.start) / self.step)) + 1
+        vals = [self.start + i * self.step for i in range(max(n, 0))]
+        whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
+        return [int(v) for v in vals] if whole else vals
+
+
+class WalkForwardConfig(Frozen):
+    """Train/test windows by event date."""
+
+    mode: Literal["rolling", "expanding"] = "rolling"
+    train_years: float = Field(3.0, gt=0)
+    test_years: float = Field(1.0, gt=0)
+
+
+class SweepConfig(Frozen):
+    """A parameter sweep of one configured strategy on the event-level kernel."""
+
+    strategy: StrictStr | None = None
+    grid: dict[StrictStr, list[Any] | GridRange] = Field(min_length=1)
+    metric: Literal["sharpe", "mean_return", "median_return", "total_return", "hit_rate"] = "sharpe"
+    min_trades: int = Field(5, ge=1)
+    top_n: int = Field(3, ge=0, le=20)
+    max_combinations: int = Field(100_000, ge=1)
+    chunk_cells: int = Field(4_000_000, ge=1_000)
+    walk_forward: WalkForwardConfig | None = None
+    scheduler: StrictStr | None = None
+    workers: int | None = Field(None, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> SweepConfig:
+        if self.scheduler is not None and self.workers is not None:
+            raise ValueError(
+                "scheduler (a running Dask cluster) and workers (a local cluster started for "
+                "this run) are alternatives; keep one of them"
+            )
+        return self
+
+    def grid_values(self) -> dict[str, list[Any]]:
+        """Every grid entry as a list of values."""
+        return {
+            k: v.values() if isinstance(v, GridRange) else list(v) for k, v in self.grid.items()
+        }
+
+
+class EventStudySection(EventStudyConfig):
+    """The ``event_study:`` section: :class:`~backtest.eventstudy.EventStudyConfig` plus when to run.
+
+    ``enabled: false`` turns the study off. With fewer than ``min_events`` aligned
+    events the study is skipped (and the manifest says so). ``benchmark: null``
+    means the first of ``benchmarks:`` that is not one of ``data.tickers``, else
+    SPY; a benchmark without prices skips the study with a note, the run goes on.
+
+    Examples
+    --------
+    >>> EventStudySection().enabled, EventStudySection().benchmark
+    (True, None)
+    >>> EventStudySection(event_window=(-5, 5), car_windows=[(0, 1)]).settings("SPY").event_window
+    (-5, 5)
+    """
+
+    enabled: bool = True
+    benchmark: StrictStr | None = None
+    min_events: int = Field(3, ge=2)
+
+    def settings(self, benchmark: str) -> EventStudyConfig:
+        """The package's settings for this section, with the benchmark resolved."""
+        own = {"enabled", "benchmark", "min_events"}
+        return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
+
+
+def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
+    return create_model(
+        f"Strategy_{name}",
+        __base__=Frozen,
+        name=(Literal[name], ...),  # type: ignore[valid-type]
+        label=(StrictStr | None, None),
+        params=(params, params()),
+    )
+
+
+def _run_model() -> type[BaseModel]:
+    specs = [_strategy_model(n, s.params) for n, s in sorted(registered_strategies().items())]
+    # A union built at run time from the registry, so Union[...] (not X | Y) is needed here.
+    strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]  # noqa: UP007
+    return create_model(
+        "RunConfig",
+        __base__=Frozen,
+        name=(StrictStr | None, None),
+        plugins=(list[StrictStr], []),
+        data=(DataConfig, ...),
+        events=(EventsConfig, ...),
+        strategies=(list[strategy], Field(min_length=1)),
+        engine=(EngineConfig, EngineConfig()),
+        sweep=(SweepConfig | None, None),
+        benchmarks=(list[Ticker], ["SPY"]),
+        output=(OutputConfig, OutputConfig()),
+        event_study=(EventStudySection, EventStudySection()),
+        portfolio=(PortfolioConfig | None, None),
+        __validators__={"_portfolio_engine": model_validator(mode="after")(_portfolio_engine)},
+    )
+
+
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {}
+
+
+def run_model() -> type[BaseModel]:
+    """The RunConfig model for the strategies registered now (user strategies included)."""
+    key = tuple(sorted(registered_strategies()))
+    if key not in _MODELS:
+        _MODELS[key] = _run_model()
+    return _MODELS[key]
+
+
+RunConfig = run_model()
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus where it came from (for paths and messages)."""
+
+    config: Any
+    path: Path
+    raw: dict
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the config are relative to."""
+        return self.path.parent
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` resolved against the config file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def run_name(self) -> str:
+        """The run's name: ``name:`` or the config file's stem."""
+        return self.config.name or self.path.stem
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) to a config mapping.
+
+    Examples
+    --------
+    >>> apply_overrides({"engine": {"fees_bps": 10}}, ["engine.fees_bps=0"])
+    {'engine': {'fees_bps': 0}}
+    """
+    out = json.loads(json.dumps(data, default=str))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. engine.fees_bps=0")
+        node = out
+        parts = [int(p) if p.isdigit() else p for p in key.split(".")]
+        for part in parts[:-1]:
+            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def _reject_silent_coercions(doc: YamlDocument) -> None:
+    """Numbers YAML 1.1 reads differently from what was written (010 -> 8, 9:30 -> 570).
+
+    Booleans from words like NO are caught by the typed models; these would pass.
+    """
+    for path, text in doc.coerced.items():
+        value = _get(doc.data, path)
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ConfigError(
+                f"{location(doc, path)}: {dotted(path)}: {text} is read by YAML 1.1 as {value} "
+                f"(octal or base-60); write it without a leading zero or colon, or quote it"
+            )
+
+
+def _get(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def import_plugins(doc: YamlDocument, plugins: Any) -> None:
+    """Import the modules under ``plugins:`` so the strategies they register validate.
+
+    A module is looked up on ``sys.path`` and, failing that, in the config file's
+    folder (``plugins: [my_strategies]`` finds ``my_strategies.py`` next to it).
+    """
+    if plugins is None:
+        return
+    if not isinstance(plugins, list):
+        raise ConfigError(
+            f"{location(doc, ('plugins',))}: plugins: expected a list of module names, "
+            "e.g. plugins: [my_strategies]"
+        )
+    for i, name in enumerate(plugins):
+        try:
+            _import_module(name, doc.path.parent)
+        except Exception as exc:  # whatever the user's module raises on import
+            raise ConfigError(
+                f"{location(doc, ('plugins', i))}: plugins[{i}]: cannot import {name!r} "
+                f"({type(exc).__name__}: {exc}); install the module or put it next to this "
+                "config file, then check that `python -c 'import <module>'` works"
+            ) from exc
+
+
+def _import_module(name: Any, folder: Path) -> None:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"a module name must be a dotted string, got {name!r}")
+    added = str(folder) not in sys.path
+    if added:  # appended, so a user file never shadows an installed module
+        sys.path.append(str(folder))
+    try:
+        importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(str(folder))
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
+    """Read, validate and freeze a run configuration.
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem: ``file:line:col: key.path: what and how to fix``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> cfg = load_config(Path(__file__).parents[2] / "configs" / "baba_2026.yaml")
+    >>> cfg.config.data.tickers[0]
+    'BABA'
+    """
+    doc = load_yaml(Path(path))
+    _reject_silent_coercions(doc)
+    data = apply_overrides(doc.data, overrides) if overrides else doc.data
+    import_plugins(doc, data.get("plugins"))
+    try:
+        model = run_model()
+        config = model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(doc, exc, allowed_keys_for(model))) from None
+    return LoadedConfig(config=config, path=doc.path, raw=data)
+
+
+# Keys added after run ids were published, with the default that reproduces the old
+# behaviour: left out of every hash while at that default, so a config that does not
+# set them keeps its run id, and one that changes them gets a new one.
+LATE_KEYS: dict[str, dict[str, object]] = {
+    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5}
+}
+
+
+def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
+    """The :data:`LATE_KEYS` of ``config`` that are at their default, by section."""
+    out = {}
+    for section, keys in LATE_KEYS.items():
+        part = getattr(config, section, None)
+        same = {k for k, default in keys.items() if getattr(part, k, None) == default}
+        if part is not None and same and section not in excluded:
+            out[section] = same
+    return out
+
+
+def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
+    """Whole sections in ``excluded``, plus invocation keys and late keys at their default."""
+    skip: dict = {}
+    for part in (INVOCATION_KEYS, _late_defaults(config, excluded)):
+        for section, keys in part.items():
+            skip[section] = set(skip.get(section, set())) | set(keys)
+    return skip | dict.fromkeys(excluded, True)
+
+
+def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:
+    """Return a short, stable hash of the canonical config (keys sorted, JSON).
+
+    ``exclude`` leaves out top-level sections that do not change results
+    (the run id excludes ``output``). :data:`INVOCATION_KEYS`, and keys of
+    :data:`LATE_KEYS` at their default, are always left out.
+
+    Examples
+    --------
+    >>> len(config_hash(DataConfig(tickers=["BABA"])))
+    12
+    """
+    excluded = set(exclude or ())
+    dumped = config.model_dump(mode="json", exclude=_hash_exclusions(config, excluded))
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

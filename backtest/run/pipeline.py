@@ -1,0 +1,429 @@
+"""The stages of a run, each a small function over plain pandas objects.
+
+config -> prices and events -> aligned events -> signals -> trades and equity.
+:mod:`backtest.run.runner` strings them together and hands the tables to metrics and
+the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from backtest.config.model import LoadedConfig
+from backtest.core.errors import BacktestError, ConfigError, StrategyError
+from backtest.core.schema import empty_drops
+from backtest.core.timeline import Timeline, build_timeline
+from backtest.data import BundledPrices, FilePrices, PriceSource, ValidationReport, load_prices
+from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
+from backtest.engine.simulate import EngineResult, EngineSettings, simulate
+from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.align import align_events
+from backtest.events.news import load_news_folder
+from backtest.strategy.signals import (
+    MarketView,
+    StrategySpec,
+    check_signals,
+    get_strategy,
+    truncate_overlaps,
+    window_drops,
+)
+
+if TYPE_CHECKING:
+    from backtest.eventstudy import EventStudyResult
+
+__all__ = [
+    "StrategyRun",
+    "align",
+    "event_study_benchmark",
+    "load_all_events",
+    "load_events_and_drops",
+    "load_events_by_source",
+    "load_market",
+    "make_source",
+    "run_strategy",
+    "run_timeline",
+    "study_events",
+]
+
+
+def make_source(loaded: LoadedConfig) -> PriceSource:
+    """Return the configured price source."""
+    data = loaded.config.data
+    if data.source == "bundled":
+        return BundledPrices()
+    if data.source == "files":
+        return FilePrices(loaded.resolve(data.path))
+    if data.source == "yfinance":
+        from backtest.core.sessions import get_calendar
+        from backtest.data.yahoo import YFinancePrices
+
+        start = pd.Timestamp(data.start) if data.start else None
+        end = pd.Timestamp(data.end) if data.end else None
+        cal = get_calendar(data.calendar)
+        return YFinancePrices(cache_of(loaded), cal, start, end, data.offline, data.refresh)
+    raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance")
+
+
+def cache_of(loaded: LoadedConfig):
+    """The on-disk cache for Yahoo data (env var, then ``data.cache_dir``, then the default)."""
+    from backtest.data.cache import ParquetCache, cache_root
+
+    folder = loaded.config.data.cache_dir
+    return ParquetCache(cache_root(loaded.resolve(folder) if folder else None))
+
+
+def load_market(
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
+    """Load and validate prices of the universe and the benchmarks."""
+    cfg = loaded.config
+    tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks]))
+    skip = frozenset(cfg.data.tickers) - frozenset(cfg.benchmarks)
+    if cfg.data.on_missing_ticker == "error":
+        skip = frozenset()
+    return load_prices(make_source(loaded), tickers, cfg.data.price_basis, cal, skip_missing=skip)
+
+
+def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    notice = loaded.config.events.assumed_notice_sessions
+    if src.type == "bundled_earnings":
+        return load_bundled_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
+    if src.type == "csv":
+        return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
+    if src.type in ("yfinance_earnings", "yfinance_analyst"):
+        return _load_yahoo_events(src, loaded, cal)
+    items = [e.model_dump(exclude_none=True) for e in src.events]
+    return load_inline_events(items, cal, notice)
+
+
+def _load_yahoo_events(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    tickers = src.tickers or loaded.config.data.tickers
+    modes = {"offline": loaded.config.data.offline, "refresh": loaded.config.data.refresh}
+    if src.type == "yfinance_analyst":
+        from backtest.events.yahoo_analyst import YFinanceAnalyst
+
+        return YFinanceAnalyst(cache_of(loaded), cal, **modes).load(tickers)
+    from backtest.events.yahoo_earnings import YFinanceEarnings
+
+    as_of = pd.Timestamp(src.as_of).tz_convert("UTC") if src.as_of else None
+    source = YFinanceEarnings(cache_of(loaded), cal, **modes, limit=src.limit)
+    return source.load(tickers, loaded.config.events.assumed_notice_sessions, as_of)
+
+
+def _load_news_folder(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar):
+    table = loaded.resolve(src.isin_table) if src.isin_table else None
+    lm = loaded.resolve(src.lm_dictionary) if src.lm_dictionary else None
+    return load_news_folder(loaded.resolve(src.path), cal, table, src.timezone, src.encoding, lm)
+
+
+def _load_with_drops(
+    src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A source's events and the drops its loader recorded (only article folders have any)."""
+    if src.type == "news_folder":
+        news = _load_news_folder(src, loaded, cal)
+        return news.events, news.drops
+    return _load_source(src, loaded, cal), empty_drops()
+
+
+def load_events_and_drops(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load every configured event source into one table, plus the loaders' drops."""
+    loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
+    frames = [events for events, _ in loads if not events.empty]
+    drops = pd.concat([empty_drops(), *(d for _, d in loads if not d.empty)], ignore_index=True)
+    if not frames:
+        detail = f"; dropped: {drops['reason'].value_counts().to_dict()}" if len(drops) else ""
+        raise BacktestError(f"the configured event sources returned no events at all{detail}")
+    return pd.concat(frames, ignore_index=True), drops
+
+
+def load_all_events(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
+    """Load every configured event source into one table."""
+    return load_events_and_drops(loaded, cal)[0]
+
+
+def _period(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> tuple:
+    data = loaded.config.data
+    start = cal.date_to_session(pd.Timestamp(data.start), "next") if data.start else None
+    end = cal.date_to_session(pd.Timestamp(data.end), "previous") if data.end else None
+    return start, end
+
+
+def align(
+    loaded: LoadedConfig,
+    events: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    cal: xcals.ExchangeCalendar,
+    now: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Align events to sessions within the configured period."""
+    cfg = loaded.config.events
+    return align_events(
+        events,
+        prices,
+        cal,
+        cfg.intraday_fill,
+        _period(loaded, cal),
+        now,
+        cfg.unknown_timing,
+        cfg.dedupe,
+        cfg.dedupe_days,
+    )
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """One strategy's signals, drops and simulated result."""
+
+    name: str
+    label: str
+    events: pd.DataFrame
+    signals: pd.DataFrame
+    drops: pd.DataFrame
+    result: EngineResult | None = None
+
+
+def _raises(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> bool:
+    try:
+        spec.fn(events, market, params)
+    except Exception:
+        return True
+    return False
+
+
+def first_failing_event(
+    spec: StrategySpec, events: pd.DataFrame, market: MarketView, params
+) -> pd.Series | None:
+    """The event whose arrival makes the strategy raise: the last row of the shortest failing prefix.
+
+    A strategy decides all its events in one call, so the exception alone does
+    not say which event broke it; a binary search over prefixes of the table
+    (about log2(n) calls, only on this failure path) does. None when no prefix
+    short of the whole table fails and the whole table does not fail on a retry.
+
+    Examples
+    --------
+    >>> def fussy(events, market, params):
+    ...     if (events["event_id"] == "b").any():
+    ...         raise ValueError("no b")
+    >>> spec = StrategySpec("fussy", None, fussy, ("news",), "")
+    >>> first_failing_event(spec, pd.DataFrame({"event_id": ["a", "b", "c"]}), None, None)["event_id"]
+    'b'
+    """
+    low, high = 0, len(events)  # prefix of `low` rows passes; `high` rows fail
+    if high == 0 or not _raises(spec, events, market, params):
+        return None
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _raises(spec, events.iloc[:mid], market, params):
+            high = mid
+        else:
+            low = mid
+    return events.iloc[high - 1]
+
+
+def _call(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> tuple:
+    try:
+        return spec.fn(events, market, params)
+    except BacktestError:
+        raise
+    except Exception as exc:
+        culprit = first_failing_event(spec, events, market, params)
+        where = (
+            ""
+            if culprit is None
+            else (
+                f" (first failing event {culprit.get('event_id')}, ticker {culprit.get('ticker')})"
+            )
+        )
+        raise StrategyError(
+            f"strategy {spec.name!r} raised {type(exc).__name__}: {exc}{where}"
+        ) from exc
+
+
+def run_strategy(
+    strategy_cfg,
+    aligned: pd.DataFrame,
+    market: MarketView,
+    overlap: str,
+    portfolio: PortfolioCaps | None = None,
+) -> StrategyRun:
+    """Turn aligned events into checked signals for one configured strategy.
+
+    With ``portfolio`` (the config's ``portfolio:`` section), the signals that
+    fit the book are kept and sized (:func:`backtest.engine.portfolio.apply_portfolio_caps`);
+    the others are dropped at stage ``portfolio``.
+    """
+    spec = get_strategy(strategy_cfg.name)
+    events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
+    if events.empty:
+        empty = check_signals(
+            pd.DataFrame(
+                columns=[
+                    "strategy",
+                    "event_id",
+                    "ticker",
+                    "side",
+                    "decision_time",
+                    "info_time",
+                    "entry_session",
+                    "entry_at",
+                    "exit_session",
+                    "exit_at",
+                ]
+            ),
+            spec.name,
+            market.cal,
+        )
+        return StrategyRun(spec.name, strategy_cfg.label or spec.name, events, empty, empty_drops())
+    signals, drops = _call(spec, events, market, strategy_cfg.params)
+    signals = check_signals(signals, spec.name, market.cal)
+    signals, window = window_drops(signals, market, overlap)
+    capped = empty_drops()
+    if portfolio is not None:
+        signals, capped = apply_portfolio_caps(signals, portfolio)
+    if overlap == "truncate":
+        signals = _truncate(signals, portfolio)
+    label = strategy_cfg.label or spec.name
+    all_drops = pd.concat([drops, window, capped], ignore_index=True).assign(strategy=label)
+    return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
+
+
+def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.DataFrame:
+    """Apply ``overlap: truncate`` to the signals that will trade.
+
+    After the portfolio caps, so a trade is only ever cut short by one the book
+    took (the caps count the planned windows, which is conservative); the sizes
+    are then recomputed, since a truncated position frees its cash earlier.
+    """
+    signals = truncate_overlaps(signals)
+    if portfolio is None or signals.empty:
+        return signals
+    return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))
+
+
+def run_timeline(
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+    aligned: pd.DataFrame,
+    runs: list[StrategyRun],
+) -> Timeline:
+    """Sessions from the period start (or first entry) to its end (or last exit)."""
+    start, end = _period(loaded, cal)
+    firsts = [r.signals["entry_session"].min() for r in runs if not r.signals.empty]
+    lasts = [r.signals["exit_session"].max() for r in runs if not r.signals.empty]
+    candidates_start = [
+        t
+        for t in [start, *firsts, aligned["session"].min() if len(aligned) else None]
+        if t is not None and not pd.isna(t)
+    ]
+    candidates_end = [
+        t
+        for t in [end, *lasts, aligned["session"].max() if len(aligned) else None]
+        if t is not None and not pd.isna(t)
+    ]
+    if not candidates_start:
+        raise BacktestError("no events and no data.start/data.end: nothing defines the period")
+    return build_timeline(cal, min(candidates_start), max(candidates_end))
+
+
+def simulate_run(
+    run: StrategyRun, prices: dict[str, pd.DataFrame], timeline: Timeline, settings: EngineSettings
+) -> StrategyRun:
+    """Return ``run`` with its engine result attached."""
+    result = simulate(run.signals, prices, timeline, settings)
+    trades = result.trades.assign(strategy=run.label)
+    result = EngineResult(trades, result.equity, result.in_market)
+    return StrategyRun(run.name, run.label, run.events, run.signals, run.drops, result)
+
+
+def event_study_benchmark(config) -> str:
+    """The study's market index: ``event_study.benchmark``, else a non-traded benchmark, else SPY.
+
+    The first of ``benchmarks:`` that is not one of ``data.tickers`` is taken, since
+    a stock regressed on itself has no abnormal return.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> cfg = NS(event_study=NS(benchmark=None), benchmarks=["BABA", "QQQ"],
+    ...          data=NS(tickers=["BABA"]))
+    >>> event_study_benchmark(cfg)
+    'QQQ'
+    >>> event_study_benchmark(NS(event_study=NS(benchmark=None), benchmarks=[], data=cfg.data))
+    'SPY'
+    """
+    chosen = config.event_study.benchmark
+    others = [b for b in config.benchmarks if b not in config.data.tickers]
+    return chosen or (others[0] if others else "SPY")
+
+
+def study_events(
+    loaded: LoadedConfig,
+    aligned: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    trades: pd.DataFrame,
+) -> tuple[EventStudyResult | None, str]:
+    """The configured event study of ``aligned`` (None when off or skipped) and a note why.
+
+    The benchmark must be among the loaded prices (``data.tickers`` or
+    ``benchmarks:``); without them the study is skipped, never the run.
+    """
+    section = loaded.config.event_study
+    if not section.enabled:
+        return None, "disabled (event_study.enabled: false)"
+    if len(aligned) < section.min_events:
+        return None, (
+            f"skipped: {len(aligned)} aligned events, fewer than event_study.min_events "
+            f"({section.min_events})"
+        )
+    benchmark = event_study_benchmark(loaded.config)
+    if benchmark not in prices:
+        return None, (
+            f"skipped: no prices for the benchmark {benchmark}; add it to benchmarks: "
+            "or name another one in event_study.benchmark"
+        )
+    from backtest.eventstudy import run_event_study  # scipy.stats: only runs that study pay
+
+    settings = section.settings(benchmark)
+    return run_event_study(aligned, prices, prices[benchmark], settings, trades), ""
+
+
+def source_label(src, taken: set[str]) -> str:
+    """A short, unique name of a configured event source for ``backtest events --check``.
+
+    Examples
+    --------
+    >>> from backtest.config.model import CsvEvents
+    >>> source_label(CsvEvents(type="csv", path="a/mine.csv"), {"csv:mine.csv"})
+    'csv:mine.csv#2'
+    """
+    base = {"bundled_earnings": "bundled", "yfinance_earnings": "yfinance"}.get(src.type, src.type)
+    if src.type in ("csv", "news_folder"):
+        base = f"{src.type}:{src.path.name}"
+    label, n = base, 1
+    while label in taken:
+        n += 1
+        label = f"{base}#{n}"
+    return label
+
+
+def load_events_by_source(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> dict[str, pd.DataFrame]:
+    """Every configured source's events as loaded, by :func:`source_label`; nothing deduplicated.
+
+    Loader drops (articles without a usable stamp) are not returned: the check
+    compares events, and ``backtest events`` lists those drops.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for src in loaded.config.events.sources:
+        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)[0]
+    return out

@@ -1,0 +1,297 @@
+"""``backtest sweep``: run a config's grid on the kernel, rank, walk forward, publish.
+
+Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
+``walkforward.csv`` (per fold: best on train, its test metrics), ``summary.json``
+(counts, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png`` for
+pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
+``top_n`` best combinations re-run through the vectorbt engine. ``sweep.scheduler``
+or ``sweep.workers`` send the chunks to a Dask cluster (:mod:`backtest.sweep.cluster`).
+``report.html`` shows it all on one page (``backtest.report.html``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.core.errors import ConfigError
+from backtest.core.sessions import get_calendar
+from backtest.data.validate import suspect_splits_by_ticker
+from backtest.report.manifest import data_fingerprint, package_versions
+from backtest.report.writer import publish, write_csv, write_json
+from backtest.run.pipeline import align, load_all_events, load_market
+from backtest.stats.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
+from backtest.strategy.signals import MarketView, get_strategy
+from backtest.sweep.cluster import open_runner
+from backtest.sweep.evaluate import (
+    COST_KEYS,
+    SweepData,
+    chunk_returns,
+    expand_grid,
+    prepare,
+    sweep_tables,
+)
+from backtest.sweep.resume import checkpoint_dir, checkpointed, clear_checkpoints
+
+__all__ = ["PORTFOLIO_NOTE", "SweepResult", "run_sweep", "sweep_and_publish"]
+
+# Caps depend on which other signals are open, so they belong to a simulated
+# book, not to the kernel's independent per-trade returns.
+PORTFOLIO_NOTE = (
+    "portfolio caps and sizing are not applied to the per-trade sweep returns "
+    "(every signal counts); the top_n re-runs in top/ apply them"
+)
+
+
+@dataclass
+class SweepResult:
+    """A sweep's tables and summary."""
+
+    run_id: str
+    table: pd.DataFrame
+    walkforward: pd.DataFrame
+    summary: dict
+    swept: list[str]
+    loaded: LoadedConfig
+    folder: Path | None = None
+    top_folders: list[Path] = field(default_factory=list)
+
+
+def _strategy_config(loaded: LoadedConfig):
+    wanted = loaded.config.sweep.strategy
+    for s in loaded.config.strategies:
+        if wanted is None or wanted in (s.name, s.label):
+            return s
+    names = [s.label or s.name for s in loaded.config.strategies]
+    raise ConfigError(f"sweep.strategy {wanted!r} is not one of the configured strategies {names}")
+
+
+def _base_params(loaded: LoadedConfig, strategy_cfg) -> dict:
+    engine = loaded.config.engine
+    costs = {k: getattr(engine, k) for k in COST_KEYS}
+    return {**strategy_cfg.params.model_dump(), **costs}
+
+
+def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
+    cal = get_calendar(loaded.config.data.calendar)
+    prices, reports = load_market(loaded, cal)
+    aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
+    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports))
+
+
+def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:
+    subsets = {"all": np.ones(len(data.ev.events), dtype=bool)}
+    wf = loaded.config.sweep.walk_forward
+    if wf is None:
+        return subsets, []
+    folds = folds_by_date(data.ev.events["event_time"], wf.train_years, wf.test_years, wf.mode)
+    for fold in folds:
+        subsets[f"{fold.name}:train"], subsets[f"{fold.name}:test"] = fold.train, fold.test
+    return subsets, folds
+
+
+def _rank(table: pd.DataFrame, metric: str, min_trades: int) -> pd.DataFrame:
+    eligible = table[table["n_trades"] >= min_trades]
+    return eligible.sort_values([metric, "n_trades"], ascending=[False, False], kind="stable")
+
+
+def _walkforward(
+    tables: dict[str, pd.DataFrame], folds: list, metric: str, min_trades: int, swept: list[str]
+) -> pd.DataFrame:
+    rows = []
+    for fold in folds:
+        ranked = _rank(tables[f"{fold.name}:train"], metric, min_trades)
+        if ranked.empty:
+            rows.append({"fold": fold.name, "test_start": fold.test_start, "best": None})
+            continue
+        best = ranked.index[0]
+        test = tables[f"{fold.name}:test"].loc[best]
+        rows.append(
+            {
+                "fold": fold.name,
+                "train_start": fold.train_start.date(),
+                "test_start": fold.test_start.date(),
+                "test_end": fold.test_end.date(),
+                **{k: ranked.loc[best, k] for k in swept},
+                f"train_{metric}": ranked.loc[best, metric],
+                f"test_{metric}": test[metric],
+                "test_n_trades": test["n_trades"],
+                "test_mean_return": test["mean_return"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
+    per_trade = table["sharpe"] / np.sqrt(data.trades_per_year)
+    returns = chunk_returns(data, [best])[0]
+    sr0 = expected_max_sharpe(float(np.nanvar(per_trade, ddof=1)), int(per_trade.notna().sum()))
+    return {
+        "trials": int(len(table)),
+        "expected_max_sharpe_per_trade": sr0,
+        "deflated_sharpe": deflated_sharpe(returns, sr0),
+    }
+
+
+def _results_hash(loaded: LoadedConfig) -> str:
+    """Hash of what decides the results: not the output folder, nor where the chunks ran."""
+    sweep = loaded.config.sweep.model_copy(update={"scheduler": None, "workers": None})
+    exclude = {"output"} | ({"portfolio"} if loaded.config.portfolio is None else set())
+    return config_hash(loaded.config.model_copy(update={"sweep": sweep}), exclude=exclude)
+
+
+def _run_id(loaded: LoadedConfig, aligned: pd.DataFrame, prices: dict) -> str:
+    fingerprint = data_fingerprint(aligned.astype(str)) + "".join(
+        data_fingerprint(p) for _, p in sorted(prices.items())
+    )
+    return f"{loaded.run_name}-sweep-{_results_hash(loaded)[:6]}{fingerprint[:4]}"
+
+
+def _check_portfolio_stops(loaded: LoadedConfig, combos: list[dict]) -> None:
+    """Fail before the sweep when its top-N re-runs would combine portfolio: with stops."""
+    if loaded.config.portfolio is None:
+        return
+    stops = sorted({k for c in combos for k in ("stop_loss_pct", "take_profit_pct") if c.get(k)})
+    if stops:
+        raise ConfigError(
+            f"{loaded.path}: sweep.grid sets {', '.join(stops)}, which portfolio: does not "
+            "support (its sizing assumes planned exits); drop them from the grid or remove "
+            "the portfolio: section"
+        )
+
+
+def run_sweep(
+    loaded: LoadedConfig,
+    now: pd.Timestamp | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    checkpoints: Path | None = None,
+    resume: bool = False,
+) -> SweepResult:
+    """Run the sweep of ``loaded`` (which must have a ``sweep:`` section).
+
+    With ``checkpoints`` (a results root), finished chunks are saved under it
+    (:mod:`backtest.sweep.resume`); ``resume`` reuses those of an interrupted run.
+    """
+    sweep = loaded.config.sweep
+    if sweep is None:
+        raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
+    strategy_cfg = _strategy_config(loaded)
+    spec = get_strategy(strategy_cfg.name)
+    if spec.planner is None:
+        raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
+    combos, invalid = expand_grid(
+        spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
+    )
+    _check_portfolio_stops(loaded, combos)
+    done = [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0], len(combos))
+
+    # Connect (or start the local cluster) first: a bad address fails before data loads.
+    with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
+        prices, aligned, market = _data(loaded, now)
+        data = prepare(spec, aligned, prices, market, loaded.config.events.overlap)
+        subsets, folds = _subsets(data, loaded)
+        run_id, reused = _run_id(loaded, aligned, prices), [0]
+        if checkpoints is not None:
+            folder = checkpoint_dir(checkpoints, run_id)
+            run_chunks = checkpointed(
+                run_chunks, folder, resume, lambda n: reused.__setitem__(0, n)
+            )
+        started = time.perf_counter()
+        tables = sweep_tables(data, combos, sweep.chunk_cells, subsets, step, run_chunks)
+    swept = list(sweep.grid_values())
+    table = tables["all"]
+    ranked = _rank(table, sweep.metric, sweep.min_trades)
+    best = combos[int(ranked.index[0])] if len(ranked) else None
+    summary = {
+        "strategy": spec.name,
+        "combinations": len(combos),
+        "invalid_combinations": invalid,
+        "events": int(len(data.ev.events)),
+        "metric": sweep.metric,
+        "seconds": time.perf_counter() - started,
+        "chunks_resumed": reused[0],
+        "best": {k: best[k] for k in swept} if best else None,
+        "best_metrics": ranked.iloc[0].drop(labels=list(combos[0])).to_dict() if best else None,
+    }
+    if best:
+        summary.update(_deflated(data, table, best))
+    if loaded.config.portfolio is not None:
+        summary["portfolio"] = PORTFOLIO_NOTE
+    return SweepResult(
+        run_id,
+        table,
+        _walkforward(tables, folds, sweep.metric, sweep.min_trades, swept),
+        summary,
+        swept,
+        loaded,
+    )
+
+
+def _top_configs(result: SweepResult) -> list[list[str]]:
+    sweep = result.loaded.config.sweep
+    ranked = _rank(result.table, sweep.metric, sweep.min_trades).head(sweep.top_n)
+    index = [s.label or s.name for s in result.loaded.config.strategies].index(
+        _strategy_config(result.loaded).label or _strategy_config(result.loaded).name
+    )
+    overrides = []
+    for _, row in ranked.iterrows():
+        sets = ["sweep=null"]
+        for key in result.swept:
+            value = row[key].item() if hasattr(row[key], "item") else row[key]
+            target = f"engine.{key}" if key in COST_KEYS else f"strategies.{index}.params.{key}"
+            sets.append(f"{target}={'null' if value is None or value != value else value}")
+        overrides.append(sets)
+    return overrides
+
+
+def sweep_and_publish(
+    config: str | Path,
+    out_dir: Path | None = None,
+    overrides: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    now: pd.Timestamp | None = None,
+    resume: bool = False,
+) -> SweepResult:
+    """Run a sweep and publish its folder (atomically), with top-N re-runs inside it.
+
+    Finished chunks are checkpointed under the results root until the folder is
+    published; ``resume`` reuses the chunks of an interrupted run of the same sweep.
+    """
+    from backtest.report.html import write_report
+    from backtest.report.sweep_charts import plot_heatmaps
+    from backtest.run.runner import run
+
+    loaded = load_config(config, overrides)
+    root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+    result = run_sweep(loaded, now, progress, checkpoints=root, resume=resume)
+
+    def write(folder: Path) -> None:
+        result.table.to_parquet(folder / "sweep.parquet", index=False)
+        write_csv(result.walkforward, folder / "walkforward.csv")
+        write_json({**result.summary, "versions": package_versions()}, folder / "summary.json")
+        (folder / "charts").mkdir()
+        plot_heatmaps(result.table, result.swept, result.summary["metric"], folder / "charts")
+        for sets in _top_configs(result):
+            top = run(
+                load_config(loaded.path, [*(overrides or []), *sets]),
+                out_dir=folder / "top",
+                now=now,
+            )
+            result.top_folders.append(top.folder)
+        write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
+
+    result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
+    clear_checkpoints(checkpoint_dir(root, result.run_id))
+    result.top_folders = [result.folder / "top" / p.name for p in result.top_folders]
+    return result
