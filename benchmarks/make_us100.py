@@ -233,7 +233,10 @@ def build_earnings(data: Path, prices: pd.DataFrame, cal) -> tuple[pd.DataFrame,
     first = pd.to_datetime(rows["ticker"].map(span["min"]))
     last = pd.to_datetime(rows["ticker"].map(span["max"]))
     inside = (rows["date"] >= first) & (rows["date"] <= last)
-    stats = {"zacks_junk_rows_dropped": junk, "source_rows_in_range": rows[inside]["src"].value_counts()}
+    stats = {
+        "zacks_junk_rows_dropped": junk,
+        "source_rows_in_range": rows[inside]["src"].value_counts(),
+    }
     stats["source_rows_out_of_range"] = int((~inside).sum())
     rows = rows[inside].copy()
     rows["group"] = group_reports(rows)
@@ -252,8 +255,10 @@ def notes(table: pd.DataFrame) -> pd.Series:
     """
     out = [[] for _ in range(len(table))]
     sec = table["timing_source"] == "sec_8k"
-    other = sec & table["zacks_timing"].isin(["bmo", "amc"]) & (
-        table["timing"] != table["zacks_timing"]
+    other = (
+        sec
+        & table["zacks_timing"].isin(["bmo", "amc"])
+        & (table["timing"] != table["zacks_timing"])
     )
     for i in table.index[other]:
         out[i].append(f"zacks:{table.at[i, 'zacks_timing']}")
@@ -277,7 +282,10 @@ def check_earnings(table: pd.DataFrame) -> dict:
         "tickers_with_reports": table["ticker"].nunique(),
         "timing": table["timing"].value_counts().to_dict(),
         "timing_source": table["timing_source"].value_counts().to_dict(),
-        "sources": table["source"].str.replace(r"@[0-9-]+", "", regex=True).value_counts().to_dict(),
+        "sources": table["source"]
+        .str.replace(r"@[0-9-]+", "", regex=True)
+        .value_counts()
+        .to_dict(),
         "rows_with_another_date": int(table["source"].str.contains("@").sum()),
         "min_gap_days": int(gaps.min()),
         "gaps_under_45_days": int((gaps < 45).sum()),
@@ -303,14 +311,22 @@ def main(argv: list[str] | None = None) -> None:
     ranking = rank_liquidity(panel)
     start, end = ranking.attrs["window"]
     chosen = ranking.head(N_NAMES)
-    print(f"window {start:%Y-%m-%d}..{end:%Y-%m-%d}; sessions of the chosen:",
-          chosen["sessions"].min(), "..", chosen["sessions"].max())
-    print(f"rank {N_NAMES}: {chosen.iloc[-1].ticker} {chosen.iloc[-1].median_dollar_volume:,.0f}; "
-          f"rank {N_NAMES + 1}: {ranking.iloc[N_NAMES].ticker} "
-          f"{ranking.iloc[N_NAMES].median_dollar_volume:,.0f}")
+    print(
+        f"window {start:%Y-%m-%d}..{end:%Y-%m-%d}; sessions of the chosen:",
+        chosen["sessions"].min(),
+        "..",
+        chosen["sessions"].max(),
+    )
+    print(
+        f"rank {N_NAMES}: {chosen.iloc[-1].ticker} {chosen.iloc[-1].median_dollar_volume:,.0f}; "
+        f"rank {N_NAMES + 1}: {ranking.iloc[N_NAMES].ticker} "
+        f"{ranking.iloc[N_NAMES].median_dollar_volume:,.0f}"
+    )
     prices = write_prices(panel, sorted(chosen["ticker"]), args.out / "prices.parquet")
-    print(f"prices: {len(prices):,} rows, {prices['ticker'].nunique()} tickers, "
-          f"{prices['date'].min()}..{prices['date'].max()}")
+    print(
+        f"prices: {len(prices):,} rows, {prices['ticker'].nunique()} tickers, "
+        f"{prices['date'].min()}..{prices['date'].max()}"
+    )
     prices["date"] = pd.to_datetime(prices["date"])
     table, stats = build_earnings(args.data, prices, get_calendar("XNYS"))
     table[EARNINGS_COLUMNS].to_csv(args.out / "earnings.csv", index=False, float_format="%.10g")
