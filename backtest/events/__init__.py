@@ -1,7 +1,12 @@
 """Events: load from any source into one table, then align each to a tradable session."""
 
 from backtest.events.align import align_events
-from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.loaders import (
+    load_bundled_earnings,
+    load_event_csv,
+    load_inline_events,
+    load_us100_earnings,
+)
 from backtest.events.news import load_news_folder
 from backtest.events.table import make_event_table
 
@@ -11,5 +16,6 @@ __all__ = [
     "load_event_csv",
     "load_inline_events",
     "load_news_folder",
+    "load_us100_earnings",
     "make_event_table",
 ]

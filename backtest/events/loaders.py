@@ -21,7 +21,13 @@ from backtest.events.isin import ticker_for_isin
 from backtest.events.table import make_event_table
 from backtest.events.times import parse_event_time
 
-__all__ = ["assumed_known_at", "load_bundled_earnings", "load_event_csv", "load_inline_events"]
+__all__ = [
+    "assumed_known_at",
+    "load_bundled_earnings",
+    "load_event_csv",
+    "load_inline_events",
+    "load_us100_earnings",
+]
 
 # "earniac:asof2026-02-08:0830EST": a calendar snapshot taken on that date saying 08:30 ET.
 _SNAPSHOT = re.compile(r"asof(\d{4}-\d{2}-\d{2}):(\d{2})(\d{2})E[SD]T")
@@ -93,6 +99,40 @@ def load_bundled_earnings(
     table = table[table["ticker"].isin(list(tickers))]
     table = table.astype(object).where(table.notna(), None)
     rows = [_bundled_row(rec, cal, notice_sessions) for rec in table.to_dict("records")]
+    return make_event_table(rows, cal)
+
+
+def load_us100_earnings(
+    tickers: Iterable[str] | None,
+    cal: xcals.ExchangeCalendar,
+    notice_sessions: int = 10,
+) -> pd.DataFrame:
+    """Return the bundled ``us100`` earnings reports of ``tickers`` (all if None).
+
+    The file (``sample_data/us100/earnings.csv``, see ``sample_data/DATA.md``)
+    is an ordinary event CSV: rows are read as :func:`load_event_csv` reads
+    them (``event_time`` holds the SEC 8-K acceptance time with its New York
+    offset where there is one, else the date), and ``source`` gets a ``us100:``
+    prefix.
+
+    Examples
+    --------
+    >>> from backtest.core.sessions import get_calendar
+    >>> ev = load_us100_earnings(["AAPL"], get_calendar("XNYS"))
+    >>> ev.loc[ev["event_id"] == "AAPL-earnings-2019-01-29T213000Z", ["timing", "source"]].values
+    array([['amc', 'us100:sec_8k;zacks;alphavantage']], dtype=object)
+    """
+    path = bundled_file("us100", "earnings.csv")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if tickers is not None:
+        frame = frame[frame["ticker"].isin(list(tickers))]
+    rows = []
+    for line, rec in zip(frame.index + 2, frame.to_dict("records"), strict=True):
+        rec["source"] = f"us100:{rec['source']}"
+        try:
+            rows.append(_user_row(rec, "event_time", cal, None, "earnings", "", notice_sessions))
+        except EventError as exc:
+            raise EventError(f"{path}:{line}: {exc}") from exc
     return make_event_table(rows, cal)
 
 
