@@ -30,6 +30,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -353,12 +354,27 @@ class WalkForwardConfig(Frozen):
     test_years: float = Field(1.0, gt=0)
 
 
+RENAMED_SWEEP_METRICS = {
+    "sharpe": "trade_sharpe",
+    "mean_return": "mean_trade_return",
+    "median_return": "median_trade_return",
+    "hit_rate": "trade_hit_rate",
+    "total_return": "sequential_return_at_size",
+}
+
+
 class SweepConfig(Frozen):
     """A parameter sweep of one configured strategy on the event-level kernel."""
 
     strategy: StrictStr | None = None
     grid: dict[StrictStr, list[Any] | GridRange] = Field(min_length=1)
-    metric: Literal["sharpe", "mean_return", "median_return", "total_return", "hit_rate"] = "sharpe"
+    metric: Literal[
+        "trade_sharpe",
+        "mean_trade_return",
+        "median_trade_return",
+        "trade_hit_rate",
+        "sequential_return_at_size",
+    ] = "trade_sharpe"
     min_trades: int = Field(5, ge=1)
     top_n: int = Field(3, ge=0, le=20)
     max_combinations: int = Field(100_000, ge=1)
@@ -366,6 +382,17 @@ class SweepConfig(Frozen):
     walk_forward: WalkForwardConfig | None = None
     scheduler: StrictStr | None = None
     workers: int | None = Field(None, ge=1, le=64)
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _renamed_metric(cls, value: object) -> object:
+        # The sweep's per-trade statistics once carried the run's account-metric names.
+        if isinstance(value, str) and value in RENAMED_SWEEP_METRICS:
+            raise ValueError(
+                f"{value!r} was renamed {RENAMED_SWEEP_METRICS[value]!r}: the sweep ranks by "
+                "per-trade statistics, not by a run's account metrics"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_cluster(self) -> SweepConfig:

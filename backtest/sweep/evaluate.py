@@ -12,11 +12,19 @@ this process, or on a Dask cluster (:mod:`backtest.sweep.cluster`) through the s
 Without a YAML config, :func:`sweep_grid` sweeps in-memory prices and aligned
 events (for benchmarks, notebooks and other engines' parity checks).
 
-Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
-``mean_return``, ``median_return``, ``hit_rate``, ``sharpe`` (mean / std of the
-per-trade net returns times sqrt(trades per year)), ``total_return`` and
-``max_drawdown`` of the trades compounded one after another in entry order (each
-trade taking the whole account in turn; overlapping trades are not netted).
+Per combination (one row of ``sweep.parquet``): the parameters, then statistics
+of its trades, each trade weighing the same (:func:`combo_metrics`): ``n_trades``,
+``mean_trade_return``, ``median_trade_return``, ``trade_hit_rate``,
+``trade_sharpe`` (mean / std of the net trade returns times sqrt(events per
+year)), computed by :func:`backtest.stats.trade_stats.trade_statistics`, the
+function a run's ``avg_trade_return``, ``median_trade_return`` and ``hit_rate``
+come from; and ``sequential_return_at_size`` / ``sequential_max_drawdown_at_size``:
+the trades taken one after another in entry order, each staking the config's
+size (``engine.sizing``: a percent of current equity, compounded; or a fixed
+amount, as a fraction of ``engine.init_cash``). They are not the account
+metrics of ``backtest run`` (trades overlapping in time are not held
+together, idle cash earns nothing); ``backtest sweep`` re-runs the best
+combinations for those (``top/`` and ``top_runs.csv``).
 
 Overlapping windows in one ticker follow ``events.overlap`` per combination,
 as in ``backtest run``: with ``skip`` (the default) an event whose entry comes at
@@ -49,6 +57,7 @@ from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import build_timeline, valid_run
 from backtest.engine.kernel import TickPanel, at, build_panel, kernel_trades
+from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
 
@@ -128,7 +137,8 @@ class SweepData:
     or before its next suspect split jump (:func:`split_until`).
     ``overlap`` is ``events.overlap`` (``skip``, ``allow`` or ``truncate``); ``id_rank`` each
     event's position when events are ordered by ``event_id`` (then row), the
-    run's tie-break between entries in one session.
+    run's tie-break between entries in one session. ``size_fraction`` and
+    ``compound`` size the sequential figures of :func:`combo_metrics`.
     """
 
     spec: StrategySpec
@@ -141,6 +151,8 @@ class SweepData:
     trades_per_year: float
     overlap: str = "skip"
     id_rank: np.ndarray | None = None
+    size_fraction: float = 1.0
+    compound: bool = True
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -235,11 +247,15 @@ def prepare(
     prices: dict[str, pd.DataFrame],
     market: MarketView,
     overlap: str = "skip",
+    size_fraction: float = 1.0,
+    compound: bool = True,
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
     ``overlap`` is ``events.overlap``: ``skip`` (as ``backtest run`` by default),
     ``allow`` or ``truncate``, applied per combination by :func:`chunk_returns`.
+    ``size_fraction`` and ``compound``: the stake of each trade in the sequential
+    figures (:func:`backtest.stats.trade_stats.sequential_at_size`).
     """
     if overlap not in SWEEP_OVERLAPS:
         raise ConfigError(
@@ -269,6 +285,8 @@ def prepare(
         len(events) / max(span, 1.0),
         overlap,
         _id_rank(events["event_id"]),
+        size_fraction,
+        compound,
     )
 
 
@@ -564,111 +582,34 @@ def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
     return groups
 
 
-def _drawdown(paths: np.ndarray) -> np.ndarray:
-    peak = np.maximum.accumulate(paths, axis=1)
-    drawdown = np.divide(paths, peak, out=peak)  # in place: the matrix is (C, E)
-    drawdown -= 1.0
-    return drawdown.min(axis=1)
+def combo_metrics(
+    returns: np.ndarray, trades_per_year: float, size_fraction: float = 1.0, compound: bool = True
+) -> pd.DataFrame:
+    """Per-trade statistics of each row of a (C, E) net-return matrix (NaN = no trade).
 
-
-def _nan_moments(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and sample std (ddof 1) of each row's non-NaN values.
-
-    The arithmetic of ``np.nanmean`` and ``np.nanstd`` step for step (so the
-    same floats), sharing one NaN-free copy of the matrix instead of making
-    three. The mean of an empty row and the std of a row of fewer than two
-    values are NaN.
-
-    Examples
-    --------
-    >>> n, mean, std = _nan_moments(np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, np.nan]]))
-    >>> n.tolist(), mean.tolist(), std.round(6).tolist()
-    ([2, 1], [2.0, 2.0], [1.414214, nan])
-    """
-    missing = np.isnan(returns)
-    n = (~missing).sum(axis=1, dtype=np.intp)
-    values = np.where(missing, 0.0, returns)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = values.sum(axis=1) / n
-        values -= mean[:, None]
-        values[missing] = 0.0
-        values *= values
-        var = values.sum(axis=1) / (n - 1)
-    var[n <= 1] = np.nan
-    return n, mean, np.sqrt(var)
-
-
-def _nan_median(returns: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Median of each row's ``n`` non-NaN values (NaN for an empty row), as ``np.nanmedian``.
-
-    One single-position partition per distinct count, not one median per row:
-    NaN sorts last, so the k-th smallest value of a row lands at position k. The
-    lower middle value is the largest one before the upper one, and an even
-    count's median is ``(low + high) / 2``, as numpy computes it. numpy's median
-    partitions at three positions, 7x slower on a W1 sweep (benchmarks/RESULTS.md).
-    The same floats, but for two corner cases: where the middle values are zeros
-    of both signs, either sign may come out (kernel returns are never -0.0), and
-    numpy's path for rows under 600 values takes ``(x + x) / 2`` for an odd
-    count, which differs from ``x`` only when ``x + x`` overflows.
-
-    Examples
-    --------
-    >>> r = np.array([[4.0, np.nan, 1.0, 3.0], [2.0, 9.0, 5.0, np.nan], [np.nan] * 4])
-    >>> _nan_median(r, np.array([3, 3, 0])).tolist()
-    [3.0, 5.0, nan]
-    >>> _nan_median(np.array([[4.0, 1.0, 3.0, 2.0]]), np.array([4])).tolist()
-    [2.5]
-    """
-    out = np.full(len(returns), np.nan)
-    for count in np.unique(n[n > 0]):
-        rows = np.flatnonzero(n == count)
-        high = count // 2
-        part = np.partition(returns[rows], high, axis=1)
-        if count % 2:
-            out[rows] = part[:, high]
-        else:
-            out[rows] = (part[:, :high].max(axis=1) + part[:, high]) / 2
-    return out
-
-
-def _equity_paths(returns: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Each row's trades compounded in ``order`` (no trade: 0), one (C, E) array."""
-    identity = len(order) == returns.shape[1] and bool((order == np.arange(len(order))).all())
-    # A copy either way: the steps below run in place on it.
-    paths = returns.copy() if identity else returns[:, order]
-    np.nan_to_num(paths, copy=False)
-    paths += 1.0
-    return np.cumprod(paths, axis=1, out=paths)
-
-
-def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float) -> pd.DataFrame:
-    """Metrics of each row of a (C, E) net-return matrix (NaN = no trade).
+    Columns: :data:`backtest.stats.trade_stats.TRADE_STATISTICS` (``n_trades``,
+    ``mean_trade_return``, ``median_trade_return``, ``trade_hit_rate``,
+    ``trade_sharpe`` = mean / std of the net trade returns x sqrt(``trades_per_year``)),
+    computed by :func:`backtest.stats.trade_stats.trade_statistics` as a run's are;
+    then ``sequential_return_at_size`` and ``sequential_max_drawdown_at_size``: the
+    trades taken one after another in column order (entry order), each staking
+    ``size_fraction`` of the current equity (``compound``) or of the starting
+    capital (:func:`backtest.stats.trade_stats.sequential_at_size`).
 
     Examples
     --------
     >>> r = np.array([[0.1, -0.05, np.nan], [np.nan, np.nan, np.nan]])
-    >>> m = combo_metrics(r, np.arange(3), 2.0)
-    >>> m["n_trades"].tolist(), round(float(m["total_return"].iloc[0]), 6)
-    ([2, 0], 0.045)
+    >>> m = combo_metrics(r, 2.0, size_fraction=0.2)
+    >>> m["n_trades"].tolist(), round(float(m["sequential_return_at_size"].iloc[0]), 6)
+    ([2, 0], 0.0098)
     """
-    n, mean, std = _nan_moments(returns)
-    median = _nan_median(returns, n)
-    with np.errstate(invalid="ignore"):
-        sharpe = np.where(
-            (n > 1) & (std > 1e-12 * np.abs(mean)),
-            mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
-            np.nan,
-        )
-    paths = _equity_paths(returns, order)
+    stats = trade_statistics(returns, trades_per_year)
+    total, drawdown = sequential_at_size(returns, size_fraction, compound)
     return pd.DataFrame(
         {
-            "n_trades": n,
-            "mean_return": mean,
-            "median_return": median,
-            "hit_rate": np.where(n > 0, (returns > 0).sum(axis=1) / np.maximum(n, 1), np.nan),
-            "sharpe": sharpe,
-            "total_return": np.where(n > 0, paths[:, -1] - 1.0, np.nan),
-            "max_drawdown": np.where(n > 0, _drawdown(paths), np.nan),
+            **stats,
+            "sequential_return_at_size": total,
+            "sequential_max_drawdown_at_size": drawdown,
         }
     )
 
@@ -699,7 +640,7 @@ def chunk_tables(data: SweepData, part: list[dict], subsets: dict[str, np.ndarra
     tables = {}
     for name, mask in subsets.items():
         picked = returns[:, order[mask[order]]]
-        metrics = combo_metrics(picked, np.arange(picked.shape[1]), data.trades_per_year)
+        metrics = combo_metrics(picked, data.trades_per_year, data.size_fraction, data.compound)
         tables[name] = pd.concat([params, metrics], axis=1)
     return tables
 
@@ -777,6 +718,8 @@ def sweep_grid(
     max_combinations: int = 100_000,
     overlap: str = "skip",
     suspect_splits: dict[str, list] | None = None,
+    size_fraction: float = 1.0,
+    compound: bool = True,
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -812,6 +755,12 @@ def sweep_grid(
         Validation's suspect split jumps by ticker
         (:func:`backtest.data.validate.suspect_splits_by_ticker`): windows across
         one are not priced, as ``backtest run`` drops them as ``suspect_split``.
+    size_fraction : float
+        Stake of each trade in ``sequential_return_at_size`` and
+        ``sequential_max_drawdown_at_size`` (1.0: the whole account).
+    compound : bool
+        Stake ``size_fraction`` of the current equity (True, percent sizing) or of
+        the starting capital (False, fixed sizing).
 
     Returns
     -------
@@ -838,11 +787,14 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    data = prepare(spec, aligned, prices, MarketView(prices, cal, suspect_splits), overlap)
+    market = MarketView(prices, cal, suspect_splits)
+    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):
-        metrics = combo_metrics(returns[:, order], np.arange(len(order)), data.trades_per_year)
+        metrics = combo_metrics(
+            returns[:, order], data.trades_per_year, data.size_fraction, data.compound
+        )
         tables.append(pd.concat([pd.DataFrame(part), metrics], axis=1))
         if keep_returns:
             kept.append(returns)
