@@ -148,7 +148,9 @@ def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
 
 
 def test_shipped_sweep_config_is_valid():
-    assert load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "trade_sharpe"
+    assert (
+        load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "trade_sharpe"
+    )
 
 
 def _geometric_setup():
