@@ -67,9 +67,9 @@ def stop_levels(
     A long and a short filled at 100, 5 % stop loss, 10 % take profit:
 
     >>> sl, tp = stop_levels(np.array([100.0, 100.0]), np.array([1, -1]), 5.0, 10.0)
-    >>> sl.tolist(), tp.tolist()
+    >>> sl.round(9).tolist(), tp.round(9).tolist()
     ([95.0, 105.0], [110.0, 90.0])
-    >>> [a.tolist() for a in stop_levels(np.array([100.0]), np.array([1]), None, 10.0)]
+    >>> [a.round(9).tolist() for a in stop_levels(np.array([100.0]), np.array([1]), None, 10.0)]
     [[nan], [110.0]]
     """
     none = np.full_like(entry_fill, np.nan)
@@ -158,9 +158,12 @@ def trade_exits(
 
     Examples
     --------
-    Geometric closes 100 * 1.01**i and opens equal to the previous close; a long
-    entering at tick 1 (close 100) planned out at tick 7 exits at its time exit,
-    and with a 2 % take profit where the high first reaches 102.
+    Session ``i`` opens and closes at ``100 * 1.01**i`` (geometric), its high
+    0.5 % above: a long entering at tick 1 (close 100) and planned
+    out at tick 7 exits there at 1.01**3 * 100. With a 2 % take profit (102),
+    session 1's high (101.505) stays below it and session 2 opens at 102.01,
+    through it: the gap fills at that open, on tick 4.
+
     >>> close = 100 * 1.01 ** np.arange(5.0)
     >>> price = np.repeat(close, 2)[None, :]
     >>> from backtest.core.timeline import TickPrices
@@ -171,7 +174,7 @@ def trade_exits(
     ([7], [103.0301], [0])
     >>> ex = trade_exits(price, bars, *one, take_profit_pct=2.0)
     >>> ex.tick.tolist(), ex.ref.round(4).tolist(), [EXIT_REASONS[r] for r in ex.reason]
-    ([3], [102.0], ['take_profit'])
+    ([4], [102.01], ['take_profit'])
     """
     if not (stop_loss_pct or take_profit_pct):  # time exits only: no stop arrays to build
         reason = np.zeros(np.shape(exit_tick), dtype=np.int8)
