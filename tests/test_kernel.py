@@ -75,7 +75,7 @@ def test_kernel_matches_vectorbt_trade_for_trade(setting, sl, tp):
     compared = reasons = 0
     for row in range(len(COMBOS)):
         signals, _ = plan_to_signals(ev, plan, "earnings_hold", row)
-        signals, _ = window_drops(signals, market, overlap="allow")
+        signals, _ = window_drops(signals, market)
         vbt = run_vectorbt(signals, prices, timeline, settings).trades
         k = kernel_trades(
             panel,

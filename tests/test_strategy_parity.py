@@ -125,7 +125,7 @@ def test_kernel_matches_vectorbt_for_every_strategy(setting, name):
     compared, sides = 0, set()
     for row in range(len(COMBOS[name])):
         signals, _ = plan_to_signals(ev, plan, name, row)
-        signals, _ = window_drops(signals, market, overlap="allow")
+        signals, _ = window_drops(signals, market)
         compared += compare_row(signals, prices, timeline, panel, 4.0 if row == 0 else None)
         sides |= set(signals["side"])
     assert compared >= 20 * len(COMBOS[name])  # real comparisons, not an empty pass

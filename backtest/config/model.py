@@ -43,6 +43,14 @@ from backtest.config.yaml_source import (
     location,
 )
 from backtest.core.errors import ConfigError
+from backtest.engine.rules.defaults import (
+    DEFAULT_FEES_BPS,
+    DEFAULT_INIT_CASH,
+    DEFAULT_OVERLAP,
+    DEFAULT_SIZE,
+    DEFAULT_SIZING,
+    DEFAULT_SLIPPAGE_BPS,
+)
 from backtest.eventstudy.settings import EventStudyConfig
 from backtest.strategy.signals import StrategyParams, registered_strategies
 
@@ -230,7 +238,7 @@ class EventsConfig(Frozen):
     dedupe_days: int = Field(5, ge=0, le=44)
     assumed_notice_sessions: int = Field(10, ge=0, le=120)
     max_drop_pct: float = Field(50.0, ge=0, le=100)
-    overlap: Literal["skip", "allow", "truncate"] = "skip"
+    overlap: Literal["skip", "allow", "truncate"] = DEFAULT_OVERLAP  # backtest.engine.rules.overlap
     # Read by `backtest events --check` only: left out of the run id and config.yaml (exclude),
     # since it changes no backtest result.
     check: CheckConfig = Field(CheckConfig(), exclude=True)
@@ -239,8 +247,8 @@ class EventsConfig(Frozen):
 class SizingConfig(Frozen):
     """How much each trade buys or sells."""
 
-    mode: Literal["percent", "fixed"] = "percent"
-    value: float = Field(10.0, gt=0)
+    mode: Literal["percent", "fixed"] = DEFAULT_SIZING  # backtest.engine.rules.sizing
+    value: float = Field(DEFAULT_SIZE, gt=0)
 
     @model_validator(mode="after")
     def _range(self) -> SizingConfig:
@@ -252,13 +260,24 @@ class SizingConfig(Frozen):
 class EngineConfig(Frozen):
     """Simulation settings."""
 
-    engine: Literal["vectorbt", "reference"] = "vectorbt"
-    init_cash: float = Field(100_000.0, gt=0)
-    fees_bps: float = Field(10.0, ge=0, le=1000)
-    slippage_bps: float = Field(5.0, ge=0, le=1000)
+    # One engine: vectorbt keeps the books, backtest.engine.rules prices every fill.
+    engine: Literal["vectorbt"] = "vectorbt"
+    init_cash: float = Field(DEFAULT_INIT_CASH, gt=0)
+    fees_bps: float = Field(DEFAULT_FEES_BPS, ge=0, le=1000)
+    slippage_bps: float = Field(DEFAULT_SLIPPAGE_BPS, ge=0, le=1000)
     sizing: SizingConfig = SizingConfig()
     stop_loss_pct: float | None = Field(None, gt=0, lt=100)
     take_profit_pct: float | None = Field(None, gt=0)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _no_reference_engine(cls, value: Any) -> Any:
+        if value == "reference":
+            raise ValueError(
+                "the reference engine was removed (it is now a test oracle); "
+                "use engine: vectorbt or leave the key out"
+            )
+        return value
 
 
 class PortfolioConfig(Frozen):
@@ -291,11 +310,6 @@ def _portfolio_engine(config: Any) -> Any:
         raise ValueError(
             "portfolio: sizes every position (position_pct of equity), so engine.sizing "
             "must not be set as well; remove engine.sizing or the portfolio: section"
-        )
-    if engine.engine != "vectorbt":
-        raise ValueError(
-            "portfolio: needs engine.engine: vectorbt (the reference engine trades fixed "
-            "cash per trade and shares no cash)"
         )
     if engine.stop_loss_pct or engine.take_profit_pct:
         raise ValueError(
