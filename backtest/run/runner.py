@@ -160,7 +160,7 @@ def backtest_inputs(
     load_drops = inputs.load_drops
     aligned, drops = align(loaded, events, prices, cal, now)
     drops = pd.concat([load_drops, drops], ignore_index=True)
-    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports))
+    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports), aligned)
     book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
     runs = [run_strategy(s, aligned, market, cfg.events.overlap, book) for s in cfg.strategies]
     for r in runs:

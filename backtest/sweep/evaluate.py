@@ -838,7 +838,7 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    data = prepare(spec, aligned, prices, MarketView(prices, cal, suspect_splits), overlap)
+    data = prepare(spec, aligned, prices, MarketView(prices, cal, suspect_splits, aligned), overlap)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):

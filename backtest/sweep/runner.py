@@ -82,7 +82,7 @@ def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
     cal = get_calendar(loaded.config.data.calendar)
     prices, reports = load_market(loaded, cal)
     aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
-    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports))
+    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports), aligned)
 
 
 def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:
