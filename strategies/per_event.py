@@ -32,7 +32,11 @@ __all__ = ["earnings_hold_per_event", "gap_follow_per_event", "pre_earnings_runu
 def earnings_hold_per_event(event, market, p: EarningsHoldParams):
     """earnings_hold, one event at a time: hold from N sessions before the reaction to K after."""
     enter = Point(-p.entry_offset, p.entry_at)
-    leave = hold(enter, p.hold_sessions, p.exit_at) if p.hold_sessions else Point(p.exit_offset, p.exit_at)
+    leave = (
+        hold(enter, p.hold_sessions, p.exit_at)
+        if p.hold_sessions
+        else Point(p.exit_offset, p.exit_at)
+    )
     if p.side != "surprise":
         return Trade(p.side, enter, leave)
     surprise = surprise_pct(event)

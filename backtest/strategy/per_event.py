@@ -137,15 +137,11 @@ def hold(entry: Point, sessions: int, at: At = "close") -> Point:
 
 @dataclass(frozen=True)
 class Trade:
-    """Enter ``side`` (``"long"``/``"short"``) at ``enter`` and leave at ``exit``.
-
-    ``why`` (optional) is a short note ``backtest signals`` prints next to the order.
-    """
+    """Enter ``side`` (``"long"``/``"short"``) at ``enter`` and leave at ``exit``."""
 
     side: Literal["long", "short"]
     enter: Point
     exit: Point
-    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +177,9 @@ class Event:
         if name in CONTENT:
             object.__setattr__(self, "_read_content", True)
             value = row.get(name)
-            return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+            return (
+                None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+            )
         if name in row:
             return row[name]
         raise AttributeError(f"event has no field {name!r}; fields: {', '.join(sorted(row))}")
@@ -421,7 +419,10 @@ class _Decider:
         ]
         shape = (len(combos), len(events))
         cells = [
-            [self.cell(ev, i, e, m, p) for i, (e, m) in enumerate(zip(events, markets, strict=True))]
+            [
+                self.cell(ev, i, e, m, p)
+                for i, (e, m) in enumerate(zip(events, markets, strict=True))
+            ]
             for p in combos
         ]
         return _plan(cells, shape)

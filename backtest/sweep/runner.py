@@ -21,6 +21,7 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
 from backtest.core.errors import ConfigError
+from backtest.core.progress import report
 from backtest.core.sessions import get_calendar
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
@@ -193,11 +194,13 @@ def run_sweep(
 
     def step(n: int) -> None:
         done[0] += n
+        report("combinations", done[0], len(combos))
         if progress:
             progress(done[0], len(combos))
 
     # Connect (or start the local cluster) first: a bad address fails before data loads.
     with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
+        report("loading prices and events")
         prices, aligned, market = _data(loaded, now)
         data = prepare(spec, aligned, prices, market, loaded.config.events.overlap)
         subsets, folds = _subsets(data, loaded)
@@ -282,13 +285,16 @@ def sweep_and_publish(
         write_json({**result.summary, "versions": package_versions()}, folder / "summary.json")
         (folder / "charts").mkdir()
         plot_heatmaps(result.table, result.swept, result.summary["metric"], folder / "charts")
-        for sets in _top_configs(result):
+        tops = _top_configs(result)
+        for i, sets in enumerate(tops):
+            report(f"re-running the top {len(tops)}", i, len(tops))
             top = run(
                 load_config(loaded.path, [*(overrides or []), *sets]),
                 out_dir=folder / "top",
                 now=now,
             )
             result.top_folders.append(top.folder)
+        report("writing the report")
         write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
