@@ -126,14 +126,14 @@ def _placeholders(frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFra
 
 def known_prices(prices: dict, as_of: pd.Timestamp, cal) -> dict[str, pd.DataFrame]:
     """Bars closed by ``as_of``, then placeholder bars for :data:`HORIZON_SESSIONS` sessions."""
-    sessions = cal.sessions[cal.closes.to_numpy() > as_of.to_datetime64()][:HORIZON_SESSIONS]
+    sessions = cal.sessions[(cal.closes > as_of).to_numpy()][:HORIZON_SESSIONS]
     sessions = pd.DatetimeIndex(sessions)
     return {t: _placeholders(f, sessions) for t, f in truncate_after(prices, as_of, cal).items()}
 
 
 def _next_sessions(cal, as_of: pd.Timestamp, n: int) -> pd.DatetimeIndex:
     closes = pd.DatetimeIndex(cal.closes)
-    return pd.DatetimeIndex(cal.sessions[closes > as_of][:n])
+    return pd.DatetimeIndex(cal.sessions[(closes > as_of)][:n])
 
 
 def _notional(loaded: LoadedConfig, signals: pd.DataFrame, equity: float) -> np.ndarray:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -48,12 +48,7 @@ import pandas as pd
 from backtest.core.errors import LookAheadError, StrategyError
 from backtest.core.schema import PAYLOAD_COLUMNS
 from backtest.strategy.plan import DROP_DETAILS, REASONS, EventArrays, Plan
-from backtest.strategy.signals import (
-    _REGISTRY,
-    MarketView,
-    StrategyParams,
-    register_planner,
-)
+from backtest.strategy.signals import MarketView, StrategyParams, register_planner
 
 __all__ = [
     "Event",
@@ -493,8 +488,7 @@ def register_event_strategy(
             return decider.plan(ev, market, g, params)
 
         planner.__doc__ = decide.__doc__
-        register_planner(name, params, event_types)(planner)
-        _REGISTRY[name] = replace(_REGISTRY[name], decide=decide, reasons=declared)
+        register_planner(name, params, event_types, decide, declared)(planner)
         return decide
 
     return wrap

@@ -108,12 +108,18 @@ def params_grid(params: BaseModel) -> dict[str, np.ndarray]:
 
 
 def register_planner(
-    name: str, params: type[StrategyParams], event_types: tuple[str, ...]
+    name: str,
+    params: type[StrategyParams],
+    event_types: tuple[str, ...],
+    decide: Callable | None = None,
+    reasons: Mapping[str, str] | None = None,
 ) -> Callable:
     """Decorator registering a vectorized planner ``(events, market, grid) -> Plan``.
 
     The single-run function is derived from it, so runs and sweeps share one
-    implementation of the strategy's timing.
+    implementation of the strategy's timing. ``decide`` and ``reasons`` are
+    recorded for planners built from a per-event function
+    (:func:`backtest.strategy.per_event.register_event_strategy`).
     """
 
     def wrap(planner: Callable) -> Callable:
@@ -124,7 +130,9 @@ def register_planner(
             return plan_to_signals(ev, planner(ev, market, params_grid(p)), name)
 
         summary = (planner.__doc__ or "").strip().splitlines()[0] if planner.__doc__ else ""
-        _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary, planner)
+        _REGISTRY[name] = StrategySpec(
+            name, params, fn, event_types, summary, planner, decide, dict(reasons or {})
+        )
         return planner
 
     return wrap
