@@ -336,3 +336,12 @@ def test_a_sweep_of_a_per_event_strategy_plans_each_combination(six):
         assert (both.entry_tick[row] == one.entry_tick[0]).all()
         assert [both.reasons[c] for c in both.drop[row]] == [one.reasons[c] for c in one.drop[0]]
     assert both.keep()[0].sum() > both.keep()[1].sum() > 0
+
+
+def test_the_readme_shows_configs_my_strategy_py_as_it_is():
+    """The README's strategy block is the file users run (docs kept in sync by a test)."""
+    import re
+
+    readme = (REPO / "README.md").read_text().split("## Write your own strategy", 1)[1]
+    block = re.search(r"```python\n(.*?)```", readme, re.S).group(1)
+    assert block.strip() in (REPO / "configs" / "my_strategy.py").read_text()
