@@ -691,7 +691,9 @@ def _print_orders(ahead, format_: str) -> None:
     if format_ == "json":
         sys.stdout.write(orders.to_json(orient="records", date_format="iso", indent=1) + "\n")
         return
-    span = f"{ahead.sessions[0]:%Y-%m-%d} to {ahead.sessions[-1]:%Y-%m-%d}" if ahead.sessions else ""
+    span = (
+        f"{ahead.sessions[0]:%Y-%m-%d} to {ahead.sessions[-1]:%Y-%m-%d}" if ahead.sessions else ""
+    )
     table = Table(
         title=f"Orders in the {len(ahead.sessions)} sessions after "
         f"{ahead.as_of:%Y-%m-%d %H:%M} UTC ({span}), sized on {ahead.equity:,.0f}"
