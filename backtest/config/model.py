@@ -43,13 +43,14 @@ from backtest.config.yaml_source import (
 )
 from backtest.core.errors import ConfigError
 from backtest.eventstudy.settings import EventStudyConfig
-from backtest.strategy.signals import registered_strategies
+from backtest.strategy.signals import StrategyParams, registered_strategies
 
 __all__ = [
     "EventStudySection",
     "INVOCATION_KEYS",
     "LoadedConfig",
     "RunConfig",
+    "StrategyConfig",
     "apply_overrides",
     "config_hash",
     "import_plugins",
@@ -409,57 +410,82 @@ class EventStudySection(EventStudyConfig):
         return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
 
 
-def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
+class StrategyConfig(Frozen):
+    """One entry of ``strategies:``: a registered strategy, an optional label, its parameters.
+
+    The loader validates each entry against the registered strategy's own model
+    (:func:`run_model`), so ``params`` is an instance of that strategy's
+    :class:`~backtest.strategy.signals.StrategyParams` subclass.
+    """
+
+    name: StrictStr
+    label: StrictStr | None = None
+    params: StrategyParams
+
+
+class RunConfig(Frozen):
+    """A whole run: data, events, strategies, engine, and what to write.
+
+    The plain, statically typed shape of every validated config (what a type checker
+    and a reader see). :func:`load_config` validates through :func:`run_model`, a
+    subclass whose ``strategies`` entries are checked against the registry.
+    """
+
+    name: StrictStr | None = None
+    plugins: list[StrictStr] = []
+    data: DataConfig
+    events: EventsConfig
+    strategies: list[StrategyConfig] = Field(min_length=1)
+    engine: EngineConfig = EngineConfig()
+    sweep: SweepConfig | None = None
+    benchmarks: list[Ticker] = ["SPY"]
+    output: OutputConfig = OutputConfig()
+    event_study: EventStudySection = EventStudySection()
+    portfolio: PortfolioConfig | None = None
+
+    @model_validator(mode="after")
+    def _portfolio_engine(self) -> RunConfig:
+        return _portfolio_engine(self)
+
+
+def _strategy_model(name: str, params: type[StrategyParams]) -> type[StrategyConfig]:
     return create_model(
         f"Strategy_{name}",
-        __base__=Frozen,
+        __base__=StrategyConfig,
         name=(Literal[name], ...),  # type: ignore[valid-type]
-        label=(StrictStr | None, None),
         params=(params, params()),
     )
 
 
-def _run_model() -> type[BaseModel]:
+def _run_model() -> type[RunConfig]:
     specs = [_strategy_model(n, s.params) for n, s in sorted(registered_strategies().items())]
     # A union built at run time from the registry, so Union[...] (not X | Y) is needed here.
     strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
-        "RunConfig",
-        __base__=Frozen,
-        name=(StrictStr | None, None),
-        plugins=(list[StrictStr], []),
-        data=(DataConfig, ...),
-        events=(EventsConfig, ...),
-        strategies=(list[strategy], Field(min_length=1)),
-        engine=(EngineConfig, EngineConfig()),
-        sweep=(SweepConfig | None, None),
-        benchmarks=(list[Ticker], ["SPY"]),
-        output=(OutputConfig, OutputConfig()),
-        event_study=(EventStudySection, EventStudySection()),
-        portfolio=(PortfolioConfig | None, None),
-        __validators__={"_portfolio_engine": model_validator(mode="after")(_portfolio_engine)},
+        "RunConfig", __base__=RunConfig, strategies=(list[strategy], Field(min_length=1))
     )
 
 
-_MODELS: dict[tuple[str, ...], type[BaseModel]] = {}
+_MODELS: dict[tuple[str, ...], type[RunConfig]] = {}
 
 
-def run_model() -> type[BaseModel]:
-    """The RunConfig model for the strategies registered now (user strategies included)."""
+def run_model() -> type[RunConfig]:
+    """The :class:`RunConfig` subclass that validates the strategies registered now.
+
+    User strategies (plugins) register at load time, so the model is rebuilt, and
+    cached, per set of registered names.
+    """
     key = tuple(sorted(registered_strategies()))
     if key not in _MODELS:
         _MODELS[key] = _run_model()
     return _MODELS[key]
 
 
-RunConfig = run_model()
-
-
 @dataclass(frozen=True)
 class LoadedConfig:
     """A validated config plus where it came from (for paths and messages)."""
 
-    config: Any
+    config: RunConfig
     path: Path
     raw: dict
 
