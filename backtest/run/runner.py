@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import Timeline
@@ -143,7 +144,9 @@ class RunInputs:
 def load_inputs(loaded: LoadedConfig) -> RunInputs:
     """Load and validate the configured prices and events."""
     cal = get_calendar(loaded.config.data.calendar)
+    report(f"{loaded.run_name}: loading prices")
     prices, reports = load_market(loaded, cal)
+    report(f"{loaded.run_name}: loading events")
     events, load_drops = load_events_and_drops(loaded, cal)
     return RunInputs(cal, prices, reports, events, load_drops)
 
@@ -159,13 +162,21 @@ def backtest_inputs(
     load_drops = inputs.load_drops
     aligned, drops = align(loaded, events, prices, cal, now)
     drops = pd.concat([load_drops, drops], ignore_index=True)
-    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports))
+    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports), aligned)
     book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
-    runs = [run_strategy(s, aligned, market, cfg.events.overlap, book) for s in cfg.strategies]
+    report(f"{loaded.run_name}: deciding", 0, len(cfg.strategies))
+    runs = []
+    for i, s in enumerate(cfg.strategies):
+        runs.append(run_strategy(s, aligned, market, cfg.events.overlap, book))
+        report(f"{loaded.run_name}: deciding", i + 1, len(cfg.strategies))
     for r in runs:
         check_loss_budget(len(events), pd.concat([drops, r.drops]), cfg.events.max_drop_pct)
     timeline = run_timeline(loaded, cal, aligned, runs)
-    runs = [simulate_run(r, prices, timeline, engine_settings(loaded)) for r in runs]
+    simulated = []
+    for i, r in enumerate(runs):
+        report(f"{loaded.run_name}: simulating {r.label}", i, len(runs))
+        simulated.append(simulate_run(r, prices, timeline, engine_settings(loaded)))
+    runs = simulated
     bench = _benchmark_equity(prices, cfg.benchmarks, timeline, cfg.engine.init_cash)
     equity = pd.concat([pd.DataFrame({r.label: r.result.equity for r in runs}), bench], axis=1)
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
@@ -195,6 +206,7 @@ def with_event_study(result: RunResult) -> RunResult:
     A separate stage, so the look-ahead audit, ``compare`` and ``--verify``, which
     re-run the backtest without publishing a study, do not pay for it.
     """
+    report(f"{result.config.run_name}: event study")
     study, note = study_events(result.config, result.events, result.prices, result.trades)
     return replace(result, event_study=study, event_study_note=note)
 
@@ -230,5 +242,6 @@ def run(
     # Output goes where the user runs from (like --out), unlike inputs, which are
     # resolved against the config file.
     root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+    report(f"{loaded.run_name}: writing results, charts and report")
     result.folder = write_results(result, root)
     return result
