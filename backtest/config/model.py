@@ -439,6 +439,9 @@ class RunConfig(Frozen):
     engine: EngineConfig = EngineConfig()
     sweep: SweepConfig | None = None
     benchmarks: list[Ticker] = ["SPY"]
+    # Buy-and-hold benchmarks with dividends reinvested (adj_close; a benchmark without it
+    # falls back to its close, and the manifest says so) or price only (close).
+    benchmark_basis: Literal["total_return", "price"] = "total_return"
     output: OutputConfig = OutputConfig()
     event_study: EventStudySection = EventStudySection()
     portfolio: PortfolioConfig | None = None
