@@ -41,7 +41,6 @@ Examples
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 
@@ -114,8 +113,9 @@ def report_day_moves(
                     "event_id": ids.to_numpy(),
                     "report_date": dates.to_numpy(),
                     "r_report": np.where(ok, returns.to_numpy()[safe], np.nan),
-                    "r_next": np.where(ok, returns.to_numpy()[np.minimum(safe + 1, len(close) - 1)],
-                                       np.nan),
+                    "r_next": np.where(
+                        ok, returns.to_numpy()[np.minimum(safe + 1, len(close) - 1)], np.nan
+                    ),
                 }
             )
         )

@@ -56,15 +56,21 @@ def cluster_events(
     order = ["ticker", "session", *(["event_time"] if "event_time" in events else []), "event_id"]
     ranked = events.sort_values(order, kind="stable")
     first = ~ranked.duplicated(["ticker", "session"], keep="first")
-    kept_id = ranked["event_id"].where(first).groupby(
-        [ranked["ticker"], ranked["session"]], sort=False
-    ).transform("first")
+    kept_id = (
+        ranked["event_id"]
+        .where(first)
+        .groupby([ranked["ticker"], ranked["session"]], sort=False)
+        .transform("first")
+    )
     others = ranked[~first]
     if others.empty:
         return events, empty_drops()
     day = pd.DatetimeIndex(others["session"]).strftime("%Y-%m-%d")
     detail = pd.Series(
-        [f"same ticker and day 0 ({d}) as kept event {k}" for d, k in zip(day, kept_id[~first], strict=True)]
+        [
+            f"same ticker and day 0 ({d}) as kept event {k}"
+            for d, k in zip(day, kept_id[~first], strict=True)
+        ]
     )
     keep = events.index.isin(ranked.index[first])
     return events[keep], drop_rows(others, stage, CLUSTERED, detail)
