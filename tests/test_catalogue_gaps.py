@@ -26,9 +26,10 @@ from backtest.core.errors import (
     StrategyError,
 )
 from backtest.core.sessions import session_instant
-from backtest.data import FilePrices, load_prices, validate_prices
-from backtest.data.prices import apply_basis
+from backtest.data.files import FilePrices
+from backtest.data.prices import apply_basis, load_prices
 from backtest.data.synthetic import geometric_prices
+from backtest.data.validate import validate_prices
 from backtest.events.align import DATA_LOSS_REASONS, align_events
 from backtest.events.table import make_event_table
 from backtest.run.pipeline import run_strategy

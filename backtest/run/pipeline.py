@@ -17,11 +17,14 @@ from backtest.config.model import LoadedConfig
 from backtest.core.errors import BacktestError, ConfigError, StrategyError
 from backtest.core.schema import empty_drops
 from backtest.core.timeline import Timeline, build_timeline
-from backtest.data import BundledPrices, FilePrices, PriceSource, ValidationReport, load_prices
+from backtest.data.bundled import BundledPrices
+from backtest.data.files import FilePrices
+from backtest.data.prices import PriceSource, load_prices
+from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
-from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.news import load_news_folder
 from backtest.strategy.signals import (
     MarketView,
