@@ -13,7 +13,7 @@ from scipy import stats
 from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.synthetic import geometric_prices
-from backtest.events import load_bundled_earnings
+from backtest.events.loaders import load_bundled_earnings
 from backtest.events.timing_check import MIN_REPORTS, report_day_moves, timing_diagnostics
 
 CAL = get_calendar("XNYS")
