@@ -129,6 +129,7 @@ def in_period(events: pd.DataFrame, tz: str, start=None, end=None) -> pd.DataFra
 
     Examples
     --------
+    >>> import datetime as dt
     >>> ev = pd.DataFrame({"event_time": pd.to_datetime(["2026-01-02 03:00", "2026-02-01 15:00"],
     ...                                                  utc=True)})
     >>> len(in_period(ev, "America/New_York", start=dt.date(2026, 1, 2)))  # 1 Jan in New York
