@@ -374,6 +374,28 @@ def _events_check(loaded, cal, ticker, event_type, period) -> None:
         by_source = {k: v[v["ticker"] == ticker] for k, v in by_source.items()}
     result = cross_check(by_source, cal, CheckSettings(**tol.model_dump()), start, end)
     _print_check(result, tol, (start, end))
+    _print_timing_check(loaded, cal, by_source, (start, end))
+
+
+def _print_timing_check(loaded, cal, by_source, period) -> None:
+    """Date-only reports: |return| on the report date vs the next session, per ticker and source."""
+    from backtest.events.timing_check import MIN_REPORTS, in_period, timing_diagnostics
+    from backtest.run.pipeline import load_market
+
+    tz = str(cal.tz)
+    prices, _ = load_market(loaded, cal)
+    chosen = {k: in_period(v, tz, *period) for k, v in by_source.items()}
+    table = timing_diagnostics(chosen, prices, tz)
+    console.print(
+        f"timing of date-only earnings reports (hour unknown; traded as "
+        f"events.unknown_timing: {loaded.config.events.unknown_timing}); verdicts need "
+        f"{MIN_REPORTS} reports, Wilcoxon signed-rank test of |r| report day vs next day:",
+        markup=False,
+    )
+    if table.empty:
+        console.print("  no date-only earnings reports", markup=False)
+    for line in table["verdict"]:
+        console.print(f"  {line}", markup=False)
 
 
 def _print_check(result, tol, period) -> None:
