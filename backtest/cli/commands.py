@@ -17,8 +17,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.exceptions import TyperException
 
+from backtest.core import sample_size
 from backtest.core.errors import BacktestError, ConfigError
 
 __all__ = ["app", "main"]
@@ -84,9 +86,15 @@ METRIC_FORMATS = {
     "hit_rate": "{:.0%}",
     "avg_trade_return": "{:+.2%}",
     "n_trades": "{:d}",
+    "n_sessions": "{:d}",
     "exposure": "{:.0%}",
     "benchmark_return": "{:+.2%}",
 }
+TOO_FEW_NOTE = (
+    f"n = k: too few = below {sample_size.MIN_TRADES} trades (ratios, per-trade statistics), "
+    f"{sample_size.MIN_SESSIONS} sessions (a benchmark's ratios) or "
+    f"{sample_size.MIN_YEAR} sessions (CAGR, Calmar); the numbers are in metrics.csv"
+)
 SWEEP_FORMATS = {
     **METRIC_FORMATS,
     "run_n_trades": "{:d}",
@@ -146,7 +154,8 @@ def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> s
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
     try:
-        return formats.get(key, "{}").format(int(value) if key.endswith("n_trades") else value)
+        whole = key.endswith(("n_trades", "n_sessions"))
+        return formats.get(key, "{}").format(int(value) if whole else value)
     except (ValueError, TypeError):
         return str(value)
 
@@ -163,6 +172,14 @@ WIDE_KEYS = (
 )
 
 
+def _metric_cell(key: str, row) -> str | Text:
+    """A metric's text, or its n greyed ("n = 1: too few") below the sample-size threshold."""
+    sample = sample_size.metric_sample(key, row)
+    if sample is not None and sample.too_few and row.get(key) == row.get(key):
+        return Text(sample.label, style="dim italic")
+    return _fmt(key, row.get(key))
+
+
 def _metrics_table(frame) -> Table:
     """Metrics as rows and strategies as columns (fits 80 columns); strategies as rows if many."""
     if len(frame) > 5:
@@ -171,8 +188,10 @@ def _metrics_table(frame) -> Table:
     table.add_column("metric", style="bold")
     for name in frame["strategy"]:
         table.add_column(str(name).replace("benchmark:", "B&H "), justify="right")
+    rows = frame.to_dict("records")
     for key in METRIC_FORMATS:
-        table.add_row(key, *[_fmt(key, value) for value in frame[key]])
+        table.add_row(key, *[_metric_cell(key, row) for row in rows])
+    table.caption = TOO_FEW_NOTE
     return table
 
 
@@ -180,10 +199,11 @@ def _metrics_rows(frame) -> Table:
     table = Table(title="Metrics")
     table.add_column("strategy", style="bold")
     for key in WIDE_KEYS:
-        table.add_column(key.replace("_", " "), justify="right")
-    for _, row in frame.iterrows():
+        table.add_column(key.replace("_", " "), justify="right", no_wrap=True)
+    for row in frame.to_dict("records"):
         name = str(row["strategy"]).replace("benchmark:", "B&H ")
-        table.add_row(name, *[_fmt(key, row[key]) for key in WIDE_KEYS])
+        table.add_row(name, *[_metric_cell(key, row) for key in WIDE_KEYS])
+    table.caption = TOO_FEW_NOTE
     return table
 
 
@@ -569,20 +589,41 @@ def _interval(low: float, high: float, fmt: str) -> str:
 
 def _print_comparison(table) -> None:
     out = Table(title="Pairwise: a minus b (95% intervals; Sharpe annualised)")
-    for col in ("a", "b", "mean diff", "CI", "p", "Sharpe diff", "p (LW)", "bootstrap CI"):
+    cols = ("a", "b", "n (a, b)", "mean diff", "CI", "p", "Sharpe diff", "p (LW)", "bootstrap CI")
+    for col in cols:
         out.add_column(col, justify="right")
-    for r in table.itertuples(index=False):
+    for r in table.to_dict("records"):
+        tests = sample_size.pair_samples(r["n_trades_a"], r["n_trades_b"])
+        mean = [
+            _fmt("d", r["mean_diff"], {"d": "{:+.2%}"}),
+            _interval(r["mean_ci_low"], r["mean_ci_high"], "{:+.2%}"),
+            _fmt("p", r["mean_p_value"], {"p": "{:.3f}"}),
+        ]
+        sharpe = [
+            _fmt("s", r["sharpe_diff"], {"s": "{:+.2f}"}),
+            _fmt("p", r["sharpe_p_value"], {"p": "{:.3f}"}),
+            _interval(r["sharpe_boot_ci_low"], r["sharpe_boot_ci_high"], "{:+.2f}"),
+        ]
         out.add_row(
-            r.a,
-            r.b,
-            _fmt("d", r.mean_diff, {"d": "{:+.2%}"}),
-            _interval(r.mean_ci_low, r.mean_ci_high, "{:+.2%}"),
-            _fmt("p", r.mean_p_value, {"p": "{:.3f}"}),
-            _fmt("s", r.sharpe_diff, {"s": "{:+.2f}"}),
-            _fmt("p", r.sharpe_p_value, {"p": "{:.3f}"}),
-            _interval(r.sharpe_boot_ci_low, r.sharpe_boot_ci_high, "{:+.2f}"),
+            r["a"],
+            r["b"],
+            f"{int(r['n_trades_a'])}, {int(r['n_trades_b'])}",
+            *_unless_too_few(mean, tests["mean"]),
+            *_unless_too_few(sharpe, tests["sharpe"]),
         )
+    out.caption = (
+        f"n = k: too few = the smaller side has fewer than {sample_size.MIN_PAIR_TRADES['mean']} "
+        f"trades (mean test) or {sample_size.MIN_PAIR_TRADES['sharpe']} (Sharpe tests); "
+        "the numbers are in comparison.csv"
+    )
     console.print(out)
+
+
+def _unless_too_few(cells: list[str], sample) -> list:
+    """The cells of one test, or its greyed n in place of each when the test has too few."""
+    if not sample.too_few:
+        return cells
+    return [Text(sample.label, style="dim italic"), Text("-", style="dim"), Text("-", style="dim")]
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from backtest.core.sample_size import event_sample
 from backtest.eventstudy.caar import window_label
 
 __all__ = ["HEADLINE_TEST", "HEADLINE_WINDOW", "headline"]
@@ -18,6 +19,8 @@ def _number(value: float, fmt: str) -> str:
 
 def headline(result) -> str:
     """Summarise the ``all`` group's mean CAR and its cross-sectional t test in one line.
+
+    Below :data:`~backtest.core.sample_size.MIN_EVENTS` events the test is not shown.
 
     The window is :data:`HEADLINE_WINDOW` if it is among the study's CAR windows,
     else the first of them.
@@ -36,7 +39,9 @@ def headline(result) -> str:
     ...     "p_value": [0.27]})
     >>> cfg = NS(car_windows=((0, 0), (0, 1)), benchmark="SPY")
     >>> headline(NS(tests=t, drops=pd.DataFrame({"event_id": ["x"]}), settings=cfg))
-    'event study: 3 events vs SPY (1 dropped), mean CAR[0,+1] = +1.23% (t = 1.50, p = 0.270)'
+    'event study: 3 events vs SPY (1 dropped), mean CAR[0,+1] = +1.23% (n = 3: too few for a test)'
+    >>> headline(NS(tests=t.assign(n=8), drops=pd.DataFrame({"event_id": []}), settings=cfg))
+    'event study: 8 events vs SPY, mean CAR[0,+1] = +1.23% (t = 1.50, p = 0.270)'
     """
     tests, windows = result.tests, [tuple(w) for w in result.settings.car_windows]
     label = window_label(HEADLINE_WINDOW if HEADLINE_WINDOW in windows else windows[0])
@@ -48,8 +53,13 @@ def headline(result) -> str:
     if rows.empty:
         return f"event study: no event could be studied vs {benchmark}{dropped}"
     row = rows.iloc[0]
+    sample = event_sample(row["n"])
+    test = (
+        f"{sample.label} for a test"
+        if sample.too_few
+        else f"t = {_number(row['statistic'], '.2f')}, p = {_number(row['p_value'], '.3f')}"
+    )
     return (
         f"event study: {int(row['n'])} events vs {benchmark}{dropped}, mean CAR{label} = "
-        f"{_number(100 * row['caar'], '+.2f')}% (t = {_number(row['statistic'], '.2f')}, "
-        f"p = {_number(row['p_value'], '.3f')})"
+        f"{_number(100 * row['caar'], '+.2f')}% ({test})"
     )

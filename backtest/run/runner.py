@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.core import sample_size
 from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
@@ -151,6 +152,10 @@ def _metrics_table(
 ) -> pd.DataFrame:
     """Metrics per strategy (against the ``primary`` benchmark) and per benchmark.
 
+    Each row says what its ratios are judged by (``judged_by``: trades, or sessions for a
+    benchmark) and which of its metrics are below their sample-size threshold (``too_few``,
+    :mod:`backtest.core.sample_size`).
+
     A benchmark's own row is measured against itself, so its ``benchmark_return`` is its
     own return (alpha 0, beta 1, no information ratio): ``benchmark_return`` of a row is
     always the return of the benchmark that row's alpha and beta are measured against.
@@ -162,10 +167,14 @@ def _metrics_table(
         rows[r.label] = metrics.summarize(
             res.equity, res.trades["net_return"].astype(float), res.in_market, bench_eq
         )
+        rows[r.label]["judged_by"] = sample_size.judged_by(len(res.trades), benchmark=False)
     for col in bench.columns:
         always = pd.Series(True, index=bench.index)
         own = bench[col].dropna()
         rows[col] = metrics.summarize(own, pd.Series(dtype=float), always, own)
+        rows[col]["judged_by"] = sample_size.judged_by(0, benchmark=True)
+    for row in rows.values():
+        row["too_few"] = ";".join(sample_size.too_few_metrics(row))
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("strategy").reset_index()
 
 

@@ -472,8 +472,8 @@ def summarize(
     --------
     >>> equity = pd.Series([100.0, 110.0, 99.0, 108.9])
     >>> m = summarize(equity, pd.Series([0.1, -0.01]), pd.Series([True, True, False, True]))
-    >>> round(m["total_return"], 6), round(m["max_drawdown"], 6), m["n_trades"]
-    (0.089, -0.1, 2)
+    >>> round(m["total_return"], 6), round(m["max_drawdown"], 6), m["n_trades"], m["n_sessions"]
+    (0.089, -0.1, 2, 3)
     """
     r = returns_from_equity(equity)
     trades = _trade_statistics(trade_returns)
@@ -490,4 +490,5 @@ def summarize(
         "median_trade_return": trades["median_trade_return"],
         "profit_factor": profit_factor(trade_returns),
         **_benchmark_metrics(r, benchmark_equity),
+        "n_sessions": int(len(_values(r))),
     }
