@@ -6,13 +6,18 @@ first) come in a fixed order, unknown CSV/Parquet files after them; every PNG
 under ``charts/`` is embedded as a base64 data URI. CSS is inline, there is no
 JavaScript and no network reference, so the file can be mailed or archived alone.
 Nested results folders (a sweep's ``top/<run>/``) are linked, not inlined.
+
+The page is rendered from the jinja2 templates in ``templates/`` (autoescaped).
+Tables with statistics are judged by :mod:`backtest.core.sample_size`
+(:data:`JUDGES`): a value resting on too few trades, sessions or events shows its n
+greyed instead of the number. Instants are shown in the exchange's zone, read from
+the manifest's ``timezone``.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
-import html
 import json
 import math
 import struct
@@ -20,7 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.core import sample_size
 from backtest.report.html_cells import format_value, table_html, transposed_html
+from backtest.report.templates import macro, render
 from backtest.report.writer import INCOMPLETE
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
@@ -58,6 +65,29 @@ HEADLINES = (  # shown first, before the charts
     "Sweep summary",
     "Sweep: top combinations re-run (kernel trade statistics | run metrics)",
 )
+# Tables whose statistics carry a sample size, and the rule that judges each row.
+JUDGES = {
+    "metrics.csv": sample_size.row_samples,
+    "comparison.csv": sample_size.pair_column_samples,
+    "tests.csv": sample_size.event_column_samples,
+    "caar.csv": sample_size.band_column_samples,
+}
+HIDDEN = ["judged_by", "too_few"]  # metrics.csv columns shown as greyed cells instead
+JUDGED_NOTE = {
+    "metrics.csv": (
+        f"Greyed \u201cn = k: too few\u201d: a strategy's ratio or per-trade statistic with fewer "
+        f"than {sample_size.MIN_TRADES} trades, a benchmark's with fewer than "
+        f"{sample_size.MIN_SESSIONS} sessions, a CAGR or Calmar from fewer than "
+        f"{sample_size.MIN_YEAR} sessions (the value is in the file and the tooltip)."
+    ),
+    "comparison.csv": (
+        f"Greyed \u201cn = k: too few\u201d: the smaller side has fewer than "
+        f"{sample_size.MIN_PAIR_TRADES['mean']} trades (mean test) or "
+        f"{sample_size.MIN_PAIR_TRADES['sharpe']} trades (Sharpe tests)."
+    ),
+    "tests.csv": f"Greyed: a test of fewer than {sample_size.MIN_EVENTS} events.",
+    "caar.csv": f"Greyed: a confidence band of fewer than {sample_size.MIN_EVENTS} events.",
+}
 # Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
 SHOWN_ELSEWHERE = ("metrics.json", "config.yaml")
 
@@ -102,26 +132,37 @@ def _read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
 
 
-def _table_body(path: Path, rel: str) -> str:
+def _table_body(path: Path, rel: str, tz: str | None = None) -> str:
     try:
         frame = _read_table(path)
     except (ValueError, OSError) as exc:  # pandas/pyarrow parse errors are ValueErrors
-        return f'<p class="note">could not read {html.escape(rel)}: {html.escape(str(exc))}</p>'
+        return str(macro("error")(rel, str(exc)))
     shown = frame.head(MAX_ROWS)
+    judge = JUDGES.get(path.name)
     if rel == "metrics.csv" and len(frame.columns) > 1:
-        table = transposed_html(shown, "metric")
+        # The judgement columns are shown as the greyed cells themselves (judged on full rows).
+        full = {str(r[shown.columns[0]]): r for r in shown.to_dict("records")}
+        visible = shown.drop(columns=HIDDEN, errors="ignore")
+        table = transposed_html(
+            visible, "metric", judge and (lambda r: judge(full[str(r[shown.columns[0]])]))
+        )
     else:
-        table = table_html(shown)
+        table = table_html(shown, judge, tz)
     note = (
         f"{len(frame)} rows"
         if len(frame) <= MAX_ROWS
         else (f"first {MAX_ROWS} of {len(frame)} rows; the full table is {rel}")
     )
-    tall = " tall" if len(shown) > 20 else ""
-    link = f'<a href="{html.escape(rel)}">{html.escape(rel)}</a>'
-    return (
-        f'<p class="note">{link}: {html.escape(note)}</p>\n<div class="scroll{tall}">{table}</div>'
-    )
+    caption = JUDGED_NOTE.get(path.name, "") if judge else ""
+    block = macro("table_block")
+    return str(block(rel, note, render_markup(table), len(shown) > 20, caption))
+
+
+def render_markup(text: str):
+    """``text`` (already escaped by a template) as markup, so it is not escaped again."""
+    from markupsafe import Markup
+
+    return Markup(text)
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:
@@ -142,10 +183,8 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 def _figure(path: Path, rel: str) -> str:
     data = path.read_bytes()
     size = _png_size(data)
-    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    name = html.escape(rel)
-    return f'<figure><img src="{uri}" alt="{name}"{dims}><figcaption>{name}</figcaption></figure>'
+    return str(macro("figure")(uri, rel, size))
 
 
 def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -169,19 +208,12 @@ def _json_body(path: Path, rel: str) -> str:
     try:
         rows = _flatten(json.loads(path.read_text()))
     except (ValueError, OSError) as exc:
-        return f'<p class="note">could not read {html.escape(rel)}: {html.escape(str(exc))}</p>'
-    body = "\n".join(
-        f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>' for k, v in rows
-    )
-    return f'<div class="scroll"><table class="kv">\n<tbody>\n{body}\n</tbody>\n</table></div>'
+        return str(macro("error")(rel, str(exc)))
+    return str(macro("kv")(rows))
 
 
 def _config_body(path: Path) -> str:
-    text = html.escape(path.read_text())
-    return (
-        "<details><summary>config.yaml: the run's config with every default filled in</summary>"
-        f"<pre>{text}</pre></details>"
-    )
+    return str(macro("config")(path.read_text()))
 
 
 def _rel(path: Path, folder: Path) -> str:
@@ -222,7 +254,9 @@ def _table_title(path: Path, folder: Path) -> str:
     return title if path.parent == folder else f"{title} ({_rel(path.parent, folder)})"
 
 
-def _table_sections(folder: Path, files: list[Path]) -> list[tuple[str, str, str]]:
+def _table_sections(
+    folder: Path, files: list[Path], tz: str | None = None
+) -> list[tuple[str, str, str]]:
     """(title, body, block) per table file: known files in KNOWN_TABLES order, unknown ones
     last; the tables of a block stay together, placed where the first of them ranks."""
     patterns = [p for p, _ in KNOWN_TABLES]
@@ -233,7 +267,7 @@ def _table_sections(folder: Path, files: list[Path]) -> list[tuple[str, str, str
         anchor.setdefault(_block(path, folder) or path, rank[path])
     tables.sort(key=lambda p: (anchor[_block(p, folder) or p], rank[p]))
     return [
-        (_table_title(p, folder), _table_body(p, _rel(p, folder)), _block(p, folder))
+        (_table_title(p, folder), _table_body(p, _rel(p, folder), tz), _block(p, folder))
         for p in tables
     ]
 
@@ -280,11 +314,7 @@ def _json_sections(folder: Path, files: list[Path]) -> list[tuple[str, str]]:
 
 
 def _links(folder: Path, paths: list[Path], label) -> str:
-    items = "\n".join(
-        f'<li><a href="{html.escape(_rel(p, folder))}">{html.escape(label(p))}</a></li>'
-        for p in paths
-    )
-    return f"<ul>\n{items}\n</ul>"
+    return str(macro("links")([(_rel(p, folder), label(p)) for p in paths]))
 
 
 def _file_list(folder: Path, files: list[Path]) -> str:
@@ -316,11 +346,13 @@ def _title(folder: Path, manifest: dict) -> str:
     return str(manifest.get("run_id") or name)
 
 
-def _facts(manifest: dict) -> str:
+def _facts(manifest: dict) -> list[tuple[str, str]]:
     counts = manifest.get("counts") or {}
     drops = counts.get("drops")
     facts = {
         "config": manifest.get("config_file"),
+        "period": manifest.get("period"),
+        "times in": manifest.get("timezone"),
         "created": manifest.get("created_at"),
         "config hash": manifest.get("config_hash"),
         "git": str(manifest.get("git_sha") or "")[:12] or None,
@@ -328,12 +360,7 @@ def _facts(manifest: dict) -> str:
         "trades": counts.get("trades"),
         "drops": ", ".join(f"{k}: {v}" for k, v in drops.items()) if drops else None,
     }
-    items = "".join(
-        f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd></div>"
-        for k, v in facts.items()
-        if v is not None
-    )
-    return f'<dl class="facts">{items}</dl>' if items else ""
+    return [(k, str(v)) for k, v in facts.items() if v is not None]
 
 
 def _with_block_charts(tables: list, charts: list) -> tuple[list, list]:
@@ -348,9 +375,9 @@ def _with_block_charts(tables: list, charts: list) -> tuple[list, list]:
     return out, [c for c in charts if c[2] not in moved]
 
 
-def _sections(folder: Path) -> list[tuple[str, str]]:
+def _sections(folder: Path, tz: str | None = None) -> list[tuple[str, str]]:
     files = _own_files(folder)
-    all_tables = _table_sections(folder, files)
+    all_tables = _table_sections(folder, files, tz)
     tables = [s for s in all_tables if s[0] not in HEADLINES]
     tables, charts = _with_block_charts(tables, _chart_groups(folder, files))
     documents = _json_sections(folder, files)
@@ -369,10 +396,6 @@ def _sections(folder: Path) -> list[tuple[str, str]]:
         *config,
         ("Files", _file_list(folder, files)),
     ]
-
-
-def _section(index: int, title: str, body: str) -> str:
-    return f'<section id="s{index}">\n<h2>{html.escape(title)}</h2>\n{body}\n</section>'
 
 
 def render_report(folder: Path, title: str | None = None) -> str:
@@ -402,15 +425,16 @@ def render_report(folder: Path, title: str | None = None) -> str:
     """
     folder = Path(folder)
     manifest = _manifest(folder)
-    name = html.escape(title or _title(folder, manifest))
-    sections = _sections(folder)
-    nav = "".join(
-        f'<li><a href="#s{i}">{html.escape(t)}</a></li>' for i, (t, _) in enumerate(sections)
+    tz = manifest.get("timezone")
+    sections = [{"title": t, "body": render_markup(b)} for t, b in _sections(folder, tz)]
+    page = render(
+        "page.html.j2",
+        title=title or _title(folder, manifest),
+        facts=_facts(manifest),
+        notes=[str(n) for n in manifest.get("notes") or []],
+        sections=sections,
     )
-    body = "\n".join(_section(i, t, b) for i, (t, b) in enumerate(sections))
-    return PAGE.format(
-        title=name, facts=_facts(manifest), nav=f"<nav><ul>{nav}</ul></nav>", body=body
-    )
+    return str(page) + "\n"
 
 
 def write_report(folder: Path, title: str | None = None) -> Path:
@@ -425,49 +449,3 @@ def write_report(folder: Path, title: str | None = None) -> Path:
     path = Path(folder) / REPORT_NAME
     path.write_text(render_report(folder, title), encoding="utf-8")
     return path
-
-
-CSS = """
-:root { color-scheme: light; --line: #d0d7de; --muted: #57606a; --zebra: #f6f8fa; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
-  sans-serif; color: #1f2328; background: #fff; }
-main { max-width: 1140px; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
-h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem; padding-bottom: .3rem;
-  border-bottom: 1px solid var(--line); }
-a { color: #0969da; }
-.facts { display: flex; flex-wrap: wrap; gap: .4rem 1.6rem; margin: 0 0 1rem; }
-.facts div { min-width: 0; } .facts dt { font-size: .8rem; color: var(--muted); }
-.facts dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace;
-  font-size: .9rem; overflow-wrap: anywhere; }
-nav ul { display: flex; flex-wrap: wrap; gap: .3rem .9rem; padding: .6rem .8rem; margin: 0;
-  list-style: none; background: var(--zebra); border: 1px solid var(--line); border-radius: 6px; }
-.note { color: var(--muted); font-size: .9rem; margin: .2rem 0 .5rem; }
-.scroll { overflow: auto; max-width: 100%; border: 1px solid var(--line); border-radius: 6px; }
-.scroll.tall { max-height: 32rem; }
-table { border-collapse: collapse; font-size: .875rem; width: max-content; min-width: 100%; }
-th, td { padding: .3rem .65rem; border-bottom: 1px solid var(--line); text-align: left;
-  vertical-align: top; white-space: nowrap; }
-td { max-width: 32rem; overflow: hidden; text-overflow: ellipsis; }
-thead th { position: sticky; top: 0; background: #eef1f4; z-index: 1; }
-tbody tr:nth-child(even) { background: var(--zebra); }
-tbody th { font-weight: 600; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.kv td { white-space: normal; overflow-wrap: anywhere; max-width: 60rem; }
-figure { margin: 0 0 1.2rem; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
-  border-radius: 6px; }
-figcaption { color: var(--muted); font-size: .85rem; margin-top: .25rem; overflow-wrap: anywhere; }
-details { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .8rem; }
-pre { overflow: auto; font-size: .85rem; margin: .5rem 0 0; }
-"""
-
-PAGE = (
-    "<!DOCTYPE html>\n"
-    '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-    "<title>{title}: backtest report</title>\n"
-    "<style>" + CSS.replace("{", "{{").replace("}", "}}") + "</style>\n"
-    "</head>\n<body>\n<main>\n<h1>{title}</h1>\n{facts}\n{nav}\n{body}\n</main>\n</body>\n</html>\n"
-)

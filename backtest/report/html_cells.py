@@ -1,18 +1,26 @@
-"""Format table cells for the HTML report: percent columns, numbers, dates, escaping.
+"""Format table cells for the HTML report: percent columns, numbers, dates, small samples.
 
-Every value that reaches the page passes through :func:`html.escape` here or in
-:mod:`backtest.report.html`; nothing from a results file is trusted as markup.
+Tables are rendered by the jinja2 template ``templates/table.html.j2`` with
+autoescaping; nothing from a results file is trusted as markup. A cell whose
+statistic rests on too few observations (:mod:`backtest.core.sample_size`) shows its
+n greyed ("n = 3: too few") instead of the number; the number stays in the file and
+in the cell's tooltip. Timestamps with an offset are shown in the exchange's zone.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
+from backtest.core.sample_size import Sample
+from backtest.report.templates import render
+
 __all__ = [
+    "Cell",
     "PERCENT_COLUMNS",
     "format_column",
     "format_value",
@@ -24,7 +32,7 @@ __all__ = [
 # Columns holding fractions (0.0123 = 1.23%): run metrics, trade returns, event-study returns.
 PERCENT_COLUMNS = frozenset(
     {
-        "total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
+        "total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return", "alpha",
         "median_trade_return", "exposure", "benchmark_return", "annual_volatility",
         "gross_return", "net_return", "trade_hit_rate",
         "sequential_return_at_size", "sequential_max_drawdown_at_size",
@@ -35,6 +43,9 @@ PERCENT_COLUMNS = frozenset(
 PERCENT_PREFIXES = ("car[",)
 # A date at midnight without a zone is a session label: show only the date.
 SESSION_LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T| )00:00:00$")
+# An instant with a UTC offset (as write_csv writes them): shown in the exchange's zone.
+INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$")
+TINY = 1e-4  # p-values below this print as "< 0.0001"
 NOT_DEFINED = "n/a"
 SMALL = 0.1  # below this, plain numbers show significant digits instead of two decimals
 
@@ -54,7 +65,7 @@ def is_percent(name: str) -> bool:
     return name in PERCENT_COLUMNS or name.endswith("_return") or name.startswith(PERCENT_PREFIXES)
 
 
-def format_value(name: str, value: object, integer: bool = False) -> str:
+def format_value(name: str, value: object, integer: bool = False, tz: str | None = None) -> str:
     """Text of one cell of column ``name`` (not yet escaped).
 
     Parameters
@@ -65,6 +76,8 @@ def format_value(name: str, value: object, integer: bool = False) -> str:
         The cell.
     integer : bool
         The whole column holds whole numbers (counts, sizes of 0/1, years).
+    tz : str, optional
+        The exchange's time zone: instants are shown there, with the zone's name.
 
     Examples
     --------
@@ -72,8 +85,12 @@ def format_value(name: str, value: object, integer: bool = False) -> str:
     ('-3.83%', '2.17')
     >>> format_value("pnl", -2607.058), format_value("sortino", -0.36602)
     ('-2,607.06', '-0.37')
-    >>> format_value("p_value", 0.0123456), format_value("alpha", 0.0)
-    ('0.0123', '0.00')
+    >>> format_value("p_value", 0.0123456), format_value("alpha", 5.52e-06)
+    ('0.0123', '0.00%')
+    >>> format_value("beta", 0.000616), format_value("p_value", 2e-9)
+    ('0.0006', '< 0.0001')
+    >>> format_value("entry_time", "2026-01-13T14:30:00+0000", tz="America/New_York")
+    '2026-01-13 09:30 EST'
     >>> format_value("n_trades", 2.0, integer=True), format_value("sortino", float("nan"))
     ('2', 'n/a')
     >>> format_value("session", "2025-11-25T00:00:00"), format_value("strategy", None)
@@ -87,7 +104,11 @@ def format_value(name: str, value: object, integer: bool = False) -> str:
         return _number(name, float(value), integer)
     text = str(value)
     match = SESSION_LABEL.match(text)
-    return match.group(1) if match else text
+    if match:
+        return match.group(1)
+    if tz and INSTANT.match(text):
+        return pd.Timestamp(text).tz_convert(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return text
 
 
 def _number(name: str, value: float, integer: bool) -> str:
@@ -97,8 +118,13 @@ def _number(name: str, value: float, integer: bool) -> str:
         return f"{value:.2%}"
     if integer:
         return f"{value:.0f}"
-    # Two decimals read evenly down a column; tiny values (p-values, daily alphas) keep 3 digits.
-    return f"{value:,.2f}" if value == 0 or abs(value) >= SMALL else f"{value:.3g}"
+    if name.endswith("p_value") and 0 < value < TINY:
+        return "< 0.0001"
+    # Two decimals read evenly down a column; p-values keep 3 digits, other tiny values
+    # (a beta near 0) four decimals: never an exponent.
+    if value == 0 or abs(value) >= SMALL:
+        return f"{value:,.2f}"
+    return f"{value:.3g}" if name.endswith("p_value") else f"{value:.4f}"
 
 
 def _whole(series: pd.Series) -> bool:
@@ -110,7 +136,9 @@ def _whole(series: pd.Series) -> bool:
     return bool(len(values)) and bool((values == values.round()).all())
 
 
-def format_column(series: pd.Series, numeric: bool | None = None) -> list[str]:
+def format_column(
+    series: pd.Series, numeric: bool | None = None, tz: str | None = None
+) -> list[str]:
     """Texts of a whole column; whole-number float columns (NaN-padded ints) print as ints.
 
     Parameters
@@ -134,7 +162,7 @@ def format_column(series: pd.Series, numeric: bool | None = None) -> list[str]:
     numeric = _numeric(series) if numeric is None else numeric
     missing = math.nan if numeric else None  # "n/a" for a number, "" for text
     return [
-        format_value(str(series.name), missing if _missing(value) else value, integer)
+        format_value(str(series.name), missing if _missing(value) else value, integer, tz)
         for value in series.tolist()
     ]
 
@@ -151,8 +179,36 @@ def _numeric(series: pd.Series) -> bool:
     return not (len(series) and series.isna().all())
 
 
-def table_html(frame: pd.DataFrame) -> str:
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a rendered table: text, CSS classes and a tooltip (all escaped later)."""
+
+    text: str
+    classes: str = ""
+    title: str = ""
+
+
+Judge = Callable[[Mapping], Mapping[str, Sample]]
+
+
+def _cell(text: str, numeric: bool, sample: Sample | None = None) -> Cell:
+    classes = "num" if numeric else ""
+    if sample is None or not sample.too_few or text in ("", NOT_DEFINED):
+        return Cell(text, classes)
+    return Cell(sample.label, f"{classes} few".strip(), f"{text}: {sample.reason}")
+
+
+def table_html(frame: pd.DataFrame, judge: Judge | None = None, tz: str | None = None) -> str:
     """An escaped ``<table>`` of ``frame``; numeric columns right-aligned, index ignored.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    judge : callable, optional
+        Row (a mapping of column to value) -> {column: Sample}; cells of a sample
+        below its threshold show the sample's label, greyed.
+    tz : str, optional
+        The exchange's time zone for instants.
 
     Examples
     --------
@@ -163,14 +219,30 @@ def table_html(frame: pd.DataFrame) -> str:
     <tr><td>a&lt;b</td><td class="num">50.00%</td></tr>
     </tbody>
     </table>
+    >>> from backtest.core.sample_size import event_column_samples
+    >>> frame = pd.DataFrame({"n": [2], "p_value": [0.04]})
+    >>> 'class="num few" title="0.04: 2 events' in table_html(frame, event_column_samples)
+    True
     """
     columns = [str(c) for c in frame.columns]
     series = [frame.iloc[:, i].rename(c) for i, c in enumerate(columns)]
-    rows = list(zip(*(format_column(s) for s in series), strict=True)) if columns else []
-    return _render(columns, rows, [_numeric(s) for s in series], row_headers=False)
+    numeric = [_numeric(s) for s in series]
+    texts = list(zip(*(format_column(s, tz=tz) for s in series), strict=True)) if columns else []
+    records = frame.to_dict("records") if judge else [{}] * len(texts)
+    rows = []
+    for text_row, record in zip(texts, records, strict=True):
+        samples = judge(record) if judge else {}
+        rows.append(
+            [
+                _cell(t, n, samples.get(c))
+                for t, n, c in zip(text_row, numeric, columns, strict=True)
+            ]
+        )
+    head = [Cell(c, "num" if n else "") for c, n in zip(columns, numeric, strict=True)]
+    return _render(head, rows, row_headers=False)
 
 
-def transposed_html(frame: pd.DataFrame, corner: str) -> str:
+def transposed_html(frame: pd.DataFrame, corner: str, judge: Judge | None = None) -> str:
     """``frame`` turned on its side: one row per column, one column per row of ``frame``.
 
     The first column of ``frame`` names the new columns (e.g. strategy names); each
@@ -189,27 +261,16 @@ def transposed_html(frame: pd.DataFrame, corner: str) -> str:
     </table>
     """
     names = format_column(frame.iloc[:, 0])
-    rows = [
-        [str(column), *format_column(frame[column].rename(str(column)), numeric=True)]
-        for column in frame.columns[1:]
-    ]
-    return _render([corner, *names], rows, [False] + [True] * len(names), row_headers=True)
+    records = frame.to_dict("records")
+    samples = [judge(r) if judge else {} for r in records]
+    rows = []
+    for column in frame.columns[1:]:
+        texts = format_column(frame[column].rename(str(column)), numeric=True)
+        cells = [_cell(t, True, s.get(str(column))) for t, s in zip(texts, samples, strict=True)]
+        rows.append([Cell(str(column)), *cells])
+    head = [Cell(corner), *[Cell(n, "num") for n in names]]
+    return _render(head, rows, row_headers=True)
 
 
-def _render(columns: list[str], rows: list, numeric: list[bool], row_headers: bool) -> str:
-    head = "".join(_cell("th", c, n, "col") for c, n in zip(columns, numeric, strict=True))
-    body = []
-    for row in rows:
-        cells = [
-            _cell("th", text, n, "row") if row_headers and i == 0 else _cell("td", text, n)
-            for i, (text, n) in enumerate(zip(row, numeric, strict=True))
-        ]
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    rows_html = "\n".join(body)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows_html}\n</tbody>\n</table>"
-
-
-def _cell(tag: str, text: str, numeric: bool, scope: str = "") -> str:
-    attrs = f' scope="{scope}"' if scope else ""
-    attrs += ' class="num"' if numeric else ""
-    return f"<{tag}{attrs}>{html.escape(text)}</{tag}>"
+def _render(head: list[Cell], rows: list[list[Cell]], row_headers: bool) -> str:
+    return str(render("table.html.j2", head=head, rows=rows, row_headers=row_headers))

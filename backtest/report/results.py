@@ -74,6 +74,10 @@ def _manifest(result) -> dict:
             "series": getattr(result, "benchmark_basis", {}),
         },
         "data_fingerprints": result.fingerprints,
+        # The exchange's zone: report.html shows every instant there.
+        "timezone": _timezone(loaded),
+        "period": f"{loaded.config.data.start} to {loaded.config.data.end}",
+        "notes": _small_sample_notes(result.metrics),
         "versions": package_versions(),
         "git_sha": git_sha(Path(__file__).parent),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -97,6 +101,25 @@ def _manifest(result) -> dict:
         # session? (timing_check.csv; the trading rule is events.unknown_timing, unchanged)
         "timing_check": _timing_lines(result),
     }
+
+
+def _timezone(loaded) -> str:
+    from backtest.core.sessions import get_calendar
+
+    return str(get_calendar(loaded.config.data.calendar).tz)
+
+
+def _small_sample_notes(metrics) -> list[str]:
+    """One warning per row with statistics below their sample-size threshold."""
+    notes = []
+    for row in metrics.to_dict("records"):
+        names = [n for n in str(row.get("too_few") or "").split(";") if n]
+        if names:
+            notes.append(
+                f"{row['strategy']}: {len(names)} statistic(s) rest on too few observations "
+                f"({int(row['n_trades'])} trades, {int(row['n_sessions'])} sessions): greyed below"
+            )
+    return notes
 
 
 def _timing_lines(result) -> list[str]:
