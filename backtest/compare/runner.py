@@ -8,10 +8,15 @@ The comparison folder ``results/compare-<id>/`` holds::
                       (Welch t, 95% CI) and of Sharpe ratios (Ledoit-Wolf HAC test
                       and a circular block bootstrap CI)
     per_event.csv     net return of each event's trade, one column per strategy
+    periods.csv       each config's period: configured start and end, first and last
+                      session, sessions (the manifest's notes say when they differ)
+    drops.csv         every event that did not trade, with its config and reason
     trades.csv        all trades; equity.csv: daily equity of every strategy
     manifest.json     the configs, their run ids, data fingerprints and versions
     report.html       all of it on one self-contained page
-    charts/           equity.png (growth of 100), drawdown.png, return_distributions.png
+    charts/           equity.png (growth of 100, log scale), exposure_scaled.png (the
+                      strategies at one average exposure), pairwise.png (forest plot of
+                      the pairwise tests), drawdown.png, return_distributions.png
 
 Strategies from one config share its period and cash; strategies of different
 configs are compared on the sessions they have in common.
@@ -28,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.config.model import load_config
+from backtest.core import sample_size
 from backtest.core.errors import ConfigError
 from backtest.report.html import write_report
 from backtest.report.manifest import package_versions
@@ -35,7 +41,14 @@ from backtest.report.writer import publish, write_csv, write_json
 from backtest.run.runner import RunResult, run_loaded
 from backtest.stats import compare as compare_stats
 
-__all__ = ["COMPARISON_COLUMNS", "CompareResult", "compare_configs", "pairwise", "publish_compare"]
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "CompareResult",
+    "compare_configs",
+    "pairwise",
+    "periods",
+    "publish_compare",
+]
 
 BENCH = "benchmark:"
 PERIODS = 252
@@ -178,9 +191,57 @@ def compare_configs(configs: list[str | Path], overrides: list[str] | None = Non
     )
 
 
+def periods(runs: list[RunResult]) -> pd.DataFrame:
+    """Each config's configured period and the sessions its run covered."""
+    rows = []
+    for r in runs:
+        data = r.config.config.data
+        sessions = r.equity.index
+        rows.append(
+            {
+                "config": r.config.run_name,
+                "run_id": r.run_id,
+                "start": str(data.start),
+                "end": str(data.end),
+                "first_session": sessions.min() if len(sessions) else None,
+                "last_session": sessions.max() if len(sessions) else None,
+                "n_sessions": len(sessions),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _notes(result: CompareResult) -> list[str]:
+    """Warnings for the top of the page: different periods, too few trades."""
+    table = periods(result.runs)
+    notes = []
+    if len(table) > 1 and table[["first_session", "last_session"]].nunique().max() > 1:
+        spans = ", ".join(f"{r.config}: {r.start} to {r.end}" for r in table.itertuples())
+        notes.append(
+            f"the configs cover different periods ({spans}); pairs are compared on the "
+            "sessions they share"
+        )
+    for row in result.metrics.to_dict("records"):
+        if row.get("judged_by") == "trades" and row["n_trades"] < sample_size.MIN_TRADES:
+            notes.append(
+                f"{row['strategy']}: {int(row['n_trades'])} trades, too few for its ratios "
+                "and for the pairwise tests: greyed below"
+            )
+    return notes
+
+
+def _drops(runs: list[RunResult]) -> pd.DataFrame:
+    frames = [r.drops.assign(config=r.config.run_name) for r in runs]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def _manifest(result: CompareResult) -> dict:
+    table = periods(result.runs)
     return {
         "run_id": result.run_id,
+        "period": "; ".join(f"{r.start} to {r.end}" for r in table.itertuples()),
+        "timezone": _timezone(result.runs),
+        "notes": _notes(result),
         "configs": [str(r.config.path) for r in result.runs],
         "run_ids": [r.run_id for r in result.runs],
         "data_fingerprints": {r.run_id: r.fingerprints for r in result.runs},
@@ -188,17 +249,34 @@ def _manifest(result: CompareResult) -> dict:
     }
 
 
+def _timezone(runs: list[RunResult]) -> str:
+    from backtest.core.sessions import get_calendar
+
+    return str(get_calendar(runs[0].config.config.data.calendar).tz)
+
+
 def _charts(result: CompareResult, folder: Path) -> None:
     from backtest.report.charts import plot_drawdown, plot_equity, plot_return_distributions
+    from backtest.report.compare_charts import plot_exposure_scaled, plot_pairwise_forest
+    from backtest.report.results import legend_labels
 
+    labels = legend_labels(result.metrics)
     growth = 100.0 * result.equity / result.equity.apply(lambda s: s.dropna().iloc[0])
     plot_equity(
         growth,
         folder / "equity.png",
         "Growth of 100, strategies and benchmarks",
         ylabel="Value (start = 100)",
+        labels=labels,
     )
-    plot_drawdown(result.equity, folder / "drawdown.png", "Drawdown from the running peak")
+    strategies = [c for c in result.equity.columns if not c.startswith(BENCH)]
+    exposure = result.metrics.set_index("strategy")["exposure"].loc[strategies].to_dict()
+    returns = result.equity[strategies].pct_change(fill_method=None)
+    plot_exposure_scaled(returns, exposure, folder / "exposure_scaled.png", labels)
+    plot_pairwise_forest(result.comparison, folder / "pairwise.png")
+    plot_drawdown(
+        result.equity, folder / "drawdown.png", "Drawdown from the running peak", labels=labels
+    )
     plot_return_distributions(
         result.trades,
         folder / "return_distributions.png",
@@ -213,6 +291,8 @@ def publish_compare(result: CompareResult, root: Path, charts: bool = True) -> P
         write_csv(result.metrics, folder / "metrics.csv")
         write_csv(result.comparison, folder / "comparison.csv")
         write_csv(result.per_event, folder / "per_event.csv")
+        write_csv(periods(result.runs), folder / "periods.csv")
+        write_csv(_drops(result.runs), folder / "drops.csv")
         write_csv(result.trades, folder / "trades.csv")
         write_csv(result.equity.rename_axis("session").reset_index(), folder / "equity.csv")
         write_json(_manifest(result), folder / "manifest.json")

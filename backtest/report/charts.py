@@ -5,10 +5,12 @@ Each function takes plain pandas objects, writes one PNG and returns its path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
 import matplotlib.dates as mdates
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -60,17 +62,33 @@ def _style(column: str) -> dict:
     return {"linestyle": "-", "linewidth": 1.8}
 
 
-def plot_equity(equity: pd.DataFrame, path: Path, title: str, ylabel: str = "Equity (USD)") -> Path:
-    """Equity of each strategy (solid) and benchmark (dashed), in account currency."""
+def _label(col: str, labels: Mapping[str, str] | None) -> str:
+    if labels and col in labels:
+        return labels[col]
+    return col.removeprefix(BENCH_PREFIX) + (" (buy & hold)" if col.startswith(BENCH_PREFIX) else "")
+
+
+def plot_equity(
+    equity: pd.DataFrame,
+    path: Path,
+    title: str,
+    ylabel: str = "Equity (USD)",
+    labels: Mapping[str, str] | None = None,
+    log: bool = True,
+) -> Path:
+    """Equity of each strategy (solid) and benchmark (dashed), log scale by default.
+
+    ``labels`` maps a column to its legend entry (with its n, from
+    :func:`backtest.core.sample_size.with_n`).
+    """
     fig, ax = _figure()
     for col in equity.columns:
-        ax.plot(
-            equity.index,
-            equity[col],
-            label=col.removeprefix(BENCH_PREFIX)
-            + (" (buy & hold)" if col.startswith(BENCH_PREFIX) else ""),
-            **_style(col),
-        )
+        ax.plot(equity.index, equity[col], label=_label(col, labels), **_style(col))
+    if log and bool((equity.dropna(how="all") > 0).all().all()):
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        ylabel += ", log scale"
     ax.set(title=title, ylabel=ylabel, xlabel="Session")
     ax.grid(alpha=0.3)
     _date_axis(ax)
@@ -78,13 +96,15 @@ def plot_equity(equity: pd.DataFrame, path: Path, title: str, ylabel: str = "Equ
     return _save(fig, path)
 
 
-def plot_drawdown(equity: pd.DataFrame, path: Path, title: str) -> Path:
+def plot_drawdown(
+    equity: pd.DataFrame, path: Path, title: str, labels: Mapping[str, str] | None = None
+) -> Path:
     """Drawdown from the running peak, in percent, per column."""
     fig, ax = _figure()
     for col in equity.columns:
         series = equity[col].dropna()
         drawdown = 100.0 * (series / series.cummax() - 1.0)
-        ax.plot(series.index, drawdown, label=col.removeprefix(BENCH_PREFIX), **_style(col))
+        ax.plot(series.index, drawdown, label=_label(col, labels), **_style(col))
     ax.set(title=title, ylabel="Drawdown (%)", xlabel="Session")
     ax.grid(alpha=0.3)
     _date_axis(ax)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.core.sample_size import band_sample
 from backtest.report.charts import _figure, _save
 from backtest.report.drawing import Chart, draw_charts
 
@@ -62,15 +63,20 @@ def plot_car_group(
     fig, ax = _figure()
     days = caar["day"].to_numpy()
     ax.plot(paths.index, PCT * paths.to_numpy(), color="grey", linewidth=0.5, alpha=0.25)
-    ax.plot([], [], color="grey", linewidth=0.8, label=f"single events (n={paths.shape[1]})")
-    ax.fill_between(
-        days,
-        PCT * caar["caar_low"],
-        PCT * caar["caar_high"],
-        color="tab:blue",
-        alpha=0.25,
-        label=f"{confidence:.0%} confidence band",
-    )
+    ax.plot([], [], color="grey", linewidth=0.8, label=f"single events (n = {paths.shape[1]})")
+    sample = band_sample(caar["n"].min() if len(caar) else 0)
+    if sample.too_few:  # no band: its width would be noise (sample_size.MIN_EVENTS)
+        caar = caar.assign(caar_low=np.nan, caar_high=np.nan)
+        ax.plot([], [], " ", label=f"no {confidence:.0%} band: {sample.label}")
+    else:
+        ax.fill_between(
+            days,
+            PCT * caar["caar_low"],
+            PCT * caar["caar_high"],
+            color="tab:blue",
+            alpha=0.25,
+            label=f"{confidence:.0%} confidence band ({sample.label})",
+        )
     ax.plot(
         days,
         PCT * caar["caar"],
@@ -100,15 +106,18 @@ def plot_caar_comparison(
 ) -> Path:
     """CAAR of each group of one grouping on one chart, in percent, with their bands.
 
-    A group of one event has no band (no cross-sectional spread); the legend says
-    what the shading is, since each band takes its group's colour.
+    A group of fewer than :data:`~backtest.core.sample_size.MIN_EVENTS` events has no
+    band and its legend entry says so; the legend says what the shading is, since each
+    band takes its group's colour.
     """
     fig, ax = _figure()
     for name, part in caar.groupby("group", sort=False):
         days = part["day"].to_numpy()
-        line = ax.plot(
-            days, PCT * part["caar"], linewidth=2.0, label=f"{name} (n={int(part['n'].iloc[0])})"
-        )[0]
+        sample = band_sample(part["n"].min())
+        label = f"{name} ({sample.label}{' for a band' if sample.too_few else ''})"
+        line = ax.plot(days, PCT * part["caar"], linewidth=2.0, label=label)[0]
+        if sample.too_few:
+            continue
         ax.fill_between(
             days,
             PCT * part["caar_low"],

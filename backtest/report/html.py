@@ -41,6 +41,7 @@ KNOWN_TABLES = (
     ("trades.csv", "Trades"),
     ("top_runs.csv", "Sweep: top combinations re-run (kernel trade statistics | run metrics)"),
     ("sweep.parquet", "Sweep: every combination (per-trade statistics)"),
+    ("comparison.csv", "Pairwise tests: a minus b"),
     ("walkforward.csv", "Walk-forward folds"),
     ("tests.csv", "Event study: significance tests"),
     ("caar.csv", "Event study: CAAR by day"),
@@ -50,10 +51,12 @@ KNOWN_TABLES = (
     ("ar.csv", "Event study: abnormal returns"),
     ("events.csv", "Aligned events"),
     ("drops.csv", "Dropped events (with reasons)"),
+    ("periods.csv", "Periods of the configs"),
     ("equity.csv", "Daily equity"),
 )
 KNOWN_CHARTS = (
-    "equity.png", "drawdown.png", "trade_returns.png", "heatmap_*.png", "car_all_*.png",
+    "equity.png", "exposure_scaled.png", "pairwise.png", "drawdown.png", "trade_returns.png",
+    "monthly_*.png", "rolling_*.png", "heatmap_*.png", "car_all_*.png",
     "caar_by_*.png", "car_*.png", "events/*.png",
 )  # fmt: skip
 # Subfolders whose files make one block of the page (a run's event_study/): their tables

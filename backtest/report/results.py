@@ -30,12 +30,13 @@ from pathlib import Path
 import yaml
 
 from backtest.config.model import config_hash, resolved_dump
+from backtest.core.sample_size import MIN_SESSIONS, MIN_TRADES, with_n
 from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 
-__all__ = ["write_results", "write_tables"]
+__all__ = ["legend_labels", "write_results", "write_tables"]
 
 EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event charts
 EVENT_STUDY_DIR = "event_study"
@@ -164,17 +165,47 @@ def _event_charts(result, folder: Path) -> list[Chart]:
     return charts
 
 
+def legend_labels(metrics) -> dict[str, str]:
+    """Legend entry of each metrics row: its name and n (trades, or sessions for a benchmark).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> legend_labels(pd.DataFrame({"strategy": ["hold", "benchmark:SPY"], "n_trades": [2, 0],
+    ...     "n_sessions": [124, 124], "judged_by": ["trades", "sessions"]}))
+    {'hold': 'hold (n = 2 trades: too few)', 'benchmark:SPY': 'SPY buy & hold (n = 124 sessions)'}
+    """
+    out = {}
+    for row in metrics.to_dict("records"):
+        name = str(row["strategy"])
+        if row.get("judged_by") == "sessions":
+            label = f"{name.removeprefix('benchmark:')} buy & hold"
+            out[name] = with_n(label, int(row["n_sessions"]), "sessions", MIN_SESSIONS)
+        else:
+            out[name] = with_n(name, int(row["n_trades"]), "trades", MIN_TRADES)
+    return out
+
+
 def _charts(result, folder: Path) -> list[Chart]:
     from backtest.report.charts import plot_drawdown, plot_equity, plot_trade_returns
 
     name = result.config.run_name
+    labels = legend_labels(result.metrics)
     equity, drawdown, returns = (
         folder / f for f in ("equity.png", "drawdown.png", "trade_returns.png")
     )
     (folder / "events").mkdir()
     return [
-        Chart(equity, partial(plot_equity, result.equity, equity, f"{name}: equity vs benchmarks")),
-        Chart(drawdown, partial(plot_drawdown, result.equity, drawdown, f"{name}: drawdown")),
+        Chart(
+            equity,
+            partial(
+                plot_equity, result.equity, equity, f"{name}: equity vs benchmarks", labels=labels
+            ),
+        ),
+        Chart(
+            drawdown,
+            partial(plot_drawdown, result.equity, drawdown, f"{name}: drawdown", labels=labels),
+        ),
         Chart(
             returns,
             partial(plot_trade_returns, result.trades, returns, f"{name}: net return per trade"),
