@@ -38,7 +38,7 @@ from backtest.core.errors import ConfigError
 from backtest.report.html import write_report
 from backtest.report.manifest import package_versions
 from backtest.report.writer import publish, write_csv, write_json
-from backtest.run.runner import RunResult, run_loaded
+from backtest.run.runner import RunResult, run_loaded, summary_html
 from backtest.stats import compare as compare_stats
 
 __all__ = [
@@ -84,6 +84,10 @@ class CompareResult:
     trades: pd.DataFrame
     equity: pd.DataFrame
     folder: Path | None = None
+
+    def _repr_html_(self) -> str:
+        """A compact summary for notebooks: the metrics of every strategy, judged."""
+        return summary_html(self.run_id, self.metrics, self.folder, len(self.trades))
 
 
 def _labelled(result: RunResult, prefix: str | None) -> tuple[pd.DataFrame, ...]:

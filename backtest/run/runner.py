@@ -49,6 +49,7 @@ __all__ = [
     "load_inputs",
     "run",
     "run_loaded",
+    "summary_html",
     "timing_check",
     "with_event_study",
 ]
@@ -78,6 +79,23 @@ class RunResult:
     # Date-only earnings reports: |return| on the report date vs the next session per
     # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
     timing_check: pd.DataFrame | None = None
+
+    def _repr_html_(self) -> str:
+        """A compact summary for notebooks: the run id, counts and the judged metrics."""
+        return summary_html(self.run_id, self.metrics, self.folder, len(self.trades))
+
+
+def summary_html(title: str, metrics: pd.DataFrame, folder: Path | None, trades: int) -> str:
+    """Run id, trades, folder and the metrics table (small samples greyed), as HTML."""
+    from backtest.core.sample_size import row_samples
+    from backtest.report.html_cells import transposed_html
+    from backtest.report.templates import render
+
+    shown = metrics.drop(columns=["judged_by", "too_few"], errors="ignore")
+    full = {str(r["strategy"]): r for r in metrics.to_dict("records")}
+    table = transposed_html(shown, "metric", lambda r: row_samples(full[str(r["strategy"])]))
+    where = str(folder) if folder is not None else "not written"
+    return str(render("summary.html.j2", title=title, trades=trades, folder=where, table=table))
 
 
 def engine_settings(loaded: LoadedConfig) -> EngineSettings:
@@ -297,8 +315,9 @@ def run(
     out_dir: Path | None = None,
     overrides: list[str] | None = None,
     now: pd.Timestamp | None = None,
+    write: bool = True,
 ) -> RunResult:
-    """Run a backtest and publish its results folder.
+    """Run a backtest and publish its results folder (unless ``write=False``).
 
     Parameters
     ----------
@@ -310,11 +329,14 @@ def run(
         ``key.path=value`` overrides applied before validation.
     now : pandas.Timestamp, optional
         The run's clock (events published later are dropped as future).
+    write : bool, default True
+        Publish ``results/<run_id>``; with False the result is returned with
+        ``folder`` None and nothing is written.
 
     Returns
     -------
     RunResult
-        With ``folder`` set to the published ``results/<run_id>``.
+        With ``folder`` set to the published ``results/<run_id>`` (None if not written).
     """
     from backtest.report.results import write_results
 
@@ -322,6 +344,8 @@ def run(
     inputs = load_inputs(loaded)
     result = with_event_study(backtest_inputs(loaded, inputs, now))
     result = replace(result, timing_check=timing_check(loaded, inputs))
+    if not write:
+        return result
     # Output goes where the user runs from (like --out), unlike inputs, which are
     # resolved against the config file.
     root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
