@@ -86,6 +86,8 @@ def test_compare_command_writes_the_comparison_folder(tmp_path, two_strategies):
     assert sorted(p.name for p in (folder / "charts").iterdir()) == [
         "drawdown.png",
         "equity.png",
+        "exposure_scaled.png",
+        "pairwise.png",
         "return_distributions.png",
     ]
     assert "Pairwise" in done.output

@@ -72,6 +72,7 @@ def _panel(ax, rows: list[dict], test: str, keys: tuple[str, str, str], scale: f
         ax.plot(scale * mid, yi, "o", color="tab:blue")
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(y)
+    ax.set_ylim(-0.7, len(rows) - 0.3)  # room for the bottom row's note above the axis
     ax.grid(alpha=0.3, axis="x")
     ax.set_xlabel(unit)
 
