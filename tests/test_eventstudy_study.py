@@ -228,7 +228,7 @@ def test_the_caar_comparison_legend_names_the_band_and_its_level(tmp_path, monke
         {
             "group": ["bmo"] * 3 + ["amc"] * 3,
             "day": [-1, 0, 1] * 2,
-            "n": [2] * 3 + [1] * 3,
+            "n": [5] * 3 + [1] * 3,
             "caar": [0.0, 0.01, 0.02, 0.0, -0.01, -0.02],
             "caar_low": [-0.01, 0.0, 0.01] + [float("nan")] * 3,
             "caar_high": [0.01, 0.02, 0.03] + [float("nan")] * 3,
@@ -237,4 +237,5 @@ def test_the_caar_comparison_legend_names_the_band_and_its_level(tmp_path, monke
     charts.plot_caar_comparison(caar, tmp_path / "c.png", "CAAR by timing", 0.9)
     (fig,) = drawn
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["bmo (n=2)", "amc (n=1)", "90% band, per group"]
+    # 5 events get a band; 1 event is below sample_size.MIN_EVENTS: no band, and it says so.
+    assert labels == ["bmo (n = 5)", "amc (n = 1: too few for a band)", "90% band, per group"]
