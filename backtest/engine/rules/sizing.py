@@ -13,9 +13,22 @@ import numpy as np
 
 from backtest.core.errors import ConfigError
 
-__all__ = ["SIZINGS", "entry_sizes"]
+__all__ = ["SIZINGS", "check_sizing", "entry_sizes"]
 
 SIZINGS = ("percent", "fixed")
+
+
+def check_sizing(sizing: str) -> str:
+    """``sizing`` if it is one of :data:`SIZINGS`, else a :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> check_sizing("fixed")
+    'fixed'
+    """
+    if sizing not in SIZINGS:
+        raise ConfigError(f"engine.sizing.mode must be one of {SIZINGS}, got {sizing!r}")
+    return sizing
 
 
 def entry_sizes(
