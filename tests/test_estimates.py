@@ -36,30 +36,30 @@ def bars():
     return baba, kweb
 
 
-def _cs_loop(h, l, window):
+def _cs_loop(hi, lo, window):
     k = 3 - 2 * math.sqrt(2)
     pair = [float("nan")]
-    for t in range(1, len(h)):
-        b = math.log(h[t - 1] / l[t - 1]) ** 2 + math.log(h[t] / l[t]) ** 2
-        g = math.log(max(h[t - 1], h[t]) / min(l[t - 1], l[t])) ** 2
+    for t in range(1, len(hi)):
+        b = math.log(hi[t - 1] / lo[t - 1]) ** 2 + math.log(hi[t] / lo[t]) ** 2
+        g = math.log(max(hi[t - 1], hi[t]) / min(lo[t - 1], lo[t])) ** 2
         a = (math.sqrt(2 * b) - math.sqrt(b)) / k - math.sqrt(g / k)
         pair.append(max(0.0, 2 * (math.exp(a) - 1) / (1 + math.exp(a))))
     out = [float("nan")]  # the estimate for session s: the window of pairs ending at s-1
-    for s in range(1, len(h)):
+    for s in range(1, len(hi)):
         vals = [v for v in pair[max(0, s - window) : s] if not math.isnan(v)]
         out.append(sum(vals) / len(vals) if len(vals) >= window // 2 else float("nan"))
     return np.array(out)
 
 
-def _ar_loop(h, l, c, window):
+def _ar_loop(hi, lo, c, window):
     pair = [float("nan")]
-    for t in range(1, len(h)):
-        eta0 = (math.log(h[t - 1]) + math.log(l[t - 1])) / 2
-        eta1 = (math.log(h[t]) + math.log(l[t])) / 2
+    for t in range(1, len(hi)):
+        eta0 = (math.log(hi[t - 1]) + math.log(lo[t - 1])) / 2
+        eta1 = (math.log(hi[t]) + math.log(lo[t])) / 2
         c0 = math.log(c[t - 1])
         pair.append(4 * (c0 - eta0) * (c0 - eta1))
     out = [float("nan")]
-    for s in range(1, len(h)):
+    for s in range(1, len(hi)):
         vals = [v for v in pair[max(0, s - window) : s] if not math.isnan(v)]
         ok = len(vals) >= window // 2
         out.append(math.sqrt(max(sum(vals) / len(vals), 0.0)) if ok else float("nan"))
@@ -68,9 +68,9 @@ def _ar_loop(h, l, c, window):
 
 def test_corwin_schultz_matches_a_loop_on_real_bars(bars):
     baba, _ = bars
-    h, l = baba["high"].to_numpy(), baba["low"].to_numpy()
+    hi, lo = baba["high"].to_numpy(), baba["low"].to_numpy()
     got = corwin_schultz(baba["high"], baba["low"], window=21).to_numpy()
-    want = _cs_loop(h, l, 21)
+    want = _cs_loop(hi, lo, 21)
     assert np.allclose(got, want, rtol=0, atol=1e-12, equal_nan=True)
     assert 0.0005 < np.nanmedian(got) < 0.02  # a plausible spread for BABA (5-200 bps)
 

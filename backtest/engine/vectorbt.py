@@ -8,18 +8,17 @@ as Numba without a JIT wait on a cold start.
 Every execution rule comes from :mod:`backtest.engine.rules`: each column's
 exit tick and reason (time exit or stop, :func:`~backtest.engine.rules.trade_exits`),
 its slipped entry and exit fill prices (:func:`~backtest.engine.rules.fill_price`),
-the fee rate and the entry sizes (:func:`~backtest.engine.rules.entry_sizes`).
+the fee rate and the entry sizes in shares (:func:`~backtest.engine.rules.book_sizes`).
 vectorbt receives them as entry and exit signals at those ticks with those
 prices (no slippage and no stops of its own) and keeps the books: shared cash,
 sizes in shares, fees paid, P&L and the equity marked at each tick's price.
 Orders are valued (``val_price``, which converts a ``fixed`` cash size into
 shares) at the unslipped tick price.
 
-Signals with a ``size_pct`` column (set by :mod:`backtest.engine.portfolio`) are
-processed within a tick in entry order (columns sorted by entry tick and
-``event_id``, ``call_seq="default"``): a tick's exits first, since they entered
-earlier, then its entries in the order the caps took them, which is the order
-their sizes assume. Without it, vectorbt's ``call_seq="auto"`` (sells before buys).
+Columns are in entry order (entry tick, then ``event_id``) and processed in
+that order at each tick (``call_seq="default"``): a tick's exits first, since
+they entered earlier, then its entries in the order the book sized them.
+vectorbt must fill each entry at the book's size; a difference raises.
 """
 
 from __future__ import annotations

@@ -63,14 +63,14 @@ def shares_for_budget(budget, fill, fee_rate: float, per_share: float, minimum: 
 
     Examples
     --------
-    10 000 at a fill of 100 with 10 bps fees and a 1.0 minimum commission:
+    5 000 at a fill of 100 with a 0.1 % fee rate and a 1.0 minimum commission:
 
-    >>> q = shares_for_budget(10_000.0, 100.0, 0.001, 0.0, 1.0)
+    >>> q = shares_for_budget(5_000.0, 100.0, 0.001, 0.0, 1.0)
     >>> round(float(q * 100 * 1.001 + 1.0), 9)
-    10000.0
-    >>> q = shares_for_budget(10_000.0, 100.0, 0.0, 0.01, 1.0)  # per share wins above 100 shares
-    >>> round(float(q * 100 + 0.01 * q), 9)
-    10000.0
+    5000.0
+    >>> q = shares_for_budget(5_000.0, 100.0, 0.0, 0.05, 1.0)  # per share wins above 20 shares
+    >>> round(float(q * 100 + 0.05 * q), 9)
+    5000.0
     """
     budget, fill = np.asarray(budget, dtype=float), np.asarray(fill, dtype=float)
     unit = fill * (1 + fee_rate)

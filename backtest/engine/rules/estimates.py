@@ -90,9 +90,7 @@ def corwin_schultz(high: pd.Series, low: pd.Series, window: int = 21) -> pd.Seri
     return _before(spread.rolling(window, min_periods=max(1, window // 2)).mean())
 
 
-def abdi_ranaldo(
-    high: pd.Series, low: pd.Series, close: pd.Series, window: int = 21
-) -> pd.Series:
+def abdi_ranaldo(high: pd.Series, low: pd.Series, close: pd.Series, window: int = 21) -> pd.Series:
     """Abdi-Ranaldo (2017) spread over the ``window`` sessions before each session.
 
     With mid-range ``eta_t = (ln H_t + ln L_t) / 2`` and ``c_t = ln C_t``:
