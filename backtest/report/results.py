@@ -10,6 +10,8 @@ Folder layout (``results/<run_id>/``)::
     equity.csv      daily equity per strategy and benchmark
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
+    cost_sensitivity.csv  per strategy: break-even cost (bps per side) and trade figures
+                    at 0, 5, 10, 25 and 50 bps per side, with n
     charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
     event_study/    the market-model event study of the aligned events: tests.csv,
                     caar.csv, car.csv, ar.csv, attribution.csv, best_worst_events.csv,
@@ -95,6 +97,8 @@ def write_tables(result, folder: Path) -> None:
     write_csv(result.drops, folder / "drops.csv")
     write_csv(result.equity.reset_index(), folder / "equity.csv")
     write_csv(result.metrics, folder / "metrics.csv")
+    if getattr(result, "cost_sensitivity", None) is not None and len(result.cost_sensitivity):
+        write_csv(result.cost_sensitivity, folder / "cost_sensitivity.csv")
     write_json(
         {
             r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
