@@ -12,6 +12,9 @@ Folder layout (``results/<run_id>/``)::
     metrics.csv     the same as a table
     cost_sensitivity.csv  per strategy: break-even cost (bps per side) and trade figures
                     at 0, 5, 10, 25 and 50 bps per side, with n
+    timing_check.csv  date-only earnings reports per ticker and source: mean |return| on
+                    the report date vs the next session, and a verdict line (the
+                    manifest's ``timing_check`` lists the lines)
     charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
     event_study/    the market-model event study of the aligned events: tests.csv,
                     caar.csv, car.csv, ar.csv, attribution.csv, best_worst_events.csv,
@@ -67,6 +70,11 @@ def _manifest(result) -> dict:
             "offline": bool(getattr(loaded.config.data, "offline", False)),
             "refresh": bool(getattr(loaded.config.data, "refresh", False)),
         },
+        # Per benchmark: total return (adj_close) or price only, and why (a fallback says so).
+        "benchmarks": {
+            "basis": loaded.config.benchmark_basis,
+            "series": getattr(result, "benchmark_basis", {}),
+        },
         "data_fingerprints": result.fingerprints,
         "versions": package_versions(),
         "git_sha": git_sha(Path(__file__).parent),
@@ -87,7 +95,15 @@ def _manifest(result) -> dict:
             for r in result.validation
         },
         "event_study": _study_manifest(result),
+        # Date-only earnings reports: does the price move on the report date or the next
+        # session? (timing_check.csv; the trading rule is events.unknown_timing, unchanged)
+        "timing_check": _timing_lines(result),
     }
+
+
+def _timing_lines(result) -> list[str]:
+    table = getattr(result, "timing_check", None)
+    return [] if table is None else [str(v) for v in table["verdict"]]
 
 
 def write_tables(result, folder: Path) -> None:
@@ -99,6 +115,8 @@ def write_tables(result, folder: Path) -> None:
     write_csv(result.metrics, folder / "metrics.csv")
     if getattr(result, "cost_sensitivity", None) is not None and len(result.cost_sensitivity):
         write_csv(result.cost_sensitivity, folder / "cost_sensitivity.csv")
+    if getattr(result, "timing_check", None) is not None:
+        write_csv(result.timing_check, folder / "timing_check.csv")
     write_json(
         {
             r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
