@@ -139,17 +139,17 @@ def book_sizes(
 
     Examples
     --------
-    A long of 50 % at tick 1 (price 100) while a short of 50 % is open since tick 0:
-    equity is 100 000 at both entries, but the short's 50 000 of proceeds are not
-    spendable and it holds 50 000 as collateral, so the long gets the 0 left.
-    Sized 40 % each, the long gets its 40 000:
+    A short of 60 % at tick 0 (price 100), then a long of 50 % at tick 1:
+    equity is 100 000 at both entries, but the short's 60 000 of proceeds are
+    set aside and it holds 60 000 of collateral, so 40 000 is free and the long
+    is cut to it. Sized 40 % each, the long gets its 40 000 in full:
 
     >>> mark = np.full((2, 4), 100.0)
     >>> args = (mark, np.array([0, 1]), np.array([3, 3]), np.array([-1, 1]),
     ...         np.full(2, 100.0), np.full(2, 100.0), np.full(2, 100.0), 100_000.0)
-    >>> b = book_sizes(*args, "percent", 50.0)
-    >>> b.shares.tolist(), b.reason
-    ([500.0, 0.0], ['', 'no_cash'])
+    >>> b = book_sizes(*args, "percent", 0.0, size_pct=np.array([60.0, 50.0]))
+    >>> b.shares.round(6).tolist(), b.reason
+    ([600.0, 400.0], ['', 'cash_cap'])
     >>> book_sizes(*args, "percent", 40.0).shares.tolist()
     [400.0, 400.0]
     """
