@@ -37,6 +37,13 @@ from backtest.engine.rules.costs import fee_rate, fill_price
 from backtest.engine.rules.exits import Exits, reason_names, trade_exits
 from backtest.engine.rules.settings import EngineResult, EngineSettings
 from backtest.engine.rules.sizing import check_sizing
+from backtest.engine.rules.trade_costs import (
+    COST_REASONS,
+    build_cost_panel,
+    carry_per_share,
+    commission,
+    cost_terms,
+)
 from backtest.events.align import drop_rows
 
 __all__ = ["group_lens", "in_market_sessions", "numpy_group_lens", "run_vectorbt"]
@@ -120,12 +127,66 @@ def _book(
     )
 
 
+def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, settings):
+    """Orders, book and fixed fees with the ``costs:`` section (rules in ``trade_costs``).
+
+    Sized twice: first with the spread only (the order's shares before impact,
+    which impact and the participation cap read), then with every cost.
+    """
+    costs, s = settings.costs, settings
+    panel = build_cost_panel(list(signals["ticker"]), prices, timeline, costs)
+    col = np.arange(len(entry))
+    terms = cost_terms(panel, col, entry, exits.tick, side, costs)
+
+    def book_with(terms, limit=None, reason=None):
+        f_in = fill_price(entry_ref, side, s.slippage_bps, terms.extra_in)
+        f_out = fill_price(exits.ref, -side, s.slippage_bps, terms.extra_out)
+        carry = carry_per_share(terms, f_in, side, panel.borrow_bps)
+        size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
+        check_sizing(s.sizing)
+        book = book_sizes(
+            rows.price,
+            entry,
+            exits.tick,
+            side,
+            entry_ref,
+            f_in,
+            f_out,
+            s.init_cash,
+            s.sizing,
+            s.size,
+            size_pct,
+            fee_rate(s.fees_bps),
+            costs.commission_per_share,
+            costs.commission_minimum,
+            carry,
+            limit,
+            reason,
+        )
+        return book, f_in, f_out, carry
+
+    first = book_with(terms, terms.limit, terms.reason)[0]
+    terms = cost_terms(panel, col, entry, exits.tick, side, costs, shares=first.shares)
+    limit = np.minimum(terms.limit, np.where(first.shares > 0, np.inf, 0.0))
+    reason = np.where(first.shares > 0, terms.reason, np.array(first.reason, dtype=object))
+    book, f_in, f_out, carry = book_with(terms, limit, reason)
+    orders = _orders(rows, entry, exits, side, entry_ref, s.slippage_bps)
+    orders["price"][entry, col] = f_in
+    orders["price"][exits.tick, col] = f_out
+    comm = commission(book.shares, costs.commission_per_share, costs.commission_minimum)
+    fixed = np.zeros(orders["price"].shape)
+    fixed[entry, col] += comm
+    fixed[exits.tick, col] += comm + carry * book.shares
+    return orders, book, fixed
+
+
 def _book_drops(signals: pd.DataFrame, book: BookSizes) -> pd.DataFrame:
-    """One drops row (stage ``sizing``) per entry the free cash cut or dropped."""
+    """One drops row (stage ``sizing``, or ``costs``) per entry the book cut or dropped."""
     cut = np.flatnonzero([bool(r) for r in book.reason])
     if not len(cut):
         return empty_drops()
     out = drop_rows(signals.iloc[cut], "sizing", "", "")
+    out["stage"] = ["costs" if book.reason[i] in COST_REASONS else "sizing" for i in cut]
     out["reason"] = [book.reason[i] for i in cut]
     out["detail"] = [book.detail[i] for i in cut]
     return out
@@ -178,6 +239,7 @@ def _portfolio(
     timeline: Timeline,
     settings: EngineSettings,
     size: np.ndarray,
+    fixed_fees: np.ndarray | None = None,
 ):
     import vectorbt as vbt  # imported here: 2 s, only when a run simulates
 
@@ -191,6 +253,7 @@ def _portfolio(
         val_price=reference,
         direction=direction[None, :],
         fees=fee_rate(settings.fees_bps),
+        fixed_fees=0.0 if fixed_fees is None else fixed_fees,
         init_cash=settings.init_cash,
         cash_sharing=True,
         group_by=np.zeros(len(signals), dtype=int),
@@ -286,11 +349,17 @@ def run_vectorbt(
         settings.take_profit_pct,
     )
     orders = _orders(rows, entry, exits, side, entry_ref, settings.slippage_bps)
-    book = _book(signals, rows, entry, exits, side, entry_ref, settings)
+    fixed_fees = None
+    if settings.costs.active:
+        orders, book, fixed_fees = _costed(
+            signals, prices, timeline, rows, entry, exits, side, entry_ref, settings
+        )
+    else:
+        book = _book(signals, rows, entry, exits, side, entry_ref, settings)
     orders["entries"][entry, col] &= book.shares > 0
     orders["exits"][exits.tick, col] &= book.shares > 0
     with numpy_group_lens():
-        pf = _portfolio(signals, rows, orders, timeline, settings, book.shares)
+        pf = _portfolio(signals, rows, orders, timeline, settings, book.shares, fixed_fees)
         trades = _trades(pf, signals, timeline, entry_ref, exits, book)
         value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
     _check_sizes(pf, book)

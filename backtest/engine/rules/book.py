@@ -114,6 +114,8 @@ def book_sizes(
     per_share: float = 0.0,
     minimum: float = 0.0,
     carry: np.ndarray | None = None,
+    limit: np.ndarray | None = None,
+    limit_reason: np.ndarray | None = None,
 ) -> BookSizes:
     """Size every trade of one account, in entry order, from the equity before it.
 
@@ -136,6 +138,9 @@ def book_sizes(
         Fees per fill: a fraction of the value and a commission (:func:`commission`).
     carry : numpy.ndarray, optional
         (trades,) cost per share paid at the exit (borrow, dividends; negative: a credit).
+    limit, limit_reason : numpy.ndarray, optional
+        (trades,) most shares of each entry (0: dropped) and the reason recorded
+        when it binds (:func:`backtest.engine.rules.trade_costs.cost_terms`).
 
     Examples
     --------
@@ -201,6 +206,13 @@ def book_sizes(
             else:
                 reason[i] = "cash_cap"
                 detail[i] = f"cut to the free cash {free:.2f} from a spend of {spend:.2f}"
+        if limit is not None and q > limit[i]:
+            reason[i] = str(limit_reason[i])
+            detail[i] = (
+                f"dropped by the costs: section ({reason[i]})" if limit[i] <= 0
+                else f"cut from {q:.2f} to {limit[i]:.2f} shares ({reason[i]})"
+            )
+            q = max(float(limit[i]), 0.0)
         shares[i] = q
         if q > 0:
             cash -= side[i] * q * entry_fill[i] + fee_rate * q * entry_fill[i]

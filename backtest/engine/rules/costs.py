@@ -50,11 +50,13 @@ def fee_rate(fees_bps: float) -> float:
     return fees_bps * BPS
 
 
-def fill_price(ref, direction, slippage_bps: float):
+def fill_price(ref, direction, slippage_bps: float, extra=None):
     """Fill price of an order at reference price ``ref``: slippage against the trader.
 
     ``direction`` is +1 for a buy (a long entry, a short exit) and -1 for a sell;
-    arrays broadcast. Without slippage ``ref`` itself is returned.
+    arrays broadcast. ``extra`` (a fraction, per order) adds the ``costs:`` section's
+    half spread and impact (:mod:`~backtest.engine.rules.trade_costs`). Without
+    slippage and extra ``ref`` itself is returned.
 
     Examples
     --------
@@ -63,6 +65,8 @@ def fill_price(ref, direction, slippage_bps: float):
     >>> fill_price(np.array([100.0, 121.0]), np.array([1, -1]), 10.0).tolist()
     [100.1, 120.879]
     """
+    if extra is not None:
+        return ref * (1 + direction * (slip_rate(slippage_bps) + extra))
     if not slippage_bps:
         return ref
     return ref * (1 + direction * slip_rate(slippage_bps))

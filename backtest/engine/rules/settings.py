@@ -14,6 +14,7 @@ from backtest.engine.rules.defaults import (
     DEFAULT_SIZING,
     DEFAULT_SLIPPAGE_BPS,
 )
+from backtest.engine.rules.trade_costs import TradeCosts
 
 __all__ = ["EngineResult", "EngineSettings"]
 
@@ -35,6 +36,7 @@ class EngineSettings:
     size: float = DEFAULT_SIZE
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
+    costs: TradeCosts = TradeCosts()
 
 
 @dataclass(frozen=True)
