@@ -280,6 +280,63 @@ class EngineConfig(Frozen):
         return value
 
 
+Bps = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+
+
+class SpreadCostConfig(Frozen):
+    """Half the spread is paid per fill: a fixed spread, or a trailing estimate."""
+
+    fixed_bps: Bps = 0.0
+    estimator: Literal["corwin_schultz", "abdi_ranaldo"] | None = None
+    window: int = Field(21, ge=2, le=1000)
+
+    @model_validator(mode="after")
+    def _one(self) -> SpreadCostConfig:
+        if self.fixed_bps and self.estimator:
+            raise ValueError("costs.spread: give fixed_bps or estimator, not both")
+        return self
+
+
+class CommissionConfig(Frozen):
+    """Per order: ``max(per_share * shares, minimum)`` (on top of engine.fees_bps)."""
+
+    per_share: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
+    minimum: float = Field(0.0, ge=0, le=10_000, allow_inf_nan=False)
+
+
+class ImpactConfig(Frozen):
+    """``k * sigma * sqrt(shares / ADV)`` per fill, sigma and ADV over ``window`` sessions before."""
+
+    k: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
+    window: int = Field(20, ge=2, le=1000)
+
+
+class ParticipationConfig(Frozen):
+    """An order above ``max_pct`` % of the trailing ADV is cut to it, or dropped."""
+
+    max_pct: float = Field(gt=0, le=100, allow_inf_nan=False)
+    action: Literal["cut", "drop"] = "cut"
+
+
+class BorrowConfig(Frozen):
+    """Borrow fee of shorts, per calendar day held; ``file``: CSV ``ticker,annual_bps``."""
+
+    annual_bps: Bps = 0.0
+    file: StrictStr | None = None
+    do_not_short: list[Ticker] = []
+
+
+class CostsConfig(Frozen):
+    """The ``costs:`` section: every cost off unless set (rules in engine/rules/trade_costs.py)."""
+
+    spread: SpreadCostConfig = SpreadCostConfig()
+    commission: CommissionConfig = CommissionConfig()
+    impact: ImpactConfig = ImpactConfig()
+    participation: ParticipationConfig | None = None
+    borrow: BorrowConfig = BorrowConfig()
+    dividends: bool = False
+
+
 class PortfolioConfig(Frozen):
     """Caps and sizing of each strategy's book (:mod:`backtest.engine.portfolio`); weights in %."""
 
@@ -486,6 +543,7 @@ class RunConfig(Frozen):
     output: OutputConfig = OutputConfig()
     event_study: EventStudySection = EventStudySection()
     portfolio: PortfolioConfig | None = None
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _portfolio_engine(self) -> RunConfig:

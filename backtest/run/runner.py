@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.core.errors import ConfigError
 from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import Timeline
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.engine.portfolio import PortfolioCaps
+from backtest.engine.rules.trade_costs import TradeCosts
 from backtest.engine.simulate import EngineSettings
 from backtest.events.align import check_loss_budget
 from backtest.report.manifest import data_fingerprint
@@ -93,6 +95,71 @@ def engine_settings(loaded: LoadedConfig) -> EngineSettings:
         size=e.sizing.value,
         stop_loss_pct=e.stop_loss_pct,
         take_profit_pct=e.take_profit_pct,
+        costs=trade_costs(loaded),
+    )
+
+
+def borrow_overrides(path, tickers: list[str]) -> tuple[tuple[str, float], ...]:
+    """Per-ticker annual borrow fees (bps) from a CSV ``ticker,annual_bps``.
+
+    A ticker the run does not trade, a value that is not a number in [0, 10 000],
+    or a missing column is a :class:`ConfigError` naming the file, line and fix.
+    """
+    import csv
+    import math
+
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"ticker", "annual_bps"} <= set(reader.fieldnames or []):
+            raise ConfigError(f"{path}:1: header must be 'ticker,annual_bps'")
+        for line, rec in enumerate(reader, start=2):
+            t = (rec["ticker"] or "").strip()
+            if t not in tickers:
+                raise ConfigError(
+                    f"{path}:{line}: ticker {t!r} is not one of data.tickers {tickers}; "
+                    "remove the line or add the ticker"
+                )
+            try:
+                bps = float(rec["annual_bps"])
+            except (TypeError, ValueError):
+                bps = float("nan")
+            if not (math.isfinite(bps) and 0 <= bps <= 10_000):
+                raise ConfigError(
+                    f"{path}:{line}: annual_bps {rec['annual_bps']!r} must be a number "
+                    "from 0 to 10000"
+                )
+            out.append((t, bps))
+    return tuple(out)
+
+
+def trade_costs(loaded: LoadedConfig, notional: float | None = None) -> TradeCosts:
+    """The ``costs:`` section as the engines read it (:class:`TradeCosts`)."""
+    c, e = loaded.config.costs, loaded.config.engine
+    overrides: tuple[tuple[str, float], ...] = ()
+    if c.borrow.file:
+        overrides = borrow_overrides(
+            loaded.resolve(Path(c.borrow.file)), list(loaded.config.data.tickers)
+        )
+    if notional is None:
+        fixed = e.sizing.mode == "fixed"
+        notional = e.sizing.value if fixed else e.init_cash * e.sizing.value / 100.0
+    return TradeCosts(
+        spread_bps=c.spread.fixed_bps,
+        spread_estimator=c.spread.estimator,
+        spread_window=c.spread.window,
+        commission_per_share=c.commission.per_share,
+        commission_minimum=c.commission.minimum,
+        impact_k=c.impact.k,
+        vol_window=c.impact.window,
+        adv_window=c.impact.window,
+        participation_pct=c.participation.max_pct if c.participation else None,
+        participation_action=c.participation.action if c.participation else "cut",
+        borrow_bps=c.borrow.annual_bps,
+        borrow_bps_by_ticker=overrides,
+        do_not_short=tuple(c.borrow.do_not_short),
+        dividends=c.dividends,
+        notional=float(notional),
     )
 
 
