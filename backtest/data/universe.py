@@ -24,19 +24,24 @@ ranking, sessions 2010-01-04..2024-03-08, prices at float32 precision.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from backtest.core.errors import DataIntegrityError, DataUnavailable
-from backtest.data.bundled import bundled_file
+from backtest.data.bundled import BundledPrices, bundled_file
 
 __all__ = [
     "BundledUniverse",
     "PanelPrices",
     "load_us100",
+    "panel_tickers",
     "read_panel",
     "split_panel",
+    "survivorship_note",
     "us100_tickers",
 ]
 
@@ -224,12 +229,44 @@ class PanelPrices:
 
 
 class BundledUniverse(PanelPrices):
-    """The bundled ``us100`` panel as a price source (see ``sample_data/DATA.md``)."""
+    """The bundled ``us100`` panel as a price source (see ``sample_data/DATA.md``).
+
+    A ticker that is not one of the 100 names (a benchmark such as SPY or QQQ)
+    is read from the bundled per-ticker CSVs (:class:`~backtest.data.bundled.BundledPrices`);
+    a name in the panel always comes from the panel.
+
+    Examples
+    --------
+    >>> src = BundledUniverse()
+    >>> "SPY" in src.tickers(), src.load("SPY").loc["2024-03-08", "close"] > 0
+    (False, np.True_)
+    """
 
     name = "us100"
 
     def __init__(self) -> None:
         super().__init__(bundled_file("us100", "prices.parquet"))
+
+    def load(self, ticker: str) -> pd.DataFrame:
+        """Return the raw prices of ``ticker``: from the panel, else from the bundled CSVs."""
+        if ticker in self._all():
+            return super().load(ticker)
+        return BundledPrices().load(ticker)
+
+
+@lru_cache(maxsize=4)
+def panel_tickers(path: Path) -> tuple[str, ...]:
+    """The distinct tickers of a Parquet panel, sorted, reading only its ``ticker`` column.
+
+    Cheap (no prices are read), so a config can default to "every name of the panel".
+
+    Examples
+    --------
+    >>> panel_tickers(bundled_file("us100", "prices.parquet"))[-2:]
+    ('WMT', 'XOM')
+    """
+    column = pq.read_table(path, columns=["ticker"]).column("ticker")
+    return tuple(sorted(str(t).strip().upper() for t in pc.unique(column).to_pylist()))
 
 
 def us100_tickers() -> list[str]:
@@ -240,7 +277,23 @@ def us100_tickers() -> list[str]:
     >>> t = us100_tickers(); len(t), t[:3]
     (100, ['AAPL', 'ABBV', 'ABNB'])
     """
-    return BundledUniverse().tickers()
+    return list(panel_tickers(bundled_file("us100", "prices.parquet")))
+
+
+def survivorship_note(n_names: int) -> str:
+    """What a run on the bundled ``us100`` universe must say about its names (manifest, report).
+
+    Examples
+    --------
+    >>> survivorship_note(100)[:62]
+    'us100: 100 names, today's survivors (the most liquid US names '
+    """
+    return (
+        f"us100: {n_names} names, today's survivors (the most liquid US names of "
+        "2023-03..2024-03, chosen with knowledge of the end of the sample): survivorship "
+        "bias, results overstate what picking from the 2010 universe would have earned "
+        "(sample_data/DATA.md)"
+    )
 
 
 def load_us100(
