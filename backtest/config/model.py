@@ -641,7 +641,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
 # behaviour: left out of every hash while at that default, so a config that does not
 # set them keeps its run id, and one that changes them gets a new one.
 LATE_KEYS: dict[str, dict[str, object]] = {
-    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5}
+    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5},
+    "event_study": {
+        "group_by": ("timing", "event_type", "surprise"),
+        "surprise_quantiles": 5,
+        "quantile_min_history": 20,
+    },
 }
 
 
