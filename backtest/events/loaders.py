@@ -18,7 +18,7 @@ from backtest.core.schema import PAYLOAD_COLUMNS
 from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
 from backtest.events.isin import ticker_for_isin
-from backtest.events.table import make_event_table
+from backtest.events.table import make_event_table, resolve_timing
 from backtest.events.times import parse_event_time
 
 __all__ = [
@@ -236,7 +236,9 @@ def _user_row(
         "ticker": ticker,
         "event_type": etype,
         "event_time": event_time,
-        "timing": rec.get("timing"),
+        # Resolved here too (the same rule make_event_table applies), so a clock time that
+        # contradicts the timing column is reported with the file and line.
+        "timing": _resolved_timing(event_time, rec.get("timing"), cal),
         "source": str(rec.get("source", source)),
     }
     if known is not None:
@@ -250,6 +252,13 @@ def _user_row(
         row["isin"] = _check_isin_matches(str(rec["isin"]), ticker)
     row.update({k: _number(rec[k]) for k in PAYLOAD_COLUMNS if k in rec and k != "isin"})
     return row
+
+
+def _resolved_timing(event_time: pd.Timestamp, given: object, cal) -> str:
+    try:
+        return resolve_timing(event_time, None if given is None else str(given), cal)
+    except EventError as exc:
+        raise EventError(f"column timing: {exc}") from None
 
 
 def _check_isin_matches(isin: str, ticker: str) -> str:
