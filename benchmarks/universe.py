@@ -1,4 +1,4 @@
-"""``make universe``: configs/us100_earnings.yaml's study on all 500 names of ../shared/data.
+"""``make universe``: configs/us100_earnings.yaml's event study on all 500 names of ../shared/data.
 
 Steps (nothing here is needed by ``make run``; the package never reads ../shared):
 
@@ -9,12 +9,21 @@ Steps (nothing here is needed by ``make run``; the package never reads ../shared
    panel into ``build/universe500/prices/<TICKER>.parquet``; the bundled SPY.csv is
    copied next to them as the benchmark;
 3. the config is configs/us100_earnings.yaml with ``data.source: files`` on that
-   folder, every name of the panel, and the events CSV (``type: csv``): the same
-   strategies, portfolio, costs and event study (surprise quintiles known at the
-   event); names whose bars fail the run's price validation are left out and listed;
-   it is written to ``build/universe500/universe500_earnings.yaml`` and run (results
-   under ``results/``);
-4. the surprise-quantile CAAR table (n per quantile) is printed.
+   folder, every name whose bars pass the run's price validation (the others are
+   listed), and the events CSV (``type: csv``); it is written to
+   ``build/universe500/universe500_earnings.yaml``;
+4. prices and events are loaded and aligned by the run's own stages
+   (:func:`backtest.run.runner.load_inputs`, :func:`backtest.run.pipeline.align`)
+   and the configured event study (surprise quintiles known at the event) is run
+   and written to ``results/universe500_event_study/`` (tables and charts, among
+   them ``charts/caar_by_surprise_quantile.png``); the surprise-quantile CAAR
+   table (n per quantile) is printed.
+
+The strategy library itself is not backtested on the 500 names: the vectorbt engine
+holds (ticks x signals) matrices, one column per signal, and ~21,000 signals over
+7,128 ticks did not fit in this machine's memory (configs/us100_earnings.yaml on the
+100 names peaks at about 4.8 GB). Sweeps of one strategy over all 500 names use the
+event-level kernel instead: benchmarks/w2.py.
 
 Run ``make universe`` or ``.venv/bin/python benchmarks/universe.py [--data DIR] [--rebuild]``.
 """
@@ -36,13 +45,16 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import make_us100  # noqa: E402
 
+from backtest.config.model import load_config  # noqa: E402
 from backtest.core.errors import DataIntegrityError  # noqa: E402
 from backtest.core.sessions import get_calendar  # noqa: E402
 from backtest.data import FilePrices, validate_prices  # noqa: E402
 from backtest.data.bundled import bundled_file  # noqa: E402
 from backtest.data.importer import import_panel  # noqa: E402
 from backtest.data.universe import panel_tickers  # noqa: E402
-from backtest.run.runner import run  # noqa: E402
+from backtest.report.eventstudy_writer import write_event_study  # noqa: E402
+from backtest.run.pipeline import align, study_events  # noqa: E402
+from backtest.run.runner import load_inputs  # noqa: E402
 
 BUILD = REPO / "build" / "universe500"
 BASE_CONFIG = REPO / "configs" / "us100_earnings.yaml"
@@ -96,17 +108,20 @@ def write_config(folder: Path) -> Path:
 
 
 def quantile_table(folder: Path) -> pd.DataFrame:
-    """CAAR of each surprise quintile over [0,+1] and [+2,+20], with n and the t-test."""
-    tests = pd.read_csv(folder / "event_study" / "tests.csv")
-    keep = (
-        (tests["group_by"].isin(["all", "surprise_quantile"]))
-        & (tests["test"] == "cross_sectional_t")
-        & (tests["window"].isin(["[0,+1]", "[+2,+20]"]))
+    """CAAR of all events and of each surprise quintile over [0,+1] and [+2,+20], with n and p."""
+    tests = pd.read_csv(folder / "tests.csv")
+    keep = tests["group_by"].isin(["all", "surprise_quantile"]) & (
+        tests["test"] == "cross_sectional_t"
     )
-    table = tests[keep].pivot_table(
-        index=["group_by", "group"], columns="window", values=["n", "caar", "p_value"]
-    )
-    return table
+    rows = []
+    for (by, group), part in tests[keep].groupby(["group_by", "group"], sort=False):
+        by_window = part.set_index("window")
+        row = {"group": group if by != "all" else "all", "n": int(by_window["n"].iloc[0])}
+        for window in ("[0,+1]", "[+2,+20]"):
+            row[f"CAAR{window} %"] = round(100 * by_window.at[window, "caar"], 2)
+            row[f"p{window}"] = round(by_window.at[window, "p_value"], 4)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,11 +135,29 @@ def main(argv: list[str] | None = None) -> None:
         )
     started = time.perf_counter()
     build_inputs(args.data, BUILD, args.rebuild)
-    result = run(write_config(BUILD), out_dir=REPO / "results")
-    print(f"results: {result.folder} ({time.perf_counter() - started:.0f} s)")
-    print(f"events aligned: {len(result.events)}, trades: {len(result.trades)}")
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
-        print(quantile_table(result.folder))
+    loaded = load_config(write_config(BUILD))
+    inputs = load_inputs(loaded)
+    aligned, drops = align(loaded, inputs.events, inputs.prices, inputs.cal, None)
+    print(
+        f"{len(loaded.config.data.tickers)} names, {len(inputs.events):,} reports loaded, "
+        f"{len(aligned):,} aligned, dropped {drops['reason'].value_counts().to_dict()}"
+    )
+    study, note = study_events(loaded, aligned, inputs.prices, None)
+    if study is None:
+        raise SystemExit(f"event study {note}")
+    out = REPO / "results" / "universe500_event_study"
+    shutil.rmtree(out, ignore_errors=True)
+    write_event_study(study, out)
+    print(
+        f"event study: {len(study.car):,} events studied, dropped "
+        f"{study.drops['reason'].value_counts().to_dict()}; written to {out} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    print(
+        "survivorship bias: the names are the liquid500 set ranked on 2023-03..2024-03, "
+        "today's survivors (see backtest/sample_data/DATA.md)"
+    )
+    print(quantile_table(out).to_string(index=False))
 
 
 if __name__ == "__main__":
