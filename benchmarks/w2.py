@@ -231,15 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         big_prices, big_aligned = shifted_copies(prices, aligned, args.copies, cal)
         rows += measure(big_prices, big_aligned, cal, [args.copies_combos // 100], "x copies")
     print(f"load average at the end {os.getloadavg()}")
-    print(pd.DataFrame(rows).to_markdown(index=False) if _has_tabulate() else pd.DataFrame(rows))
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    print(pd.DataFrame(rows).to_string(index=False))
 
 
 if __name__ == "__main__":
