@@ -48,10 +48,11 @@ import make_us100  # noqa: E402
 from backtest.config.model import load_config  # noqa: E402
 from backtest.core.errors import DataIntegrityError  # noqa: E402
 from backtest.core.sessions import get_calendar  # noqa: E402
-from backtest.data import FilePrices, validate_prices  # noqa: E402
 from backtest.data.bundled import bundled_file  # noqa: E402
+from backtest.data.files import FilePrices  # noqa: E402
 from backtest.data.importer import import_panel  # noqa: E402
 from backtest.data.universe import panel_tickers  # noqa: E402
+from backtest.data.validate import validate_prices  # noqa: E402
 from backtest.report.eventstudy_writer import write_event_study  # noqa: E402
 from backtest.run.pipeline import align, study_events  # noqa: E402
 from backtest.run.runner import load_inputs  # noqa: E402

@@ -53,8 +53,8 @@ import make_us100  # noqa: E402
 import w1  # noqa: E402
 
 from backtest.core.sessions import get_calendar  # noqa: E402
-from backtest.events import load_event_csv  # noqa: E402
 from backtest.events.align import align_events  # noqa: E402
+from backtest.events.loaders import load_event_csv  # noqa: E402
 from backtest.strategy.signals import MarketView, get_strategy  # noqa: E402
 from backtest.sweep.cluster import open_runner  # noqa: E402
 from backtest.sweep.evaluate import expand_grid, prepare, sweep_tables  # noqa: E402

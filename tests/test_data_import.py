@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from backtest.cli.commands import app
 from backtest.core.errors import DataError, DataIntegrityError
-from backtest.data import FilePrices
+from backtest.data.files import FilePrices
 from backtest.data.importer import import_panel
 from backtest.data.universe import read_panel
 

@@ -18,7 +18,8 @@ from scipy import stats
 
 from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
-from backtest.events import align_events, load_bundled_earnings
+from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.eventstudy import (
     EventStudyConfig,
     bmp_test,

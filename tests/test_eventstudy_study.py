@@ -14,7 +14,8 @@ from backtest.core.errors import DataIntegrityError
 from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.synthetic import geometric_prices
-from backtest.events import align_events, load_bundled_earnings
+from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.eventstudy import EventStudyConfig, run_event_study
 from backtest.report.eventstudy_writer import write_event_study
 

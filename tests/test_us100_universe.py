@@ -14,10 +14,10 @@ from backtest.cli.commands import app
 from backtest.config.model import load_config
 from backtest.core.errors import ConfigError, EventError
 from backtest.core.sessions import get_calendar
-from backtest.data import BundledUniverse, load_us100, us100_tickers
 from backtest.data.bundled import bundled_file
-from backtest.events import load_event_csv, load_us100_earnings
+from backtest.data.universe import BundledUniverse, load_us100, us100_tickers
 from backtest.events.align import align_events
+from backtest.events.loaders import load_event_csv, load_us100_earnings
 from backtest.run.pipeline import load_events_by_source, make_source
 from backtest.run.runner import run
 

@@ -85,7 +85,16 @@ METRIC_FORMATS = {
     "exposure": "{:.0%}",
     "benchmark_return": "{:+.2%}",
 }
-SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
+SWEEP_FORMATS = {
+    **METRIC_FORMATS,
+    "run_n_trades": "{:d}",
+    "mean_trade_return": "{:+.3%}",
+    "median_trade_return": "{:+.3%}",
+    "trade_hit_rate": "{:.0%}",
+    "trade_sharpe": "{:.2f}",
+    "sequential_return_at_size": "{:+.2%}",
+    "sequential_max_drawdown_at_size": "{:.2%}",
+}
 
 
 @app.callback()
@@ -101,7 +110,7 @@ def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> s
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
     try:
-        return formats.get(key, "{}").format(int(value) if key == "n_trades" else value)
+        return formats.get(key, "{}").format(int(value) if key.endswith("n_trades") else value)
     except (ValueError, TypeError):
         return str(value)
 
@@ -420,24 +429,42 @@ def sweep(
     _print_sweep(result)
 
 
+SWEEP_COLUMNS = (
+    "n_trades",
+    "mean_trade_return",
+    "trade_hit_rate",
+    "trade_sharpe",
+    "sequential_return_at_size",
+    "sequential_max_drawdown_at_size",
+)
+# Header of each column: the sequential figures say at which size in the table's caption.
+SWEEP_HEADERS = {
+    "sequential_return_at_size": "seq. return\nat size",
+    "sequential_max_drawdown_at_size": "seq. max DD\nat size",
+}
+
+
 def _print_sweep(result) -> None:
     summary = result.summary
     metric = summary["metric"]
     table = Table(
         title=f"Top combinations by {metric} ({summary['combinations']} tried, "
-        f"{summary['events']} events, {summary['seconds']:.2f} s)"
+        f"{summary['events']} events, {summary['seconds']:.2f} s): per-trade statistics",
+        caption=f"trade_sharpe: {summary['trade_sharpe']}. {summary['sizing']}.",
     )
-    cols = [*result.swept, "n_trades", "mean_return", "hit_rate", "sharpe", "total_return"]
+    cols = [*result.swept, *SWEEP_COLUMNS]
     for col in cols:
-        table.add_column(col, justify="right")
+        table.add_column(SWEEP_HEADERS.get(col, col), justify="right")
     ranked = result.table[result.table["n_trades"] >= result.loaded.config.sweep.min_trades]
     for _, row in ranked.sort_values(metric, ascending=False).head(10).iterrows():
         table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
     console.print(table)
+    if result.top_runs is not None and len(result.top_runs):
+        console.print(_top_runs_table(result))
     if summary.get("deflated_sharpe") is not None:
         console.print(
             f"deflated Sharpe ratio of the best combination: {summary['deflated_sharpe']:.3f} "
-            f"(probability that its true Sharpe beats the best that {summary['trials']} "
+            f"(probability that its true per-trade Sharpe beats the best that {summary['trials']} "
             "skill-free trials would show by luck; below 0.95, treat it as noise)",
             markup=False,
         )
@@ -446,6 +473,24 @@ def _print_sweep(result) -> None:
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")
+
+
+def _top_runs_table(result) -> Table:
+    """The top-N re-runs: the kernel's trade statistics beside each re-run's account metrics."""
+    from backtest.sweep.runner import KERNEL_STATISTICS, RUN_METRICS
+
+    table = Table(
+        title="Top combinations re-run (top/): kernel trade statistics | the run's metrics",
+        caption="left: every trade weighs the same (sweep.parquet); right: the account at "
+        "engine.sizing, from top/<run>/metrics.json (names as in backtest run)",
+    )
+    cols = ["rank", *result.swept, *KERNEL_STATISTICS, "run_n_trades", *RUN_METRICS]
+    for col in cols:
+        # Two header lines, not ellipses, when an 80-column terminal squeezes the table.
+        table.add_column(col.replace("_", "_\n", 1) if len(col) > 10 else col, justify="right")
+    for _, row in result.top_runs.iterrows():
+        table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
+    return table
 
 
 @app.command()

@@ -17,30 +17,27 @@ from backtest.config.model import LoadedConfig
 from backtest.core.errors import BacktestError, ConfigError, StrategyError
 from backtest.core.schema import empty_drops
 from backtest.core.timeline import Timeline, build_timeline
-from backtest.data import (
-    BundledPrices,
-    BundledUniverse,
-    FilePrices,
-    PriceSource,
-    ValidationReport,
-    load_prices,
-)
+from backtest.data.bundled import BundledPrices
+from backtest.data.files import FilePrices
+from backtest.data.prices import PriceSource, load_prices
+from backtest.data.universe import BundledUniverse
+from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
+from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
-from backtest.events import (
+from backtest.events.align import align_events
+from backtest.events.loaders import (
     load_bundled_earnings,
     load_event_csv,
     load_inline_events,
     load_us100_earnings,
 )
-from backtest.events.align import align_events
 from backtest.events.news import load_news_folder
 from backtest.strategy.signals import (
     MarketView,
     StrategySpec,
     check_signals,
     get_strategy,
-    truncate_overlaps,
     window_drops,
 )
 
@@ -303,14 +300,16 @@ def run_strategy(
         return StrategyRun(spec.name, strategy_cfg.label or spec.name, events, empty, empty_drops())
     signals, drops = _call(spec, events, market, strategy_cfg.params)
     signals = check_signals(signals, spec.name, market.cal)
-    signals, window = window_drops(signals, market, overlap)
+    signals, window = window_drops(signals, market)
+    signals, overlapping = overlap_signals(signals, overlap)
     capped = empty_drops()
     if portfolio is not None:
         signals, capped = apply_portfolio_caps(signals, portfolio)
     if overlap == "truncate":
         signals = _truncate(signals, portfolio)
     label = strategy_cfg.label or spec.name
-    all_drops = pd.concat([drops, window, capped], ignore_index=True).assign(strategy=label)
+    all_drops = pd.concat([drops, window, overlapping, capped], ignore_index=True)
+    all_drops = all_drops.assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
 
 
@@ -321,7 +320,7 @@ def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.Data
     took (the caps count the planned windows, which is conservative); the sizes
     are then recomputed, since a truncated position frees its cash earlier.
     """
-    signals = truncate_overlaps(signals)
+    signals = truncate_signals(signals)
     if portfolio is None or signals.empty:
         return signals
     return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))

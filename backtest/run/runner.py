@@ -82,7 +82,6 @@ def engine_settings(loaded: LoadedConfig) -> EngineSettings:
         size=e.sizing.value,
         stop_loss_pct=e.stop_loss_pct,
         take_profit_pct=e.take_profit_pct,
-        engine=e.engine,
     )
 
 
