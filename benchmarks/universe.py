@@ -22,7 +22,7 @@ Steps (nothing here is needed by ``make run``; the package never reads ../shared
 The strategy library itself is not backtested on the 500 names: the vectorbt engine
 holds (ticks x signals) matrices, one column per signal, and ~21,000 signals over
 7,128 ticks did not fit in this machine's memory (configs/us100_earnings.yaml on the
-100 names peaks at about 4.8 GB). Sweeps of one strategy over all 500 names use the
+100 names peaks at 5-6.5 GB). Sweeps of one strategy over all 500 names use the
 event-level kernel instead: benchmarks/w2.py.
 
 Run ``make universe`` or ``.venv/bin/python benchmarks/universe.py [--data DIR] [--rebuild]``.
