@@ -201,6 +201,7 @@ def test_write_event_study(tmp_path, bundled):
         "cross_sectional_t",
         "patell_z",
         "bmp_t",
+        "bmp_kp_t",
         "corrado_rank_z",
         "generalized_sign_z",
         "bootstrap",

@@ -37,6 +37,7 @@ PARAMS = {
 STRATEGIES = sorted(registered_strategies())
 # Strategies that may enter before an event is published (they use only its known date).
 PRE_EVENT = {"earnings_hold", "pre_earnings_runup"}
+PRE_EVENT |= {f"{name}_per_event" for name in PRE_EVENT}  # their per-event twins
 KINDS = ("news", "earnings", "analyst")
 # Random event streams put one ticker's earnings days apart, which events.dedupe_days
 # (default 5) would merge as copies of one report: these invariants are about fills and

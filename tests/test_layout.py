@@ -51,7 +51,9 @@ def _clashing_folder(tmp_path: Path) -> Path:
     """A user's working folder with modules named like the project's own."""
     folder = tmp_path / "work"
     folder.mkdir(parents=True)
-    (folder / "strategies.py").write_text("raise ImportError('the user strategies.py was imported')\n")
+    (folder / "strategies.py").write_text(
+        "raise ImportError('the user strategies.py was imported')\n"
+    )
     (folder / "backtest.py").write_text("raise ImportError('the user backtest.py was imported')\n")
     return folder
 
@@ -60,8 +62,18 @@ def test_the_cli_runs_from_a_folder_holding_strategies_py_and_backtest_py(tmp_pa
     folder = _clashing_folder(tmp_path)
     console = Path(sys.executable).with_name("backtest")
     out = subprocess.run(
-        [str(console), "run", str(REPO / "configs" / "baba_2026.yaml"), "--out", str(tmp_path / "r")],
-        cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(console),
+            "run",
+            str(REPO / "configs" / "baba_2026.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     assert "earnings_hold" in out.stdout
@@ -83,8 +95,13 @@ def test_the_api_runs_beside_a_users_strategies_py(tmp_path):
     )
     (folder / "backtest.py").unlink()
     notebook = subprocess.run(
-        [sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=300,
-        check=False, env={**os.environ, "PYTHONPATH": str(folder)},
+        [sys.executable, "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(folder)},
     )
     assert notebook.returncode == 0, notebook.stderr
     assert "earnings_hold" in notebook.stdout
@@ -92,8 +109,12 @@ def test_the_api_runs_beside_a_users_strategies_py(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(code)
     elsewhere = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path / "again" / "work", capture_output=True,
-        text=True, timeout=300, check=False,
+        [sys.executable, str(script)],
+        cwd=tmp_path / "again" / "work",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert "earnings_hold" in elsewhere.stdout

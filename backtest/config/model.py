@@ -534,6 +534,9 @@ class RunConfig(Frozen):
     engine: EngineConfig = EngineConfig()
     sweep: SweepConfig | None = None
     benchmarks: list[Ticker] = ["SPY"]
+    # Buy-and-hold benchmarks with dividends reinvested (adj_close; a benchmark without it
+    # falls back to its close, and the manifest says so) or price only (close).
+    benchmark_basis: Literal["total_return", "price"] = "total_return"
     output: OutputConfig = OutputConfig()
     event_study: EventStudySection = EventStudySection()
     portfolio: PortfolioConfig | None = None
@@ -713,8 +716,11 @@ LATE_KEYS: dict[str, dict[str, object]] = {
         "group_by": ("timing", "event_type", "surprise"),
         "surprise_quantiles": 5,
         "quantile_min_history": 20,
+        "cluster": "same_ticker_day0",
     },
 }
+# Top-level keys added later, left out of the hash at their default (as LATE_KEYS).
+LATE_TOP_KEYS: dict[str, object] = {"benchmark_basis": "total_return"}
 
 
 def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
@@ -734,7 +740,8 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
     for part in (INVOCATION_KEYS, _late_defaults(config, excluded)):
         for section, keys in part.items():
             skip[section] = set(skip.get(section, set())) | set(keys)
-    return skip | dict.fromkeys(excluded, True)
+    late_top = {k for k, default in LATE_TOP_KEYS.items() if getattr(config, k, None) == default}
+    return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 
 def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:

@@ -55,6 +55,11 @@ class EventStudyConfig(BaseModel):
     quantile_min_history : int
         Fewest surprises published before an event for it to get a quantile; earlier
         events are studied but not in the ``surprise_quantile`` grouping.
+    cluster : {"same_ticker_day0", "none"}
+        ``same_ticker_day0`` (default): events of one ticker with the same day 0 are
+        one observation, the earliest published; the others are drops with reason
+        ``clustered`` naming the kept event (:mod:`backtest.eventstudy.clusters`).
+        ``none``: every event is an observation.
 
     Examples
     --------
@@ -83,6 +88,7 @@ class EventStudyConfig(BaseModel):
     )
     surprise_quantiles: int = Field(default=5, ge=2, le=20)
     quantile_min_history: int = Field(default=20, ge=1)
+    cluster: Literal["same_ticker_day0", "none"] = "same_ticker_day0"
 
     @model_validator(mode="after")
     def _check_windows(self) -> EventStudyConfig:

@@ -51,6 +51,7 @@ __all__ = [
     "load_all_events",
     "load_events_and_drops",
     "load_events_by_source",
+    "load_source_events",
     "load_market",
     "make_source",
     "run_strategy",
@@ -147,16 +148,32 @@ def _load_with_drops(
 
 
 def load_events_and_drops(
-    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+    loads: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Load every configured event source into one table, plus the loaders' drops."""
-    loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
+    """Load every configured event source into one table, plus the loaders' drops.
+
+    ``loads`` (each source's events and drops, in config order) skips the loading.
+    """
+    if loads is None:
+        loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
     frames = [events for events, _ in loads if not events.empty]
     drops = pd.concat([empty_drops(), *(d for _, d in loads if not d.empty)], ignore_index=True)
     if not frames:
         detail = f"; dropped: {drops['reason'].value_counts().to_dict()}" if len(drops) else ""
         raise BacktestError(f"the configured event sources returned no events at all{detail}")
     return pd.concat(frames, ignore_index=True), drops
+
+
+def load_source_events(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each configured source's events and loader drops, by :func:`source_label`."""
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for src in loaded.config.events.sources:
+        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)
+    return out
 
 
 def load_all_events(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
@@ -441,7 +458,4 @@ def load_events_by_source(
     Loader drops (articles without a usable stamp) are not returned: the check
     compares events, and ``backtest events`` lists those drops.
     """
-    out: dict[str, pd.DataFrame] = {}
-    for src in loaded.config.events.sources:
-        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)[0]
-    return out
+    return {k: events for k, (events, _) in load_source_events(loaded, cal).items()}

@@ -13,8 +13,8 @@ Timing contract checked by :func:`check_signals` for every strategy:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import exchange_calendars as xcals
 import numpy as np
@@ -63,6 +63,9 @@ class StrategySpec:
 
     ``planner`` (optional) plans every parameter combination at once over arrays
     (:mod:`backtest.strategy.plan`); strategies that have one can be swept by the kernel.
+    ``decide`` is the per-event form of a strategy registered with
+    :func:`backtest.strategy.per_event.register_event_strategy` (None for the others),
+    ``reasons`` the drop reasons it declared, with their meaning.
     """
 
     name: str
@@ -71,6 +74,8 @@ class StrategySpec:
     event_types: tuple[str, ...]
     summary: str
     planner: Callable | None = None
+    decide: Callable | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}
@@ -101,12 +106,18 @@ def params_grid(params: BaseModel) -> dict[str, np.ndarray]:
 
 
 def register_planner(
-    name: str, params: type[StrategyParams], event_types: tuple[str, ...]
+    name: str,
+    params: type[StrategyParams],
+    event_types: tuple[str, ...],
+    decide: Callable | None = None,
+    reasons: Mapping[str, str] | None = None,
 ) -> Callable:
     """Decorator registering a vectorized planner ``(events, market, grid) -> Plan``.
 
     The single-run function is derived from it, so runs and sweeps share one
-    implementation of the strategy's timing.
+    implementation of the strategy's timing. ``decide`` and ``reasons`` are
+    recorded for planners built from a per-event function
+    (:func:`backtest.strategy.per_event.register_event_strategy`).
     """
 
     def wrap(planner: Callable) -> Callable:
@@ -117,7 +128,9 @@ def register_planner(
             return plan_to_signals(ev, planner(ev, market, params_grid(p)), name)
 
         summary = (planner.__doc__ or "").strip().splitlines()[0] if planner.__doc__ else ""
-        _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary, planner)
+        _REGISTRY[name] = StrategySpec(
+            name, params, fn, event_types, summary, planner, decide, dict(reasons or {})
+        )
         return planner
 
     return wrap
@@ -162,7 +175,9 @@ class MarketView:
     ``suspect_splits`` (ticker -> :class:`~backtest.data.splits.SuspectSplit`
     list, from validation) names the sessions whose close-to-close jump looks
     like a missing or double split adjustment; :func:`window_drops` drops the
-    windows held across one. Strategies do not see it.
+    windows held across one. Strategies do not see it. ``events`` (optional) are
+    the run's aligned events of every type, for strategies that read other
+    events than their own (:meth:`published_events`).
     """
 
     def __init__(
@@ -170,11 +185,25 @@ class MarketView:
         prices: dict[str, pd.DataFrame],
         cal: xcals.ExchangeCalendar,
         suspect_splits: dict[str, list] | None = None,
+        events: pd.DataFrame | None = None,
     ) -> None:
         self._prices = prices
         self.cal = cal
         self._tradable: dict[str, np.ndarray] = {}
         self._suspect = dict(suspect_splits or {})
+        self._events = events
+
+    def published_events(
+        self, ticker: str, as_of: pd.Timestamp, event_type: str | None = None
+    ) -> pd.DataFrame:
+        """Events of ``ticker`` (of ``event_type``) published at or before ``as_of``, in time order."""
+        events = self._events
+        if events is None or events.empty:
+            return pd.DataFrame(columns=["event_id", "ticker", "event_type", "event_time"])
+        mask = (events["ticker"] == ticker) & (events["event_time"] <= as_of)
+        if event_type is not None:
+            mask &= events["event_type"] == event_type
+        return events[mask].sort_values(["event_time", "event_id"], kind="stable")
 
     def suspect_splits(self, ticker: str) -> list:
         """Validation's suspect split ratios of ``ticker`` (empty when none)."""

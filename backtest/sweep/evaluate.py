@@ -569,7 +569,7 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    market = MarketView(prices, cal, suspect_splits)
+    market = MarketView(prices, cal, suspect_splits, aligned)
     data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []

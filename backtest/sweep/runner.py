@@ -28,6 +28,7 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
 from backtest.core.errors import ConfigError
+from backtest.core.progress import report
 from backtest.core.sessions import get_calendar
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
@@ -138,7 +139,7 @@ def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
     cal = get_calendar(loaded.config.data.calendar)
     prices, reports = load_market(loaded, cal)
     aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
-    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports))
+    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports), aligned)
 
 
 def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:
@@ -252,11 +253,13 @@ def run_sweep(
 
     def step(n: int) -> None:
         done[0] += n
+        report("combinations", done[0], len(combos))
         if progress:
             progress(done[0], len(combos))
 
     # Connect (or start the local cluster) first: a bad address fails before data loads.
     with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
+        report("loading prices and events")
         prices, aligned, market = _data(loaded, now)
         fraction, compound, sizing = sizing_of(loaded)
         data = prepare(
@@ -381,7 +384,9 @@ def sweep_and_publish(
         write_json({**result.summary, "versions": package_versions()}, folder / "summary.json")
         (folder / "charts").mkdir()
         plot_heatmaps(result.table, result.swept, result.summary["metric"], folder / "charts")
-        for sets in _top_configs(result):
+        tops = _top_configs(result)
+        for i, sets in enumerate(tops):
+            report(f"re-running the top {len(tops)}", i, len(tops))
             top = run(
                 load_config(loaded.path, [*(overrides or []), *sets]),
                 out_dir=folder / "top",
@@ -391,6 +396,7 @@ def sweep_and_publish(
         if result.top_folders:
             result.top_runs = top_runs_table(result, result.top_folders)
             write_csv(result.top_runs, folder / "top_runs.csv")
+        report("writing the report")
         write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
