@@ -218,6 +218,7 @@ def run(
     with _progress("run"):
         result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
     console.print(_metrics_table(result.metrics))
+    console.print(_cost_table(result.cost_sensitivity), markup=False)
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
         f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
@@ -225,6 +226,21 @@ def run(
     )
     console.print(_study_line(result))
     console.print(f"results: {result.folder}")
+
+
+def _cost_table(table) -> str:
+    """Break-even cost and mean trade return (n) at 0-50 bps per side, one line per strategy."""
+    if table is None or table.empty:
+        return "cost sensitivity: no trades"
+    levels = sorted(table["cost_bps_per_side"].unique())
+    head = "mean trade return at " + " / ".join(f"{c:g}" for c in levels) + " bps per side"
+    lines = [f"{'strategy':24} {'n':>5} {'break-even bps':>15}  {head}"]
+    for name, t in table.groupby("strategy", sort=False):
+        means = " / ".join(f"{v:+.4f}" for v in t["mean_trade_return"])
+        lines.append(
+            f"{name:24} {int(t['n'].iloc[0]):>5} {t['break_even_bps'].iloc[0]:>15.1f}  {means}"
+        )
+    return "\n".join(lines)
 
 
 def _study_line(result) -> str:

@@ -31,6 +31,7 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 # (file-name pattern, section title); the order here is the order on the page.
 KNOWN_TABLES = (
     ("metrics.csv", "Metrics"),
+    ("cost_sensitivity.csv", "Cost sensitivity: break-even bps per side, trades at 0-50 bps"),
     ("trades.csv", "Trades"),
     ("top_runs.csv", "Sweep: top combinations re-run (kernel trade statistics | run metrics)"),
     ("sweep.parquet", "Sweep: every combination (per-trade statistics)"),

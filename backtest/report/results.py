@@ -10,6 +10,8 @@ Folder layout (``results/<run_id>/``)::
     equity.csv      daily equity per strategy and benchmark
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
+    cost_sensitivity.csv  per strategy: break-even cost (bps per side) and trade figures
+                    at 0, 5, 10, 25 and 50 bps per side, with n
     timing_check.csv  date-only earnings reports per ticker and source: mean |return| on
                     the report date vs the next session, and a verdict line (the
                     manifest's ``timing_check`` lists the lines)
@@ -122,6 +124,8 @@ def write_tables(result, folder: Path) -> None:
     write_csv(result.drops, folder / "drops.csv")
     write_csv(result.equity.reset_index(), folder / "equity.csv")
     write_csv(result.metrics, folder / "metrics.csv")
+    if getattr(result, "cost_sensitivity", None) is not None and len(result.cost_sensitivity):
+        write_csv(result.cost_sensitivity, folder / "cost_sensitivity.csv")
     if getattr(result, "timing_check", None) is not None:
         write_csv(result.timing_check, folder / "timing_check.csv")
     write_json(

@@ -22,7 +22,7 @@ from backtest.data.files import FilePrices
 from backtest.data.prices import PriceSource, load_prices
 from backtest.data.universe import BundledUniverse
 from backtest.data.validate import ValidationReport
-from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
+from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
 from backtest.events.align import align_events
@@ -323,24 +323,11 @@ def run_strategy(
     if portfolio is not None:
         signals, capped = apply_portfolio_caps(signals, portfolio)
     if overlap == "truncate":
-        signals = _truncate(signals, portfolio)
+        signals = truncate_signals(signals)
     label = strategy_cfg.label or spec.name
     all_drops = pd.concat([drops, window, overlapping, capped], ignore_index=True)
     all_drops = all_drops.assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
-
-
-def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.DataFrame:
-    """Apply ``overlap: truncate`` to the signals that will trade.
-
-    After the portfolio caps, so a trade is only ever cut short by one the book
-    took (the caps count the planned windows, which is conservative); the sizes
-    are then recomputed, since a truncated position frees its cash earlier.
-    """
-    signals = truncate_signals(signals)
-    if portfolio is None or signals.empty:
-        return signals
-    return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))
 
 
 def run_timeline(
@@ -374,8 +361,9 @@ def simulate_run(
     """Return ``run`` with its engine result attached."""
     result = simulate(run.signals, prices, timeline, settings)
     trades = result.trades.assign(strategy=run.label)
-    result = EngineResult(trades, result.equity, result.in_market)
-    return StrategyRun(run.name, run.label, run.events, run.signals, run.drops, result)
+    drops = pd.concat([run.drops, result.drops.assign(strategy=run.label)], ignore_index=True)
+    result = EngineResult(trades, result.equity, result.in_market, result.drops)
+    return StrategyRun(run.name, run.label, run.events, run.signals, drops, result)
 
 
 def event_study_benchmark(config) -> str:

@@ -34,6 +34,7 @@ from backtest.run.pipeline import (
     simulate_run,
     study_events,
 )
+from backtest.run.sensitivity import cost_sensitivity
 from backtest.stats import metrics
 from backtest.strategy.signals import MarketView
 
@@ -74,6 +75,8 @@ class RunResult:
     # note says why). Only published runs compute it: see :func:`with_event_study`.
     event_study: EventStudyResult | None = None
     event_study_note: str = "not computed"
+    # Break-even cost and headline trade figures at 0-50 bps per side (:mod:`backtest.run.sensitivity`).
+    cost_sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Date-only earnings reports: |return| on the report date vs the next session per
     # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
     timing_check: pd.DataFrame | None = None
@@ -263,6 +266,9 @@ def backtest_inputs(
         prices=prices,
         validation=inputs.reports,
         fingerprints=fingerprints,
+        cost_sensitivity=cost_sensitivity(
+            pd.concat([r.result.trades for r in runs], ignore_index=True)
+        ),
         benchmark_basis=bench_basis,
     )
 

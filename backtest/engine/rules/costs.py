@@ -14,7 +14,16 @@ import numpy as np
 
 from backtest.engine.rules.arrays import distinct
 
-__all__ = ["BPS", "fee", "fee_rate", "fill_price", "net_return", "slip_rate"]
+__all__ = [
+    "BPS",
+    "break_even_bps",
+    "fee",
+    "fee_rate",
+    "fill_price",
+    "net_return",
+    "return_at_cost",
+    "slip_rate",
+]
 
 BPS = 1e-4
 
@@ -97,3 +106,40 @@ def net_return(ref_in, ref_out, side, slippage_bps: float, fees_bps: float) -> n
     net *= k
     net -= side + cost
     return net
+
+
+def return_at_cost(ref_in, ref_out, side, bps_per_side: float):
+    """Trade return at an all-in cost of ``bps_per_side`` on each fill's value, from reference prices.
+
+    ``(side (ref_out - ref_in) - c (ref_in + ref_out)) / ref_in`` with
+    ``c = bps_per_side * BPS``: the configured fees and slippage replaced by
+    one cost per side (the cost-sensitivity table of every run).
+
+    Examples
+    --------
+    >>> round(float(return_at_cost(100.0, 110.0, 1, 10.0)), 12)
+    0.0979
+    """
+    c = bps_per_side * BPS
+    ref_in, ref_out = np.asarray(ref_in, dtype=float), np.asarray(ref_out, dtype=float)
+    return (side * (ref_out - ref_in) - c * (ref_in + ref_out)) / ref_in
+
+
+def break_even_bps(ref_in, ref_out, side) -> float:
+    """Cost per side (bps) at which the mean :func:`return_at_cost` is zero; NaN without trades.
+
+    The mean return is linear in the cost: ``mean(gross) - c mean(1 + ref_out / ref_in)``.
+    Negative when the trades lose before any cost.
+
+    Examples
+    --------
+    One long 100 -> 101: 1 % gross over 2.01 fill values, 49.75 bps per side.
+
+    >>> round(break_even_bps([100.0], [101.0], [1]), 4)
+    49.7512
+    """
+    ref_in, ref_out = np.asarray(ref_in, dtype=float), np.asarray(ref_out, dtype=float)
+    if not len(ref_in):
+        return float("nan")
+    gross = np.asarray(side) * (ref_out / ref_in - 1.0)
+    return float(gross.mean() / (1.0 + ref_out / ref_in).mean() / BPS)
