@@ -15,7 +15,7 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig
 from backtest.core.errors import BacktestError, ConfigError, StrategyError
-from backtest.core.schema import empty_drops
+from backtest.core.schema import SIGNAL_COLUMNS, empty_drops
 from backtest.core.timeline import Timeline, build_timeline
 from backtest.data.bundled import BundledPrices
 from backtest.data.files import FilePrices
@@ -297,20 +297,7 @@ def run_strategy(
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
         empty = check_signals(
-            pd.DataFrame(
-                columns=[
-                    "strategy",
-                    "event_id",
-                    "ticker",
-                    "side",
-                    "decision_time",
-                    "info_time",
-                    "entry_session",
-                    "entry_at",
-                    "exit_session",
-                    "exit_at",
-                ]
-            ),
+            pd.DataFrame(columns=list(SIGNAL_COLUMNS)),
             spec.name,
             market.cal,
         )
