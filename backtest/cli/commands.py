@@ -1,4 +1,4 @@
-"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``.
+"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``, ``data``.
 
 No logic lives here: commands parse arguments, call the package, print.
 Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
@@ -713,6 +713,50 @@ def _print_audit(report) -> None:
         return
     console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
     console.print(report.findings.head(20).to_string(index=False), markup=False)
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Bring your own price data into the project.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command(name="import")
+def data_import(
+    src: Annotated[Path, typer.Argument(help="A long-form panel .csv or .parquet.")],
+    to: Annotated[Path, typer.Option("--to", help="New folder for <TICKER>.parquet files.")],
+    date_format: Annotated[
+        str, typer.Option(help="strftime format of a text date column, e.g. %d/%m/%Y.")
+    ] = "%Y-%m-%d",
+    max_mb: Annotated[
+        float, typer.Option(help="Refuse larger files (MiB); the file is streamed, not loaded.")
+    ] = 51200.0,
+) -> None:
+    """Convert a price panel (ticker, date, open, high, low, close[, adj_close], volume) into
+    one file per ticker, for data.source: files; streamed in chunks, nothing half-written.
+
+    Example: backtest data import liquid500.parquet --to data/liquid500
+    """
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from backtest.data.importer import import_panel
+
+    columns = (TextColumn(f"import {src.name}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_panel(
+            src,
+            to,
+            date_format=date_format,
+            max_bytes=int(max_mb * 2**20),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"wrote {report.tickers} tickers, {report.rows:,} rows "
+        f"({report.first:%Y-%m-%d}..{report.last:%Y-%m-%d}, {report.chunks} chunk(s)) to "
+        f"{report.folder}; use it with data.source: files, path: {report.folder}"
+        + (f"; {report.recased} ticker(s) upper-cased" if report.recased else ""),
+        markup=False,
+        highlight=False,
+    )
 
 
 AS_OF_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]

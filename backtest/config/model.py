@@ -77,10 +77,28 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataConfig(Frozen):
-    """Where prices come from and which sessions the backtest covers."""
+def _us100_default_tickers(data: Any) -> Any:
+    """``source: us100`` without ``tickers:`` means every name of the bundled panel."""
+    if isinstance(data, dict) and data.get("source") == "us100" and data.get("tickers") is None:
+        from backtest.data.universe import us100_tickers
 
-    source: Literal["bundled", "files", "yfinance"] = "bundled"
+        return {**data, "tickers": us100_tickers()}
+    return data
+
+
+class DataConfig(Frozen):
+    """Where prices come from and which sessions the backtest covers.
+
+    ``source: us100`` is the bundled panel of 100 liquid US names
+    (``sample_data/DATA.md``); ``tickers`` may then be left out (all 100).
+
+    Examples
+    --------
+    >>> len(DataConfig(source="us100").tickers)
+    100
+    """
+
+    source: Literal["bundled", "files", "yfinance", "us100"] = "bundled"
     path: Path | None = None
     tickers: list[Ticker] = Field(min_length=1)
     start: dt.date | None = None
@@ -96,12 +114,22 @@ class DataConfig(Frozen):
     # record the survivorship bias in the manifest (benchmarks are always required).
     on_missing_ticker: Literal["error", "skip"] = "error"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tickers(cls, data: Any) -> Any:
+        return _us100_default_tickers(data)
+
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.source == "files" and self.path is None:
-            raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+            raise ValueError(
+                "source: files needs path: (a folder of <TICKER>.csv/.parquet, or one "
+                "long-form panel .csv/.parquet with a ticker column)"
+            )
+        if self.source == "us100":
+            self._check_us100()
         if self.offline and self.refresh:
             raise ValueError(
                 "refresh (--refresh) and offline (--offline) cannot both be true: refresh "
@@ -109,11 +137,36 @@ class DataConfig(Frozen):
             )
         return self
 
+    def _check_us100(self) -> None:
+        from backtest.data.universe import us100_tickers
+
+        known = set(us100_tickers())
+        unknown = [t for t in self.tickers if t not in known]
+        if unknown:
+            raise ValueError(
+                f"source: us100 has no {', '.join(unknown[:5])}"
+                f"{' ...' if len(unknown) > 5 else ''} (tickers are upper-case; the 100 names "
+                "are listed in backtest/sample_data/DATA.md); remove them, or drop tickers: "
+                "for all 100"
+            )
+        if self.path is not None:
+            raise ValueError("source: us100 is the bundled panel and takes no path:; remove it")
+
 
 class BundledEarnings(Frozen):
     """The earnings table bundled with the package."""
 
     type: Literal["bundled_earnings"]
+    tickers: list[Ticker] | None = None
+
+
+class Us100Earnings(Frozen):
+    """The bundled ``us100`` earnings reports (``sample_data/us100/earnings.csv``).
+
+    ``tickers: null`` takes the reports of ``data.tickers``.
+    """
+
+    type: Literal["us100_earnings"]
     tickers: list[Ticker] | None = None
 
 
@@ -203,6 +256,7 @@ class YFinanceAnalystEvents(Frozen):
 
 EventSource = Annotated[
     BundledEarnings
+    | Us100Earnings
     | CsvEvents
     | InlineEvents
     | NewsFolder
@@ -716,7 +770,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
 # set them keeps its run id, and one that changes them gets a new one.
 LATE_KEYS: dict[str, dict[str, object]] = {
     "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5},
-    "event_study": {"cluster": "same_ticker_day0"},
+    "event_study": {
+        "group_by": ("timing", "event_type", "surprise"),
+        "surprise_quantiles": 5,
+        "quantile_min_history": 20,
+        "cluster": "same_ticker_day0",
+    },
 }
 # Top-level keys added later, left out of the hash at their default (as LATE_KEYS).
 LATE_TOP_KEYS: dict[str, object] = {"benchmark_basis": "total_return"}

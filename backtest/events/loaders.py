@@ -18,10 +18,11 @@ from backtest.core.schema import PAYLOAD_COLUMNS
 from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
 from backtest.events.isin import ticker_for_isin
-from backtest.events.table import make_event_table
+from backtest.events.table import make_event_table, resolve_timing
 from backtest.events.times import parse_event_time
 
 __all__ = [
+    "acceptance_time",
     "assumed_known_at",
     "load_bundled_earnings",
     "load_event_csv",
@@ -136,11 +137,38 @@ def load_us100_earnings(
     return make_event_table(rows, cal)
 
 
+# An acceptance-time column as SEC EDGAR gives it: New York wall-clock time, "ET" optional.
+ACCEPT_COLUMN = "accept_et"
+ACCEPT_TZ = "America/New_York"
+_ET_SUFFIX = re.compile(r"\s*\b(ET|EST|EDT)$", re.IGNORECASE)
+
+
+def acceptance_time(value: object, cal: xcals.ExchangeCalendar) -> pd.Timestamp:
+    """Read an ``accept_et`` stamp: New York local time, with or without an ``ET`` suffix.
+
+    The event's timing is then derived from this instant by the one timing rule
+    (:func:`backtest.events.table.resolve_timing`, i.e.
+    :func:`backtest.core.sessions.classify_timing`); a bare date stays date-only.
+
+    Examples
+    --------
+    >>> from backtest.core.sessions import get_calendar
+    >>> str(acceptance_time("2018-02-01 16:30 ET", get_calendar("XNYS")))
+    '2018-02-01 16:30:00-05:00'
+    >>> str(acceptance_time("2018-07-31 07:00", get_calendar("XNYS")))
+    '2018-07-31 07:00:00-04:00'
+    """
+    return parse_event_time(_ET_SUFFIX.sub("", str(value).strip()), ACCEPT_TZ, cal)
+
+
 def _csv_time_column(columns: Iterable[str], path: Path) -> str:
-    for name in ("event_time", "report_date", "date", "time"):
+    for name in ("event_time", "report_date", "date", "time", ACCEPT_COLUMN):
         if name in columns:
             return name
-    raise EventError(f"{path}: no time column; add one named event_time, report_date or date")
+    raise EventError(
+        f"{path}: no time column; add one named event_time, report_date, date or "
+        f"{ACCEPT_COLUMN} (New York acceptance time, e.g. 2018-02-01 16:30 ET)"
+    )
 
 
 def load_event_csv(
@@ -153,7 +181,12 @@ def load_event_csv(
     """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
 
     Optional columns: ``event_type, timing, known_at, source`` and the payload
-    columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`.
+    columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`. An ``accept_et``
+    column (New York acceptance times such as SEC EDGAR's ``2018-02-01 16:30 ET``)
+    gives the event's instant where it is filled, before any other time column
+    (a filing accepted after the close may carry the next day as its date); the
+    timing then follows from it by the one rule (a ``timing`` column that
+    contradicts it is an error).
     """
     if not path.is_file():
         raise EventError(f"event file not found: {path.resolve()}")
@@ -190,7 +223,12 @@ def _user_row(
 ) -> dict:
     rec = {k: v for k, v in rec.items() if v not in ("", None)}
     tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
-    event_time = parse_event_time(rec[time_col], tz, cal)
+    if ACCEPT_COLUMN in rec:
+        event_time = acceptance_time(rec[ACCEPT_COLUMN], cal)
+    elif time_col in rec:
+        event_time = parse_event_time(rec[time_col], tz, cal)
+    else:
+        raise EventError(f"column {time_col} is empty; give the event's date or time")
     ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
     etype = str(rec.get("event_type", default_type))
     known = rec.get("known_at")
@@ -198,7 +236,9 @@ def _user_row(
         "ticker": ticker,
         "event_type": etype,
         "event_time": event_time,
-        "timing": rec.get("timing"),
+        # Resolved here too (the same rule make_event_table applies), so a clock time that
+        # contradicts the timing column is reported with the file and line.
+        "timing": _resolved_timing(event_time, rec.get("timing"), cal),
         "source": str(rec.get("source", source)),
     }
     if known is not None:
@@ -212,6 +252,13 @@ def _user_row(
         row["isin"] = _check_isin_matches(str(rec["isin"]), ticker)
     row.update({k: _number(rec[k]) for k in PAYLOAD_COLUMNS if k in rec and k != "isin"})
     return row
+
+
+def _resolved_timing(event_time: pd.Timestamp, given: object, cal) -> str:
+    try:
+        return resolve_timing(event_time, None if given is None else str(given), cal)
+    except EventError as exc:
+        raise EventError(f"column timing: {exc}") from None
 
 
 def _check_isin_matches(isin: str, ticker: str) -> str:

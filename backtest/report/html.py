@@ -328,6 +328,7 @@ def _facts(manifest: dict) -> str:
         "events": counts.get("events"),
         "trades": counts.get("trades"),
         "drops": ", ".join(f"{k}: {v}" for k, v in drops.items()) if drops else None,
+        "universe": ((manifest.get("data") or {}).get("universe") or {}).get("note"),
     }
     items = "".join(
         f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd></div>"

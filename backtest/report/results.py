@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from backtest.config.model import config_hash, resolved_dump
+from backtest.data.universe import survivorship_note
 from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
@@ -56,6 +57,15 @@ def _study_manifest(result) -> dict:
     }
 
 
+def _universe(result) -> dict:
+    """For ``data.source: us100``: the number of names traded and the survivorship-bias note."""
+    data = result.config.config.data
+    if data.source != "us100":
+        return {}
+    names = sorted(set(data.tickers) & set(result.prices))
+    return {"universe": {"name": "us100", "names": len(names), "note": survivorship_note(len(names))}}
+
+
 def _manifest(result) -> dict:
     loaded = result.config
     return {
@@ -69,6 +79,7 @@ def _manifest(result) -> dict:
             "price_basis": loaded.config.data.price_basis,
             "offline": bool(getattr(loaded.config.data, "offline", False)),
             "refresh": bool(getattr(loaded.config.data, "refresh", False)),
+            **_universe(result),
         },
         # Per benchmark: total return (adj_close) or price only, and why (a fallback says so).
         "benchmarks": {

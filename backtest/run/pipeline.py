@@ -15,17 +15,23 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig
 from backtest.core.errors import BacktestError, ConfigError, StrategyError
-from backtest.core.schema import empty_drops
+from backtest.core.schema import SIGNAL_COLUMNS, empty_drops
 from backtest.core.timeline import Timeline, build_timeline
 from backtest.data.bundled import BundledPrices
 from backtest.data.files import FilePrices
 from backtest.data.prices import PriceSource, load_prices
+from backtest.data.universe import BundledUniverse
 from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
 from backtest.events.align import align_events
-from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.loaders import (
+    load_bundled_earnings,
+    load_event_csv,
+    load_inline_events,
+    load_us100_earnings,
+)
 from backtest.events.news import load_news_folder
 from backtest.strategy.signals import (
     MarketView,
@@ -61,6 +67,8 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
         return BundledPrices()
     if data.source == "files":
         return FilePrices(loaded.resolve(data.path))
+    if data.source == "us100":
+        return BundledUniverse()
     if data.source == "yfinance":
         from backtest.core.sessions import get_calendar
         from backtest.data.yahoo import YFinancePrices
@@ -69,7 +77,9 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
         end = pd.Timestamp(data.end) if data.end else None
         cal = get_calendar(data.calendar)
         return YFinancePrices(cache_of(loaded), cal, start, end, data.offline, data.refresh)
-    raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance")
+    raise ConfigError(
+        f"data.source: {data.source!r} is not one of bundled, files, yfinance, us100"
+    )
 
 
 def cache_of(loaded: LoadedConfig):
@@ -97,6 +107,8 @@ def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.D
     notice = loaded.config.events.assumed_notice_sessions
     if src.type == "bundled_earnings":
         return load_bundled_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
+    if src.type == "us100_earnings":
+        return load_us100_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
     if src.type == "csv":
         return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
     if src.type in ("yfinance_earnings", "yfinance_analyst"):
@@ -285,20 +297,7 @@ def run_strategy(
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
         empty = check_signals(
-            pd.DataFrame(
-                columns=[
-                    "strategy",
-                    "event_id",
-                    "ticker",
-                    "side",
-                    "decision_time",
-                    "info_time",
-                    "entry_session",
-                    "entry_at",
-                    "exit_session",
-                    "exit_at",
-                ]
-            ),
+            pd.DataFrame(columns=list(SIGNAL_COLUMNS)),
             spec.name,
             market.cal,
         )
@@ -415,7 +414,8 @@ def source_label(src, taken: set[str]) -> str:
     >>> source_label(CsvEvents(type="csv", path="a/mine.csv"), {"csv:mine.csv"})
     'csv:mine.csv#2'
     """
-    base = {"bundled_earnings": "bundled", "yfinance_earnings": "yfinance"}.get(src.type, src.type)
+    short = {"bundled_earnings": "bundled", "yfinance_earnings": "yfinance", "us100_earnings": "us100"}
+    base = short.get(src.type, src.type)
     if src.type in ("csv", "news_folder"):
         base = f"{src.type}:{src.path.name}"
     label, n = base, 1
