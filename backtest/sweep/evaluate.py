@@ -58,6 +58,7 @@ from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
+from backtest.engine.rules.trade_costs import CostPanel, TradeCosts, build_cost_panel
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
@@ -137,6 +138,9 @@ class SweepData:
     event's position when events are ordered by ``event_id`` (then row), the
     run's tie-break between entries in one session. ``size_fraction`` and
     ``compound`` size the sequential figures of :func:`combo_metrics`.
+    ``costs`` is the ``costs:`` section (None or inactive: none), ``cost_panel``
+    its estimates (rows as ``panel``'s tickers) and ``sizing`` (``fixed`` or
+    ``percent``) how the kernel turns ``costs.notional`` into an order's shares.
     """
 
     spec: StrategySpec
@@ -151,6 +155,9 @@ class SweepData:
     id_rank: np.ndarray | None = None
     size_fraction: float = 1.0
     compound: bool = True
+    costs: TradeCosts | None = None
+    cost_panel: CostPanel | None = None
+    sizing: str = "fixed"
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -247,6 +254,8 @@ def prepare(
     overlap: str = DEFAULT_OVERLAP,
     size_fraction: float = 1.0,
     compound: bool = True,
+    costs: TradeCosts | None = None,
+    sizing: str = "fixed",
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
@@ -254,6 +263,10 @@ def prepare(
     ``allow`` or ``truncate``, applied per combination by :func:`chunk_returns`.
     ``size_fraction`` and ``compound``: the stake of each trade in the sequential
     figures (:func:`backtest.stats.trade_stats.sequential_at_size`).
+    ``costs``: the ``costs:`` section; when any cost is on, its estimates are
+    built once here (:func:`~backtest.engine.rules.trade_costs.build_cost_panel`)
+    and every chunk prices them, size-dependent ones at ``costs.notional`` under
+    ``sizing`` (``fixed`` or ``percent``).
     """
     check_overlap(overlap)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
@@ -268,6 +281,8 @@ def prepare(
     # one by one was 18 ms of a W1 sweep's set-up (benchmarks/RESULTS.md).
     tickers = sorted(events["ticker"].unique())
     panel = build_panel({t: prices[t] for t in tickers}, timeline)
+    active = costs is not None and costs.active
+    cost_panel = build_cost_panel(list(panel.tickers), prices, timeline, costs) if active else None
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
     return SweepData(
         spec,
@@ -282,6 +297,9 @@ def prepare(
         id_rank(events["event_id"]),
         size_fraction,
         compound,
+        costs if active else None,
+        cost_panel,
+        sizing,
     )
 
 
@@ -349,7 +367,15 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     for cost, rows in groups.items():
         rows = slice(None) if len(groups) == 1 else rows  # one cost setting: no row copies
         trades = kernel_trades(
-            data.panel, data.ticker_row, entry[rows], exit_[rows], plan.side[rows], **dict(cost)
+            data.panel,
+            data.ticker_row,
+            entry[rows],
+            exit_[rows],
+            plan.side[rows],
+            **dict(cost),
+            costs=data.costs,
+            cost_panel=data.cost_panel,
+            sizing=data.sizing,
         )
         out[rows] = trades.net_return
     np.copyto(out, np.nan, where=~usable)
@@ -502,6 +528,8 @@ def sweep_grid(
     suspect_splits: dict[str, list] | None = None,
     size_fraction: float = 1.0,
     compound: bool = True,
+    costs: TradeCosts | None = None,
+    sizing: str = "fixed",
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -543,6 +571,12 @@ def sweep_grid(
     compound : bool
         Stake ``size_fraction`` of the current equity (True, percent sizing) or of
         the starting capital (False, fixed sizing).
+    costs : TradeCosts, optional
+        The ``costs:`` section (:class:`~backtest.engine.rules.trade_costs.TradeCosts`);
+        costs that depend on an order's size are priced at ``costs.notional``.
+    sizing : str
+        ``"fixed"`` (``costs.notional`` bought at the reference price) or
+        ``"percent"`` (``costs.notional`` spent, fees included).
 
     Returns
     -------
@@ -570,7 +604,9 @@ def sweep_grid(
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
     market = MarketView(prices, cal, suspect_splits, aligned)
-    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound)
+    data = prepare(
+        spec, aligned, prices, market, overlap, size_fraction, compound, costs, sizing
+    )
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):
