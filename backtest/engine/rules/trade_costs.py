@@ -318,7 +318,9 @@ def cost_terms(
     limit = np.where(shorted, 0.0, limit)
     reason = np.where(shorted, "do_not_short", reason)
     del n_sessions
-    extra_in, extra_out = np.nan_to_num(extra_in), np.nan_to_num(extra_out)
+    # A dropped order moves no price (zero ADV makes its impact infinite).
+    extra_in = np.where(limit > 0, np.nan_to_num(extra_in), 0.0)
+    extra_out = np.where(limit > 0, np.nan_to_num(extra_out), 0.0)
     return CostTerms(extra_in, extra_out, dividend, days, limit, reason)
 
 
