@@ -16,8 +16,11 @@ from backtest.sweep.evaluate import chunk_returns, prepare
 from backtest.sweep.runner import run_sweep, sweep_and_publish
 from tests.conftest import write_config
 from tests.test_sweep import NOW, sweep_config
-from tests.test_sweep_dask import SMALL_CHUNKS, assert_same_sweep
-from tests.test_sweep_dask import _no_network  # noqa: F401  (autouse: loopback only)
+from tests.test_sweep_dask import (
+    SMALL_CHUNKS,
+    _no_network,  # noqa: F401  (autouse: loopback only)
+    assert_same_sweep,
+)
 
 GRID = {"entry_offset": [0, 1], "hold_sessions": [1, 3], "side": ["long", "short"]}
 # Every cost on. 1 000 000 per order against 0.1 % of the trailing ADV: some orders are cut.
@@ -135,8 +138,9 @@ def test_percent_sizing_prices_costs_at_the_initial_equity_only(tmp_path):
     path = write_config(tmp_path, cfg)
     result = run_sweep(load_config(path), now=NOW)
     row = result.table.iloc[0]  # hold_sessions 1: the config's own parameters
-    assert "10% of equity (engine.sizing) on engine.init_cash 1e+07: 1e+06 per order" in (
-        result.summary["costs"]
+    assert (
+        "10% of equity (engine.sizing) on engine.init_cash 1e+07: 1e+06 per order"
+        in (result.summary["costs"])
     )
     run = run_loaded(load_config(path, ["sweep=null"]), now=NOW)
     trades = run.trades.sort_values("entry_time", kind="stable")

@@ -604,9 +604,7 @@ def sweep_grid(
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
     market = MarketView(prices, cal, suspect_splits, aligned)
-    data = prepare(
-        spec, aligned, prices, market, overlap, size_fraction, compound, costs, sizing
-    )
+    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound, costs, sizing)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):
