@@ -57,6 +57,7 @@ from backtest.strategy.signals import StrategyParams, registered_strategies
 __all__ = [
     "EventStudySection",
     "INVOCATION_KEYS",
+    "HedgeConfig",
     "LoadedConfig",
     "RunConfig",
     "StrategyConfig",
@@ -562,6 +563,34 @@ class EventStudySection(EventStudyConfig):
         return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
 
 
+class HedgeConfig(Frozen):
+    """A strategy's hedge leg (rules in engine/rules/hedge.py): one instrument, or a CSV map.
+
+    ``instrument`` hedges every ticker; ``map`` is a CSV ``ticker,hedge`` (its
+    tickers use their own instrument, the others ``instrument``, and without
+    ``instrument`` every traded ticker must be in it). ``ratio``: ``beta`` (OLS
+    over ``window`` sessions before the decision session, at least ``min_obs``
+    returns, shrunk toward 1 by ``shrink``) or a fixed number.
+    """
+
+    instrument: Ticker | None = None
+    map: StrictStr | None = None
+    ratio: Literal["beta"] | Annotated[float, Field(gt=-10, le=10, allow_inf_nan=False)] = "beta"
+    window: int = Field(60, ge=2, le=2000)
+    min_obs: int = Field(40, ge=2, le=2000)
+    shrink: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _some(self) -> HedgeConfig:
+        if self.instrument is None and self.map is None:
+            raise ValueError("hedge: give instrument (e.g. SPY) or map (a CSV ticker,hedge)")
+        if self.min_obs > self.window:
+            raise ValueError(f"hedge: min_obs {self.min_obs} exceeds window {self.window}")
+        if self.ratio == 0:
+            raise ValueError("hedge: ratio 0 hedges nothing; remove the hedge: section")
+        return self
+
+
 class StrategyConfig(Frozen):
     """One entry of ``strategies:``: a registered strategy, an optional label, its parameters.
 
@@ -573,6 +602,7 @@ class StrategyConfig(Frozen):
     name: StrictStr
     label: StrictStr | None = None
     params: StrategyParams
+    hedge: HedgeConfig | None = None
 
 
 class RunConfig(Frozen):
@@ -799,6 +829,12 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
         for section, keys in part.items():
             skip[section] = set(skip.get(section, set())) | set(keys)
     late_top = {k for k, default in LATE_TOP_KEYS.items() if getattr(config, k, None) == default}
+    # A strategy's hedge: (added later) is left out where it is not set, so ids stay.
+    unhedged = [
+        i for i, s in enumerate(getattr(config, "strategies", None) or []) if s.hedge is None
+    ]
+    if unhedged and "strategies" not in excluded:
+        skip["strategies"] = {i: {"hedge"} for i in unhedged}
     return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 
