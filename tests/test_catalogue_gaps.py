@@ -173,7 +173,7 @@ def test_p8_mixed_utc_offsets_in_a_price_file_raise(tmp_path):
     )
     with pytest.raises(DataIntegrityError) as info:
         validate_prices(FilePrices(folder).load("A"), "A", CAL)
-    assert str(info.value) == "A: price index must be dates, got Index"
+    assert "A.csv" in str(info.value) and "one UTC offset" in str(info.value)
 
 
 def test_p10_adjusted_basis_without_adj_close_is_refused():

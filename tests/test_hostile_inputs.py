@@ -339,7 +339,7 @@ def test_h11_yfinance_style_headers_are_read(tmp_path, capsys, monkeypatch):
     ("mutate", "needle"),
     [
         (lambda t: t.replace(",", ";"), "separator"),
-        (lambda t: t.replace("166.31", "n/a", 1), "close"),
+        (lambda t: t.replace("166.31", "166.3l", 1), "close"),
         (lambda t: t.splitlines()[0] + "\n", "no price rows"),
         (lambda t: "", "empty"),
         (lambda t: "\n".join(_ddmm(line) for line in t.splitlines()), "date"),

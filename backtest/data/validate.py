@@ -83,7 +83,8 @@ def suspect_splits_by_ticker(reports: list[ValidationReport]) -> dict[str, list[
 def _normalise_index(frame: pd.DataFrame, ticker: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataIntegrityError(
-            f"{ticker}: price index must be dates, got {type(frame.index).__name__}"
+            f"{ticker}: the price table's index must be session dates, got "
+            f"{type(frame.index).__name__}; read files with a date column (YYYY-MM-DD)"
         )
     index = frame.index
     if index.tz is not None:

@@ -14,9 +14,10 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.core.errors import EventError
-from backtest.core.schema import PAYLOAD_COLUMNS
+from backtest.core.schema import EVENT_TYPES, PAYLOAD_COLUMNS, TIMINGS
 from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
+from backtest.data.csvfile import read_user_csv
 from backtest.events.isin import ticker_for_isin
 from backtest.events.table import make_event_table
 from backtest.events.times import parse_event_time
@@ -140,7 +141,10 @@ def _csv_time_column(columns: Iterable[str], path: Path) -> str:
     for name in ("event_time", "report_date", "date", "time"):
         if name in columns:
             return name
-    raise EventError(f"{path}: no time column; add one named event_time, report_date or date")
+    raise EventError(
+        f"{path}:1: no time column (header: {', '.join(columns)}); add one named event_time, "
+        "report_date or date"
+    )
 
 
 def load_event_csv(
@@ -155,10 +159,13 @@ def load_event_csv(
     Optional columns: ``event_type, timing, known_at, source`` and the payload
     columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`.
     """
-    if not path.is_file():
-        raise EventError(f"event file not found: {path.resolve()}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_user_csv(path, "event", EventError)
     time_col = _csv_time_column(frame.columns, path)
+    if "ticker" not in frame.columns and "isin" not in frame.columns:
+        raise EventError(
+            f"{path}:1: no ticker column (header: {', '.join(frame.columns)}); add a column "
+            "named ticker (or isin)"
+        )
     rows = []
     for line, rec in enumerate(frame.to_dict("records"), start=2):
         try:
@@ -190,9 +197,21 @@ def _user_row(
 ) -> dict:
     rec = {k: v for k, v in rec.items() if v not in ("", None)}
     tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
-    event_time = parse_event_time(rec[time_col], tz, cal)
-    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
+    if time_col not in rec:
+        raise EventError(f"{time_col} is empty; every event needs a date or time")
+    event_time = _time_field(rec, time_col, tz, cal)
+    timing = rec.get("timing")
+    if timing is not None and timing not in TIMINGS:
+        raise EventError(
+            f"timing {timing!r} is not one of {', '.join(TIMINGS)} (bmo: before the open, "
+            "amc: after the close); fix it or leave the cell empty"
+        )
     etype = str(rec.get("event_type", default_type))
+    if etype not in EVENT_TYPES:
+        raise EventError(f"event_type {etype!r} is not one of {', '.join(EVENT_TYPES)}")
+    if "ticker" not in rec and "isin" not in rec:
+        raise EventError("neither ticker nor isin is given; fill one of them")
+    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
     known = rec.get("known_at")
     row = {
         "ticker": ticker,
@@ -202,7 +221,7 @@ def _user_row(
         "source": str(rec.get("source", source)),
     }
     if known is not None:
-        row["known_at"], row["known_at_basis"] = parse_event_time(known, tz, cal), "source"
+        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal), "source"
     elif etype == "earnings":
         row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
         row["known_at_basis"] = "assumed"
@@ -212,6 +231,15 @@ def _user_row(
         row["isin"] = _check_isin_matches(str(rec["isin"]), ticker)
     row.update({k: _number(rec[k]) for k in PAYLOAD_COLUMNS if k in rec and k != "isin"})
     return row
+
+
+def _time_field(
+    rec: Mapping[str, object], key: str, tz: str | None, cal: xcals.ExchangeCalendar
+) -> pd.Timestamp:
+    try:
+        return parse_event_time(rec[key], tz, cal)
+    except EventError as exc:
+        raise EventError(f"{key}: {exc}") from exc
 
 
 def _check_isin_matches(isin: str, ticker: str) -> str:
