@@ -25,7 +25,7 @@ import pandas as pd
 
 from backtest.core.errors import DataIntegrityError
 from backtest.core.schema import PRICE_COLUMNS
-from backtest.data.splits import SuspectSplit, find_suspect_splits, pop_splits
+from backtest.data.splits import SuspectSplit, find_spikes, find_suspect_splits, pop_splits
 
 __all__ = ["ValidationReport", "suspect_splits_by_ticker", "validate_prices"]
 
@@ -199,5 +199,6 @@ def validate_prices(
             f"{ticker}: no usable price rows left after validation {report.dropped}"
         )
     _check_values(out.dropna(subset=["open", "high", "low", "close"]), ticker)
-    report.flag_splits(splits, find_suspect_splits(out, splits, ticker))
+    suspects = find_suspect_splits(out, splits, ticker) + find_spikes(out, ticker)
+    report.flag_splits(splits, suspects)
     return out, report

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.core.errors import DataIntegrityError
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import Timeline
@@ -100,6 +102,34 @@ def _benchmark_equity(
     return pd.DataFrame(out, index=timeline.sessions)
 
 
+# Beyond this an equity curve has left every market there is: a bad price, not a result.
+MAX_EQUITY = 1e15
+
+
+def check_finite_equity(equity: pd.DataFrame) -> None:
+    """Raise DataIntegrityError if any equity value is infinite or absurd (> ``MAX_EQUITY``).
+
+    Blank metrics with exit 0 would hide it; the message names the column and session.
+
+    Examples
+    --------
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("nan")]}))
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("inf")]}, index=["d1", "d2"]))
+    Traceback (most recent call last):
+    ...
+    backtest.core.errors.DataIntegrityError: equity of a is inf on d2 ...
+    """
+    values = equity.to_numpy(dtype="float64")
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_EQUITY)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataIntegrityError(
+            f"equity of {equity.columns[col]} is {values[row, col]:.4g} on {equity.index[row]} "
+            f"(more than {MAX_EQUITY:.0e}): a price or engine.init_cash is out of any sensible "
+            "range; check the price file around that session and the cash and sizing"
+        )
+
+
 def _metrics_table(
     runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None
 ) -> pd.DataFrame:
@@ -169,6 +199,7 @@ def backtest_inputs(
     runs = [simulate_run(r, prices, timeline, engine_settings(loaded)) for r in runs]
     bench = _benchmark_equity(prices, cfg.benchmarks, timeline, cfg.engine.init_cash)
     equity = pd.concat([pd.DataFrame({r.label: r.result.equity for r in runs}), bench], axis=1)
+    check_finite_equity(equity)
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
     fingerprints["events"] = data_fingerprint(events.astype(str))
     return RunResult(
