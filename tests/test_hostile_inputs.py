@@ -414,3 +414,134 @@ def test_h14_sweep_grid_values_that_fail_validation_are_an_error(
     path = config(tmp_path, sweep={"strategy": "earnings_hold", "grid": grid})
     code, _, err = run_cli(["sweep", path], capsys, monkeypatch)
     assert_one_line_exit_2(code, err, "sweep.grid", needle)
+
+
+# ----------------------------------------------------------------------- schedulers, escapes
+
+_REAL_CONNECT = __import__("socket").socket.connect
+
+
+def _serve_once(reply: bytes | None):
+    """A loopback server that accepts one connection and sends ``reply`` (None: stays silent)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        if reply is not None:
+            conn.sendall(reply)
+        threading.Event().wait(3)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("reply", "needle"),
+    [(None, "sent no Dask handshake"), (b"HTTP/1.1 400 Bad Request\r\n\r\n", "HTTP/1.1")],
+)
+def test_h15_a_scheduler_address_that_is_not_dask_fails_within_the_timeout(
+    monkeypatch, reply, needle
+):
+    import socket
+    import time
+
+    from backtest.core.errors import ConfigError
+    from backtest.sweep.cluster import probe_scheduler
+
+    monkeypatch.setattr(socket.socket, "connect", _REAL_CONNECT)  # loopback only
+    server, address = _serve_once(reply)
+    started = time.monotonic()
+    with server, pytest.raises(ConfigError) as info:
+        probe_scheduler(address, timeout=1.0)
+    assert time.monotonic() - started < 3
+    assert needle in str(info.value) and "not a Dask scheduler" in str(info.value)
+
+
+def test_h15_a_scheduler_address_without_a_port_is_refused():
+    from backtest.core.errors import ConfigError
+    from backtest.sweep.cluster import probe_scheduler
+
+    with pytest.raises(ConfigError, match="tcp://HOST:PORT"):
+        probe_scheduler("tcp://localhost")
+
+
+def test_h16_a_formula_headline_is_neutralised_in_events_csv(tmp_path, capsys, monkeypatch):
+    path = inline_config(tmp_path, {
+        "ticker": "BABA", "event_type": "news", "time": "13.01.2026 14:42:04",
+        "timezone": "Europe/Berlin", "move_pct": 10,
+        "headline": '=HYPERLINK("http://evil.example","click")', "source": "@evil"})
+    code, out, err = run_cli(["run", path], capsys, monkeypatch)
+    assert code == 0, err
+    folder = Path(out.split("results:")[-1].strip())
+    text = (folder / "events.csv").read_text()
+    assert "'=HYPERLINK(" in text and ",=HYPERLINK" not in text and ",'@evil" in text
+
+
+PLANT = "import pathlib; pathlib.Path({marker!r}).write_text('ran')\n"
+
+
+def test_h17_verify_never_imports_a_module_planted_in_the_results_folder(
+    tmp_path, capsys, monkeypatch
+):
+    code, out, err = run_cli(["run", config(tmp_path)], capsys, monkeypatch)
+    assert code == 0, err
+    folder = Path(out.split("results:")[-1].strip())
+    marker = tmp_path / "planted_ran"
+    (folder / "evil_plugin_h17.py").write_text(PLANT.format(marker=str(marker)))
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    cfg["plugins"] = ["evil_plugin_h17"]
+    (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    code, out, err = run_cli(["run", "--verify", folder], capsys, monkeypatch)
+    assert_one_line_exit_2(code, err, "evil_plugin_h17", "results folder")
+    assert not marker.exists() and "reproduces" not in out
+    code, _, err = run_cli(["events", folder / "config.yaml", "--check"], capsys, monkeypatch)
+    assert code == 2 and not marker.exists()
+
+
+def test_h17_a_config_that_fails_validation_imports_no_plugin(tmp_path, capsys, monkeypatch):
+    marker = tmp_path / "plugin_ran"
+    (tmp_path / "plugin_h17b.py").write_text(PLANT.format(marker=str(marker)))
+    path = config(tmp_path, plugins=["plugin_h17b"], engine={"fees_bps": -1})
+    code, _, err = run_cli(["run", path], capsys, monkeypatch)
+    assert_one_line_exit_2(code, err, "engine.fees_bps")
+    assert not marker.exists()
+
+
+def test_h17_a_valid_config_still_imports_its_plugin_next_to_it(tmp_path):
+    from backtest.config.model import load_config
+
+    marker = tmp_path / "plugin_ran"
+    (tmp_path / "plugin_h17c.py").write_text(PLANT.format(marker=str(marker)))
+    load_config(config(tmp_path, plugins=["plugin_h17c"]))
+    assert marker.read_text() == "ran"
+
+
+def test_h17_plugins_are_documented_as_code_that_runs():
+    readme = (REPO / "README.md").read_text()
+    example = (REPO / "configs" / "example.yaml").read_text()
+    for text in (readme, example):
+        assert "plugin is Python code" in text and "runs" in text
+
+
+def test_h18_an_unexpected_exception_is_one_line_asking_for_a_report(capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(commands, "_verify", broken)
+    code, _, err = run_cli(["run", "--verify", "x"], capsys, monkeypatch)
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "ZeroDivisionError: boom" in err and "--debug" in err
+
+
+def test_h19_infinite_or_absurd_equity_is_an_error_not_blank_metrics():
+    from backtest.core.errors import DataIntegrityError
+    from backtest.run.runner import check_finite_equity
+
+    with pytest.raises(DataIntegrityError, match="equity of x"):
+        check_finite_equity(pd.DataFrame({"x": [1.0, 1e300]}))
