@@ -26,7 +26,9 @@ from tests.conftest import REPO
 
 CAL = get_calendar("XNYS")
 FUZZ = settings(
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 BABA = yaml.safe_load((REPO / "configs" / "baba_2026.yaml").read_text())
 
@@ -54,12 +56,24 @@ scalars = st.one_of(
 )
 documents = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(string.ascii_lowercase + "_.", max_size=12), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(string.ascii_lowercase + "_.", max_size=12), inner, max_size=5)
+    ),
     max_leaves=25,
 )
-SECTIONS = ["name", "data", "events", "strategies", "engine", "sweep", "benchmarks",
-            "output", "event_study", "portfolio"]  # plugins: never import random names
+SECTIONS = [
+    "name",
+    "data",
+    "events",
+    "strategies",
+    "engine",
+    "sweep",
+    "benchmarks",
+    "output",
+    "event_study",
+    "portfolio",
+]  # plugins: never import random names
 
 
 @FUZZ
@@ -89,8 +103,24 @@ def test_a_real_config_with_one_section_replaced_and_random_overrides(section, v
 
 cells = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["2026-01-13", "13.01.2026", "01/02/2026", "9999-01-01", "1e400", "-1",
-                     "nan", "", "BABA", "US01609W1027", "bmo", "=1+2", '"', "0"]),
+    st.sampled_from(
+        [
+            "2026-01-13",
+            "13.01.2026",
+            "01/02/2026",
+            "9999-01-01",
+            "1e400",
+            "-1",
+            "nan",
+            "",
+            "BABA",
+            "US01609W1027",
+            "bmo",
+            "=1+2",
+            '"',
+            "0",
+        ]
+    ),
 )
 rows = st.lists(st.lists(cells, min_size=1, max_size=8), max_size=6)
 
@@ -100,16 +130,35 @@ def _csv(header: str, body: list[list[str]]) -> bytes:
 
 
 @FUZZ
-@given(rows, st.sampled_from(["date,open,high,low,close,volume",
-                              "Date,Open,High,Low,Close,Adj Close,Volume", "date,close", ""]))
+@given(
+    rows,
+    st.sampled_from(
+        [
+            "date,open,high,low,close,volume",
+            "Date,Open,High,Low,Close,Adj Close,Volume",
+            "date,close",
+            "",
+        ]
+    ),
+)
 def test_random_price_rows_give_prices_or_a_backtest_error(body, header):
     path = _file("A.csv", _csv(header, body))
     _only_backtest_errors(lambda: read_price_csv(path))
 
 
 @FUZZ
-@given(rows, st.sampled_from(["ticker,event_time", "ticker,event_time,timing,known_at",
-                              "isin,date,event_type", "ticker,report_date,timezone", "x"]))
+@given(
+    rows,
+    st.sampled_from(
+        [
+            "ticker,event_time",
+            "ticker,event_time,timing,known_at",
+            "isin,date,event_type",
+            "ticker,report_date,timezone",
+            "x",
+        ]
+    ),
+)
 def test_random_event_rows_give_events_or_a_backtest_error(body, header):
     path = _file("events.csv", _csv(header, body))
     _only_backtest_errors(lambda: load_event_csv(path, CAL, None))

@@ -67,8 +67,13 @@ def files_config(tmp_path: Path, price_text: str, **changes) -> Path:
     (folder / "BABA.csv").write_text(price_text)
     spy = REPO / "backtest" / "sample_data" / "prices" / "SPY.csv"
     (folder / "SPY.csv").write_bytes(spy.read_bytes())
-    data = {"source": "files", "path": str(folder), "tickers": ["BABA"],
-            "start": "2025-10-01", "end": "2026-03-31"}
+    data = {
+        "source": "files",
+        "path": str(folder),
+        "tickers": ["BABA"],
+        "start": "2025-10-01",
+        "end": "2026-03-31",
+    }
     return config(tmp_path, data=data, **changes)
 
 
@@ -79,8 +84,11 @@ def events_config(tmp_path: Path, csv_bytes: bytes, **source) -> Path:
 
 
 def inline_config(tmp_path: Path, *events: dict, **changes) -> Path:
-    return config(tmp_path, events={"sources": [{"type": "inline", "events": list(events)}],
-                                    "max_drop_pct": 100}, **changes)
+    return config(
+        tmp_path,
+        events={"sources": [{"type": "inline", "events": list(events)}], "max_drop_pct": 100},
+        **changes,
+    )
 
 
 def baba_prices() -> pd.DataFrame:
@@ -290,8 +298,9 @@ def test_h9_news_folder_unknown_encoding_or_time_zone_is_refused_at_load(
     tmp_path, capsys, monkeypatch, key, value, needle
 ):
     folder = REPO / "configs" / "articles"
-    path = config(tmp_path, events={"sources": [
-        {"type": "news_folder", "path": str(folder), key: value}]})
+    path = config(
+        tmp_path, events={"sources": [{"type": "news_folder", "path": str(folder), key: value}]}
+    )
     code, _, err = run_cli(["run", path], capsys, monkeypatch)
     assert_one_line_exit_2(code, err, needle, value)
 
@@ -316,9 +325,18 @@ def test_h9_an_article_with_two_stamps_is_dropped_with_a_reason(tmp_path):
 def test_h10_a_bad_isin_table_is_one_line(tmp_path, capsys, monkeypatch):
     table = tmp_path / "isins.csv"
     table.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    path = config(tmp_path, events={"sources": [{
-        "type": "news_folder", "path": str(REPO / "configs" / "articles"),
-        "isin_table": str(table)}]})
+    path = config(
+        tmp_path,
+        events={
+            "sources": [
+                {
+                    "type": "news_folder",
+                    "path": str(REPO / "configs" / "articles"),
+                    "isin_table": str(table),
+                }
+            ]
+        },
+    )
     code, _, err = run_cli(["run", path], capsys, monkeypatch)
     assert_one_line_exit_2(code, err, "isins.csv")
 
@@ -328,8 +346,11 @@ def test_h10_a_bad_isin_table_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_h11_yfinance_style_headers_are_read(tmp_path, capsys, monkeypatch):
     frame = baba_prices()
-    frame.columns = ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"][: len(
-        frame.columns)] if len(frame.columns) == 7 else [c.title() for c in frame.columns]
+    frame.columns = (
+        ["Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"][: len(frame.columns)]
+        if len(frame.columns) == 7
+        else [c.title() for c in frame.columns]
+    )
     path = files_config(tmp_path, frame.to_csv(index=False))
     code, out, err = run_cli(["run", path], capsys, monkeypatch)
     assert code == 0, err
@@ -397,8 +418,10 @@ def test_h13_a_grid_range_too_large_is_refused_before_it_is_built(tmp_path):
 
 
 def test_h13_a_sweep_grid_range_with_a_tiny_step_exits_2_quickly(tmp_path, capsys, monkeypatch):
-    sweep = {"strategy": "earnings_hold", "grid": {"hold_sessions": {
-        "start": 1, "stop": 1000, "step": 1e-6}}}
+    sweep = {
+        "strategy": "earnings_hold",
+        "grid": {"hold_sessions": {"start": 1, "stop": 1000, "step": 1e-6}},
+    }
     path = config(tmp_path, sweep=sweep)
     code, _, err = run_cli(["sweep", path], capsys, monkeypatch)
     assert_one_line_exit_2(code, err, "sweep.grid", "max_combinations")
@@ -472,10 +495,18 @@ def test_h15_a_scheduler_address_without_a_port_is_refused():
 
 
 def test_h16_a_formula_headline_is_neutralised_in_events_csv(tmp_path, capsys, monkeypatch):
-    path = inline_config(tmp_path, {
-        "ticker": "BABA", "event_type": "news", "time": "13.01.2026 14:42:04",
-        "timezone": "Europe/Berlin", "move_pct": 10,
-        "headline": '=HYPERLINK("http://evil.example","click")', "source": "@evil"})
+    path = inline_config(
+        tmp_path,
+        {
+            "ticker": "BABA",
+            "event_type": "news",
+            "time": "13.01.2026 14:42:04",
+            "timezone": "Europe/Berlin",
+            "move_pct": 10,
+            "headline": '=HYPERLINK("http://evil.example","click")',
+            "source": "@evil",
+        },
+    )
     code, out, err = run_cli(["run", path], capsys, monkeypatch)
     assert code == 0, err
     folder = Path(out.split("results:")[-1].strip())

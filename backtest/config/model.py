@@ -614,7 +614,7 @@ def _apply_one(out: dict, item: str) -> None:
         if isinstance(node, list):
             index = _list_index(item, where, part, len(node))
             if last:
-                node[index:index + 1] = [value]
+                node[index : index + 1] = [value]
             else:
                 if index == len(node):
                     node.append({})

@@ -63,9 +63,7 @@ def read_price_csv(path: Path) -> pd.DataFrame:
             "be date,open,high,low,close,volume (adj_close optional)"
         )
     if frame.empty:
-        raise DataIntegrityError(
-            f"{path}: no price rows (only a header); add one row per session"
-        )
+        raise DataIntegrityError(f"{path}: no price rows (only a header); add one row per session")
     index = pd.DatetimeIndex(price_dates(frame.pop("date"), path), name="session")
     for column in frame.columns:
         frame[column] = _numbers(frame[column], path, column)

@@ -168,7 +168,9 @@ def _parser_message(path: Path, what: str, exc: Exception) -> str:
     )
 
 
-def _clean_columns(frame: pd.DataFrame, path: Path, what: str, error: type[Exception]) -> pd.DataFrame:
+def _clean_columns(
+    frame: pd.DataFrame, path: Path, what: str, error: type[Exception]
+) -> pd.DataFrame:
     columns = [str(c).strip() for c in frame.columns]
     unnamed = [i + 1 for i, c in enumerate(columns) if not c or c.startswith("Unnamed:")]
     if unnamed:

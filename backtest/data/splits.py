@@ -242,8 +242,9 @@ def find_spikes(prices: pd.DataFrame, ticker: str) -> list[SuspectSplit]:
             day = series.index[i + 1]
             for session, seen in ((day, jump[i]), (series.index[i + 2], back[i])):
                 found.append(
-                    SuspectSplit(ticker, day, float("nan"), session, column, float(seen),
-                                 1.0, "spike")
+                    SuspectSplit(
+                        ticker, day, float("nan"), session, column, float(seen), 1.0, "spike"
+                    )
                 )
     return found
 

@@ -120,7 +120,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     Text cells that would run as spreadsheet formulas are neutralised (:func:`neutralise`).
     """
     text_columns = [
-        c for c in frame.columns
+        c
+        for c in frame.columns
         if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)
     ]
     if text_columns:
