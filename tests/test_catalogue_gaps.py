@@ -493,7 +493,8 @@ def test_e6_naive_clock_times_in_a_user_csv_are_rejected(tmp_path, market):
     with pytest.raises(EventError) as info:
         run_config(tmp_path, data)
     assert str(info.value) == (
-        f"{tmp_path / 'events.csv'}:2: event time '2026-01-13 14:42' has a clock time but no "
+        f"{tmp_path / 'events.csv'}:2: event_time: event time '2026-01-13 14:42' has a clock "
+        "time but no "
         "time zone; add timezone: (e.g. America/New_York) or a UTC offset"
     )
 

@@ -442,9 +442,8 @@ class SweepConfig(Frozen):
         )
         if size > self.max_combinations:
             raise ValueError(
-                f"sweep.grid has {size:,} combinations, more than max_combinations = "
-                f"{self.max_combinations:,}; narrow the grid (a larger range step) or raise "
-                "sweep.max_combinations"
+                f"sweep.grid has {size:,} combinations, more than sweep.max_combinations = "
+                f"{self.max_combinations:,}; narrow the grid (a larger range step) or raise the limit"
             )
         return self
 
