@@ -43,8 +43,10 @@ browser:
 	    echo "make: no chromium and no root apt-get to install it; the browser test will be skipped"; \
 	  fi; }
 
+# Style, then the architecture: no import cycles and the stage layers of pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check backtest strategies tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache

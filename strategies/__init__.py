@@ -6,6 +6,7 @@ from backtest.strategies import (
     gap,
     news_momentum,
     news_reversal,
+    per_event,
     post_earnings_drift,
     pre_earnings_runup,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "gap",
     "news_momentum",
     "news_reversal",
+    "per_event",
     "post_earnings_drift",
     "pre_earnings_runup",
 ]

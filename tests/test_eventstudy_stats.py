@@ -18,7 +18,8 @@ from scipy import stats
 
 from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
-from backtest.events import align_events, load_bundled_earnings
+from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.eventstudy import (
     EventStudyConfig,
     bmp_test,
@@ -190,7 +191,8 @@ def real():
     prices = {t: source.load(t) for t in TICKERS}
     spy = source.load("SPY")
     aligned, _ = align_events(load_bundled_earnings(TICKERS, cal), prices, cal, now=NOW)
-    cfg = EventStudyConfig()
+    # Every event its own observation: the independent computation below knows no clusters.
+    cfg = EventStudyConfig(cluster="none")
     return prices, spy, aligned, cfg, run_event_study(aligned, prices, spy, cfg)
 
 
@@ -305,6 +307,18 @@ def test_cross_sectional_t_and_bmp_match_ttest_1samp(real, independent, by, grou
     row = _row(result, by, group, window, "bmp_t")
     assert row["statistic"] == pytest.approx(ref_bmp.statistic, rel=TOL)
     assert row["p_value"] == pytest.approx(ref_bmp.pvalue, rel=TOL, abs=1e-15)
+    # Kolari-Pynnonen: r-bar from pandas' pairwise-complete correlation of the linregress
+    # residuals, paired by session relative to day 0.
+    resid = pd.DataFrame(
+        {i: pd.Series(e["resid"], index=e["est_days"]) for i, e in enumerate(events)}
+    )
+    corr = resid.corr(min_periods=3).to_numpy()
+    rbar = np.nanmean(corr[np.triu_indices(len(events), k=1)])
+    n = len(events)
+    t_kp = ref_bmp.statistic * math.sqrt((1 - rbar) / (1 + (n - 1) * rbar))
+    row = _row(result, by, group, window, "bmp_kp_t")
+    assert row["statistic"] == pytest.approx(t_kp, rel=1e-8)
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(t_kp), n - 1), rel=1e-7)
 
 
 @pytest.mark.parametrize(("by", "group", "window"), CASES)

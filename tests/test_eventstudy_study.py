@@ -14,7 +14,8 @@ from backtest.core.errors import DataIntegrityError
 from backtest.core.sessions import get_calendar
 from backtest.data.bundled import BundledPrices
 from backtest.data.synthetic import geometric_prices
-from backtest.events import align_events, load_bundled_earnings
+from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.eventstudy import EventStudyConfig, run_event_study
 from backtest.report.eventstudy_writer import write_event_study
 
@@ -200,6 +201,7 @@ def test_write_event_study(tmp_path, bundled):
         "cross_sectional_t",
         "patell_z",
         "bmp_t",
+        "bmp_kp_t",
         "corrado_rank_z",
         "generalized_sign_z",
         "bootstrap",

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from backtest.config.model import load_config
+from backtest.data.bundled import BundledPrices
 from backtest.run.runner import run_loaded
 from tests import regen_golden
 from tests.conftest import REPO
@@ -87,8 +88,32 @@ def test_seed_news_event_is_aligned_from_central_european_time(seed_run):
 
 
 def test_seed_benchmark_is_buy_and_hold_baba(seed_run):
+    # BABA's bundled adj_close stops in 2024-03: total return unavailable, price only, said so.
     row = seed_run.metrics.set_index("strategy").loc["benchmark:BABA"]
     assert row["total_return"] == pytest.approx(125.46 / 182.78 - 1, rel=1e-9)
+    assert seed_run.benchmark_basis["BABA"].startswith("price only (close): adj_close missing")
+
+
+def test_benchmarks_are_total_return_and_each_row_shows_its_own_return(seed_run):
+    sessions = seed_run.equity.index
+    spy = BundledPrices().load("SPY").reindex(sessions)
+    first, last = spy["close"].first_valid_index(), spy["close"].last_valid_index()
+    total = spy.loc[last, "adj_close"] / spy.loc[first, "adj_close"] - 1
+    rows = seed_run.metrics.set_index("strategy")
+    assert seed_run.benchmark_basis["SPY"] == "total return (adj_close)"
+    assert rows.loc["benchmark:SPY", "total_return"] == pytest.approx(total, rel=1e-9)
+    for name in ("benchmark:SPY", "benchmark:BABA"):  # its own return, not the first benchmark's
+        assert rows.loc[name, "benchmark_return"] == rows.loc[name, "total_return"]
+        assert rows.loc[name, "beta"] == pytest.approx(1.0, rel=1e-12)
+    # Strategies are measured against the first benchmark (BABA here).
+    assert (
+        rows.loc["earnings_hold", "benchmark_return"] == rows.loc["benchmark:BABA", "total_return"]
+    )
+    price = load_config(REPO / "configs" / "baba_2026.yaml", ["benchmark_basis=price"])
+    by_close = run_loaded(price, now=pd.Timestamp("2026-11-25", tz="UTC"))
+    ret = spy.loc[last, "close"] / spy.loc[first, "close"] - 1
+    spy_row = by_close.metrics.set_index("strategy").loc["benchmark:SPY"]
+    assert spy_row["total_return"] == pytest.approx(ret, rel=1e-9) and ret < total
 
 
 def test_events_outside_the_period_are_recorded_not_lost(seed_run):

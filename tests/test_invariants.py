@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from backtest.core.sessions import session_instant
+from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.events.align import align_events
 from backtest.events.table import make_event_table
 from backtest.strategy.signals import (
     MarketView,
     check_signals,
     registered_strategies,
-    truncate_overlaps,
     window_drops,
 )
 from tests.conftest import CAL, SESSIONS
@@ -37,6 +37,7 @@ PARAMS = {
 STRATEGIES = sorted(registered_strategies())
 # Strategies that may enter before an event is published (they use only its known date).
 PRE_EVENT = {"earnings_hold", "pre_earnings_runup"}
+PRE_EVENT |= {f"{name}_per_event" for name in PRE_EVENT}  # their per-event twins
 KINDS = ("news", "earnings", "analyst")
 # Random event streams put one ticker's earnings days apart, which events.dedupe_days
 # (default 5) would merge as copies of one report: these invariants are about fills and
@@ -250,7 +251,7 @@ def test_every_fill_is_after_publication_and_entry_before_exit(seed, evs):
     prices = random_walk(seed)
     events = make_events([d for d, _ in evs], [h for _, h in evs])
     signals = decisions(prices, events)
-    signals, _ = window_drops(signals, MarketView({"A": prices}, CAL), overlap="allow")
+    signals, _ = window_drops(signals, MarketView({"A": prices}, CAL))
     published = events.set_index("event_id")["event_time"]
     known = events.set_index("event_id")["known_at"]
     for row in signals.itertuples():
@@ -274,8 +275,9 @@ def truncated_per_strategy(signals: pd.DataFrame, prices: pd.DataFrame) -> pd.Da
     """``overlap: truncate`` applied to each strategy's signals on their own, as runs do."""
     market, out = MarketView({"A": prices}, CAL), []
     for _, mine in signals.groupby("strategy"):
-        kept, _ = window_drops(mine.reset_index(drop=True), market, overlap="truncate")
-        out.append(truncate_overlaps(kept))
+        kept, _ = window_drops(mine.reset_index(drop=True), market)
+        kept, _ = overlap_signals(kept, "truncate")
+        out.append(truncate_signals(kept))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 

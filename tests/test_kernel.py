@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 
 from backtest.core.timeline import build_timeline
-from backtest.data import BundledPrices, load_prices
+from backtest.data.bundled import BundledPrices
+from backtest.data.prices import load_prices
 from backtest.engine.kernel import EXIT_REASONS, build_panel, kernel_trades, signal_ticks
 from backtest.engine.simulate import EngineSettings
 from backtest.engine.vectorbt import run_vectorbt
-from backtest.events import load_bundled_earnings
 from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.strategy.plan import event_arrays, plan_to_signals
 from backtest.strategy.signals import MarketView, get_strategy, window_drops
 from tests.conftest import CAL
@@ -74,7 +75,7 @@ def test_kernel_matches_vectorbt_trade_for_trade(setting, sl, tp):
     compared = reasons = 0
     for row in range(len(COMBOS)):
         signals, _ = plan_to_signals(ev, plan, "earnings_hold", row)
-        signals, _ = window_drops(signals, market, overlap="allow")
+        signals, _ = window_drops(signals, market)
         vbt = run_vectorbt(signals, prices, timeline, settings).trades
         k = kernel_trades(
             panel,

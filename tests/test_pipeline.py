@@ -7,8 +7,10 @@ import pytest
 
 from backtest.config.model import load_config
 from backtest.core.errors import BacktestError, ConfigError, DataUnavailable, LookAheadError
+from backtest.run import pipeline
 from backtest.run.runner import run_loaded
 from tests.conftest import base_config, write_config, write_prices
+from tests.oracle_engine import oracle_run
 
 G, GAP = 0.01, 0.002
 EARNINGS = {"ticker": "A", "event_type": "earnings", "time": "2026-02-19", "timing": "bmo"}
@@ -148,16 +150,13 @@ def test_event_too_early_for_its_known_date_is_dropped(tmp_path, market):
     assert result.drops["reason"].tolist() == ["entry_before_known_at"]
 
 
-def test_engines_agree_trade_for_trade(tmp_path, market):
+def test_engines_agree_trade_for_trade(tmp_path, market, monkeypatch):
+    """RELIABILITY I20: the vectorbt engine vs the hand-checkable loop of tests/oracle_engine.py."""
     events = [EARNINGS, NEWS, {**EARNINGS, "time": "2026-01-29", "timing": "amc"}]
-    runs = {}
-    for engine in ("vectorbt", "reference"):
-        runs[engine] = run_config(
-            tmp_path,
-            base_config(
-                market, events, [HOLD, MOMENTUM], fees_bps=10, slippage_bps=5, engine=engine
-            ),
-        )
+    config = base_config(market, events, [HOLD, MOMENTUM], fees_bps=10, slippage_bps=5)
+    runs = {"vectorbt": run_config(tmp_path, config)}
+    monkeypatch.setattr(pipeline, "simulate", oracle_run)
+    runs["oracle"] = run_config(tmp_path, config)
     cols = ["strategy", "event_id", "entry_time", "exit_time", "side"]
     a, b = (runs[e].trades.sort_values(cols).reset_index(drop=True) for e in runs)
     assert len(a) == 3

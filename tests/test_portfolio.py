@@ -20,7 +20,6 @@ from backtest.core.errors import ConfigError
 from backtest.core.timeline import build_timeline
 from backtest.data.synthetic import geometric_prices
 from backtest.engine.portfolio import PORTFOLIO_REASONS, PortfolioCaps, apply_portfolio_caps
-from backtest.engine.reference import run_reference
 from backtest.engine.rules import EngineSettings
 from backtest.engine.vectorbt import run_vectorbt
 from backtest.run.runner import run, run_loaded
@@ -288,16 +287,6 @@ def test_weights_are_approximate_once_open_positions_have_moved():
     )
 
 
-def test_the_reference_engine_refuses_portfolio_sizes():
-    kept, _ = apply_portfolio_caps(table(session_signal("e", "A", 0, "open", 1, "close")),
-                                   PortfolioCaps())  # fmt: skip
-    timeline = build_timeline(CAL, SESSIONS[0], SESSIONS[5])
-    prices = {"A": geometric_prices(SESSIONS)}
-    settings_ = EngineSettings(sizing="fixed", size=1000, engine="reference", **FLAT)
-    with pytest.raises(ConfigError, match="engine.engine: vectorbt"):
-        run_reference(kept, prices, timeline, settings_)
-
-
 # --- end to end: config -> caps -> vectorbt ----------------------------------------
 
 TICKERS = [f"T{i:02d}" for i in range(40)]
@@ -353,7 +342,7 @@ def test_a_portfolio_run_publishes_a_config_that_reproduces(tmp_path, season_pri
     [
         ({"sizing": {"mode": "percent", "value": 10}}, "engine.sizing must not be set"),
         ({"sizing": {"mode": "percent"}}, "engine.sizing must not be set"),  # any explicit key
-        ({"engine": "reference"}, "needs engine.engine: vectorbt"),
+        ({"engine": "reference"}, "the reference engine was removed"),
         ({"stop_loss_pct": 5}, "stop_loss_pct"),
     ],
 )

@@ -18,10 +18,10 @@ from yahoo_fake import FakeYahoo, load_chart
 
 from backtest.config.model import load_config
 from backtest.core.errors import DataIntegrityError
-from backtest.data import validate_prices
 from backtest.data.cache import CacheKey, ParquetCache
 from backtest.data.prices import load_prices
 from backtest.data.synthetic import geometric_prices
+from backtest.data.validate import validate_prices
 from backtest.data.yahoo import YFinancePrices
 from backtest.run.runner import run_loaded
 from tests.conftest import CAL, SESSIONS, base_config, write_config, write_prices

@@ -17,12 +17,13 @@ import pandas as pd
 import pytest
 
 from backtest.core.timeline import build_timeline
-from backtest.data import BundledPrices, load_prices
+from backtest.data.bundled import BundledPrices
+from backtest.data.prices import load_prices
 from backtest.engine.kernel import EXIT_REASONS, build_panel, kernel_trades, signal_ticks
 from backtest.engine.simulate import EngineSettings
 from backtest.engine.vectorbt import run_vectorbt
-from backtest.events import load_bundled_earnings
 from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings
 from backtest.events.table import make_event_table
 from backtest.strategy.plan import event_arrays, plan_to_signals
 from backtest.strategy.signals import MarketView, get_strategy, window_drops
@@ -124,7 +125,7 @@ def test_kernel_matches_vectorbt_for_every_strategy(setting, name):
     compared, sides = 0, set()
     for row in range(len(COMBOS[name])):
         signals, _ = plan_to_signals(ev, plan, name, row)
-        signals, _ = window_drops(signals, market, overlap="allow")
+        signals, _ = window_drops(signals, market)
         compared += compare_row(signals, prices, timeline, panel, 4.0 if row == 0 else None)
         sides |= set(signals["side"])
     assert compared >= 20 * len(COMBOS[name])  # real comparisons, not an empty pass

@@ -64,8 +64,8 @@ def test_every_combination_matches_a_single_vectorbt_run(swept):
         ]
         trades = run_loaded(load_config(path, sets), now=NOW).trades
         assert len(trades) == row.n_trades
-        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
-        assert abs((trades["net_return"] > 0).mean() - row.hit_rate) <= 1e-12
+        assert abs(trades["net_return"].mean() - row.mean_trade_return) <= 1e-12
+        assert abs((trades["net_return"] > 0).mean() - row.trade_hit_rate) <= 1e-12
 
 
 def test_chunking_does_not_change_results(tmp_path, swept):
@@ -137,7 +137,7 @@ def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
     )
     result = sweep_and_publish(path, out_dir=tmp_path / "results", now=NOW)
     table = pd.read_parquet(result.folder / "sweep.parquet")
-    assert len(table) == 4 and {"entry_offset", "hold_sessions", "sharpe", "n_trades"} <= set(
+    assert len(table) == 4 and {"entry_offset", "hold_sessions", "trade_sharpe", "n_trades"} <= set(
         table.columns
     )
     assert (result.folder / "charts" / "heatmap_entry_offset_hold_sessions.png").is_file()
@@ -148,7 +148,9 @@ def test_sweep_publishes_table_heatmaps_and_top_runs(tmp_path):
 
 
 def test_shipped_sweep_config_is_valid():
-    assert load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "sharpe"
+    assert (
+        load_config(REPO / "configs" / "earnings_sweep.yaml").config.sweep.metric == "trade_sharpe"
+    )
 
 
 def _geometric_setup():
@@ -199,7 +201,7 @@ def test_sweep_grid_returns_hand_derived_close_to_close_returns():
         expected = sign * (ratio - 1) - fee * (1 + ratio)
         np.testing.assert_allclose(out.returns[i], expected, rtol=0, atol=1e-12)
         assert combo["n_trades"] == 2
-        assert combo["mean_return"] == pytest.approx(expected.mean(), abs=1e-12)
+        assert combo["mean_trade_return"] == pytest.approx(expected.mean(), abs=1e-12)
 
 
 def test_sweep_grid_chunks_and_reports_invalid_combinations():
@@ -264,7 +266,7 @@ def test_overlap_skip_sweep_keeps_the_events_a_run_keeps_on_bundled_data(tmp_pat
         got, want = returns[i][traded], trades.loc[ids[traded], "net_return"].to_numpy()
         assert np.max(np.abs(got - want)) <= 1e-12
         assert row.n_trades == len(trades)
-        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
+        assert abs(trades["net_return"].mean() - row.mean_trade_return) <= 1e-12
         overlaps = (run.drops["reason"] == "overlap").sum() if len(run.drops) else 0
         assert (overlaps > 0) == (row.hold_sessions == 70)  # only the long holds overlap
     allow = run_sweep(load_config(path, ["events.overlap=allow"]), now=NOW).table
@@ -306,7 +308,7 @@ def test_overlap_truncate_sweep_makes_the_trades_a_run_makes_on_bundled_data(tmp
         got, want = returns[i][traded], trades.loc[ids[traded], "net_return"].to_numpy()
         assert np.max(np.abs(got - want)) <= 1e-12
         assert row.n_trades == len(trades)
-        assert abs(trades["net_return"].mean() - row.mean_return) <= 1e-12
+        assert abs(trades["net_return"].mean() - row.mean_trade_return) <= 1e-12
         cut = trades["exit_reason"] == "truncated"
         assert cut.any() == (row.hold_sessions == 70)  # only the long holds overlap
         # Cut trades, and only they, differ from the full windows; none is dropped.

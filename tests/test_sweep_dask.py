@@ -265,7 +265,7 @@ def test_overlap_truncate_gives_the_in_process_tables_on_worker_processes(tmp_pa
     allowed = run_sweep(load_config(path, [*SMALL_CHUNKS, "events.overlap=allow"]), now=NOW)
     # Quarterly reports never share a fill: truncation keeps every trade but shortens some.
     assert allowed.table["n_trades"].tolist() == in_process.table["n_trades"].tolist()
-    moved = allowed.table["mean_return"] != in_process.table["mean_return"]
+    moved = allowed.table["mean_trade_return"] != in_process.table["mean_trade_return"]
     hold = in_process.table["hold_sessions"]
     assert moved[hold == 70].all() and not moved[hold == 1].any()
     assert allowed.run_id != in_process.run_id  # checkpoints of one never resume the other

@@ -6,9 +6,11 @@ every window trades; with ``truncate`` an event entering at the very fill of an
 earlier one does not trade and every other trade closes no later than the next
 entry of its ticker. Each combination of a sweep must keep exactly the events
 the run's signal stage (:func:`backtest.run.pipeline.run_strategy`, i.e.
-:func:`backtest.strategy.signals.window_drops` and
-:func:`backtest.strategy.signals.truncate_overlaps`) keeps for those parameters, with the
-vectorbt engine's net returns to 1e-12.
+:func:`backtest.engine.rules.overlap.overlap_signals` and
+:func:`backtest.engine.rules.overlap.truncate_signals`) keeps for those parameters, with the
+vectorbt engine's net returns to 1e-12. Both call one rule,
+:func:`backtest.engine.rules.overlap.apply_overlap`, which is checked here against the
+row-by-row loops of tests/oracle_engine.py on random tables.
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ import pytest
 from backtest.core.errors import ConfigError
 from backtest.core.timeline import build_timeline
 from backtest.data.synthetic import geometric_prices
+from backtest.engine.rules.overlap import (
+    overlap_signals,
+    skip_overlaps,
+    truncate_overlaps,
+    truncate_signals,
+)
 from backtest.engine.simulate import EngineSettings
 from backtest.engine.vectorbt import run_vectorbt
 from backtest.events.align import align_events
 from backtest.run.pipeline import run_strategy
-from backtest.strategy.signals import AT_RANK, MarketView, _overlaps, _same_entry, get_strategy
-from backtest.strategy.signals import truncate_overlaps as run_truncate
-from backtest.sweep.evaluate import COST_KEYS, skip_overlaps, sweep_grid, truncate_overlaps
+from backtest.strategy.signals import AT_RANK, MarketView, get_strategy
+from backtest.sweep.evaluate import COST_KEYS, sweep_grid
 from tests.conftest import CAL
+from tests.oracle_engine import greedy_skip, same_entry, truncate_rows
 
 NOW = pd.Timestamp("2026-11-25", tz="UTC")
 SESSIONS = CAL.sessions_in_range("2025-06-02", "2026-03-31")
@@ -263,7 +271,7 @@ def _signals(rng, n: int, entry=None, longest: int = 12) -> pd.DataFrame:
 
 @pytest.mark.parametrize("shifted", [False, True])
 def test_skip_overlaps_is_the_runs_greedy_rule_on_random_windows(shifted):
-    """Array form vs the run's row loop (:func:`backtest.strategy.signals._overlaps`), 200 random tables.
+    """Array rule vs the row loop (:func:`tests.oracle_engine.greedy_skip`), 200 random tables.
 
     Rows stacked as combinations, with some cells not usable (no trade): the rule
     must ignore those, and tie entries in one session by event_id as the run does.
@@ -295,13 +303,17 @@ def test_skip_overlaps_is_the_runs_greedy_rule_on_random_windows(shifted):
         for row, table in enumerate(tables):
             want = np.zeros(25, bool)
             kept = table[usable[row]]
-            want[usable[row]] = _overlaps(kept).to_numpy()
+            want[usable[row]] = greedy_skip(kept).to_numpy()
             assert got[row].tolist() == want.tolist()
+            # The run's table form of the same rule keeps the same rows.
+            assert overlap_signals(kept, "skip")[0]["event_id"].tolist() == (
+                kept[~want[usable[row]]]["event_id"].tolist()
+            )
 
 
 @pytest.mark.parametrize("shifted", [False, True])
 def test_truncate_overlaps_is_the_runs_rule_on_random_windows(shifted):
-    """Array form vs the run's same-fill drop and truncation, 200 random tables.
+    """Array rule vs the row loops' same-fill drop and truncation, 200 random tables.
 
     As for skip: unusable cells are ignored, entries in one session tie by tick
     (open first) and then event_id; same-fill entries occur often here.
@@ -324,13 +336,19 @@ def test_truncate_overlaps_is_the_runs_rule_on_random_windows(shifted):
         dropped, cut = truncate_overlaps(entry, exit_, usable, ticker, rank)
         for row, table in enumerate(tables):
             kept = table[usable[row]]
-            same = _same_entry(kept)
+            same = same_entry(kept)
             want_drop = np.zeros(25, bool)
             want_drop[usable[row]] = same.to_numpy()
             assert dropped[row].tolist() == want_drop.tolist()
-            run = run_truncate(kept[~same])
+            run = truncate_rows(kept[~same])
             trades = ~want_drop & usable[row]
             assert cut[row][trades].tolist() == _ticks(run, "exit").tolist()
+            # The run's table forms: the same drops, exits and truncating events.
+            table_kept, _ = overlap_signals(kept, "truncate")
+            assert table_kept["event_id"].tolist() == kept[~same]["event_id"].tolist()
+            table_cut = truncate_signals(table_kept)
+            assert _ticks(table_cut, "exit").tolist() == _ticks(run, "exit").tolist()
+            assert table_cut["truncated_by"].tolist() == run["truncated_by"].tolist()
             assert (cut[row] <= exit_[row]).all()
 
 

@@ -11,10 +11,10 @@ import pytest
 from backtest.core.errors import DataIntegrityError, DataUnavailable
 from backtest.core.schema import TIMINGS
 from backtest.core.sessions import get_calendar
-from backtest.data import FilePrices, load_us100, us100_tickers
 from backtest.data.bundled import bundled_file
-from backtest.data.universe import read_panel
-from backtest.events import load_event_csv, load_us100_earnings
+from backtest.data.files import FilePrices
+from backtest.data.universe import load_us100, read_panel, us100_tickers
+from backtest.events.loaders import load_event_csv, load_us100_earnings
 
 PRICES = bundled_file("us100", "prices.parquet")
 EARNINGS = bundled_file("us100", "earnings.csv")

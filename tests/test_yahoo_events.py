@@ -10,7 +10,7 @@ from backtest.core.errors import DataUnavailable
 from backtest.core.sessions import align_to_session, get_calendar
 from backtest.data.cache import ParquetCache
 from backtest.data.yahoo import yfinance_module
-from backtest.events import load_bundled_earnings
+from backtest.events.loaders import load_bundled_earnings
 from backtest.events.yahoo_analyst import YFinanceAnalyst
 from backtest.events.yahoo_earnings import YFinanceEarnings
 

@@ -36,7 +36,7 @@ def decide(loaded: LoadedConfig, inputs: RunInputs) -> Decisions:
     was complete, which is bookkeeping, not information.
     """
     aligned, _ = align(loaded, inputs.events, inputs.prices, inputs.cal, FAR_FUTURE)
-    market = MarketView(inputs.prices, inputs.cal)
+    market = MarketView(inputs.prices, inputs.cal, events=aligned)
     out = Decisions()
     for s in loaded.config.strategies:
         label = s.label or s.name

@@ -18,7 +18,9 @@ import pandas as pd
 
 from backtest.audit.decisions import FAR_FUTURE, Decisions, decide, diff_decisions
 from backtest.config.model import LoadedConfig
+from backtest.core.progress import report
 from backtest.core.sessions import session_instant
+from backtest.data.knowledge import closes_after, truncate_after
 from backtest.run.pipeline import align
 from backtest.run.runner import RunInputs
 
@@ -47,10 +49,6 @@ def choose_cuts(decisions: Decisions, n: int) -> list[pd.Timestamp]:
     return [stamps.iloc[i] for i in picks]
 
 
-def _after(frame: pd.DataFrame, cut: pd.Timestamp, cal) -> np.ndarray:
-    return (cal.closes.reindex(frame.index) > cut).to_numpy()
-
-
 def perturb_after(
     prices: dict[str, pd.DataFrame], cut: pd.Timestamp, cal, rng: np.random.Generator
 ) -> dict[str, pd.DataFrame]:
@@ -60,18 +58,12 @@ def perturb_after(
     """
     out = {}
     for ticker, frame in prices.items():
-        after = _after(frame, cut, cal)
+        after = closes_after(frame, cut, cal)
         scaled = frame.copy()
         ohlc = ["open", "high", "low", "close"]
         scaled.loc[after, ohlc] = frame.loc[after, ohlc] * rng.uniform(0.5, 1.5, (after.sum(), 1))
         out[ticker] = scaled
     return out
-
-
-def truncate_after(prices: dict[str, pd.DataFrame], cut: pd.Timestamp, cal) -> dict:
-    """Keep only bars that closed at or before ``cut`` (tickers left empty are removed)."""
-    kept = {t: f[~_after(f, cut, cal)] for t, f in prices.items()}
-    return {t: f for t, f in kept.items() if len(f)}
 
 
 def _decided_by(signals: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
@@ -112,7 +104,8 @@ def future_findings(
     rng, cal, found = np.random.default_rng(seed), inputs.cal, []
     aligned, _ = align(loaded, inputs.events, inputs.prices, cal, FAR_FUTURE)
     actionable = aligned.set_index("event_id")["actionable_at"]
-    for cut in cuts:
+    for i, cut in enumerate(cuts):
+        report("future prices changed after each cut", i, len(cuts))
         noisy = replace(inputs, prices=perturb_after(inputs.prices, cut, cal, rng))
         found += _compare(
             base,

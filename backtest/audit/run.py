@@ -12,6 +12,7 @@ from backtest.audit.decisions import Decisions, decide
 from backtest.audit.future import FINDING_COLUMNS, choose_cuts, future_findings
 from backtest.audit.timing import hour_only_flags, late_publication
 from backtest.config.model import LoadedConfig, load_config
+from backtest.core.progress import report
 from backtest.run.runner import load_inputs
 
 __all__ = ["AuditReport", "run_audit"]
@@ -96,16 +97,19 @@ def run_audit(config: str | Path | LoadedConfig, cuts: int = 25, seed: int = 0) 
     """
     loaded = config if isinstance(config, LoadedConfig) else load_config(config)
     inputs = load_inputs(loaded)
+    report("deciding on the data as given")
     base = decide(loaded, inputs)
     instants = choose_cuts(base, cuts)
     parts = [
         _raised(base),
         future_findings(loaded, inputs, base, instants, seed),
-        late_publication(loaded, inputs, base),
     ]
+    report("events published as late as their session allows")
+    parts.append(late_publication(loaded, inputs, base))
     found = [p for p in parts if len(p)]
     findings = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     findings = findings.reindex(columns=FINDING_COLUMNS)
+    report("information decay: every event one session late")
     return AuditReport(
         findings=findings,
         summary=_summary(base, findings, len(instants)),

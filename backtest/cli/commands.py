@@ -8,6 +8,8 @@ Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -85,7 +87,50 @@ METRIC_FORMATS = {
     "exposure": "{:.0%}",
     "benchmark_return": "{:+.2%}",
 }
-SWEEP_FORMATS = {**METRIC_FORMATS, "mean_return": "{:+.3%}"}
+SWEEP_FORMATS = {
+    **METRIC_FORMATS,
+    "run_n_trades": "{:d}",
+    "mean_trade_return": "{:+.3%}",
+    "median_trade_return": "{:+.3%}",
+    "trade_hit_rate": "{:.0%}",
+    "trade_sharpe": "{:.2f}",
+    "sequential_return_at_size": "{:+.2%}",
+    "sequential_max_drawdown_at_size": "{:.2%}",
+}
+
+
+@contextmanager
+def _progress(command: str) -> Iterator[None]:
+    """A rich progress bar on stderr for the stages a long command reports; quiet when piped."""
+    if not err_console.is_terminal:
+        yield
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from backtest.core.progress import listening
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn(f"{command}: {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(stage: str, done: int | None, total: int | None) -> None:
+            bar.update(task, description=stage, completed=done or 0, total=total)
+
+        with listening(update):
+            yield
 
 
 @app.callback()
@@ -101,7 +146,7 @@ def _fmt(key: str, value: object, formats: dict[str, str] = METRIC_FORMATS) -> s
     if value is None or (isinstance(value, float) and value != value):
         return "n/a"
     try:
-        return formats.get(key, "{}").format(int(value) if key == "n_trades" else value)
+        return formats.get(key, "{}").format(int(value) if key.endswith("n_trades") else value)
     except (ValueError, TypeError):
         return str(value)
 
@@ -170,7 +215,8 @@ def run(
         raise typer.BadParameter("give a config file, or --verify results/<run-id>")
     from backtest.run.runner import run as run_backtest
 
-    result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
+    with _progress("run"):
+        result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
     console.print(_metrics_table(result.metrics))
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
@@ -328,6 +374,28 @@ def _events_check(loaded, cal, ticker, event_type, period) -> None:
         by_source = {k: v[v["ticker"] == ticker] for k, v in by_source.items()}
     result = cross_check(by_source, cal, CheckSettings(**tol.model_dump()), start, end)
     _print_check(result, tol, (start, end))
+    _print_timing_check(loaded, cal, by_source, (start, end))
+
+
+def _print_timing_check(loaded, cal, by_source, period) -> None:
+    """Date-only reports: |return| on the report date vs the next session, per ticker and source."""
+    from backtest.events.timing_check import MIN_REPORTS, in_period, timing_diagnostics
+    from backtest.run.pipeline import load_market
+
+    tz = str(cal.tz)
+    prices, _ = load_market(loaded, cal)
+    chosen = {k: in_period(v, tz, *period) for k, v in by_source.items()}
+    table = timing_diagnostics(chosen, prices, tz)
+    console.print(
+        f"timing of date-only earnings reports (hour unknown; traded as "
+        f"events.unknown_timing: {loaded.config.events.unknown_timing}); verdicts need "
+        f"{MIN_REPORTS} reports, Wilcoxon signed-rank test of |r| report day vs next day:",
+        markup=False,
+    )
+    if table.empty:
+        console.print("  no date-only earnings reports", markup=False)
+    for line in table["verdict"]:
+        console.print(f"  {line}", markup=False)
 
 
 def _print_check(result, tol, period) -> None:
@@ -393,31 +461,31 @@ def sweep(
 
     Example: backtest sweep configs/earnings_sweep.yaml --set sweep.top_n=1 --workers 2
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from backtest.sweep.cluster import cluster_overrides
     from backtest.sweep.runner import sweep_and_publish
 
     set_ = [*(set_ or []), *cluster_overrides(scheduler, workers)]
-
-    columns = (
-        TextColumn("sweep"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} combinations"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("sweep", total=None)
-        result = sweep_and_publish(
-            config,
-            out,
-            set_ or [],
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            resume=resume,
-        )
+    # One bar for the whole sweep: loading, the combinations, the top-N re-runs, the report.
+    with _progress("sweep"):
+        result = sweep_and_publish(config, out, set_ or [], resume=resume)
     if result.summary.get("chunks_resumed"):
         console.print(f"resumed: {result.summary['chunks_resumed']} chunk(s) from the checkpoint")
     _print_sweep(result)
+
+
+SWEEP_COLUMNS = (
+    "n_trades",
+    "mean_trade_return",
+    "trade_hit_rate",
+    "trade_sharpe",
+    "sequential_return_at_size",
+    "sequential_max_drawdown_at_size",
+)
+# Header of each column: the sequential figures say at which size in the table's caption.
+SWEEP_HEADERS = {
+    "sequential_return_at_size": "seq. return\nat size",
+    "sequential_max_drawdown_at_size": "seq. max DD\nat size",
+}
 
 
 def _print_sweep(result) -> None:
@@ -425,19 +493,22 @@ def _print_sweep(result) -> None:
     metric = summary["metric"]
     table = Table(
         title=f"Top combinations by {metric} ({summary['combinations']} tried, "
-        f"{summary['events']} events, {summary['seconds']:.2f} s)"
+        f"{summary['events']} events, {summary['seconds']:.2f} s): per-trade statistics",
+        caption=f"trade_sharpe: {summary['trade_sharpe']}. {summary['sizing']}.",
     )
-    cols = [*result.swept, "n_trades", "mean_return", "hit_rate", "sharpe", "total_return"]
+    cols = [*result.swept, *SWEEP_COLUMNS]
     for col in cols:
-        table.add_column(col, justify="right")
+        table.add_column(SWEEP_HEADERS.get(col, col), justify="right")
     ranked = result.table[result.table["n_trades"] >= result.loaded.config.sweep.min_trades]
     for _, row in ranked.sort_values(metric, ascending=False).head(10).iterrows():
         table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
     console.print(table)
+    if result.top_runs is not None and len(result.top_runs):
+        console.print(_top_runs_table(result))
     if summary.get("deflated_sharpe") is not None:
         console.print(
             f"deflated Sharpe ratio of the best combination: {summary['deflated_sharpe']:.3f} "
-            f"(probability that its true Sharpe beats the best that {summary['trials']} "
+            f"(probability that its true per-trade Sharpe beats the best that {summary['trials']} "
             "skill-free trials would show by luck; below 0.95, treat it as noise)",
             markup=False,
         )
@@ -455,6 +526,24 @@ def _print_sweep(result) -> None:
     console.print(f"results: {result.folder}")
 
 
+def _top_runs_table(result) -> Table:
+    """The top-N re-runs: the kernel's trade statistics beside each re-run's account metrics."""
+    from backtest.sweep.runner import KERNEL_STATISTICS, RUN_METRICS
+
+    table = Table(
+        title="Top combinations re-run (top/): kernel trade statistics | the run's metrics",
+        caption="left: every trade weighs the same (sweep.parquet); right: the account at "
+        "engine.sizing, from top/<run>/metrics.json (names as in backtest run)",
+    )
+    cols = ["rank", *result.swept, *KERNEL_STATISTICS, "run_n_trades", *RUN_METRICS]
+    for col in cols:
+        # Two header lines, not ellipses, when an 80-column terminal squeezes the table.
+        table.add_column(col.replace("_", "_\n", 1) if len(col) > 10 else col, justify="right")
+    for _, row in result.top_runs.iterrows():
+        table.add_row(*[_fmt(c, row[c], SWEEP_FORMATS) for c in cols])
+    return table
+
+
 @app.command()
 def compare(
     configs: Annotated[
@@ -470,9 +559,10 @@ def compare(
     from backtest.compare.runner import compare_configs, publish_compare
     from backtest.config.model import load_config
 
-    result = compare_configs(configs, set_ or [])
-    root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
-    folder = publish_compare(result, Path(root))
+    with _progress("compare"):
+        result = compare_configs(configs, set_ or [])
+        root = out if out is not None else load_config(configs[0], set_ or []).config.output.dir
+        folder = publish_compare(result, Path(root))
     console.print(_metrics_table(result.metrics))
     _print_comparison(result.comparison)
     console.print(f"results: {folder}")
@@ -576,7 +666,8 @@ def check(
     from backtest.audit import run_audit
     from backtest.config.model import load_config
 
-    report = run_audit(load_config(config, set_ or []), cuts=cuts, seed=seed)
+    with _progress("check"):
+        report = run_audit(load_config(config, set_ or []), cuts=cuts, seed=seed)
     _print_audit(report)
     if not report.clean:
         raise typer.Exit(1)
@@ -613,6 +704,93 @@ def _print_audit(report) -> None:
         return
     console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
     console.print(report.findings.head(20).to_string(index=False), markup=False)
+
+
+AS_OF_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+SIGNAL_FORMATS = ("table", "csv", "json")
+
+
+@app.command()
+def signals(
+    config: ConfigArg,
+    as_of: Annotated[
+        datetime,
+        typer.Option(
+            "--as-of",
+            formats=AS_OF_FORMATS,
+            help="What is known by then: a date (its end) or 'YYYY-MM-DD HH:MM' (exchange time).",
+        ),
+    ],
+    sessions: Annotated[int, typer.Option(min=1, max=250, help="Sessions to look ahead.")] = 5,
+    equity: Annotated[
+        float | None, typer.Option(min=0, help="Equity to size on (default engine.init_cash).")
+    ] = None,
+    format_: Annotated[
+        str, typer.Option("--format", help="table | csv | json (csv and json on stdout).")
+    ] = "table",
+    set_: SetOpt = None,
+    offline: OfflineOpt = False,
+) -> None:
+    """List the orders the config's strategies would place in the next sessions after --as-of.
+
+    Same code as `backtest run`, on the events whose date was public and the prices
+    closed by --as-of. With yfinance sources the calendar is refreshed first unless --offline.
+
+    Example: backtest signals configs/baba_2026.yaml --as-of 2026-02-13
+    """
+    import pandas as pd
+
+    from backtest.config.model import load_config
+    from backtest.run.ahead import upcoming_orders
+
+    if format_ not in SIGNAL_FORMATS:
+        raise ConfigError(f"--format {format_!r}: use one of {', '.join(SIGNAL_FORMATS)}")
+    loaded = load_config(config, _overrides(set_, offline))
+    if _uses_yahoo(loaded) and not (offline or STATE["offline"]):
+        loaded = load_config(config, _overrides(set_, offline, refresh=True))
+    with _progress("signals"):
+        ahead = upcoming_orders(loaded, pd.Timestamp(as_of), sessions, equity)
+    _print_orders(ahead, format_)
+
+
+def _uses_yahoo(loaded) -> bool:
+    return any(s.type.startswith("yfinance") for s in loaded.config.events.sources)
+
+
+def _print_orders(ahead, format_: str) -> None:
+    orders = ahead.orders
+    if format_ == "csv":
+        sys.stdout.write(orders.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
+        return
+    if format_ == "json":
+        sys.stdout.write(orders.to_json(orient="records", date_format="iso", indent=1) + "\n")
+        return
+    span = (
+        f"{ahead.sessions[0]:%Y-%m-%d} to {ahead.sessions[-1]:%Y-%m-%d}" if ahead.sessions else ""
+    )
+    table = Table(
+        title=f"Orders in the {len(ahead.sessions)} sessions after "
+        f"{ahead.as_of:%Y-%m-%d %H:%M} UTC ({span}), sized on {ahead.equity:,.0f}"
+    )
+    for col in ("strategy", "ticker", "order", "session", "at", "notional", "~shares", "why"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("session", "order"))
+    for r in orders.itertuples(index=False):
+        table.add_row(
+            r.strategy,
+            r.ticker,
+            r.action,
+            f"{r.session:%Y-%m-%d}",
+            r.at,
+            f"{r.notional:,.0f}",
+            f"{r.shares:,.1f} @ {r.ref_price:.2f}",
+            f"{r.event_id}: {r.why}",
+        )
+    if len(orders):
+        console.print(table)
+    else:
+        console.print(f"no orders in the next {len(ahead.sessions)} sessions ({span})")
+    for note in ahead.notes:
+        console.print(note, markup=False)
 
 
 @app.command(name="strategies")

@@ -35,6 +35,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -48,14 +49,23 @@ from backtest.config.yaml_source import (
 )
 from backtest.core.errors import ConfigError
 from backtest.core.sessions import CALENDAR_START
+from backtest.engine.rules.defaults import (
+    DEFAULT_FEES_BPS,
+    DEFAULT_INIT_CASH,
+    DEFAULT_OVERLAP,
+    DEFAULT_SIZE,
+    DEFAULT_SIZING,
+    DEFAULT_SLIPPAGE_BPS,
+)
 from backtest.eventstudy.settings import EventStudyConfig
-from backtest.strategy.signals import registered_strategies
+from backtest.strategy.signals import StrategyParams, registered_strategies
 
 __all__ = [
     "EventStudySection",
     "INVOCATION_KEYS",
     "LoadedConfig",
     "RunConfig",
+    "StrategyConfig",
     "apply_overrides",
     "config_hash",
     "import_plugins",
@@ -283,7 +293,7 @@ class EventsConfig(Frozen):
     dedupe_days: int = Field(5, ge=0, le=44)
     assumed_notice_sessions: int = Field(10, ge=0, le=120)
     max_drop_pct: float = Field(50.0, ge=0, le=100)
-    overlap: Literal["skip", "allow", "truncate"] = "skip"
+    overlap: Literal["skip", "allow", "truncate"] = DEFAULT_OVERLAP  # backtest.engine.rules.overlap
     # Read by `backtest events --check` only: left out of the run id and config.yaml (exclude),
     # since it changes no backtest result.
     check: CheckConfig = Field(CheckConfig(), exclude=True)
@@ -292,8 +302,8 @@ class EventsConfig(Frozen):
 class SizingConfig(Frozen):
     """How much each trade buys or sells."""
 
-    mode: Literal["percent", "fixed"] = "percent"
-    value: float = Field(10.0, gt=0, le=MAX_CASH)
+    mode: Literal["percent", "fixed"] = DEFAULT_SIZING  # backtest.engine.rules.sizing
+    value: float = Field(DEFAULT_SIZE, gt=0, le=MAX_CASH)
 
     @model_validator(mode="after")
     def _range(self) -> SizingConfig:
@@ -305,13 +315,24 @@ class SizingConfig(Frozen):
 class EngineConfig(Frozen):
     """Simulation settings."""
 
-    engine: Literal["vectorbt", "reference"] = "vectorbt"
-    init_cash: float = Field(100_000.0, gt=0, le=MAX_CASH)
-    fees_bps: float = Field(10.0, ge=0, le=1000)
-    slippage_bps: float = Field(5.0, ge=0, le=1000)
+    # One engine: vectorbt keeps the books, backtest.engine.rules prices every fill.
+    engine: Literal["vectorbt"] = "vectorbt"
+    init_cash: float = Field(DEFAULT_INIT_CASH, gt=0, le=MAX_CASH)
+    fees_bps: float = Field(DEFAULT_FEES_BPS, ge=0, le=1000)
+    slippage_bps: float = Field(DEFAULT_SLIPPAGE_BPS, ge=0, le=1000)
     sizing: SizingConfig = SizingConfig()
     stop_loss_pct: float | None = Field(None, gt=0, lt=100)
     take_profit_pct: float | None = Field(None, gt=0, le=10_000)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _no_reference_engine(cls, value: Any) -> Any:
+        if value == "reference":
+            raise ValueError(
+                "the reference engine was removed (it is now a test oracle); "
+                "use engine: vectorbt or leave the key out"
+            )
+        return value
 
 
 class PortfolioConfig(Frozen):
@@ -344,11 +365,6 @@ def _portfolio_engine(config: Any) -> Any:
         raise ValueError(
             "portfolio: sizes every position (position_pct of equity), so engine.sizing "
             "must not be set as well; remove engine.sizing or the portfolio: section"
-        )
-    if engine.engine != "vectorbt":
-        raise ValueError(
-            "portfolio: needs engine.engine: vectorbt (the reference engine trades fixed "
-            "cash per trade and shares no cash)"
         )
     if engine.stop_loss_pct or engine.take_profit_pct:
         raise ValueError(
@@ -420,12 +436,27 @@ class WalkForwardConfig(Frozen):
     test_years: float = Field(1.0, gt=0)
 
 
+RENAMED_SWEEP_METRICS = {
+    "sharpe": "trade_sharpe",
+    "mean_return": "mean_trade_return",
+    "median_return": "median_trade_return",
+    "hit_rate": "trade_hit_rate",
+    "total_return": "sequential_return_at_size",
+}
+
+
 class SweepConfig(Frozen):
     """A parameter sweep of one configured strategy on the event-level kernel."""
 
     strategy: StrictStr | None = None
     grid: dict[StrictStr, list[Any] | GridRange] = Field(min_length=1)
-    metric: Literal["sharpe", "mean_return", "median_return", "total_return", "hit_rate"] = "sharpe"
+    metric: Literal[
+        "trade_sharpe",
+        "mean_trade_return",
+        "median_trade_return",
+        "trade_hit_rate",
+        "sequential_return_at_size",
+    ] = "trade_sharpe"
     min_trades: int = Field(5, ge=1)
     top_n: int = Field(3, ge=0, le=20)
     max_combinations: int = Field(100_000, ge=1)
@@ -433,6 +464,17 @@ class SweepConfig(Frozen):
     walk_forward: WalkForwardConfig | None = None
     scheduler: StrictStr | None = None
     workers: int | None = Field(None, ge=1, le=64)
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _renamed_metric(cls, value: object) -> object:
+        # The sweep's per-trade statistics once carried the run's account-metric names.
+        if isinstance(value, str) and value in RENAMED_SWEEP_METRICS:
+            raise ValueError(
+                f"{value!r} was renamed {RENAMED_SWEEP_METRICS[value]!r}: the sweep ranks by "
+                "per-trade statistics, not by a run's account metrics"
+            )
+        return value
 
     @model_validator(mode="after")
     def _bounded(self) -> SweepConfig:
@@ -489,57 +531,85 @@ class EventStudySection(EventStudyConfig):
         return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
 
 
-def _strategy_model(name: str, params: type[BaseModel]) -> type[BaseModel]:
+class StrategyConfig(Frozen):
+    """One entry of ``strategies:``: a registered strategy, an optional label, its parameters.
+
+    The loader validates each entry against the registered strategy's own model
+    (:func:`run_model`), so ``params`` is an instance of that strategy's
+    :class:`~backtest.strategy.signals.StrategyParams` subclass.
+    """
+
+    name: StrictStr
+    label: StrictStr | None = None
+    params: StrategyParams
+
+
+class RunConfig(Frozen):
+    """A whole run: data, events, strategies, engine, and what to write.
+
+    The plain, statically typed shape of every validated config (what a type checker
+    and a reader see). :func:`load_config` validates through :func:`run_model`, a
+    subclass whose ``strategies`` entries are checked against the registry.
+    """
+
+    name: RunName | None = None
+    plugins: list[StrictStr] = []
+    data: DataConfig
+    events: EventsConfig
+    strategies: list[StrategyConfig] = Field(min_length=1)
+    engine: EngineConfig = EngineConfig()
+    sweep: SweepConfig | None = None
+    benchmarks: list[Ticker] = ["SPY"]
+    # Buy-and-hold benchmarks with dividends reinvested (adj_close; a benchmark without it
+    # falls back to its close, and the manifest says so) or price only (close).
+    benchmark_basis: Literal["total_return", "price"] = "total_return"
+    output: OutputConfig = OutputConfig()
+    event_study: EventStudySection = EventStudySection()
+    portfolio: PortfolioConfig | None = None
+
+    @model_validator(mode="after")
+    def _portfolio_engine(self) -> RunConfig:
+        return _portfolio_engine(self)
+
+
+def _strategy_model(name: str, params: type[StrategyParams]) -> type[StrategyConfig]:
     return create_model(
         f"Strategy_{name}",
-        __base__=Frozen,
+        __base__=StrategyConfig,
         name=(Literal[name], ...),  # type: ignore[valid-type]
-        label=(StrictStr | None, None),
         params=(params, params()),
     )
 
 
-def _run_model() -> type[BaseModel]:
+def _run_model() -> type[RunConfig]:
     specs = [_strategy_model(n, s.params) for n, s in sorted(registered_strategies().items())]
     # A union built at run time from the registry, so Union[...] (not X | Y) is needed here.
     strategy = Annotated[Union[tuple(specs)], Field(discriminator="name")]  # type: ignore[valid-type]  # noqa: UP007
     return create_model(
-        "RunConfig",
-        __base__=Frozen,
-        name=(RunName | None, None),
-        plugins=(list[StrictStr], []),
-        data=(DataConfig, ...),
-        events=(EventsConfig, ...),
-        strategies=(list[strategy], Field(min_length=1)),
-        engine=(EngineConfig, EngineConfig()),
-        sweep=(SweepConfig | None, None),
-        benchmarks=(list[Ticker], ["SPY"]),
-        output=(OutputConfig, OutputConfig()),
-        event_study=(EventStudySection, EventStudySection()),
-        portfolio=(PortfolioConfig | None, None),
-        __validators__={"_portfolio_engine": model_validator(mode="after")(_portfolio_engine)},
+        "RunConfig", __base__=RunConfig, strategies=(list[strategy], Field(min_length=1))
     )
 
 
-_MODELS: dict[tuple[str, ...], type[BaseModel]] = {}
+_MODELS: dict[tuple[str, ...], type[RunConfig]] = {}
 
 
-def run_model() -> type[BaseModel]:
-    """The RunConfig model for the strategies registered now (user strategies included)."""
+def run_model() -> type[RunConfig]:
+    """The :class:`RunConfig` subclass that validates the strategies registered now.
+
+    User strategies (plugins) register at load time, so the model is rebuilt, and
+    cached, per set of registered names.
+    """
     key = tuple(sorted(registered_strategies()))
     if key not in _MODELS:
         _MODELS[key] = _run_model()
     return _MODELS[key]
 
 
-RunConfig = run_model()
-
-
 @dataclass(frozen=True)
 class LoadedConfig:
     """A validated config plus where it came from (for paths and messages)."""
 
-    config: Any
+    config: RunConfig
     path: Path
     raw: dict
 
@@ -782,8 +852,11 @@ def _config_error(doc: YamlDocument, exc: ValidationError) -> ConfigError:
 # behaviour: left out of every hash while at that default, so a config that does not
 # set them keeps its run id, and one that changes them gets a new one.
 LATE_KEYS: dict[str, dict[str, object]] = {
-    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5}
+    "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5},
+    "event_study": {"cluster": "same_ticker_day0"},
 }
+# Top-level keys added later, left out of the hash at their default (as LATE_KEYS).
+LATE_TOP_KEYS: dict[str, object] = {"benchmark_basis": "total_return"}
 
 
 def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
@@ -803,7 +876,8 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
     for part in (INVOCATION_KEYS, _late_defaults(config, excluded)):
         for section, keys in part.items():
             skip[section] = set(skip.get(section, set())) | set(keys)
-    return skip | dict.fromkeys(excluded, True)
+    late_top = {k for k, default in LATE_TOP_KEYS.items() if getattr(config, k, None) == default}
+    return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 
 def config_hash(config: BaseModel, exclude: set[str] | None = None) -> str:

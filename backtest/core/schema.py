@@ -45,7 +45,7 @@ Signals (one row per intended round trip)
     percent of cash the engine spends on the entry (:mod:`backtest.engine.portfolio`).
     With ``events.overlap: truncate``, kept signals also carry ``truncated_by``:
     the ``event_id`` of the later signal of the same ticker at whose entry fill
-    this one's exit was moved (:func:`backtest.strategy.signals.truncate_overlaps`), or
+    this one's exit was moved (:func:`backtest.engine.rules.overlap.truncate_signals`), or
     ``""`` when the exit is the strategy's own.
 
 Trades

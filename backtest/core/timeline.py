@@ -23,6 +23,7 @@ __all__ = [
     "spread_price",
     "spread_stop_bars",
     "spread_ticks",
+    "tick_keys",
     "tick_of",
     "tick_prices",
     "tradable",
@@ -83,6 +84,20 @@ def _utc_values(stamps: pd.Series) -> np.ndarray:
 def tick_of(timeline: Timeline, session: pd.Timestamp, at: str) -> int:
     """Return the tick position of ``session``'s open or close."""
     return 2 * int(timeline.sessions.get_loc(session)) + AT_OFFSET[at]
+
+
+def tick_keys(sessions: pd.Series, at: pd.Series) -> np.ndarray:
+    """Integer tick keys that order fills in time: ``2 * day + (0 open, 1 close)``.
+
+    Examples
+    --------
+    >>> s = pd.Series(pd.to_datetime(["2026-01-05", "2026-01-05", "2026-01-06"]))
+    >>> k = tick_keys(s, pd.Series(["close", "open", "open"]))
+    >>> bool(k[1] < k[0] < k[2])
+    True
+    """
+    days = pd.DatetimeIndex(sessions).to_numpy().astype("datetime64[D]").astype(np.int64)
+    return 2 * days + at.map(AT_OFFSET).to_numpy(dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.schema import empty_drops
-from backtest.core.timeline import AT_OFFSET
+from backtest.core.timeline import tick_keys
 from backtest.events.align import drop_rows
 
 __all__ = ["PORTFOLIO_REASONS", "PortfolioCaps", "apply_portfolio_caps", "entry_order", "size_pcts"]
@@ -83,20 +83,6 @@ class PortfolioCaps:
     position_pct: float = 5.0
     max_name_pct: float = 10.0
     max_gross_pct: float = 100.0
-
-
-def tick_keys(sessions: pd.Series, at: pd.Series) -> np.ndarray:
-    """Integer tick keys that order fills in time: ``2 * day + (0 open, 1 close)``.
-
-    Examples
-    --------
-    >>> s = pd.Series(pd.to_datetime(["2026-01-05", "2026-01-05", "2026-01-06"]))
-    >>> k = tick_keys(s, pd.Series(["close", "open", "open"]))
-    >>> bool(k[1] < k[0] < k[2])
-    True
-    """
-    days = pd.DatetimeIndex(sessions).to_numpy().astype("datetime64[D]").astype(np.int64)
-    return 2 * days + at.map(AT_OFFSET).to_numpy(dtype=np.int64)
 
 
 def entry_order(signals: pd.DataFrame) -> np.ndarray:

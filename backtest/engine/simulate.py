@@ -1,17 +1,17 @@
 """Engine contract: signals + prices -> trades, equity and exposure (:func:`simulate`).
 
-Two engines implement it: ``vectorbt`` (:mod:`backtest.engine.vectorbt`, the
-default) and ``reference`` (:mod:`backtest.engine.reference`, its parity oracle).
-Both take their fill, cost and exit rules from :mod:`backtest.engine.rules`.
+One engine implements it, vectorbt (:mod:`backtest.engine.vectorbt`), taking
+every fill, cost, sizing and exit rule from :mod:`backtest.engine.rules`. The
+sweep kernel (:mod:`backtest.engine.kernel`) prices trades with the same rules;
+tests/oracle_engine.py is a hand-checkable loop both are tested against.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from backtest.core.errors import ConfigError
 from backtest.core.timeline import Timeline
-from backtest.engine.rules import EngineResult, EngineSettings
+from backtest.engine.rules.settings import EngineResult, EngineSettings
 
 __all__ = ["EngineResult", "EngineSettings", "simulate"]
 
@@ -22,13 +22,7 @@ def simulate(
     timeline: Timeline,
     settings: EngineSettings,
 ) -> EngineResult:
-    """Run the configured engine on one strategy's signals."""
-    if settings.engine == "vectorbt":
-        from backtest.engine.vectorbt import run_vectorbt
+    """Simulate one strategy's signals (vectorbt keeps the books, the rules price the fills)."""
+    from backtest.engine.vectorbt import run_vectorbt
 
-        return run_vectorbt(signals, prices, timeline, settings)
-    if settings.engine == "reference":
-        from backtest.engine.reference import run_reference
-
-        return run_reference(signals, prices, timeline, settings)
-    raise ConfigError(f"engine.engine must be 'vectorbt' or 'reference', got {settings.engine!r}")
+    return run_vectorbt(signals, prices, timeline, settings)

@@ -1,17 +1,25 @@
-"""The vectorbt engine: ``Portfolio.from_signals`` on the Rust backend.
+"""The vectorbt engine: ``Portfolio.from_signals`` on the Rust backend, for cash and positions.
 
 One column per signal (so overlapping trades in one ticker never net out),
 all columns of a strategy in one cash-sharing group, on the open/close tick
 timeline of :mod:`backtest.core.timeline`. The Rust engine gives the same results
 as Numba without a JIT wait on a cold start.
 
-Signals with a ``size_pct`` column (set by :mod:`backtest.engine.portfolio`) are sized
-per column as that percent of cash, and processed within a tick in entry order
-(columns sorted by entry tick and ``event_id``, ``call_seq="default"``): a
-tick's exits first, since they entered earlier, then its entries in the order
-the caps took them, which is the order their sizes assume. Without it, every
-entry uses ``EngineSettings`` sizing and vectorbt's ``call_seq="auto"``
-(sells before buys).
+Every execution rule comes from :mod:`backtest.engine.rules`: each column's
+exit tick and reason (time exit or stop, :func:`~backtest.engine.rules.trade_exits`),
+its slipped entry and exit fill prices (:func:`~backtest.engine.rules.fill_price`),
+the fee rate and the entry sizes (:func:`~backtest.engine.rules.entry_sizes`).
+vectorbt receives them as entry and exit signals at those ticks with those
+prices (no slippage and no stops of its own) and keeps the books: shared cash,
+sizes in shares, fees paid, P&L and the equity marked at each tick's price.
+Orders are valued (``val_price``, which converts a ``fixed`` cash size into
+shares) at the unslipped tick price.
+
+Signals with a ``size_pct`` column (set by :mod:`backtest.engine.portfolio`) are
+processed within a tick in entry order (columns sorted by entry tick and
+``event_id``, ``call_seq="default"``): a tick's exits first, since they entered
+earlier, then its entries in the order the caps took them, which is the order
+their sizes assume. Without it, vectorbt's ``call_seq="auto"`` (sells before buys).
 """
 
 from __future__ import annotations
@@ -23,59 +31,63 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.schema import TRADE_COLUMNS
-from backtest.core.timeline import Timeline, tick_of, tick_prices
+from backtest.core.timeline import TickPrices, Timeline, tick_of, tick_prices
 from backtest.engine.portfolio import entry_order
-from backtest.engine.rules import (
-    BPS,
-    EngineResult,
-    EngineSettings,
-    in_market_sessions,
-    planned_exit_reason,
-)
+from backtest.engine.rules.costs import fee_rate, fill_price
+from backtest.engine.rules.exits import Exits, reason_names, trade_exits
+from backtest.engine.rules.settings import EngineResult, EngineSettings
+from backtest.engine.rules.sizing import entry_sizes
 
-__all__ = ["group_lens", "numpy_group_lens", "run_vectorbt"]
+__all__ = ["group_lens", "in_market_sessions", "numpy_group_lens", "run_vectorbt"]
 
 VBT_ENGINE = "rust"
+OUT_COLUMNS = [*TRADE_COLUMNS, "entry_ref_price", "exit_ref_price", "pnl"]
 
 
-def _matrices(signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline) -> dict:
-    n_ticks, n_cols = len(timeline.ticks), len(signals)
-    out = {k: np.empty((n_ticks, n_cols)) for k in ("price", "open", "high", "low")}
-    out["entries"] = np.zeros((n_ticks, n_cols), dtype=bool)
-    out["exits"] = np.zeros((n_ticks, n_cols), dtype=bool)
-    cache: dict[str, object] = {}
-    for j, row in enumerate(signals.itertuples(index=False)):
-        tp = cache.setdefault(row.ticker, tick_prices(prices[row.ticker], timeline))
-        for key in ("price", "open", "high", "low"):
-            out[key][:, j] = getattr(tp, key)
-        out["entries"][tick_of(timeline, row.entry_session, row.entry_at), j] = True
-        out["exits"][tick_of(timeline, row.exit_session, row.exit_at), j] = True
-    return out
+def _column_prices(
+    signals: pd.DataFrame, prices: dict[str, pd.DataFrame], timeline: Timeline
+) -> TickPrices:
+    """Each signal's ticker's tick prices, one row per signal: (signals, ticks) arrays."""
+    cache: dict[str, TickPrices] = {}
+    per_row = [cache.setdefault(t, tick_prices(prices[t], timeline)) for t in signals["ticker"]]
+    return TickPrices(
+        *(np.vstack([getattr(tp, k) for tp in per_row]) for k in ("price", "open", "high", "low"))
+    )
+
+
+def _ticks(signals: pd.DataFrame, timeline: Timeline, side: str) -> np.ndarray:
+    pairs = zip(signals[f"{side}_session"], signals[f"{side}_at"], strict=True)
+    return np.array([tick_of(timeline, s, a) for s, a in pairs], dtype=np.int64)
+
+
+def _orders(
+    rows: TickPrices,
+    entry: np.ndarray,
+    exits: Exits,
+    side: np.ndarray,
+    entry_ref: np.ndarray,
+    slippage_bps: float,
+) -> dict:
+    """Entry and exit signals, and the order price matrix: each fill at its slipped price.
+
+    Ticks without an order keep the reference price (vectorbt reads no price there).
+    """
+    col = np.arange(len(entry))
+    price = rows.price.T.copy()
+    price[entry, col] = fill_price(entry_ref, side, slippage_bps)
+    price[exits.tick, col] = fill_price(exits.ref, -side, slippage_bps)
+    entries, exit_signals = np.zeros(price.shape, dtype=bool), np.zeros(price.shape, dtype=bool)
+    entries[entry, col] = True
+    exit_signals[exits.tick, col] = True
+    return {"entries": entries, "exits": exit_signals, "price": price}
 
 
 def _size_kwargs(settings: EngineSettings, signals: pd.DataFrame) -> dict:
-    if "size_pct" in signals.columns:  # portfolio: per column, in entry order
-        size = signals["size_pct"].to_numpy(dtype=float)[None, :] / 100.0
-        return {"size": size, "size_type": "percent", "call_seq": "default"}
-    if settings.sizing == "percent":
-        return {"size": settings.size / 100.0, "size_type": "percent", "call_seq": "auto"}
-    return {"size": settings.size, "size_type": "value", "call_seq": "auto"}
-
-
-def _stop_kwargs(settings: EngineSettings, m: dict) -> dict:
-    """Stops measured from the entry fill price; a triggered stop fills as a stop-market
-    order at the stop level (or the open, if the market gapped through it), slipped."""
-    if not (settings.stop_loss_pct or settings.take_profit_pct):
-        return {}
-    return {
-        "open": m["open"],
-        "high": m["high"],
-        "low": m["low"],
-        "sl_stop": (settings.stop_loss_pct or np.inf) / 100.0,
-        "tp_stop": (settings.take_profit_pct or np.inf) / 100.0,
-        "stop_entry_price": "fillprice",
-        "stop_exit_price": "stopmarket",
-    }
+    size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
+    size, size_type = entry_sizes(settings.sizing, settings.size, len(signals), size_pct)
+    # Portfolio sizes assume entry order within a tick; otherwise sells first.
+    call_seq = "default" if size_pct is not None else "auto"
+    return {"size": size[None, :], "size_type": size_type, "call_seq": call_seq}
 
 
 def group_lens(groups: np.ndarray) -> np.ndarray:
@@ -118,18 +130,25 @@ def numpy_group_lens() -> Iterator[None]:
         column_grouper.get_group_lens_nb = original
 
 
-def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: EngineSettings):
+def _portfolio(
+    signals: pd.DataFrame,
+    rows: TickPrices,
+    orders: dict,
+    timeline: Timeline,
+    settings: EngineSettings,
+):
     import vectorbt as vbt  # imported here: 2 s, only when a run simulates
 
     direction = np.where(signals["side"].to_numpy() > 0, 0, 1)  # 0 longonly, 1 shortonly
+    reference = rows.price.T
     return vbt.Portfolio.from_signals(
-        close=pd.DataFrame(m["price"], index=timeline.ticks),
-        entries=m["entries"],
-        exits=m["exits"],
-        price=m["price"],
+        close=pd.DataFrame(reference, index=timeline.ticks),
+        entries=orders["entries"],
+        exits=orders["exits"],
+        price=orders["price"],  # already slipped by the rules: no slippage here
+        val_price=reference,
         direction=direction[None, :],
-        fees=settings.fees_bps * BPS,
-        slippage=settings.slippage_bps * BPS,
+        fees=fee_rate(settings.fees_bps),
         init_cash=settings.init_cash,
         cash_sharing=True,
         group_by=np.zeros(len(signals), dtype=int),
@@ -137,67 +156,49 @@ def _portfolio(signals: pd.DataFrame, m: dict, timeline: Timeline, settings: Eng
         engine=VBT_ENGINE,
         freq=None,
         **_size_kwargs(settings, signals),
-        **_stop_kwargs(settings, m),
     )
-
-
-def _exit_reason(
-    rec: np.void, planned_exit: int, planned_price: float, side: int, slip: float
-) -> str:
-    """Time exit, unless a stop filled (vectorbt gives stops priority, even on the planned tick)."""
-    time_fill = planned_price * (1.0 - side * slip)
-    if rec["exit_idx"] == planned_exit and abs(rec["exit_price"] - time_fill) <= 1e-12 * time_fill:
-        return "time"
-    return "stop_loss" if side * (rec["exit_price"] - rec["entry_price"]) < 0 else "take_profit"
-
-
-def _exit_reference(rec: np.void, m: dict, side: int, reason: str, slippage_bps: float) -> float:
-    """The unslipped exit price: the tick's price for time exits, the stop level for stops."""
-    if reason == "time":
-        return float(m["price"][rec["exit_idx"], rec["col"]])
-    return float(rec["exit_price"] / (1.0 - side * slippage_bps * BPS))
-
-
-def _trade_row(
-    rec: np.void, sig: pd.Series, m: dict, timeline: Timeline, slippage_bps: float
-) -> dict:
-    side = int(sig["side"])
-    planned = tick_of(timeline, sig["exit_session"], sig["exit_at"])
-    reason = _exit_reason(rec, planned, m["price"][planned, rec["col"]], side, slippage_bps * BPS)
-    ref_in = float(m["price"][rec["entry_idx"], rec["col"]])
-    ref_out = _exit_reference(rec, m, side, reason, slippage_bps)
-    if reason == "time":  # the planned exit: the strategy's own, or truncated
-        reason = planned_exit_reason(sig)
-    return {
-        "strategy": sig["strategy"],
-        "ticker": sig["ticker"],
-        "event_id": sig["event_id"],
-        "side": side,
-        "entry_time": timeline.ticks[rec["entry_idx"]],
-        "entry_price": rec["entry_price"],
-        "exit_time": timeline.ticks[rec["exit_idx"]],
-        "exit_price": rec["exit_price"],
-        "size": rec["size"],
-        "fees": rec["entry_fees"] + rec["exit_fees"],
-        "gross_return": side * (ref_out / ref_in - 1.0),
-        "net_return": rec["return"],
-        "exit_reason": reason,
-        "entry_ref_price": ref_in,
-        "exit_ref_price": ref_out,
-        "pnl": rec["pnl"],
-    }
 
 
 def _trades(
-    pf, signals: pd.DataFrame, m: dict, timeline: Timeline, slippage_bps: float
+    pf, signals: pd.DataFrame, timeline: Timeline, entry_ref: np.ndarray, exits: Exits
 ) -> pd.DataFrame:
-    rows = [
-        _trade_row(rec, signals.iloc[int(rec["col"])], m, timeline, slippage_bps)
-        for rec in pf.trades.values
-    ]
-    return pd.DataFrame(
-        rows, columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
+    rec = pf.trades.values
+    col = rec["col"].astype(np.int64)
+    side = signals["side"].to_numpy(dtype=int)[col]
+    ref_in, ref_out = entry_ref[col], exits.ref[col]
+    by = signals["truncated_by"].iloc[col] if "truncated_by" in signals else None
+    out = pd.DataFrame(
+        {
+            "strategy": signals["strategy"].to_numpy()[col],
+            "ticker": signals["ticker"].to_numpy()[col],
+            "event_id": signals["event_id"].to_numpy()[col],
+            "side": side,
+            "entry_time": timeline.ticks[rec["entry_idx"]],
+            "entry_price": rec["entry_price"],
+            "exit_time": timeline.ticks[rec["exit_idx"]],
+            "exit_price": rec["exit_price"],
+            "size": rec["size"],
+            "fees": rec["entry_fees"] + rec["exit_fees"],
+            "gross_return": side * (ref_out / ref_in - 1.0),
+            "net_return": rec["return"],
+            "exit_reason": reason_names(exits.reason[col], by),
+            "entry_ref_price": ref_in,
+            "exit_ref_price": ref_out,
+            "pnl": rec["pnl"],
+        },
+        columns=OUT_COLUMNS,
     )
+    return out
+
+
+def in_market_sessions(trades: pd.DataFrame, timeline: Timeline) -> pd.Series:
+    """Whether any position was open at some tick of each session."""
+    held = np.zeros(len(timeline.ticks), dtype=bool)
+    for tr in trades.itertuples(index=False):
+        t_in, t_out = timeline.ticks.get_loc(tr.entry_time), timeline.ticks.get_loc(tr.exit_time)
+        held[t_in:t_out] = True
+    per_session = held.reshape(-1, 2).any(axis=1)
+    return pd.Series(per_session, index=timeline.sessions, name="in_market")
 
 
 def run_vectorbt(
@@ -209,18 +210,34 @@ def run_vectorbt(
     """Simulate one strategy's signals with vectorbt; return trades, equity and exposure."""
     if signals.empty:
         flat = pd.Series(settings.init_cash, index=timeline.sessions, name="equity", dtype=float)
-        empty = pd.DataFrame(
-            columns=list(TRADE_COLUMNS) + ["entry_ref_price", "exit_ref_price", "pnl"]
-        )
         return EngineResult(
-            empty, flat, pd.Series(False, index=timeline.sessions, name="in_market")
+            pd.DataFrame(columns=OUT_COLUMNS),
+            flat,
+            pd.Series(False, index=timeline.sessions, name="in_market"),
         )
     if "size_pct" in signals.columns:  # sizes assume entry order within a tick
         signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
-    m = _matrices(signals, prices, timeline)
+    rows = _column_prices(signals, prices, timeline)
+    col = np.arange(len(signals))
+    entry, planned = _ticks(signals, timeline, "entry"), _ticks(signals, timeline, "exit")
+    side = signals["side"].to_numpy(dtype=int)
+    entry_ref = rows.price[col, entry]
+    exits = trade_exits(
+        rows.price,
+        rows,
+        col,
+        entry,
+        planned,
+        side,
+        entry_ref,
+        settings.slippage_bps,
+        settings.stop_loss_pct,
+        settings.take_profit_pct,
+    )
+    orders = _orders(rows, entry, exits, side, entry_ref, settings.slippage_bps)
     with numpy_group_lens():
-        pf = _portfolio(signals, m, timeline, settings)
-        trades = _trades(pf, signals, m, timeline, settings.slippage_bps)
+        pf = _portfolio(signals, rows, orders, timeline, settings)
+        trades = _trades(pf, signals, timeline, entry_ref, exits)
         value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
     return EngineResult(trades, equity, in_market_sessions(trades, timeline))

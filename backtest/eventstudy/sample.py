@@ -9,7 +9,9 @@ a session and filled at the next open have part of their reaction on day -1.
 
 An event is studied only if its whole event window has both returns and its
 estimation window enough of them; every other event is a drop with a reason
-(``stage = event_study``), never silently skipped.
+(``stage = event_study``), never silently skipped. With ``cluster:
+same_ticker_day0`` (default) events of one ticker sharing day 0 are first reduced
+to the earliest published (:mod:`backtest.eventstudy.clusters`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 
 from backtest.core.schema import empty_drops, require_columns
 from backtest.events.align import drop_rows
+from backtest.eventstudy.clusters import cluster_events
 from backtest.eventstudy.market_model import (
     MarketModel,
     abnormal_returns,
@@ -160,6 +163,9 @@ def build_sample(
     require_columns(aligned, EVENT_NEEDS, "aligned events")
     # A fixed order makes every result, the bootstrap included, independent of input row order.
     events = aligned.sort_values(["session", "ticker", "event_id"], kind="stable")
+    clustered = empty_drops()
+    if cfg.cluster == "same_ticker_day0":
+        events, clustered = cluster_events(events, STAGE)
     events = events.reset_index(drop=True)
     tickers = sorted(set(events["ticker"]) & set(prices))
     panel = return_panel(prices, benchmark, tickers)
@@ -185,4 +191,4 @@ def build_sample(
         ar=ar,
         sar=standardized_ar(model, ar, market),
     )
-    return sample, _drops(events, reason, detail)
+    return sample, pd.concat([clustered, _drops(events, reason, detail)], ignore_index=True)

@@ -8,6 +8,8 @@ session. Every window below counts trading sessions relative to day 0.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 __all__ = ["EventStudyConfig", "Window"]
@@ -42,6 +44,11 @@ class EventStudyConfig(BaseModel):
     surprise_thresholds : list of float, optional
         Cut points of ``surprise_pct`` (percent) for the surprise buckets, ascending.
         ``None`` (default) uses terciles of the study's own events.
+    cluster : {"same_ticker_day0", "none"}
+        ``same_ticker_day0`` (default): events of one ticker with the same day 0 are
+        one observation, the earliest published; the others are drops with reason
+        ``clustered`` naming the kept event (:mod:`backtest.eventstudy.clusters`).
+        ``none``: every event is an observation.
 
     Examples
     --------
@@ -65,6 +72,7 @@ class EventStudyConfig(BaseModel):
     bootstrap_reps: int = Field(default=2000, ge=100)
     seed: int = 0
     surprise_thresholds: tuple[float, ...] | None = None
+    cluster: Literal["same_ticker_day0", "none"] = "same_ticker_day0"
 
     @model_validator(mode="after")
     def _check_windows(self) -> EventStudyConfig:

@@ -22,7 +22,13 @@ from backtest.eventstudy.nonparametric import (
     generalized_sign_test,
     standardized_ranks,
 )
-from backtest.eventstudy.parametric import bmp_test, cross_sectional_t, patell_test
+from backtest.eventstudy.parametric import (
+    bmp_test,
+    cross_sectional_t,
+    group_cross_correlations,
+    kp_adjusted_bmp_test,
+    patell_test,
+)
 from backtest.eventstudy.sample import EventSample, build_sample
 from backtest.eventstudy.settings import EventStudyConfig
 
@@ -32,6 +38,7 @@ TEST_NAMES = (
     "cross_sectional_t",
     "patell_z",
     "bmp_t",
+    "bmp_kp_t",
     "corrado_rank_z",
     "generalized_sign_z",
     "bootstrap",
@@ -124,7 +131,7 @@ def _group_rows(s: EventSample, groups: pd.DataFrame) -> list[tuple[str, str, np
     ]
 
 
-def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, boot):
+def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, boot, rbar):
     car = car_over(s.ar[rows], s.event_days, window)
     in_window = (s.event_days >= window[0]) & (s.event_days <= window[1])
     in_all = np.concatenate([np.zeros(len(s.est_days), dtype=bool), in_window])
@@ -132,6 +139,7 @@ def _window_tests(s: EventSample, ranks: np.ndarray, rows: np.ndarray, window, b
         cross_sectional_t(car),
         patell_test(s.sar[rows][:, in_window], s.model.n_obs[rows]),
         bmp_test(s.sar[rows][:, in_window]),
+        kp_adjusted_bmp_test(s.sar[rows][:, in_window], rbar),
         corrado_from_ranks(ranks[rows], in_all),
         generalized_sign_test(s.ar_est[rows], car),
         (np.nan, boot.p_value),
@@ -158,11 +166,17 @@ def _bootstraps(s: EventSample, rows: np.ndarray, key: str, cfg: EventStudyConfi
 def _tests_table(s: EventSample, groups: pd.DataFrame, cfg: EventStudyConfig) -> pd.DataFrame:
     ranks = standardized_ranks(np.hstack([s.ar_est, s.ar]))
     rows = []
-    for by, name, idx in _group_rows(s, groups):
+    parts = _group_rows(s, groups)
+    members = np.zeros((len(s.events), len(parts)), dtype=bool)
+    for k, (_, _, idx) in enumerate(parts):
+        members[idx, k] = True
+    rbars = group_cross_correlations(s.ar_est, members)  # one r-bar per group, every window
+    for (by, name, idx), rbar in zip(parts, rbars, strict=True):
         boots = _bootstraps(s, idx, f"{by}/{name}", cfg)
         for window, boot in zip(cfg.car_windows, boots, strict=True):
             label = window_label(window)
-            rows += [(by, name, label, *r) for r in _window_tests(s, ranks, idx, window, boot)]
+            tests = _window_tests(s, ranks, idx, window, boot, rbar)
+            rows += [(by, name, label, *r) for r in tests]
     return pd.DataFrame(rows, columns=list(TEST_COLUMNS))
 
 

@@ -32,7 +32,8 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 KNOWN_TABLES = (
     ("metrics.csv", "Metrics"),
     ("trades.csv", "Trades"),
-    ("sweep.parquet", "Sweep: every combination"),
+    ("top_runs.csv", "Sweep: top combinations re-run (kernel trade statistics | run metrics)"),
+    ("sweep.parquet", "Sweep: every combination (per-trade statistics)"),
     ("walkforward.csv", "Walk-forward folds"),
     ("tests.csv", "Event study: significance tests"),
     ("caar.csv", "Event study: CAAR by day"),
@@ -52,7 +53,11 @@ KNOWN_CHARTS = (
 # stay together where the first of them ranks, their charts follow that first table.
 BLOCKS = {"event_study": "Event study"}
 KNOWN_JSON = (("summary.json", "Sweep summary"), ("manifest.json", "Run manifest"))
-HEADLINES = ("Metrics", "Sweep summary")  # shown first, before the charts
+HEADLINES = (  # shown first, before the charts
+    "Metrics",
+    "Sweep summary",
+    "Sweep: top combinations re-run (kernel trade statistics | run metrics)",
+)
 # Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
 SHOWN_ELSEWHERE = ("metrics.json", "config.yaml")
 

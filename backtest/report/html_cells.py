@@ -26,7 +26,8 @@ PERCENT_COLUMNS = frozenset(
     {
         "total_return", "cagr", "max_drawdown", "hit_rate", "avg_trade_return",
         "median_trade_return", "exposure", "benchmark_return", "annual_volatility",
-        "gross_return", "net_return", "mean_return",
+        "gross_return", "net_return", "trade_hit_rate",
+        "sequential_return_at_size", "sequential_max_drawdown_at_size",
         "ar", "aar", "car", "caar", "caar_low", "caar_high", "ci_low", "ci_high",
     }
 )  # fmt: skip

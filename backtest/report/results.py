@@ -10,6 +10,9 @@ Folder layout (``results/<run_id>/``)::
     equity.csv      daily equity per strategy and benchmark
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
+    timing_check.csv  date-only earnings reports per ticker and source: mean |return| on
+                    the report date vs the next session, and a verdict line (the
+                    manifest's ``timing_check`` lists the lines)
     charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
     event_study/    the market-model event study of the aligned events: tests.csv,
                     caar.csv, car.csv, ar.csv, attribution.csv, best_worst_events.csv,
@@ -65,6 +68,11 @@ def _manifest(result) -> dict:
             "offline": bool(getattr(loaded.config.data, "offline", False)),
             "refresh": bool(getattr(loaded.config.data, "refresh", False)),
         },
+        # Per benchmark: total return (adj_close) or price only, and why (a fallback says so).
+        "benchmarks": {
+            "basis": loaded.config.benchmark_basis,
+            "series": getattr(result, "benchmark_basis", {}),
+        },
         "data_fingerprints": result.fingerprints,
         "versions": package_versions(),
         "git_sha": git_sha(Path(__file__).parent),
@@ -85,7 +93,15 @@ def _manifest(result) -> dict:
             for r in result.validation
         },
         "event_study": _study_manifest(result),
+        # Date-only earnings reports: does the price move on the report date or the next
+        # session? (timing_check.csv; the trading rule is events.unknown_timing, unchanged)
+        "timing_check": _timing_lines(result),
     }
+
+
+def _timing_lines(result) -> list[str]:
+    table = getattr(result, "timing_check", None)
+    return [] if table is None else [str(v) for v in table["verdict"]]
 
 
 def write_tables(result, folder: Path) -> None:
@@ -95,6 +111,8 @@ def write_tables(result, folder: Path) -> None:
     write_csv(result.drops, folder / "drops.csv")
     write_csv(result.equity.reset_index(), folder / "equity.csv")
     write_csv(result.metrics, folder / "metrics.csv")
+    if getattr(result, "timing_check", None) is not None:
+        write_csv(result.timing_check, folder / "timing_check.csv")
     write_json(
         {
             r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}

@@ -17,18 +17,21 @@ from backtest.config.model import LoadedConfig
 from backtest.core.errors import BacktestError, ConfigError, StrategyError
 from backtest.core.schema import empty_drops
 from backtest.core.timeline import Timeline, build_timeline
-from backtest.data import BundledPrices, FilePrices, PriceSource, ValidationReport, load_prices
+from backtest.data.bundled import BundledPrices
+from backtest.data.files import FilePrices
+from backtest.data.prices import PriceSource, load_prices
+from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
+from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
-from backtest.events import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.align import align_events
+from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
 from backtest.events.news import load_news_folder
 from backtest.strategy.signals import (
     MarketView,
     StrategySpec,
     check_signals,
     get_strategy,
-    truncate_overlaps,
     window_drops,
 )
 
@@ -42,6 +45,7 @@ __all__ = [
     "load_all_events",
     "load_events_and_drops",
     "load_events_by_source",
+    "load_source_events",
     "load_market",
     "make_source",
     "run_strategy",
@@ -132,16 +136,32 @@ def _load_with_drops(
 
 
 def load_events_and_drops(
-    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+    loaded: LoadedConfig,
+    cal: xcals.ExchangeCalendar,
+    loads: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Load every configured event source into one table, plus the loaders' drops."""
-    loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
+    """Load every configured event source into one table, plus the loaders' drops.
+
+    ``loads`` (each source's events and drops, in config order) skips the loading.
+    """
+    if loads is None:
+        loads = [_load_with_drops(src, loaded, cal) for src in loaded.config.events.sources]
     frames = [events for events, _ in loads if not events.empty]
     drops = pd.concat([empty_drops(), *(d for _, d in loads if not d.empty)], ignore_index=True)
     if not frames:
         detail = f"; dropped: {drops['reason'].value_counts().to_dict()}" if len(drops) else ""
         raise BacktestError(f"the configured event sources returned no events at all{detail}")
     return pd.concat(frames, ignore_index=True), drops
+
+
+def load_source_events(
+    loaded: LoadedConfig, cal: xcals.ExchangeCalendar
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Each configured source's events and loader drops, by :func:`source_label`."""
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for src in loaded.config.events.sources:
+        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)
+    return out
 
 
 def load_all_events(loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
@@ -285,14 +305,16 @@ def run_strategy(
         return StrategyRun(spec.name, strategy_cfg.label or spec.name, events, empty, empty_drops())
     signals, drops = _call(spec, events, market, strategy_cfg.params)
     signals = check_signals(signals, spec.name, market.cal)
-    signals, window = window_drops(signals, market, overlap)
+    signals, window = window_drops(signals, market)
+    signals, overlapping = overlap_signals(signals, overlap)
     capped = empty_drops()
     if portfolio is not None:
         signals, capped = apply_portfolio_caps(signals, portfolio)
     if overlap == "truncate":
         signals = _truncate(signals, portfolio)
     label = strategy_cfg.label or spec.name
-    all_drops = pd.concat([drops, window, capped], ignore_index=True).assign(strategy=label)
+    all_drops = pd.concat([drops, window, overlapping, capped], ignore_index=True)
+    all_drops = all_drops.assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
 
 
@@ -303,7 +325,7 @@ def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.Data
     took (the caps count the planned windows, which is conservative); the sizes
     are then recomputed, since a truncated position frees its cash earlier.
     """
-    signals = truncate_overlaps(signals)
+    signals = truncate_signals(signals)
     if portfolio is None or signals.empty:
         return signals
     return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))
@@ -423,7 +445,4 @@ def load_events_by_source(
     Loader drops (articles without a usable stamp) are not returned: the check
     compares events, and ``backtest events`` lists those drops.
     """
-    out: dict[str, pd.DataFrame] = {}
-    for src in loaded.config.events.sources:
-        out[source_label(src, set(out))] = _load_with_drops(src, loaded, cal)[0]
-    return out
+    return {k: events for k, (events, _) in load_source_events(loaded, cal).items()}

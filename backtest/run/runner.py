@@ -16,6 +16,7 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
 from backtest.core.errors import DataIntegrityError
+from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import Timeline
@@ -29,6 +30,7 @@ from backtest.run.pipeline import (
     align,
     load_events_and_drops,
     load_market,
+    load_source_events,
     run_strategy,
     run_timeline,
     simulate_run,
@@ -48,6 +50,7 @@ __all__ = [
     "load_inputs",
     "run",
     "run_loaded",
+    "timing_check",
     "with_event_study",
 ]
 
@@ -65,12 +68,17 @@ class RunResult:
     metrics: pd.DataFrame
     prices: dict[str, pd.DataFrame]
     validation: list = field(default_factory=list)
+    # Per benchmark: the series its buy-and-hold equity was built from, and why.
+    benchmark_basis: dict[str, str] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     folder: Path | None = None
     # The market-model event study of ``events`` (None when disabled or skipped; the
     # note says why). Only published runs compute it: see :func:`with_event_study`.
     event_study: EventStudyResult | None = None
     event_study_note: str = "not computed"
+    # Date-only earnings reports: |return| on the report date vs the next session per
+    # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
+    timing_check: pd.DataFrame | None = None
 
 
 def engine_settings(loaded: LoadedConfig) -> EngineSettings:
@@ -84,22 +92,60 @@ def engine_settings(loaded: LoadedConfig) -> EngineSettings:
         size=e.sizing.value,
         stop_loss_pct=e.stop_loss_pct,
         take_profit_pct=e.take_profit_pct,
-        engine=e.engine,
     )
 
 
+BENCHMARK_BASES = ("total_return", "price")
+
+
+def _benchmark_series(frame: pd.DataFrame, sessions: pd.Index, basis: str) -> tuple[pd.Series, str]:
+    """The price series a benchmark is held on over ``sessions``, and a note on its basis.
+
+    ``total_return`` uses ``adj_close`` (dividends reinvested) when it is given on every
+    session that has a close; otherwise the close, and the note says why.
+
+    Examples
+    --------
+    >>> days = pd.to_datetime(["2026-01-05", "2026-01-06"])
+    >>> bars = pd.DataFrame({"close": [10.0, 10.0], "adj_close": [9.0, 9.9]}, index=days)
+    >>> series, note = _benchmark_series(bars, days, "total_return")
+    >>> series.tolist(), note
+    ([9.0, 9.9], 'total return (adj_close)')
+    >>> _benchmark_series(bars.drop(columns="adj_close"), days, "total_return")[1]
+    'price only (close): no adj_close, total return unavailable'
+    """
+    close = frame["close"].reindex(sessions)
+    if basis == "price":
+        return close, "price only (close), as benchmark_basis: price asks"
+    if "adj_close" not in frame.columns:
+        return close, "price only (close): no adj_close, total return unavailable"
+    adj = frame["adj_close"].reindex(sessions)
+    gaps = int((close.notna() & adj.isna()).sum())
+    if gaps:
+        return close, f"price only (close): adj_close missing on {gaps} session(s) with a close"
+    return adj, "total return (adj_close)"
+
+
 def _benchmark_equity(
-    prices: dict[str, pd.DataFrame], tickers: list[str], timeline: Timeline, init_cash: float
-) -> pd.DataFrame:
-    """Buy-and-hold equity of each benchmark, close to close over the timeline."""
-    out = {}
+    prices: dict[str, pd.DataFrame],
+    tickers: list[str],
+    timeline: Timeline,
+    init_cash: float,
+    basis: str = "total_return",
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Buy-and-hold equity of each benchmark over the timeline, and the basis of each.
+
+    Close to close on ``adj_close`` (``basis="total_return"``, dividends reinvested)
+    or ``close`` (``"price"``); see :func:`_benchmark_series` for the fallback.
+    """
+    out, notes = {}, {}
     for ticker in tickers:
-        close = prices[ticker]["close"].reindex(timeline.sessions)
-        first = close.first_valid_index()
+        series, notes[ticker] = _benchmark_series(prices[ticker], timeline.sessions, basis)
+        first = series.first_valid_index()
         out[f"benchmark:{ticker}"] = (
-            init_cash * close / close.loc[first] if first is not None else close * float("nan")
+            init_cash * series / series.loc[first] if first is not None else series * float("nan")
         )
-    return pd.DataFrame(out, index=timeline.sessions)
+    return pd.DataFrame(out, index=timeline.sessions), notes
 
 
 # Beyond this an equity curve has left every market there is: a bad price, not a result.
@@ -133,6 +179,12 @@ def check_finite_equity(equity: pd.DataFrame) -> None:
 def _metrics_table(
     runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None
 ) -> pd.DataFrame:
+    """Metrics per strategy (against the ``primary`` benchmark) and per benchmark.
+
+    A benchmark's own row is measured against itself, so its ``benchmark_return`` is its
+    own return (alpha 0, beta 1, no information ratio): ``benchmark_return`` of a row is
+    always the return of the benchmark that row's alpha and beta are measured against.
+    """
     rows = {}
     bench_eq = bench[primary] if primary else None
     for r in runs:
@@ -142,7 +194,8 @@ def _metrics_table(
         )
     for col in bench.columns:
         always = pd.Series(True, index=bench.index)
-        rows[col] = metrics.summarize(bench[col].dropna(), pd.Series(dtype=float), always, bench_eq)
+        own = bench[col].dropna()
+        rows[col] = metrics.summarize(own, pd.Series(dtype=float), always, own)
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("strategy").reset_index()
 
 
@@ -169,14 +222,32 @@ class RunInputs:
     reports: list
     events: pd.DataFrame
     load_drops: pd.DataFrame = field(default_factory=empty_drops)
+    # Each configured source's events as loaded (by source label), for the timing check.
+    by_source: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load_inputs(loaded: LoadedConfig) -> RunInputs:
     """Load and validate the configured prices and events."""
     cal = get_calendar(loaded.config.data.calendar)
+    report(f"{loaded.run_name}: loading prices")
     prices, reports = load_market(loaded, cal)
-    events, load_drops = load_events_and_drops(loaded, cal)
-    return RunInputs(cal, prices, reports, events, load_drops)
+    report(f"{loaded.run_name}: loading events")
+    loads = load_source_events(loaded, cal)
+    events, load_drops = load_events_and_drops(loaded, cal, list(loads.values()))
+    by_source = {k: v for k, (v, _) in loads.items()}
+    return RunInputs(cal, prices, reports, events, load_drops, by_source)
+
+
+def timing_check(loaded: LoadedConfig, inputs: RunInputs) -> pd.DataFrame:
+    """Timing diagnostics of the date-only earnings reports dated inside ``data.start..end``.
+
+    See :mod:`backtest.events.timing_check`; the rule that trades them is not changed.
+    """
+    from backtest.events.timing_check import in_period, timing_diagnostics
+
+    tz, data = str(inputs.cal.tz), loaded.config.data
+    chosen = {k: in_period(v, tz, data.start, data.end) for k, v in inputs.by_source.items()}
+    return timing_diagnostics(chosen, inputs.prices, tz)
 
 
 def backtest_inputs(
@@ -190,14 +261,24 @@ def backtest_inputs(
     load_drops = inputs.load_drops
     aligned, drops = align(loaded, events, prices, cal, now)
     drops = pd.concat([load_drops, drops], ignore_index=True)
-    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports))
+    market = MarketView(prices, cal, suspect_splits_by_ticker(inputs.reports), aligned)
     book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
-    runs = [run_strategy(s, aligned, market, cfg.events.overlap, book) for s in cfg.strategies]
+    report(f"{loaded.run_name}: deciding", 0, len(cfg.strategies))
+    runs = []
+    for i, s in enumerate(cfg.strategies):
+        runs.append(run_strategy(s, aligned, market, cfg.events.overlap, book))
+        report(f"{loaded.run_name}: deciding", i + 1, len(cfg.strategies))
     for r in runs:
         check_loss_budget(len(events), pd.concat([drops, r.drops]), cfg.events.max_drop_pct)
     timeline = run_timeline(loaded, cal, aligned, runs)
-    runs = [simulate_run(r, prices, timeline, engine_settings(loaded)) for r in runs]
-    bench = _benchmark_equity(prices, cfg.benchmarks, timeline, cfg.engine.init_cash)
+    simulated = []
+    for i, r in enumerate(runs):
+        report(f"{loaded.run_name}: simulating {r.label}", i, len(runs))
+        simulated.append(simulate_run(r, prices, timeline, engine_settings(loaded)))
+    runs = simulated
+    bench, bench_basis = _benchmark_equity(
+        prices, cfg.benchmarks, timeline, cfg.engine.init_cash, cfg.benchmark_basis
+    )
     equity = pd.concat([pd.DataFrame({r.label: r.result.equity for r in runs}), bench], axis=1)
     check_finite_equity(equity)
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
@@ -213,6 +294,7 @@ def backtest_inputs(
         prices=prices,
         validation=inputs.reports,
         fingerprints=fingerprints,
+        benchmark_basis=bench_basis,
     )
 
 
@@ -227,6 +309,7 @@ def with_event_study(result: RunResult) -> RunResult:
     A separate stage, so the look-ahead audit, ``compare`` and ``--verify``, which
     re-run the backtest without publishing a study, do not pay for it.
     """
+    report(f"{result.config.run_name}: event study")
     study, note = study_events(result.config, result.events, result.prices, result.trades)
     return replace(result, event_study=study, event_study_note=note)
 
@@ -258,9 +341,12 @@ def run(
     from backtest.report.results import write_results
 
     loaded = config if isinstance(config, LoadedConfig) else load_config(config, overrides)
-    result = with_event_study(run_loaded(loaded, now))
+    inputs = load_inputs(loaded)
+    result = with_event_study(backtest_inputs(loaded, inputs, now))
+    result = replace(result, timing_check=timing_check(loaded, inputs))
     # Output goes where the user runs from (like --out), unlike inputs, which are
     # resolved against the config file.
     root = Path(out_dir if out_dir is not None else loaded.config.output.dir)
+    report(f"{loaded.run_name}: writing results, charts and report")
     result.folder = write_results(result, root)
     return result

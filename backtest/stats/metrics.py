@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.errors import DataIntegrityError
+from backtest.stats.trade_stats import trade_statistics
 
 __all__ = [
     "DDOF",
@@ -270,28 +271,41 @@ def calmar_ratio(returns, periods_per_year: int = PERIODS_PER_YEAR) -> float:
     return _ratio(cagr(returns, periods_per_year), abs(max_drawdown(returns)))
 
 
+def _trade_statistics(trade_returns) -> dict[str, float]:
+    """:func:`backtest.stats.trade_stats.trade_statistics` of one set of trades, as floats.
+
+    The sweep computes the same statistics of every combination with the same
+    function, so a run and its sweep row cannot disagree on what they mean.
+    """
+    stats = trade_statistics(_values(trade_returns)[None, :], NAN)
+    return {k: v[0].item() for k, v in stats.items()}
+
+
 def hit_rate(trade_returns) -> float:
     """Share of trades with a positive return; NaN without trades.
+
+    The sweep calls this ``trade_hit_rate`` (same function, :mod:`backtest.stats.trade_stats`).
 
     Examples
     --------
     >>> hit_rate([0.02, -0.01, 0.0, 0.05])
     0.5
     """
-    t = _values(trade_returns)
-    return float(np.mean(t > 0)) if len(t) else NAN
+    return _trade_statistics(trade_returns)["trade_hit_rate"]
 
 
 def average_trade_return(trade_returns) -> float:
     """Mean trade return; NaN without trades.
+
+    The sweep calls this ``mean_trade_return`` (same function,
+    :mod:`backtest.stats.trade_stats`).
 
     Examples
     --------
     >>> round(average_trade_return([0.02, -0.01]), 10)
     0.005
     """
-    t = _values(trade_returns)
-    return float(t.mean()) if len(t) else NAN
+    return _trade_statistics(trade_returns)["mean_trade_return"]
 
 
 def median_trade_return(trade_returns) -> float:
@@ -302,8 +316,7 @@ def median_trade_return(trade_returns) -> float:
     >>> median_trade_return([0.02, -0.01, 0.5])
     0.02
     """
-    t = _values(trade_returns)
-    return float(np.median(t)) if len(t) else NAN
+    return _trade_statistics(trade_returns)["median_trade_return"]
 
 
 def profit_factor(trade_returns) -> float:
@@ -412,11 +425,12 @@ def information_ratio(
     return sharpe_ratio(r - b, 0.0, periods_per_year)
 
 
-def _trade_metrics(trade_returns) -> dict:
+def _trade_metrics(stats: dict[str, float]) -> dict:
+    """The run's names for the per-trade statistics (kept: results and goldens use them)."""
     return {
-        "hit_rate": hit_rate(trade_returns),
-        "avg_trade_return": average_trade_return(trade_returns),
-        "n_trades": int(len(_values(trade_returns))),
+        "hit_rate": stats["trade_hit_rate"],
+        "avg_trade_return": stats["mean_trade_return"],
+        "n_trades": int(stats["n_trades"]),
     }
 
 
@@ -462,6 +476,7 @@ def summarize(
     (0.089, -0.1, 2)
     """
     r = returns_from_equity(equity)
+    trades = _trade_statistics(trade_returns)
     return {
         "total_return": total_return(r),
         "cagr": cagr(r),
@@ -469,10 +484,10 @@ def summarize(
         "sortino": sortino_ratio(r),
         "max_drawdown": max_drawdown(r),
         "annual_volatility": annual_volatility(r),
-        **_trade_metrics(trade_returns),
+        **_trade_metrics(trades),
         "exposure": exposure(in_market),
         "calmar": calmar_ratio(r),
-        "median_trade_return": median_trade_return(trade_returns),
+        "median_trade_return": trades["median_trade_return"],
         "profit_factor": profit_factor(trade_returns),
         **_benchmark_metrics(r, benchmark_equity),
     }

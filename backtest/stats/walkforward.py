@@ -2,7 +2,8 @@
 
 Splits are by *event date*, not by bar: an event belongs to the window that
 contains its publication time, so a train window never contains an event
-published after the test window starts.
+published after the test window starts. Every fold's test window ends inside
+the data: events after the last whole test window are in no test window.
 """
 
 from __future__ import annotations
@@ -32,25 +33,40 @@ class Fold:
 
 
 def folds_by_date(
-    event_time: pd.Series, train_years: float, test_years: float, mode: str
+    event_time: pd.Series,
+    train_years: float,
+    test_years: float,
+    mode: str,
+    end: pd.Timestamp | None = None,
 ) -> list[Fold]:
     """Rolling or expanding train/test windows over the events' publication dates.
+
+    Test windows follow one another from ``train_years`` after the first event;
+    only whole ones are made: a fold whose test window would end after ``end``
+    (the end of the data; default the last event's time) is not, as its test
+    figures would cover a shorter span than the others' and silently fewer
+    trades.
 
     Examples
     --------
     >>> t = pd.Series(pd.date_range("2020-01-01", periods=48, freq="MS", tz="UTC"))
     >>> [(int(f.train.sum()), int(f.test.sum())) for f in folds_by_date(t, 2, 1, "rolling")]
+    [(24, 12)]
+    >>> end = pd.Timestamp("2024-01-01", tz="UTC")  # the data runs one month past the last event
+    >>> [(int(f.train.sum()), int(f.test.sum())) for f in folds_by_date(t, 2, 1, "rolling", end)]
     [(24, 12), (24, 12)]
-    >>> [(int(f.train.sum()), int(f.test.sum())) for f in folds_by_date(t, 2, 1, "expanding")]
-    [(24, 12), (36, 12)]
+    >>> folds = folds_by_date(t, 2, 1, "expanding", end)
+    >>> [(int(f.train.sum()), int(f.test.sum())) for f in folds], str(folds[-1].test_end.date())
+    ([(24, 12), (36, 12)], '2024-01-01')
     """
     start = event_time.min()
+    end = event_time.max() if end is None else end
     train, test = (
         pd.DateOffset(months=round(12 * train_years)),
         pd.DateOffset(months=round(12 * test_years)),
     )
     folds, test_start = [], start + train
-    while test_start <= event_time.max():
+    while test_start + test <= end:
         train_start = start if mode == "expanding" else test_start - train
         test_end = test_start + test
         folds.append(

@@ -232,7 +232,9 @@ class Plan:
     ``info_ns`` the publication instant of the latest information each
     decision used. ``reasons[code]`` is a code's reason string. A plan may
     also be given string reasons (``KEEP`` = "" to trade, any other string a
-    reason of the plugin's own); they are turned into codes here.
+    reason of the plugin's own); they are turned into codes here. ``details``
+    (optional, same shape, strings) is each drop's detail for drops.csv; without
+    it a reason's detail is its entry in :data:`DROP_DETAILS` (or the reason).
 
     Examples
     --------
@@ -247,6 +249,7 @@ class Plan:
     info_ns: np.ndarray
     drop: np.ndarray
     reasons: tuple[str, ...] = REASONS
+    details: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if np.asarray(self.drop).dtype.kind in "USO":
@@ -308,7 +311,10 @@ def _drops(ev: EventArrays, plan: Plan, strategy: str, row: int) -> pd.DataFrame
     for code in sorted(present, key=lambda c: plan.reasons[c]):
         reason = plan.reasons[code]
         mask = codes == code
-        parts.append(drop_rows(ev.events[mask], strategy, reason, DROP_DETAILS.get(reason, reason)))
+        detail = DROP_DETAILS.get(reason, reason)
+        if plan.details is not None:
+            detail = pd.Series(plan.details[row][mask], index=ev.events.index[mask])
+        parts.append(drop_rows(ev.events[mask], strategy, reason, detail))
     return pd.concat(parts, ignore_index=True)
 
 

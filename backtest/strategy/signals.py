@@ -13,8 +13,8 @@ Timing contract checked by :func:`check_signals` for every strategy:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import exchange_calendars as xcals
 import numpy as np
@@ -37,12 +37,10 @@ __all__ = [
     "register",
     "register_planner",
     "registered_strategies",
-    "truncate_overlaps",
     "window_drops",
 ]
 
 AT_RANK = {"open": 0, "close": 1}
-OVERLAPS = ("skip", "allow", "truncate")
 # Sessions before a window's entry whose suspect split jump also drops it: the built-in
 # strategies read at most the entry session's opening gap or the last closed move.
 SPLIT_GUARD_SESSIONS = 1
@@ -65,6 +63,9 @@ class StrategySpec:
 
     ``planner`` (optional) plans every parameter combination at once over arrays
     (:mod:`backtest.strategy.plan`); strategies that have one can be swept by the kernel.
+    ``decide`` is the per-event form of a strategy registered with
+    :func:`backtest.strategy.per_event.register_event_strategy` (None for the others),
+    ``reasons`` the drop reasons it declared, with their meaning.
     """
 
     name: str
@@ -73,6 +74,8 @@ class StrategySpec:
     event_types: tuple[str, ...]
     summary: str
     planner: Callable | None = None
+    decide: Callable | None = None
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, StrategySpec] = {}
@@ -103,12 +106,18 @@ def params_grid(params: BaseModel) -> dict[str, np.ndarray]:
 
 
 def register_planner(
-    name: str, params: type[StrategyParams], event_types: tuple[str, ...]
+    name: str,
+    params: type[StrategyParams],
+    event_types: tuple[str, ...],
+    decide: Callable | None = None,
+    reasons: Mapping[str, str] | None = None,
 ) -> Callable:
     """Decorator registering a vectorized planner ``(events, market, grid) -> Plan``.
 
     The single-run function is derived from it, so runs and sweeps share one
-    implementation of the strategy's timing.
+    implementation of the strategy's timing. ``decide`` and ``reasons`` are
+    recorded for planners built from a per-event function
+    (:func:`backtest.strategy.per_event.register_event_strategy`).
     """
 
     def wrap(planner: Callable) -> Callable:
@@ -119,7 +128,9 @@ def register_planner(
             return plan_to_signals(ev, planner(ev, market, params_grid(p)), name)
 
         summary = (planner.__doc__ or "").strip().splitlines()[0] if planner.__doc__ else ""
-        _REGISTRY[name] = StrategySpec(name, params, fn, event_types, summary, planner)
+        _REGISTRY[name] = StrategySpec(
+            name, params, fn, event_types, summary, planner, decide, dict(reasons or {})
+        )
         return planner
 
     return wrap
@@ -164,7 +175,9 @@ class MarketView:
     ``suspect_splits`` (ticker -> :class:`~backtest.data.splits.SuspectSplit`
     list, from validation) names the sessions whose close-to-close jump looks
     like a missing or double split adjustment; :func:`window_drops` drops the
-    windows held across one. Strategies do not see it.
+    windows held across one. Strategies do not see it. ``events`` (optional) are
+    the run's aligned events of every type, for strategies that read other
+    events than their own (:meth:`published_events`).
     """
 
     def __init__(
@@ -172,11 +185,25 @@ class MarketView:
         prices: dict[str, pd.DataFrame],
         cal: xcals.ExchangeCalendar,
         suspect_splits: dict[str, list] | None = None,
+        events: pd.DataFrame | None = None,
     ) -> None:
         self._prices = prices
         self.cal = cal
         self._tradable: dict[str, np.ndarray] = {}
         self._suspect = dict(suspect_splits or {})
+        self._events = events
+
+    def published_events(
+        self, ticker: str, as_of: pd.Timestamp, event_type: str | None = None
+    ) -> pd.DataFrame:
+        """Events of ``ticker`` (of ``event_type``) published at or before ``as_of``, in time order."""
+        events = self._events
+        if events is None or events.empty:
+            return pd.DataFrame(columns=["event_id", "ticker", "event_type", "event_time"])
+        mask = (events["ticker"] == ticker) & (events["event_time"] <= as_of)
+        if event_type is not None:
+            mask &= events["event_type"] == event_type
+        return events[mask].sort_values(["event_time", "event_id"], kind="stable")
 
     def suspect_splits(self, ticker: str) -> list:
         """Validation's suspect split ratios of ``ticker`` (empty when none)."""
@@ -246,12 +273,8 @@ def _check_timing(signals: pd.DataFrame, strategy: str, cal: xcals.ExchangeCalen
             )
 
 
-def window_drops(
-    signals: pd.DataFrame,
-    market: MarketView,
-    overlap: str = "skip",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop signals whose holding window lacks prices, or that overlap an earlier one.
+def window_drops(signals: pd.DataFrame, market: MarketView) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop signals whose holding window lacks prices or spans a suspect split.
 
     Returns the kept signals and the drop rows: ``window_incomplete`` when the
     window runs past either end of the ticker's price history,
@@ -260,14 +283,10 @@ def window_drops(
     session from the one before entry to the exit opens on a jump that looks
     like a missing or double split adjustment (P9: the return held across it,
     or the gap or move a decision read, would be fake; the detail names the
-    ratio seen and the one expected), and ``overlap``: with
-    ``overlap="skip"`` every signal entering at or before the exit of the
-    previous kept signal of its ticker; with ``"truncate"`` only one entering
-    at the very fill of an earlier one, which no truncation can separate (the
-    others are shortened later by :func:`truncate_overlaps`).
+    ratio seen and the one expected). Overlapping windows are the engine's
+    rule (``events.overlap``, :mod:`backtest.engine.rules.overlap`), applied
+    to the signals kept here.
     """
-    if overlap not in OVERLAPS:
-        raise ConfigError(f"events.overlap must be one of {OVERLAPS}, got {overlap!r}")
     if signals.empty:
         return signals, empty_drops()
     complete = _complete_windows(signals, market)
@@ -290,67 +309,7 @@ def window_drops(
     held = complete & split.ne("")
     drops.append(drop_rows(signals[held], "signals", "suspect_split", split[held]))
     kept = signals[complete & ~held]
-    if overlap != "allow":
-        clash = _overlaps(kept) if overlap == "skip" else _same_entry(kept)
-        drops.append(drop_rows(kept[clash], "signals", "overlap", OVERLAP_DETAIL[overlap]))
-        kept = kept[~clash]
     return kept.reset_index(drop=True), pd.concat(drops, ignore_index=True)
-
-
-OVERLAP_DETAIL = {
-    "skip": "window overlaps an earlier trade in the same ticker",
-    "truncate": "enters at the same fill as an earlier trade in the same ticker, "
-    "so truncating that trade would leave it empty",
-}
-
-
-def _same_entry(signals: pd.DataFrame) -> pd.Series:
-    """Mark every signal but the first (by ``event_id``) entering at one ticker's fill."""
-    order = signals.sort_values(["event_id"], kind="stable")
-    dup = order.duplicated(subset=["ticker", "entry_session", "entry_at"], keep="first")
-    return dup.reindex(signals.index)
-
-
-def truncate_overlaps(signals: pd.DataFrame) -> pd.DataFrame:
-    """Close each trade no later than the next entry of its ticker (``overlap: truncate``).
-
-    Within one ticker, taken in entry order, a signal whose planned exit comes
-    after the next signal's entry exits at that entry's session and price point
-    instead, and its ``truncated_by`` names the later event; every other row
-    has ``truncated_by`` empty. An exit exactly at the next entry is not
-    truncated (it already closes there). Exits only move earlier, and to a fill
-    the later signal had decided on by then (its ``decision_time <= entry``),
-    so truncation adds no look-ahead. Rows keep their order; the caller has
-    already removed signals sharing an entry fill (:func:`window_drops`).
-
-    Examples
-    --------
-    >>> d = pd.to_datetime(["2026-01-05", "2026-01-06", "2026-01-08"])
-    >>> sig = pd.DataFrame({"event_id": ["a", "b"], "ticker": "A",
-    ...     "entry_session": d[:2], "entry_at": "open",
-    ...     "exit_session": d[2], "exit_at": "close"})
-    >>> out = truncate_overlaps(sig)
-    >>> out[["exit_session", "exit_at", "truncated_by"]].astype(str).values.tolist()
-    [['2026-01-06', 'open', 'b'], ['2026-01-08', 'close', '']]
-    """
-    out = signals.assign(truncated_by="")
-    order = out.assign(_at=out["entry_at"].map(AT_RANK))
-    order = order.sort_values(["ticker", "entry_session", "_at", "event_id"], kind="stable")
-    entry, exit_ = _tick_keys(order, "entry"), _tick_keys(order, "exit")
-    same_ticker = order["ticker"].to_numpy()[1:] == order["ticker"].to_numpy()[:-1]
-    # The next entry of the ticker comes before this trade's planned exit.
-    cut = np.flatnonzero(same_ticker & (entry[1:] < exit_[:-1]))
-    now, nxt = order.index[cut], order.index[cut + 1]
-    out.loc[now, "exit_session"] = out.loc[nxt, "entry_session"].to_numpy()
-    out.loc[now, "exit_at"] = out.loc[nxt, "entry_at"].to_numpy()
-    out.loc[now, "truncated_by"] = out.loc[nxt, "event_id"].to_numpy()
-    return out
-
-
-def _tick_keys(frame: pd.DataFrame, side: str) -> np.ndarray:
-    """``2 * day + (0 open, 1 close)`` of each row's entry or exit: orders fills in time."""
-    days = pd.DatetimeIndex(frame[f"{side}_session"]).to_numpy().astype("datetime64[D]")
-    return 2 * days.astype(np.int64) + frame[f"{side}_at"].map(AT_RANK).to_numpy(dtype=np.int64)
 
 
 def _inside_history(signals: pd.DataFrame, market: MarketView) -> pd.Series:
@@ -399,18 +358,3 @@ def _complete_windows(signals: pd.DataFrame, market: MarketView) -> pd.Series:
         e, x = entry[rows], exit_[rows]
         out[rows] = (counts[x + 1] - counts[e]) == (x - e + 1)
     return pd.Series(out, index=signals.index)
-
-
-def _overlaps(signals: pd.DataFrame) -> pd.Series:
-    """Mark signals entering before the previous kept signal of that ticker exits."""
-    clash = pd.Series(False, index=signals.index)
-    order = signals.sort_values(["entry_session", "event_id"], kind="stable")
-    last_exit: dict[str, tuple[pd.Timestamp, int]] = {}
-    for idx, row in order.iterrows():
-        entry = (row["entry_session"], AT_RANK[row["entry_at"]])
-        prev = last_exit.get(row["ticker"])
-        if prev is not None and entry <= prev:
-            clash[idx] = True
-            continue
-        last_exit[row["ticker"]] = (row["exit_session"], AT_RANK[row["exit_at"]])
-    return clash

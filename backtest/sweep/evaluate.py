@@ -12,22 +12,28 @@ this process, or on a Dask cluster (:mod:`backtest.sweep.cluster`) through the s
 Without a YAML config, :func:`sweep_grid` sweeps in-memory prices and aligned
 events (for benchmarks, notebooks and other engines' parity checks).
 
-Per combination (one row of ``sweep.parquet``): the parameters, ``n_trades``,
-``mean_return``, ``median_return``, ``hit_rate``, ``sharpe`` (mean / std of the
-per-trade net returns times sqrt(trades per year)), ``total_return`` and
-``max_drawdown`` of the trades compounded one after another in entry order (each
-trade taking the whole account in turn; overlapping trades are not netted).
+Per combination (one row of ``sweep.parquet``): the parameters, then statistics
+of its trades, each trade weighing the same (:func:`combo_metrics`): ``n_trades``,
+``mean_trade_return``, ``median_trade_return``, ``trade_hit_rate``,
+``trade_sharpe`` (mean / std of the net trade returns times sqrt(events per
+year)), computed by :func:`backtest.stats.trade_stats.trade_statistics`, the
+function a run's ``avg_trade_return``, ``median_trade_return`` and ``hit_rate``
+come from; and ``sequential_return_at_size`` / ``sequential_max_drawdown_at_size``:
+the trades taken one after another in entry order, each staking the config's
+size (``engine.sizing``: a percent of current equity, compounded; or a fixed
+amount, as a fraction of ``engine.init_cash``). They are not the account
+metrics of ``backtest run`` (trades overlapping in time are not held
+together, idle cash earns nothing); ``backtest sweep`` re-runs the best
+combinations for those (``top/`` and ``top_runs.csv``).
 
 Overlapping windows in one ticker follow ``events.overlap`` per combination,
-as in ``backtest run``: with ``skip`` (the default) an event whose entry comes at
-or before the planned exit of the previous *kept* trade of its ticker does not
-trade (:func:`skip_overlaps`, the array form of the run's greedy rule in
-:func:`backtest.strategy.signals.window_drops`); with ``allow`` every window is priced on
-its own; with ``truncate`` an event entering at the very fill of an earlier
-usable one does not trade, and every other trade closes no later than the next
-kept entry of its ticker (:func:`truncate_overlaps`, the array form of
-:func:`backtest.strategy.signals.window_drops` and :func:`backtest.strategy.signals.truncate_overlaps`),
-applied before pricing so stops are scanned over the shortened window only.
+as in ``backtest run``: both apply the one rule,
+:func:`backtest.engine.rules.overlap.apply_overlap` (``skip``, the default, drops
+an event entering at or before the planned exit of the previous *kept* trade of
+its ticker; ``allow`` prices every window; ``truncate`` drops an event entering
+at the very fill of an earlier one and closes every other trade no later than the
+next kept entry of its ticker), before pricing, so stops are scanned over the
+shortened window only.
 Walk-forward train and test subsets summarise the trades of the whole sweep, so
 an event skipped (or a trade cut short) because of a trade in the previous fold
 stays so.
@@ -48,7 +54,11 @@ from pydantic import BaseModel, ValidationError
 from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import build_timeline, valid_run
-from backtest.engine.kernel import TickPanel, at, build_panel, kernel_trades
+from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
+from backtest.engine.rules.arrays import at, distinct_rows
+from backtest.engine.rules.defaults import DEFAULT_OVERLAP
+from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
+from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
 
@@ -65,14 +75,11 @@ __all__ = [
     "expand_grid",
     "prepare",
     "run_in_process",
-    "skip_overlaps",
     "sweep_grid",
     "sweep_tables",
-    "truncate_overlaps",
 ]
 
 COST_KEYS = ("fees_bps", "slippage_bps", "stop_loss_pct", "take_profit_pct")
-SWEEP_OVERLAPS = ("skip", "allow", "truncate")
 DAYS_PER_YEAR = 365.25
 
 
@@ -142,7 +149,8 @@ class SweepData:
     or before its next suspect split jump (:func:`split_until`).
     ``overlap`` is ``events.overlap`` (``skip``, ``allow`` or ``truncate``); ``id_rank`` each
     event's position when events are ordered by ``event_id`` (then row), the
-    run's tie-break between entries in one session.
+    run's tie-break between entries in one session. ``size_fraction`` and
+    ``compound`` size the sequential figures of :func:`combo_metrics`.
     """
 
     spec: StrategySpec
@@ -153,8 +161,10 @@ class SweepData:
     ticker_row: np.ndarray
     clean_until: np.ndarray
     trades_per_year: float
-    overlap: str = "skip"
+    overlap: str = DEFAULT_OVERLAP
     id_rank: np.ndarray | None = None
+    size_fraction: float = 1.0
+    compound: bool = True
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -248,17 +258,18 @@ def prepare(
     aligned: pd.DataFrame,
     prices: dict[str, pd.DataFrame],
     market: MarketView,
-    overlap: str = "skip",
+    overlap: str = DEFAULT_OVERLAP,
+    size_fraction: float = 1.0,
+    compound: bool = True,
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
     ``overlap`` is ``events.overlap``: ``skip`` (as ``backtest run`` by default),
     ``allow`` or ``truncate``, applied per combination by :func:`chunk_returns`.
+    ``size_fraction`` and ``compound``: the stake of each trade in the sequential
+    figures (:func:`backtest.stats.trade_stats.sequential_at_size`).
     """
-    if overlap not in SWEEP_OVERLAPS:
-        raise ConfigError(
-            f"events.overlap must be one of {', '.join(SWEEP_OVERLAPS)}, got {overlap!r}"
-        )
+    check_overlap(overlap)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
         raise ConfigError(f"no {'/'.join(spec.event_types)} events for strategy {spec.name}")
@@ -282,212 +293,10 @@ def prepare(
         _window_limit(market, panel, 2 * first),
         len(events) / max(span, 1.0),
         overlap,
-        _id_rank(events["event_id"]),
+        id_rank(events["event_id"]),
+        size_fraction,
+        compound,
     )
-
-
-def _id_rank(event_id: pd.Series) -> np.ndarray:
-    """Each event's position in ``event_id`` order, ties by row (the run's sort).
-
-    Sorted by pandas, so a string column is sorted natively (by code point, as
-    Python compares strings) instead of as boxed objects, 4x faster.
-
-    Examples
-    --------
-    >>> _id_rank(pd.Series(["b", "a", "c", "a"])).tolist()
-    [2, 0, 3, 1]
-    """
-    rank = np.empty(len(event_id), dtype=np.int64)
-    rank[event_id.argsort(kind="stable").to_numpy()] = np.arange(len(event_id))
-    return rank
-
-
-def skip_overlaps(
-    entry_tick: np.ndarray,
-    exit_tick: np.ndarray,
-    usable: np.ndarray,
-    ticker: np.ndarray,
-    id_rank: np.ndarray,
-) -> np.ndarray:
-    """Cells ``events.overlap: skip`` drops: a mask shaped like ``usable`` (C, E).
-
-    Per combination and ticker, trades are taken in the run's order (entry
-    session, then ``event_id``, then row; :func:`backtest.strategy.signals.window_drops`)
-    and one is dropped when its entry tick is at or before the planned exit tick
-    of the previous *kept* trade of that ticker. Ticks (``2 * session + (0 open,
-    1 close)``) order fills as the run's ``(session, open < close)`` pairs do.
-    Cells not ``usable`` (no trade) neither keep nor block anything.
-
-    The greedy walk is a loop over the rank of an event within its ticker (at
-    most the largest number of events of one ticker), each step vectorized over
-    every combination and ticker. ``entry_tick`` and ``exit_tick`` may be (1, E)
-    or (C, E); ``ticker`` holds row numbers ``0..T-1`` per event.
-
-    Examples
-    --------
-    A overlaps B, B overlaps C, A does not overlap C: A and C trade, B is skipped.
-
-    >>> entry, exit_ = np.array([[10, 14, 18]]), np.array([[15, 19, 22]])
-    >>> skip_overlaps(entry, exit_, np.ones((1, 3), bool), np.zeros(3, int), np.arange(3)).tolist()
-    [[False, True, False]]
-    """
-    shape = np.shape(usable)
-    skipped = np.zeros(shape, dtype=bool)
-    walk = _walk_order(entry_tick, exit_tick, usable, ticker, id_rank, by_tick=False)
-    if walk is None:
-        return skipped
-    slots, counts = walk
-    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
-    drop = np.zeros(shape, dtype=bool)
-    last_exit = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
-    for tickers, block in _rank_blocks(counts):
-        prev = last_exit[:, tickers]
-        kept = use[:, block] & (entry[:, block] > prev)
-        last_exit[:, tickers] = np.where(kept, exit_[:, block], prev)
-        drop[:, block] = use[:, block] & ~kept
-    _scatter(skipped, slots, drop)
-    return skipped
-
-
-def truncate_overlaps(
-    entry_tick: np.ndarray,
-    exit_tick: np.ndarray,
-    usable: np.ndarray,
-    ticker: np.ndarray,
-    id_rank: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cells ``events.overlap: truncate`` drops, and every cell's exit tick after truncation.
-
-    The array form of the run's two steps, per combination and ticker:
-    :func:`backtest.strategy.signals.window_drops` drops a trade entering at the very
-    fill (tick) of an earlier one (the first by ``event_id``, then row, is
-    kept), then :func:`backtest.strategy.signals.truncate_overlaps` takes the kept trades
-    in entry order (entry tick, then ``event_id``) and closes each no later than
-    the next one's entry tick. Cells not ``usable`` neither keep nor cut
-    anything. Returns the dropped mask (C, E) and the exit ticks (C, E): the
-    planned ones, or the next kept entry where that comes first (a dropped or
-    unusable cell keeps its planned exit). Same walk as :func:`skip_overlaps`.
-
-    Examples
-    --------
-    B enters inside A and cuts it, C enters at B's very fill and is dropped.
-
-    >>> entry, exit_ = np.array([[10, 14, 14]]), np.array([[15, 19, 22]])
-    >>> drop, cut = truncate_overlaps(entry, exit_, np.ones((1, 3), bool), np.zeros(3, int),
-    ...     np.arange(3))
-    >>> drop.tolist(), cut.tolist()
-    ([[False, False, True]], [[14, 19, 22]])
-    """
-    shape = np.shape(usable)
-    dropped = np.zeros(shape, dtype=bool)
-    walk = _walk_order(entry_tick, exit_tick, usable, ticker, id_rank, by_tick=True)
-    if walk is None:
-        return dropped, np.broadcast_to(exit_tick, shape)
-    slots, counts = walk
-    entry, exit_, use = (_gather(a, slots, shape) for a in (entry_tick, exit_tick, usable))
-    drop = np.zeros(shape, dtype=bool)
-    big = np.iinfo(np.int64).max
-    next_entry = np.full(shape, big, dtype=np.int64)  # slotted: the next kept entry's tick
-    last_entry = np.full((shape[0], len(counts)), np.iinfo(np.int64).min)
-    last_slot = np.full((shape[0], len(counts)), -1)
-    for tickers, block in _rank_blocks(counts):
-        here = entry[:, block]
-        same = use[:, block] & (here == last_entry[:, tickers])
-        kept = use[:, block] & ~same
-        drop[:, block] = same
-        prev = last_slot[:, tickers]
-        rows, cols = np.nonzero(kept & (prev >= 0))
-        next_entry[rows, prev[rows, cols]] = here[rows, cols]
-        last_entry[:, tickers] = np.where(kept, here, last_entry[:, tickers])
-        last_slot[:, tickers] = np.where(kept, np.arange(block.start, block.stop), prev)
-    cut = np.empty(shape, dtype=np.result_type(exit_, np.int64))
-    _scatter(dropped, slots, drop)
-    _scatter(cut, slots, np.minimum(exit_, next_entry))
-    return dropped, cut
-
-
-def _walk_order(
-    entry_tick: np.ndarray,
-    exit_tick: np.ndarray,
-    usable: np.ndarray,
-    ticker: np.ndarray,
-    id_rank: np.ndarray,
-    by_tick: bool,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Column order of the overlap walks, or None when no two windows can touch.
-
-    Sorts each row by ticker, entry session (``by_tick``: entry tick, so an open
-    comes before a close of one session) and ``event_id`` rank, then lays every
-    ticker's events out rank-major (all first events, then all second ...), so
-    step k of a walk reads one contiguous block of columns. Returns those
-    ``slots`` (1 or C rows of column numbers) and the number of events per ticker.
-    """
-    shape = np.shape(usable)
-    ticker = np.asarray(ticker)
-    counts = np.bincount(ticker, minlength=1)
-    if counts.max() < 2 or not np.any(usable):
-        return None
-    # One sort key per (row, event), unique: ticker, entry session, event_id rank. Rows
-    # whose sessions are one row's shifted by a constant (the usual grid) share its order.
-    ticks = np.asarray(_distinct_rows(np.asarray(entry_tick)))
-    session = ticks if by_tick else ticks // 2
-    if _shifted(session):
-        session = session[:1]
-    low, n = int(session.min()), shape[1]
-    span = int(session.max()) - low + 1
-    key = (ticker.astype(np.int64) * span + (session - low)) * n + np.asarray(id_rank)
-    perm = np.argsort(key, axis=1)
-    if _shifted(ticks):
-        # Entries keep their distances in every row: when consecutive entries of a ticker
-        # are further apart than the longest window, nothing can overlap (e.g. quarterly
-        # events with short holds), and the walk is not needed.
-        order = perm[0]
-        same = ticker[order][1:] == ticker[order][:-1]
-        gaps = np.diff(ticks[0][order])[same]
-        if gaps.size == 0 or gaps.min() > np.max(np.subtract(exit_tick, entry_tick)):
-            return None
-    # Ticker is the first key, so every row holds ticker j's events in the same sorted
-    # positions; reorder those rank-major.
-    starts = np.cumsum(counts) - counts
-    rank = np.arange(n) - np.repeat(starts, counts)
-    slots = perm[:, np.lexsort((np.repeat(np.arange(len(counts)), counts), rank))]
-    return slots, counts
-
-
-def _rank_blocks(counts: np.ndarray) -> Iterator[tuple[np.ndarray, slice]]:
-    """Per rank k: the tickers with more than k events, and their columns in slot order."""
-    begin = 0
-    for k in range(int(counts.max())):
-        tickers = np.flatnonzero(counts > k)
-        yield tickers, slice(begin, begin + len(tickers))
-        begin += len(tickers)
-
-
-def _scatter(out: np.ndarray, slots: np.ndarray, values: np.ndarray) -> None:
-    """Write slot-ordered ``values`` back to ``out``'s own columns."""
-    if len(slots) == 1:
-        out[:, slots[0]] = values
-    else:
-        np.put_along_axis(out, slots, values, axis=1)
-
-
-def _shifted(a: np.ndarray) -> bool:
-    """Whether every row of ``a`` is its first row plus a constant.
-
-    Examples
-    --------
-    >>> _shifted(np.array([[1, 5, 2], [3, 7, 4]])), _shifted(np.array([[1, 5], [3, 6]]))
-    (True, False)
-    """
-    return bool(((a - a[:, :1]) == (a[0] - a[0, 0])).all())
-
-
-def _gather(values: np.ndarray, slots: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``values`` (broadcast to ``shape``) with each row's columns in ``slots`` order."""
-    values = _distinct_rows(np.asarray(values))
-    if len(slots) == 1:
-        return np.broadcast_to(np.take(values, slots[0], axis=1), shape)
-    return np.take_along_axis(np.broadcast_to(values, shape), slots, axis=1)
 
 
 def _grid_arrays(combos: list[dict], params: type[BaseModel]) -> dict[str, np.ndarray]:
@@ -527,7 +336,7 @@ def _usable(data: SweepData, plan: Plan) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
     # On ticks, not instants: entering before the tick at which the information is public.
-    late = usable & (plan.entry_tick < data.ev.first_tick_at(_distinct_rows(plan.info_ns)))
+    late = usable & (plan.entry_tick < data.ev.first_tick_at(distinct_rows(plan.info_ns)))
     if late.any():
         raise LookAheadError(
             f"strategy {data.spec.name}: {int(late.sum())} planned trades enter before "
@@ -535,26 +344,17 @@ def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
         )
 
 
-def _distinct_rows(a: np.ndarray) -> np.ndarray:
-    """``a`` itself, or its one row when it is a view repeating that row (a broadcast plan array)."""
-    return a[:1] if a.ndim == 2 and a.strides[0] == 0 else a
-
-
 def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     """Net return of every (combination, event); NaN where no trade. Shape (C, E)."""
     plan = data.spec.planner(data.ev, data.market, _grid_arrays(combos, data.spec.params))
     usable, entry, exit_ = _usable(data, plan)
     _check_knowledge(data, plan, usable)
-    if data.overlap == "skip":
-        usable &= ~skip_overlaps(
-            plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
-        )
-    elif data.overlap == "truncate":
-        # Before pricing: the kernel then prices (and scans stops over) the shortened window.
-        dropped, cut = truncate_overlaps(
-            plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
-        )
-        usable &= ~dropped
+    dropped, cut = apply_overlap(
+        data.overlap, plan.entry_tick, plan.exit_tick, usable, data.ticker_row, data.id_rank
+    )
+    usable &= ~dropped
+    if cut is not plan.exit_tick:
+        # Truncated exits, before pricing: the kernel prices (and scans stops over) the cut window.
         exit_ = np.where(usable, cut - data.tick_offset, exit_)
     # Every cell is computed (dense arrays beat gathering the usable ones); unusable
     # cells are set to NaN at the end.
@@ -578,111 +378,34 @@ def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
     return groups
 
 
-def _drawdown(paths: np.ndarray) -> np.ndarray:
-    peak = np.maximum.accumulate(paths, axis=1)
-    drawdown = np.divide(paths, peak, out=peak)  # in place: the matrix is (C, E)
-    drawdown -= 1.0
-    return drawdown.min(axis=1)
+def combo_metrics(
+    returns: np.ndarray, trades_per_year: float, size_fraction: float = 1.0, compound: bool = True
+) -> pd.DataFrame:
+    """Per-trade statistics of each row of a (C, E) net-return matrix (NaN = no trade).
 
-
-def _nan_moments(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and sample std (ddof 1) of each row's non-NaN values.
-
-    The arithmetic of ``np.nanmean`` and ``np.nanstd`` step for step (so the
-    same floats), sharing one NaN-free copy of the matrix instead of making
-    three. The mean of an empty row and the std of a row of fewer than two
-    values are NaN.
-
-    Examples
-    --------
-    >>> n, mean, std = _nan_moments(np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, np.nan]]))
-    >>> n.tolist(), mean.tolist(), std.round(6).tolist()
-    ([2, 1], [2.0, 2.0], [1.414214, nan])
-    """
-    missing = np.isnan(returns)
-    n = (~missing).sum(axis=1, dtype=np.intp)
-    values = np.where(missing, 0.0, returns)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = values.sum(axis=1) / n
-        values -= mean[:, None]
-        values[missing] = 0.0
-        values *= values
-        var = values.sum(axis=1) / (n - 1)
-    var[n <= 1] = np.nan
-    return n, mean, np.sqrt(var)
-
-
-def _nan_median(returns: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Median of each row's ``n`` non-NaN values (NaN for an empty row), as ``np.nanmedian``.
-
-    One single-position partition per distinct count, not one median per row:
-    NaN sorts last, so the k-th smallest value of a row lands at position k. The
-    lower middle value is the largest one before the upper one, and an even
-    count's median is ``(low + high) / 2``, as numpy computes it. numpy's median
-    partitions at three positions, 7x slower on a W1 sweep (benchmarks/RESULTS.md).
-    The same floats, but for two corner cases: where the middle values are zeros
-    of both signs, either sign may come out (kernel returns are never -0.0), and
-    numpy's path for rows under 600 values takes ``(x + x) / 2`` for an odd
-    count, which differs from ``x`` only when ``x + x`` overflows.
-
-    Examples
-    --------
-    >>> r = np.array([[4.0, np.nan, 1.0, 3.0], [2.0, 9.0, 5.0, np.nan], [np.nan] * 4])
-    >>> _nan_median(r, np.array([3, 3, 0])).tolist()
-    [3.0, 5.0, nan]
-    >>> _nan_median(np.array([[4.0, 1.0, 3.0, 2.0]]), np.array([4])).tolist()
-    [2.5]
-    """
-    out = np.full(len(returns), np.nan)
-    for count in np.unique(n[n > 0]):
-        rows = np.flatnonzero(n == count)
-        high = count // 2
-        part = np.partition(returns[rows], high, axis=1)
-        if count % 2:
-            out[rows] = part[:, high]
-        else:
-            out[rows] = (part[:, :high].max(axis=1) + part[:, high]) / 2
-    return out
-
-
-def _equity_paths(returns: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Each row's trades compounded in ``order`` (no trade: 0), one (C, E) array."""
-    identity = len(order) == returns.shape[1] and bool((order == np.arange(len(order))).all())
-    # A copy either way: the steps below run in place on it.
-    paths = returns.copy() if identity else returns[:, order]
-    np.nan_to_num(paths, copy=False)
-    paths += 1.0
-    return np.cumprod(paths, axis=1, out=paths)
-
-
-def combo_metrics(returns: np.ndarray, order: np.ndarray, trades_per_year: float) -> pd.DataFrame:
-    """Metrics of each row of a (C, E) net-return matrix (NaN = no trade).
+    Columns: :data:`backtest.stats.trade_stats.TRADE_STATISTICS` (``n_trades``,
+    ``mean_trade_return``, ``median_trade_return``, ``trade_hit_rate``,
+    ``trade_sharpe`` = mean / std of the net trade returns x sqrt(``trades_per_year``)),
+    computed by :func:`backtest.stats.trade_stats.trade_statistics` as a run's are;
+    then ``sequential_return_at_size`` and ``sequential_max_drawdown_at_size``: the
+    trades taken one after another in column order (entry order), each staking
+    ``size_fraction`` of the current equity (``compound``) or of the starting
+    capital (:func:`backtest.stats.trade_stats.sequential_at_size`).
 
     Examples
     --------
     >>> r = np.array([[0.1, -0.05, np.nan], [np.nan, np.nan, np.nan]])
-    >>> m = combo_metrics(r, np.arange(3), 2.0)
-    >>> m["n_trades"].tolist(), round(float(m["total_return"].iloc[0]), 6)
-    ([2, 0], 0.045)
+    >>> m = combo_metrics(r, 2.0, size_fraction=0.2)
+    >>> m["n_trades"].tolist(), round(float(m["sequential_return_at_size"].iloc[0]), 6)
+    ([2, 0], 0.0098)
     """
-    n, mean, std = _nan_moments(returns)
-    median = _nan_median(returns, n)
-    with np.errstate(invalid="ignore"):
-        sharpe = np.where(
-            (n > 1) & (std > 1e-12 * np.abs(mean)),
-            mean / np.where(std > 0, std, 1) * np.sqrt(trades_per_year),
-            np.nan,
-        )
-    paths = _equity_paths(returns, order)
+    stats = trade_statistics(returns, trades_per_year)
+    total, drawdown = sequential_at_size(returns, size_fraction, compound)
     return pd.DataFrame(
         {
-            "n_trades": n,
-            "mean_return": mean,
-            "median_return": median,
-            "hit_rate": np.where(n > 0, (returns > 0).sum(axis=1) / np.maximum(n, 1), np.nan),
-            "sharpe": sharpe,
-            "total_return": np.where(n > 0, paths[:, -1] - 1.0, np.nan),
-            "max_drawdown": np.where(n > 0, _drawdown(paths), np.nan),
+            **stats,
+            "sequential_return_at_size": total,
+            "sequential_max_drawdown_at_size": drawdown,
         }
     )
 
@@ -713,7 +436,7 @@ def chunk_tables(data: SweepData, part: list[dict], subsets: dict[str, np.ndarra
     tables = {}
     for name, mask in subsets.items():
         picked = returns[:, order[mask[order]]]
-        metrics = combo_metrics(picked, np.arange(picked.shape[1]), data.trades_per_year)
+        metrics = combo_metrics(picked, data.trades_per_year, data.size_fraction, data.compound)
         tables[name] = pd.concat([params, metrics], axis=1)
     return tables
 
@@ -789,8 +512,10 @@ def sweep_grid(
     chunk_cells: int = 4_000_000,
     keep_returns: bool = False,
     max_combinations: int = 100_000,
-    overlap: str = "skip",
+    overlap: str = DEFAULT_OVERLAP,
     suspect_splits: dict[str, list] | None = None,
+    size_fraction: float = 1.0,
+    compound: bool = True,
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -826,6 +551,12 @@ def sweep_grid(
         Validation's suspect split jumps by ticker
         (:func:`backtest.data.validate.suspect_splits_by_ticker`): windows across
         one are not priced, as ``backtest run`` drops them as ``suspect_split``.
+    size_fraction : float
+        Stake of each trade in ``sequential_return_at_size`` and
+        ``sequential_max_drawdown_at_size`` (1.0: the whole account).
+    compound : bool
+        Stake ``size_fraction`` of the current equity (True, percent sizing) or of
+        the starting capital (False, fixed sizing).
 
     Returns
     -------
@@ -852,11 +583,14 @@ def sweep_grid(
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
-    data = prepare(spec, aligned, prices, MarketView(prices, cal, suspect_splits), overlap)
+    market = MarketView(prices, cal, suspect_splits, aligned)
+    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):
-        metrics = combo_metrics(returns[:, order], np.arange(len(order)), data.trades_per_year)
+        metrics = combo_metrics(
+            returns[:, order], data.trades_per_year, data.size_fraction, data.compound
+        )
         tables.append(pd.concat([pd.DataFrame(part), metrics], axis=1))
         if keep_returns:
             kept.append(returns)

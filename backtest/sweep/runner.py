@@ -1,16 +1,23 @@
 """``backtest sweep``: run a config's grid on the kernel, rank, walk forward, publish.
 
-Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination),
-``walkforward.csv`` (per fold: best on train, its test metrics), ``summary.json``
-(counts, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png`` for
-pairs of swept parameters, and ``top/<run-id>/`` ordinary run outputs of the
-``top_n`` best combinations re-run through the vectorbt engine. ``sweep.scheduler``
-or ``sweep.workers`` send the chunks to a Dask cluster (:mod:`backtest.sweep.cluster`).
-``report.html`` shows it all on one page (``backtest.report.html``).
+Outputs in ``results/<run-id>/``: ``sweep.parquet`` (one row per combination:
+its per-trade statistics, :func:`backtest.sweep.evaluate.combo_metrics`),
+``walkforward.csv`` (per fold: best on train, its test statistics), ``summary.json``
+(counts, sizing, best combination, deflated Sharpe), ``charts/heatmap_<a>_<b>.png``
+for pairs of swept parameters (one panel per side when ``side`` is swept but not
+an axis), ``top/<run-id>/`` ordinary run outputs of the ``top_n`` best
+combinations re-run through the configured engine, and ``top_runs.csv``: for
+each of them the kernel's trade statistics beside the re-run's account metrics
+(``total_return``, ``cagr``, ``sharpe``, ``max_drawdown`` from its
+``metrics.json``, named as ``backtest run`` names them; ``run_n_trades`` is its
+``n_trades``). ``sweep.scheduler`` or ``sweep.workers`` send the chunks to a Dask
+cluster (:mod:`backtest.sweep.cluster`). ``report.html`` shows it all on one
+page (``backtest.report.html``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +28,7 @@ import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
 from backtest.core.errors import ConfigError
+from backtest.core.progress import report
 from backtest.core.sessions import get_calendar
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
@@ -39,7 +47,20 @@ from backtest.sweep.evaluate import (
 )
 from backtest.sweep.resume import checkpoint_dir, checkpointed, clear_checkpoints
 
-__all__ = ["PORTFOLIO_NOTE", "SweepResult", "run_sweep", "sweep_and_publish"]
+__all__ = [
+    "PORTFOLIO_NOTE",
+    "RUN_METRICS",
+    "SweepResult",
+    "run_sweep",
+    "sizing_of",
+    "sweep_and_publish",
+    "top_runs_table",
+]
+
+# The re-run's account metrics shown beside the kernel's trade statistics (metrics.json names).
+RUN_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown")
+# The kernel's trade statistics shown beside them (sweep.parquet names).
+KERNEL_STATISTICS = ("n_trades", "mean_trade_return", "trade_hit_rate", "trade_sharpe")
 
 # Caps depend on which other signals are open, so they belong to a simulated
 # book, not to the kernel's independent per-trade returns.
@@ -61,6 +82,7 @@ class SweepResult:
     loaded: LoadedConfig
     folder: Path | None = None
     top_folders: list[Path] = field(default_factory=list)
+    top_runs: pd.DataFrame | None = None
 
 
 def _strategy_config(loaded: LoadedConfig):
@@ -78,11 +100,46 @@ def _base_params(loaded: LoadedConfig, strategy_cfg) -> dict:
     return {**strategy_cfg.params.model_dump(), **costs}
 
 
+def sizing_of(loaded: LoadedConfig) -> tuple[float, bool, str]:
+    """Stake of each trade in the sweep's sequential figures, from ``engine.sizing``.
+
+    Returns the fraction, whether it compounds (percent of current equity) or
+    not (a fixed amount, as a fraction of ``engine.init_cash``), and a sentence
+    saying so for ``summary.json``.
+    """
+    engine = loaded.config.engine
+    if engine.sizing.mode == "percent":
+        fraction = engine.sizing.value / 100
+        text = f"{engine.sizing.value:g}% of current equity per trade (engine.sizing), compounded"
+        return fraction, True, _sequential(text)
+    fraction = engine.sizing.value / engine.init_cash
+    text = (
+        f"a fixed {engine.sizing.value:g} per trade (engine.sizing) = {fraction:.4%} of "
+        f"engine.init_cash {engine.init_cash:g}, not compounded"
+    )
+    return fraction, False, _sequential(text)
+
+
+def _sequential(text: str) -> str:
+    return (
+        f"sequential_return_at_size and sequential_max_drawdown_at_size: {text}; trades taken "
+        "one after another in entry order (overlapping trades are not held together, so "
+        "these are not the account metrics of a run: see top_runs.csv)"
+    )
+
+
+def _data_end(data: SweepData) -> pd.Timestamp:
+    """Close of the last session any swept ticker has prices for: where walk-forward must end."""
+    tradable = data.panel.tradable.any(axis=0)
+    last = int(np.flatnonzero(tradable)[-1]) if tradable.any() else 0
+    return data.panel.timeline.ticks[2 * last + 1]
+
+
 def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
     cal = get_calendar(loaded.config.data.calendar)
     prices, reports = load_market(loaded, cal)
     aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
-    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports))
+    return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports), aligned)
 
 
 def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarray], list]:
@@ -90,7 +147,9 @@ def _subsets(data: SweepData, loaded: LoadedConfig) -> tuple[dict[str, np.ndarra
     wf = loaded.config.sweep.walk_forward
     if wf is None:
         return subsets, []
-    folds = folds_by_date(data.ev.events["event_time"], wf.train_years, wf.test_years, wf.mode)
+    folds = folds_by_date(
+        data.ev.events["event_time"], wf.train_years, wf.test_years, wf.mode, _data_end(data)
+    )
     for fold in folds:
         subsets[f"{fold.name}:train"], subsets[f"{fold.name}:test"] = fold.train, fold.test
     return subsets, folds
@@ -122,14 +181,15 @@ def _walkforward(
                 f"train_{metric}": ranked.loc[best, metric],
                 f"test_{metric}": test[metric],
                 "test_n_trades": test["n_trades"],
-                "test_mean_return": test["mean_return"],
+                "test_mean_trade_return": test["mean_trade_return"],
             }
         )
     return pd.DataFrame(rows)
 
 
 def _deflated(data: SweepData, table: pd.DataFrame, best: dict) -> dict:
-    per_trade = table["sharpe"] / np.sqrt(data.trades_per_year)
+    # trade_sharpe is annualised by sqrt(events per year); the deflated Sharpe wants it per trade.
+    per_trade = table["trade_sharpe"] / np.sqrt(data.trades_per_year)
     returns = chunk_returns(data, [best])[0]
     sr0 = expected_max_sharpe(float(np.nanvar(per_trade, ddof=1)), int(per_trade.notna().sum()))
     return {
@@ -193,13 +253,18 @@ def run_sweep(
 
     def step(n: int) -> None:
         done[0] += n
+        report("combinations", done[0], len(combos))
         if progress:
             progress(done[0], len(combos))
 
     # Connect (or start the local cluster) first: a bad address fails before data loads.
     with open_runner(sweep.scheduler, sweep.workers) as run_chunks:
+        report("loading prices and events")
         prices, aligned, market = _data(loaded, now)
-        data = prepare(spec, aligned, prices, market, loaded.config.events.overlap)
+        fraction, compound, sizing = sizing_of(loaded)
+        data = prepare(
+            spec, aligned, prices, market, loaded.config.events.overlap, fraction, compound
+        )
         subsets, folds = _subsets(data, loaded)
         run_id, reused = _run_id(loaded, aligned, prices), [0]
         if checkpoints is not None:
@@ -219,6 +284,9 @@ def run_sweep(
         "invalid_combinations": invalid,
         "events": int(len(data.ev.events)),
         "metric": sweep.metric,
+        "trade_sharpe": "mean / std (ddof 1) of the net trade returns x sqrt("
+        f"{data.trades_per_year:.4g} events per year)",
+        "sizing": sizing,
         "seconds": time.perf_counter() - started,
         "chunks_resumed": reused[0],
         "best": {k: best[k] for k in swept} if best else None,
@@ -238,9 +306,13 @@ def run_sweep(
     )
 
 
-def _top_configs(result: SweepResult) -> list[list[str]]:
+def _top_rows(result: SweepResult) -> pd.DataFrame:
     sweep = result.loaded.config.sweep
-    ranked = _rank(result.table, sweep.metric, sweep.min_trades).head(sweep.top_n)
+    return _rank(result.table, sweep.metric, sweep.min_trades).head(sweep.top_n)
+
+
+def _top_configs(result: SweepResult) -> list[list[str]]:
+    ranked = _top_rows(result)
     index = [s.label or s.name for s in result.loaded.config.strategies].index(
         _strategy_config(result.loaded).label or _strategy_config(result.loaded).name
     )
@@ -253,6 +325,36 @@ def _top_configs(result: SweepResult) -> list[list[str]]:
             sets.append(f"{target}={'null' if value is None or value != value else value}")
         overrides.append(sets)
     return overrides
+
+
+def top_runs_table(result: SweepResult, folders: list[Path]) -> pd.DataFrame:
+    """The top-N combinations: the kernel's trade statistics beside their re-run's metrics.
+
+    One row per re-run, best first: ``rank``, the swept parameters, the sweep's
+    :data:`KERNEL_STATISTICS` (from ``sweep.parquet``), then ``run`` (the folder
+    under ``top/``), ``run_n_trades`` and :data:`RUN_METRICS` of the swept
+    strategy, read from that folder's ``metrics.json`` (account metrics at the
+    config's sizing, as ``backtest run`` reports them).
+    """
+    import json
+
+    label = _strategy_config(result.loaded).label or _strategy_config(result.loaded).name
+    rows = []
+    for rank, ((_, row), folder) in enumerate(
+        zip(_top_rows(result).iterrows(), folders, strict=True), start=1
+    ):
+        metrics = json.loads((folder / "metrics.json").read_text())[label]
+        rows.append(
+            {
+                "rank": rank,
+                **{k: row[k] for k in result.swept},
+                **{k: row[k] for k in KERNEL_STATISTICS},
+                "run": folder.name,
+                "run_n_trades": metrics["n_trades"],
+                **{k: math.nan if metrics[k] is None else metrics[k] for k in RUN_METRICS},
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def sweep_and_publish(
@@ -282,13 +384,19 @@ def sweep_and_publish(
         write_json({**result.summary, "versions": package_versions()}, folder / "summary.json")
         (folder / "charts").mkdir()
         plot_heatmaps(result.table, result.swept, result.summary["metric"], folder / "charts")
-        for sets in _top_configs(result):
+        tops = _top_configs(result)
+        for i, sets in enumerate(tops):
+            report(f"re-running the top {len(tops)}", i, len(tops))
             top = run(
                 load_config(loaded.path, [*(overrides or []), *sets]),
                 out_dir=folder / "top",
                 now=now,
             )
             result.top_folders.append(top.folder)
+        if result.top_folders:
+            result.top_runs = top_runs_table(result, result.top_folders)
+            write_csv(result.top_runs, folder / "top_runs.csv")
+        report("writing the report")
         write_report(folder, title=result.run_id)  # last: it links the top-N runs' reports
 
     result.folder = publish(root, result.run_id, loaded.config.output.if_exists, write)
