@@ -322,7 +322,7 @@ class EngineConfig(Frozen):
     slippage_bps: float = Field(DEFAULT_SLIPPAGE_BPS, ge=0, le=1000)
     sizing: SizingConfig = SizingConfig()
     stop_loss_pct: float | None = Field(None, gt=0, lt=100)
-    take_profit_pct: float | None = Field(None, gt=0, le=10_000)
+    take_profit_pct: float | None = Field(None, gt=0, le=1e4)
 
     @field_validator("engine", mode="before")
     @classmethod
