@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
-from backtest.core.errors import ConfigError
+from backtest.core.errors import ConfigError, DataIntegrityError
 from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
@@ -22,6 +23,7 @@ from backtest.core.timeline import Timeline
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.engine.hedging import hedge_equity, hedge_trades
 from backtest.engine.portfolio import PortfolioCaps
+from backtest.engine.rules.costs import MAX_BPS
 from backtest.engine.rules.hedge import HedgeSpec
 from backtest.engine.rules.trade_costs import TradeCosts
 from backtest.engine.simulate import EngineSettings
@@ -129,10 +131,10 @@ def borrow_overrides(path, tickers: list[str]) -> tuple[tuple[str, float], ...]:
                 bps = float(rec["annual_bps"])
             except (TypeError, ValueError):
                 bps = float("nan")
-            if not (math.isfinite(bps) and 0 <= bps <= 10_000):
+            if not (math.isfinite(bps) and 0 <= bps <= MAX_BPS):
                 raise ConfigError(
                     f"{path}:{line}: annual_bps {rec['annual_bps']!r} must be a number "
-                    "from 0 to 10000"
+                    f"from 0 to {MAX_BPS}"
                 )
             out.append((t, bps))
     return tuple(out)
@@ -293,6 +295,34 @@ def _benchmark_equity(
     return pd.DataFrame(out, index=timeline.sessions), notes
 
 
+# Beyond this an equity curve has left every market there is: a bad price, not a result.
+MAX_EQUITY = 1e15
+
+
+def check_finite_equity(equity: pd.DataFrame) -> None:
+    """Raise DataIntegrityError if any equity value is infinite or absurd (> ``MAX_EQUITY``).
+
+    Blank metrics with exit 0 would hide it; the message names the column and session.
+
+    Examples
+    --------
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("nan")]}))
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("inf")]}, index=["d1", "d2"]))
+    Traceback (most recent call last):
+    ...
+    backtest.core.errors.DataIntegrityError: equity of a is inf on d2 ...
+    """
+    values = equity.to_numpy(dtype="float64")
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_EQUITY)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataIntegrityError(
+            f"equity of {equity.columns[col]} is {values[row, col]:.4g} on {equity.index[row]} "
+            f"(more than {MAX_EQUITY:.0e}): a price or engine.init_cash is out of any sensible "
+            "range; check the price file around that session and the cash and sizing"
+        )
+
+
 def _metrics_table(
     runs: list[StrategyRun],
     bench: pd.DataFrame,
@@ -432,6 +462,7 @@ def backtest_inputs(
         if r.label in hedged:
             strategies[f"{r.label}+hedge"] = hedged[r.label]
     equity = pd.concat([pd.DataFrame(strategies), bench], axis=1)
+    check_finite_equity(equity)
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
     fingerprints["events"] = data_fingerprint(events.astype(str))
     return RunResult(

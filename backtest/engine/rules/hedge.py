@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.engine.rules.costs import BPS, return_at_cost
+from backtest.engine.rules.costs import break_even_from, return_at_cost
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import CostTerms, TradeCosts, net_return_with_costs
 
@@ -218,4 +218,4 @@ def hedged_break_even_bps(ref_in, ref_out, h_in, h_out, side, ratio) -> float:
         return float("nan")
     gross = hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, 0.0)
     per_bps = (1.0 + ref_out / ref_in) + np.abs(np.asarray(ratio)) * (1.0 + h_out / h_in)
-    return float(np.mean(gross) / np.mean(per_bps) / BPS)
+    return break_even_from(gross, per_bps)
