@@ -253,6 +253,7 @@ def test_bps_arithmetic_lives_only_in_the_costs_rule():
     pattern = re.compile(r"\bBPS\b|bps\s*[*/]|[*/]\s*\w*bps\b|\b1e-4\b|\b10_?000\b")
     allowed = {
         RULES / "costs.py",
+        RULES / "trade_costs.py",  # the cost models (spread, borrow, impact) on top of costs.py
         RULES / "__init__.py",  # re-exports BPS
         PACKAGE / "data" / "validate.py",  # RANGE_TOLERANCE = 1e-4, a price tolerance
     }

@@ -530,6 +530,13 @@ def _print_sweep(result) -> None:
         )
     if summary.get("portfolio"):
         console.print(f"note: {summary['portfolio']}", markup=False)
+    invalid = summary.get("invalid_combinations") or []
+    if invalid:
+        console.print(
+            f"note: {len(invalid)} combination(s) the strategy rejects were left out "
+            f"(listed in summary.json), e.g. {invalid[0]}",
+            markup=False,
+        )
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")
@@ -920,3 +927,18 @@ def _dispatch() -> None:
     except typer.Abort:
         err_console.print("aborted; nothing was published")
         sys.exit(130)
+    except Exception as exc:  # last resort: a bug, said in one line; --debug shows where
+        if STATE["debug"]:
+            raise
+        from rich.markup import escape
+
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        err_console.print(
+            f"[red]internal error:[/red] {escape(text)}; this is a bug in earnings-backtest, "
+            "please report it with the output of the same command run with --debug "
+            "(nothing was published)",
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
+        )
+        sys.exit(1)

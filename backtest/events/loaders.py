@@ -14,9 +14,10 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.core.errors import EventError
-from backtest.core.schema import PAYLOAD_COLUMNS
+from backtest.core.schema import EVENT_TYPES, PAYLOAD_COLUMNS, TIMINGS
 from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
+from backtest.data.csvfile import read_user_csv
 from backtest.events.isin import ticker_for_isin
 from backtest.events.table import make_event_table, resolve_timing
 from backtest.events.times import parse_event_time
@@ -166,8 +167,9 @@ def _csv_time_column(columns: Iterable[str], path: Path) -> str:
         if name in columns:
             return name
     raise EventError(
-        f"{path}: no time column; add one named event_time, report_date, date or "
-        f"{ACCEPT_COLUMN} (New York acceptance time, e.g. 2018-02-01 16:30 ET)"
+        f"{path}:1: no time column (header: {', '.join(columns)}); add one named event_time, "
+        f"report_date, date or {ACCEPT_COLUMN} (New York acceptance time, e.g. "
+        "2018-02-01 16:30 ET)"
     )
 
 
@@ -188,10 +190,13 @@ def load_event_csv(
     timing then follows from it by the one rule (a ``timing`` column that
     contradicts it is an error).
     """
-    if not path.is_file():
-        raise EventError(f"event file not found: {path.resolve()}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_user_csv(path, "event", EventError)
     time_col = _csv_time_column(frame.columns, path)
+    if "ticker" not in frame.columns and "isin" not in frame.columns:
+        raise EventError(
+            f"{path}:1: no ticker column (header: {', '.join(frame.columns)}); add a column "
+            "named ticker (or isin)"
+        )
     rows = []
     for line, rec in enumerate(frame.to_dict("records"), start=2):
         try:
@@ -226,11 +231,21 @@ def _user_row(
     if ACCEPT_COLUMN in rec:
         event_time = acceptance_time(rec[ACCEPT_COLUMN], cal)
     elif time_col in rec:
-        event_time = parse_event_time(rec[time_col], tz, cal)
+        event_time = _time_field(rec, time_col, tz, cal)
     else:
-        raise EventError(f"column {time_col} is empty; give the event's date or time")
-    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
+        raise EventError(f"{time_col} is empty; every event needs a date or time")
+    timing = rec.get("timing")
+    if timing is not None and timing not in TIMINGS:
+        raise EventError(
+            f"timing {timing!r} is not one of {', '.join(TIMINGS)} (bmo: before the open, "
+            "amc: after the close); fix it or leave the cell empty"
+        )
     etype = str(rec.get("event_type", default_type))
+    if etype not in EVENT_TYPES:
+        raise EventError(f"event_type {etype!r} is not one of {', '.join(EVENT_TYPES)}")
+    if "ticker" not in rec and "isin" not in rec:
+        raise EventError("neither ticker nor isin is given; fill one of them")
+    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
     known = rec.get("known_at")
     row = {
         "ticker": ticker,
@@ -242,7 +257,7 @@ def _user_row(
         "source": str(rec.get("source", source)),
     }
     if known is not None:
-        row["known_at"], row["known_at_basis"] = parse_event_time(known, tz, cal), "source"
+        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal), "source"
     elif etype == "earnings":
         row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
         row["known_at_basis"] = "assumed"
@@ -259,6 +274,15 @@ def _resolved_timing(event_time: pd.Timestamp, given: object, cal) -> str:
         return resolve_timing(event_time, None if given is None else str(given), cal)
     except EventError as exc:
         raise EventError(f"column timing: {exc}") from None
+
+
+def _time_field(
+    rec: Mapping[str, object], key: str, tz: str | None, cal: xcals.ExchangeCalendar
+) -> pd.Timestamp:
+    try:
+        return parse_event_time(rec[key], tz, cal)
+    except EventError as exc:
+        raise EventError(f"{key}: {exc}") from exc
 
 
 def _check_isin_matches(isin: str, ticker: str) -> str:

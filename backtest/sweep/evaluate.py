@@ -112,17 +112,31 @@ def expand_grid(
         )
     keys = list(grid)
     valid, invalid = [], []
-    for values in itertools.product(*(grid[k] for k in keys)):
+    used: set[tuple[str, int]] = set()
+    first_error: dict[tuple[str, int], str] = {}
+    for picks in itertools.product(*(range(len(grid[k])) for k in keys)):
+        values = [grid[k][i] for k, i in zip(keys, picks, strict=True)]
         combo = {**base, **dict(zip(keys, values, strict=True))}
         strategy_part = {k: v for k, v in combo.items() if k not in COST_KEYS}
         try:
             spec.params.model_validate(strategy_part)
         except ValidationError as exc:
-            invalid.append(f"{dict(zip(keys, values, strict=True))}: {exc.errors()[0]['msg']}")
+            msg = exc.errors()[0]["msg"]
+            invalid.append(f"{dict(zip(keys, values, strict=True))}: {msg}")
+            for k, i in zip(keys, picks, strict=True):
+                first_error.setdefault((k, i), msg)
             continue
+        used.update(zip(keys, picks, strict=True))
         valid.append(combo)
     if not valid:
         raise ConfigError(f"no valid combination in sweep.grid; e.g. {invalid[0]}")
+    never = [(k, i) for k in keys for i in range(len(grid[k])) if (k, i) not in used]
+    if never:  # a value no combination can use is a typo, not a pruned corner of the grid
+        k, i = never[0]
+        raise ConfigError(
+            f"sweep.grid.{k}[{i}]: {grid[k][i]!r} is not valid in any combination "
+            f"({first_error.get((k, i), 'invalid')}); remove it or fix it"
+        )
     return valid, invalid
 
 

@@ -271,6 +271,11 @@ def run_sweep(
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
     strategy_cfg = _strategy_config(loaded)
+    if strategy_cfg.hedge is not None:
+        raise ConfigError(
+            f"{loaded.path}: strategy {strategy_cfg.name}: hedge: is not priced by sweeps yet; "
+            "remove the hedge: section to sweep it (backtest run prices hedges)"
+        )
     spec = get_strategy(strategy_cfg.name)
     if spec.planner is None:
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")

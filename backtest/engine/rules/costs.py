@@ -16,7 +16,9 @@ from backtest.engine.rules.arrays import distinct
 
 __all__ = [
     "BPS",
+    "MAX_BPS",
     "break_even_bps",
+    "break_even_from",
     "fee",
     "fee_rate",
     "fill_price",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 BPS = 1e-4
+#: The largest cost a config may state, in bps (100 %).
+MAX_BPS = 10_000
 
 
 def slip_rate(slippage_bps: float) -> float:
@@ -129,6 +133,19 @@ def return_at_cost(ref_in, ref_out, side, bps_per_side: float):
     return (side * (ref_out - ref_in) - c * (ref_in + ref_out)) / ref_in
 
 
+def break_even_from(gross, cost_per_bps) -> float:
+    """Cost per side (bps) at which ``mean(gross) - c * mean(cost_per_bps)`` is zero.
+
+    ``cost_per_bps``: what one bps per side costs each trade, in units of its return.
+
+    Examples
+    --------
+    >>> round(break_even_from([0.01], [2.01]), 4)
+    49.7512
+    """
+    return float(np.mean(gross) / np.mean(cost_per_bps) / BPS)
+
+
 def break_even_bps(ref_in, ref_out, side) -> float:
     """Cost per side (bps) at which the mean :func:`return_at_cost` is zero; NaN without trades.
 
@@ -146,4 +163,4 @@ def break_even_bps(ref_in, ref_out, side) -> float:
     if not len(ref_in):
         return float("nan")
     gross = np.asarray(side) * (ref_out / ref_in - 1.0)
-    return float(gross.mean() / (1.0 + ref_out / ref_in).mean() / BPS)
+    return break_even_from(gross, 1.0 + ref_out / ref_in)
