@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 CONFIG ?= configs/baba_2026.yaml
 COMPARE ?= configs/compare_six.yaml
 
-.PHONY: run test lint venv clean bench browser
+.PHONY: run test lint venv clean bench browser universe
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ test: $(STAMP) browser
 # Benchmark W1 (benchmarks/RESULTS.md); reads ../shared/data, or pass BENCH_ARGS="--data DIR".
 bench: $(STAMP)
 	$(BIN)/python benchmarks/w1.py $(BENCH_ARGS)
+
+# configs/us100_earnings.yaml's study on all 500 names of ../shared/data (built into the
+# git-ignored build/universe500; not needed by `make run`). UNIVERSE_ARGS="--data DIR --rebuild".
+universe: $(STAMP)
+	$(BIN)/python benchmarks/universe.py $(UNIVERSE_ARGS)
 
 # Headless Chromium for tests/test_report_html.py. Does nothing when chromium is on PATH;
 # installs the Debian package only as root with apt-get; otherwise says so and the test skips.

@@ -35,7 +35,8 @@ without an 8-K it is Zacks' bmo/amc; otherwise ``unknown``. ``timing_source``
 says which (``sec_8k``, ``zacks``, ``none``). ``source`` lists every source that
 had the report, with ``@<date>`` where its date differs from the report's.
 
-Run ``python benchmarks/make_us100.py`` from the repository root.
+Run ``python benchmarks/make_us100.py`` from the repository root; ``--n 500 --out DIR``
+builds the same files for all 500 names (``make universe`` does, into ``build/``).
 """
 
 from __future__ import annotations
@@ -143,6 +144,11 @@ def sec_rows(data: Path, tickers: set[str], cal) -> pd.DataFrame:
     )
 
 
+def _number(values: pd.Series) -> pd.Series:
+    """Zacks figures as numbers; a few (outside the 100 names) carry thousands separators."""
+    return pd.to_numeric(values.str.replace(",", "", regex=False))
+
+
 def zacks_rows(data: Path, tickers: set[str]) -> tuple[pd.DataFrame, int]:
     """Zacks calendar rows (junk ``QTR``/``YR`` rows dropped, old tickers renamed)."""
     files = sorted((data / ZACKS_DIR).glob("*.csv"))
@@ -156,10 +162,10 @@ def zacks_rows(data: Path, tickers: set[str]) -> tuple[pd.DataFrame, int]:
             "ticker": raw["ticker"].to_numpy(),
             "date": pd.to_datetime(raw["date"], format="%Y-%m-%d").to_numpy(),
             "timing": raw["timing"].fillna("unknown").to_numpy(),
-            "eps_estimate": pd.to_numeric(raw["eps_estimate"]).to_numpy(),
-            "eps_actual": pd.to_numeric(raw["eps_reported"]).to_numpy(),
-            "eps_surprise": pd.to_numeric(raw["eps_surprise"]).to_numpy(),
-            "surprise_pct": pd.to_numeric(raw["eps_surprise_pct"]).to_numpy(),
+            "eps_estimate": _number(raw["eps_estimate"]).to_numpy(),
+            "eps_actual": _number(raw["eps_reported"]).to_numpy(),
+            "eps_surprise": _number(raw["eps_surprise"]).to_numpy(),
+            "surprise_pct": _number(raw["eps_surprise_pct"]).to_numpy(),
             "src": "zacks",
         }
     )
@@ -222,8 +228,14 @@ def merge_group(group: pd.DataFrame) -> dict:
     return row
 
 
-def build_earnings(data: Path, prices: pd.DataFrame, cal) -> tuple[pd.DataFrame, dict]:
-    """Merge every source into one row per report inside each ticker's price range."""
+def build_earnings(
+    data: Path, prices: pd.DataFrame, cal, lenient: bool = False
+) -> tuple[pd.DataFrame, dict]:
+    """Merge every source into one row per report inside each ticker's price range.
+
+    ``lenient`` (builds beyond the bundled 100): where one source has two rows in one
+    report, its first is kept and the others are counted and listed, not an error.
+    """
     tickers = set(prices["ticker"])
     zacks, junk = zacks_rows(data, tickers)
     rows = pd.concat(
@@ -240,6 +252,13 @@ def build_earnings(data: Path, prices: pd.DataFrame, cal) -> tuple[pd.DataFrame,
     stats["source_rows_out_of_range"] = int((~inside).sum())
     rows = rows[inside].copy()
     rows["group"] = group_reports(rows)
+    if lenient:
+        repeat = rows.sort_values(["group", "src", "date"]).duplicated(["group", "src"])
+        repeat = repeat.reindex(rows.index)
+        stats["same_source_repeats_dropped"] = int(repeat.sum())
+        stats["same_source_repeats"] = rows.loc[repeat, ["ticker", "date", "src"]].astype(str)
+        stats["same_source_repeats"] = stats["same_source_repeats"].agg(" ".join, axis=1).tolist()
+        rows = rows[~repeat]
     merged = [merge_group(g) for _, g in rows.groupby("group", sort=True)]
     table = pd.DataFrame(merged).sort_values(["ticker", "report_date"]).reset_index(drop=True)
     table["note"] = notes(table)
@@ -306,34 +325,48 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared/data folder")
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--n", type=int, default=N_NAMES, help="names to keep (500: all; `make universe`)"
+    )
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="keep a source's first row where it has two in one report (listed), not an error",
+    )
     args = p.parse_args(argv)
-    panel = read_panel(args.data)
+    build(args.data, args.out, args.n, args.lenient)
+
+
+def build(data: Path, out: Path, n_names: int = N_NAMES, lenient: bool = False) -> None:
+    """Write ``prices.parquet`` and ``earnings.csv`` of the ``n_names`` most liquid names."""
+    panel = read_panel(data)
     ranking = rank_liquidity(panel)
     start, end = ranking.attrs["window"]
-    chosen = ranking.head(N_NAMES)
+    chosen = ranking.head(n_names)
     print(
         f"window {start:%Y-%m-%d}..{end:%Y-%m-%d}; sessions of the chosen:",
         chosen["sessions"].min(),
         "..",
         chosen["sessions"].max(),
     )
+    nxt = ranking.iloc[n_names] if len(ranking) > n_names else None
     print(
-        f"rank {N_NAMES}: {chosen.iloc[-1].ticker} {chosen.iloc[-1].median_dollar_volume:,.0f}; "
-        f"rank {N_NAMES + 1}: {ranking.iloc[N_NAMES].ticker} "
-        f"{ranking.iloc[N_NAMES].median_dollar_volume:,.0f}"
+        f"rank {len(chosen)}: {chosen.iloc[-1].ticker} "
+        f"{chosen.iloc[-1].median_dollar_volume:,.0f}; rank {len(chosen) + 1}: "
+        + (f"{nxt.ticker} {nxt.median_dollar_volume:,.0f}" if nxt is not None else "none")
     )
-    prices = write_prices(panel, sorted(chosen["ticker"]), args.out / "prices.parquet")
+    prices = write_prices(panel, sorted(chosen["ticker"]), out / "prices.parquet")
     print(
         f"prices: {len(prices):,} rows, {prices['ticker'].nunique()} tickers, "
         f"{prices['date'].min()}..{prices['date'].max()}"
     )
     prices["date"] = pd.to_datetime(prices["date"])
-    table, stats = build_earnings(args.data, prices, get_calendar("XNYS"))
-    table[EARNINGS_COLUMNS].to_csv(args.out / "earnings.csv", index=False, float_format="%.10g")
+    table, stats = build_earnings(data, prices, get_calendar("XNYS"), lenient)
+    table[EARNINGS_COLUMNS].to_csv(out / "earnings.csv", index=False, float_format="%.10g")
     for key, value in {**stats, **check_earnings(table)}.items():
         print(f"{key}: {value}")
     for name in ("prices.parquet", "earnings.csv"):
-        print(f"{name}: {(args.out / name).stat().st_size:,} bytes")
+        print(f"{name}: {(out / name).stat().st_size:,} bytes")
 
 
 if __name__ == "__main__":

@@ -267,11 +267,12 @@ def test_an_exit_and_an_entry_at_one_tick_size_after_the_exit():
     assert trades["value"].to_dict() == pytest.approx({"e1": 1e4, "e2": 1e4, "e3": 1e4})
 
 
-def test_weights_are_approximate_once_open_positions_have_moved():
-    """A (10%) grows 1% a session; B enters 5 sessions later with 10/90 of the cash.
+def test_weights_are_exact_once_open_positions_have_moved():
+    """A (10%) grows 1% a session; B enters 5 sessions later with 10% of the equity then.
 
-    Cash is 90 000, so B costs 10 000: 10% of the equity A was sized on, and
-    10 000 / (90 000 + A's value now) of today's equity, a little under 10%.
+    Equity is measured at the fill before B's entry (session 5's open): the
+    90 000 cash plus A's shares marked at that open, so B's weight is exactly 10 %
+    of it although A has moved since it was sized.
     """
     prices = {"A": geometric_prices(SESSIONS, growth=0.01), "B": geometric_prices(SESSIONS)}
     rows = [
@@ -279,12 +280,10 @@ def test_weights_are_approximate_once_open_positions_have_moved():
         session_signal("e2", "B", 5, "close", 10, "close"),
     ]
     trades, _, result = _engine_run(rows, prices, PortfolioCaps(position_pct=10))
-    assert trades.loc["e2", "value"] == pytest.approx(10_000.0, rel=1e-12)
-    a_now = 10_000.0 * 1.01**5
-    assert result.equity.iloc[5] == pytest.approx(90_000.0 + a_now, rel=1e-12)
-    assert trades.loc["e2", "value"] / result.equity.iloc[5] == pytest.approx(
-        10_000 / (90_000 + a_now), rel=1e-12
-    )
+    a = prices["A"]
+    a_before = 10_000.0 / a["close"].iloc[0] * a["open"].iloc[5]
+    assert trades.loc["e2", "value"] == pytest.approx(0.1 * (90_000.0 + a_before), rel=1e-12)
+    assert trades.loc["e2", "value"] > 10_000.0  # A gained: B is not sized on the cash
 
 
 # --- end to end: config -> caps -> vectorbt ----------------------------------------

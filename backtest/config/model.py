@@ -12,17 +12,22 @@ never the working directory. ``configs/example.yaml`` documents every key.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import importlib
 import json
+import math
+import re
 import sys
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,6 +48,8 @@ from backtest.config.yaml_source import (
     location,
 )
 from backtest.core.errors import ConfigError
+from backtest.core.sessions import CALENDAR_START
+from backtest.engine.rules.costs import MAX_BPS
 from backtest.engine.rules.defaults import (
     DEFAULT_FEES_BPS,
     DEFAULT_INIT_CASH,
@@ -57,6 +64,7 @@ from backtest.strategy.signals import StrategyParams, registered_strategies
 __all__ = [
     "EventStudySection",
     "INVOCATION_KEYS",
+    "HedgeConfig",
     "LoadedConfig",
     "RunConfig",
     "StrategyConfig",
@@ -69,22 +77,89 @@ __all__ = [
 ]
 
 Ticker = Annotated[StrictStr, Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9.\-=^]+$")]
+# A run name becomes a folder under output.dir: letters, digits, ._- and spaces, no leading dot
+# or space, at most 80 characters, so it never names a path, a hidden file or a device.
+RunName = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_.\- ]*$"),
+]
+# Money, sizes and costs: finite (Frozen forbids inf and NaN) and within what a float sum of a
+# few thousand trades keeps exact to the cent.
+MAX_CASH = 1e12
+FIRST_DATE = dt.date.fromisoformat(CALENDAR_START)
+LAST_DATE = dt.date(2100, 12, 31)
+
+
+def _zone(value: str | None) -> str | None:
+    """Check ``value`` names an IANA time zone (``zoneinfo``); the error lists examples."""
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as America/New_York, "
+            "Europe/Berlin or UTC"
+        ) from None
+    return value
+
+
+def _encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(
+            f"unknown text encoding {value!r}; use one Python knows, e.g. utf-8, cp1252, latin-1"
+        ) from None
+    return value
+
+
+Zone = Annotated[StrictStr, AfterValidator(_zone)]
+
+
+def _in_calendar(day: dt.date) -> dt.date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(
+            f"{day} is outside the calendar's range {FIRST_DATE} to {LAST_DATE}; give a date in it"
+        )
+    return day
+
+
+CalendarDate = Annotated[dt.date, AfterValidator(_in_calendar)]
 
 
 class Frozen(BaseModel):
     """Base of every config model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _us100_default_tickers(data: Any) -> Any:
+    """``source: us100`` without ``tickers:`` means every name of the bundled panel."""
+    if isinstance(data, dict) and data.get("source") == "us100" and data.get("tickers") is None:
+        from backtest.data.universe import us100_tickers
+
+        return {**data, "tickers": us100_tickers()}
+    return data
 
 
 class DataConfig(Frozen):
-    """Where prices come from and which sessions the backtest covers."""
+    """Where prices come from and which sessions the backtest covers.
 
-    source: Literal["bundled", "files", "yfinance"] = "bundled"
+    ``source: us100`` is the bundled panel of 100 liquid US names
+    (``sample_data/DATA.md``); ``tickers`` may then be left out (all 100).
+
+    Examples
+    --------
+    >>> len(DataConfig(source="us100").tickers)
+    100
+    """
+
+    source: Literal["bundled", "files", "yfinance", "us100"] = "bundled"
     path: Path | None = None
     tickers: list[Ticker] = Field(min_length=1)
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: CalendarDate | None = None
+    end: CalendarDate | None = None
     price_basis: Literal["raw", "adjusted"] = "raw"
     calendar: StrictStr = "XNYS"
     # source: yfinance only. Cache root (env EARNINGS_BACKTEST_CACHE wins); offline: cache only;
@@ -96,18 +171,43 @@ class DataConfig(Frozen):
     # record the survivorship bias in the manifest (benchmarks are always required).
     on_missing_ticker: Literal["error", "skip"] = "error"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tickers(cls, data: Any) -> Any:
+        return _us100_default_tickers(data)
+
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.source == "files" and self.path is None:
-            raise ValueError("source: files needs path: (a folder of <TICKER>.csv or .parquet)")
+            raise ValueError(
+                "source: files needs path: (a folder of <TICKER>.csv/.parquet, or one "
+                "long-form panel .csv/.parquet with a ticker column)"
+            )
+        if self.source == "us100":
+            self._check_us100()
         if self.offline and self.refresh:
             raise ValueError(
                 "refresh (--refresh) and offline (--offline) cannot both be true: refresh "
                 "refetches from Yahoo, offline never touches the network; drop one"
             )
         return self
+
+    def _check_us100(self) -> None:
+        from backtest.data.universe import us100_tickers
+
+        known = set(us100_tickers())
+        unknown = [t for t in self.tickers if t not in known]
+        if unknown:
+            raise ValueError(
+                f"source: us100 has no {', '.join(unknown[:5])}"
+                f"{' ...' if len(unknown) > 5 else ''} (tickers are upper-case; the 100 names "
+                "are listed in backtest/sample_data/DATA.md); remove them, or drop tickers: "
+                "for all 100"
+            )
+        if self.path is not None:
+            raise ValueError("source: us100 is the bundled panel and takes no path:; remove it")
 
 
 class BundledEarnings(Frozen):
@@ -117,12 +217,22 @@ class BundledEarnings(Frozen):
     tickers: list[Ticker] | None = None
 
 
+class Us100Earnings(Frozen):
+    """The bundled ``us100`` earnings reports (``sample_data/us100/earnings.csv``).
+
+    ``tickers: null`` takes the reports of ``data.tickers``.
+    """
+
+    type: Literal["us100_earnings"]
+    tickers: list[Ticker] | None = None
+
+
 class CsvEvents(Frozen):
     """A user CSV of events."""
 
     type: Literal["csv"]
     path: Path
-    timezone: StrictStr | None = None
+    timezone: Zone | None = None
     event_type: Literal["earnings", "news", "analyst"] = "earnings"
 
 
@@ -134,7 +244,7 @@ class InlineEvent(Frozen):
     event_type: Literal["earnings", "news", "analyst"] = "news"
     # Strict: YAML 1.1 reads an unquoted 9:30 as the integer 570, which must not become a date.
     time: StrictStr | Annotated[dt.datetime, Strict()] | Annotated[dt.date, Strict()]
-    timezone: StrictStr | None = None
+    timezone: Zone | None = None
     timing: Literal["bmo", "amc", "intraday", "unknown"] | None = None
     known_at: StrictStr | dt.datetime | None = None
     source: StrictStr | None = None
@@ -173,8 +283,8 @@ class NewsFolder(Frozen):
     type: Literal["news_folder"]
     path: Path
     isin_table: Path | None = None
-    timezone: StrictStr = "Europe/Berlin"
-    encoding: StrictStr = "utf-8"
+    timezone: Zone = "Europe/Berlin"
+    encoding: Annotated[StrictStr, AfterValidator(_encoding)] = "utf-8"
     lm_dictionary: Path | None = None
 
 
@@ -203,6 +313,7 @@ class YFinanceAnalystEvents(Frozen):
 
 EventSource = Annotated[
     BundledEarnings
+    | Us100Earnings
     | CsvEvents
     | InlineEvents
     | NewsFolder
@@ -248,7 +359,7 @@ class SizingConfig(Frozen):
     """How much each trade buys or sells."""
 
     mode: Literal["percent", "fixed"] = DEFAULT_SIZING  # backtest.engine.rules.sizing
-    value: float = Field(DEFAULT_SIZE, gt=0)
+    value: float = Field(DEFAULT_SIZE, gt=0, le=MAX_CASH)
 
     @model_validator(mode="after")
     def _range(self) -> SizingConfig:
@@ -262,12 +373,12 @@ class EngineConfig(Frozen):
 
     # One engine: vectorbt keeps the books, backtest.engine.rules prices every fill.
     engine: Literal["vectorbt"] = "vectorbt"
-    init_cash: float = Field(DEFAULT_INIT_CASH, gt=0)
+    init_cash: float = Field(DEFAULT_INIT_CASH, gt=0, le=MAX_CASH)
     fees_bps: float = Field(DEFAULT_FEES_BPS, ge=0, le=1000)
     slippage_bps: float = Field(DEFAULT_SLIPPAGE_BPS, ge=0, le=1000)
     sizing: SizingConfig = SizingConfig()
     stop_loss_pct: float | None = Field(None, gt=0, lt=100)
-    take_profit_pct: float | None = Field(None, gt=0)
+    take_profit_pct: float | None = Field(None, gt=0, le=1e4)
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -278,6 +389,63 @@ class EngineConfig(Frozen):
                 "use engine: vectorbt or leave the key out"
             )
         return value
+
+
+Bps = Annotated[float, Field(ge=0, le=MAX_BPS, allow_inf_nan=False)]
+
+
+class SpreadCostConfig(Frozen):
+    """Half the spread is paid per fill: a fixed spread, or a trailing estimate."""
+
+    fixed_bps: Bps = 0.0
+    estimator: Literal["corwin_schultz", "abdi_ranaldo"] | None = None
+    window: int = Field(21, ge=2, le=1000)
+
+    @model_validator(mode="after")
+    def _one(self) -> SpreadCostConfig:
+        if self.fixed_bps and self.estimator:
+            raise ValueError("costs.spread: give fixed_bps or estimator, not both")
+        return self
+
+
+class CommissionConfig(Frozen):
+    """Per order: ``max(per_share * shares, minimum)`` (on top of engine.fees_bps)."""
+
+    per_share: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
+    minimum: float = Field(0.0, ge=0, le=1_000, allow_inf_nan=False)  # currency per order
+
+
+class ImpactConfig(Frozen):
+    """``k * sigma * sqrt(shares / ADV)`` per fill, sigma and ADV over ``window`` sessions before."""
+
+    k: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
+    window: int = Field(20, ge=2, le=1000)
+
+
+class ParticipationConfig(Frozen):
+    """An order above ``max_pct`` % of the trailing ADV is cut to it, or dropped."""
+
+    max_pct: float = Field(gt=0, le=100, allow_inf_nan=False)
+    action: Literal["cut", "drop"] = "cut"
+
+
+class BorrowConfig(Frozen):
+    """Borrow fee of shorts, per calendar day held; ``file``: CSV ``ticker,annual_bps``."""
+
+    annual_bps: Bps = 0.0
+    file: StrictStr | None = None
+    do_not_short: list[Ticker] = []
+
+
+class CostsConfig(Frozen):
+    """The ``costs:`` section: every cost off unless set (rules in engine/rules/trade_costs.py)."""
+
+    spread: SpreadCostConfig = SpreadCostConfig()
+    commission: CommissionConfig = CommissionConfig()
+    impact: ImpactConfig = ImpactConfig()
+    participation: ParticipationConfig | None = None
+    borrow: BorrowConfig = BorrowConfig()
+    dividends: bool = False
 
 
 class PortfolioConfig(Frozen):
@@ -353,9 +521,21 @@ class GridRange(Frozen):
     stop: float
     step: float = Field(1, gt=0)
 
+    def size(self) -> int:
+        """How many values the range holds, computed without building them.
+
+        Examples
+        --------
+        >>> GridRange(start=0, stop=1000, step=1e-6).size()
+        1000000001
+        >>> GridRange(start=3, stop=1).size()
+        0
+        """
+        return max(int(round((self.stop - self.start) / self.step)) + 1, 0)
+
     def values(self) -> list[float | int]:
         """The range as a list (ints when every bound is whole)."""
-        n = int(round((self.stop - self.start) / self.step)) + 1
+        n = self.size()
         vals = [self.start + i * self.step for i in range(max(n, 0))]
         whole = all(float(v).is_integer() for v in (self.start, self.stop, self.step))
         return [int(v) for v in vals] if whole else vals
@@ -410,6 +590,19 @@ class SweepConfig(Frozen):
         return value
 
     @model_validator(mode="after")
+    def _bounded(self) -> SweepConfig:
+        """Count the combinations from list lengths and range arithmetic, before building any."""
+        size = math.prod(
+            v.size() if isinstance(v, GridRange) else len(v) for v in self.grid.values()
+        )
+        if size > self.max_combinations:
+            raise ValueError(
+                f"sweep.grid has {size:,} combinations, more than sweep.max_combinations = "
+                f"{self.max_combinations:,}; narrow the grid (a larger range step) or raise the limit"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _one_cluster(self) -> SweepConfig:
         if self.scheduler is not None and self.workers is not None:
             raise ValueError(
@@ -451,6 +644,34 @@ class EventStudySection(EventStudyConfig):
         return EventStudyConfig(**self.model_dump(exclude=own), benchmark=benchmark)
 
 
+class HedgeConfig(Frozen):
+    """A strategy's hedge leg (rules in engine/rules/hedge.py): one instrument, or a CSV map.
+
+    ``instrument`` hedges every ticker; ``map`` is a CSV ``ticker,hedge`` (its
+    tickers use their own instrument, the others ``instrument``, and without
+    ``instrument`` every traded ticker must be in it). ``ratio``: ``beta`` (OLS
+    over ``window`` sessions before the decision session, at least ``min_obs``
+    returns, shrunk toward 1 by ``shrink``) or a fixed number.
+    """
+
+    instrument: Ticker | None = None
+    map: StrictStr | None = None
+    ratio: Literal["beta"] | Annotated[float, Field(gt=-10, le=10, allow_inf_nan=False)] = "beta"
+    window: int = Field(60, ge=2, le=2000)
+    min_obs: int = Field(40, ge=2, le=2000)
+    shrink: float = Field(0.0, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _some(self) -> HedgeConfig:
+        if self.instrument is None and self.map is None:
+            raise ValueError("hedge: give instrument (e.g. SPY) or map (a CSV ticker,hedge)")
+        if self.min_obs > self.window:
+            raise ValueError(f"hedge: min_obs {self.min_obs} exceeds window {self.window}")
+        if self.ratio == 0:
+            raise ValueError("hedge: ratio 0 hedges nothing; remove the hedge: section")
+        return self
+
+
 class StrategyConfig(Frozen):
     """One entry of ``strategies:``: a registered strategy, an optional label, its parameters.
 
@@ -462,6 +683,7 @@ class StrategyConfig(Frozen):
     name: StrictStr
     label: StrictStr | None = None
     params: StrategyParams
+    hedge: HedgeConfig | None = None
 
 
 class RunConfig(Frozen):
@@ -472,7 +694,7 @@ class RunConfig(Frozen):
     subclass whose ``strategies`` entries are checked against the registry.
     """
 
-    name: StrictStr | None = None
+    name: RunName | None = None
     plugins: list[StrictStr] = []
     data: DataConfig
     events: EventsConfig
@@ -486,6 +708,7 @@ class RunConfig(Frozen):
     output: OutputConfig = OutputConfig()
     event_study: EventStudySection = EventStudySection()
     portfolio: PortfolioConfig | None = None
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _portfolio_engine(self) -> RunConfig:
@@ -544,29 +767,106 @@ class LoadedConfig:
 
     @property
     def run_name(self) -> str:
-        """The run's name: ``name:`` or the config file's stem."""
-        return self.config.name or self.path.stem
+        """The run's name: ``name:`` or the config file's stem, made safe for a folder name."""
+        return self.config.name or safe_name(self.path.stem)
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """``text`` as a folder name: only letters, digits, ``._-``; no leading dot; bounded.
+
+    Examples
+    --------
+    >>> safe_name("my run/../x")
+    'my_run_.._x'
+    >>> safe_name("..")
+    'run'
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("._")[:limit]
+    return slug or "run"
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``key.path=value`` overrides (values parsed as YAML) to a config mapping.
 
+    A number in the path indexes a list (``strategies.0.params.hold_sessions=5``);
+    it must name an existing item (or the one just after the last, to append).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the override and what to write instead: no ``=``, an
+        index that is not a whole number or out of range, a path through a
+        value that is not a mapping or list, or a value that is not YAML.
+
     Examples
     --------
     >>> apply_overrides({"engine": {"fees_bps": 10}}, ["engine.fees_bps=0"])
     {'engine': {'fees_bps': 0}}
+    >>> apply_overrides({"s": [{"a": 1}]}, ["s.3.a=2"])
+    Traceback (most recent call last):
+    ...
+    backtest.core.errors.ConfigError: --set 's.3.a=2': s has 1 item(s), so index 3 is out of range; use 0 to 1
     """
     out = json.loads(json.dumps(data, default=str))
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. engine.fees_bps=0")
-        node = out
-        parts = [int(p) if p.isdigit() else p for p in key.split(".")]
-        for part in parts[:-1]:
-            node = node[part] if isinstance(node, list) else node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
+        _apply_one(out, item)
     return out
+
+
+def _apply_one(out: dict, item: str) -> None:
+    key, sep, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not key.strip() or any(not p.strip() for p in parts):
+        raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. engine.fees_bps=0")
+    value = _override_value(item, key, text)
+    node: Any = out
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth]) or "(top level)"
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            index = _list_index(item, where, part, len(node))
+            if last:
+                node[index : index + 1] = [value]
+            else:
+                if index == len(node):
+                    node.append({})
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ConfigError(
+                f"--set {item!r}: {where} is a single value ({node!r}), not a mapping or list, "
+                f"so it has no key {part!r}; set {where}=... instead"
+            )
+
+
+def _override_value(item: str, key: str, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            f"--set {item!r}: the value of {key} is not valid YAML ({problem}); quote it "
+            f"(--set '{key}=\"...\"') or write a number, word, [list] or {{mapping}}"
+        ) from None
+
+
+def _list_index(item: str, where: str, part: str, size: int) -> int:
+    if not part.isdigit() or not part.isascii():
+        raise ConfigError(
+            f"--set {item!r}: {where} is a list, so the next part must be an index "
+            f"0 to {max(size - 1, 0)}, not {part!r}"
+        )
+    index = int(part)
+    if index > size:
+        raise ConfigError(
+            f"--set {item!r}: {where} has {size} item(s), so index {index} is out of range; "
+            f"use 0 to {size}"
+        )
+    return index
 
 
 def _reject_silent_coercions(doc: YamlDocument) -> None:
@@ -589,11 +889,14 @@ def _get(data: Any, path: tuple) -> Any:
     return data
 
 
-def import_plugins(doc: YamlDocument, plugins: Any) -> None:
+def import_plugins(doc: YamlDocument, plugins: Any, search_folder: bool = True) -> None:
     """Import the modules under ``plugins:`` so the strategies they register validate.
 
-    A module is looked up on ``sys.path`` and, failing that, in the config file's
-    folder (``plugins: [my_strategies]`` finds ``my_strategies.py`` next to it).
+    A plugin is Python code: importing it runs it, with the user's rights. A
+    module is looked up on ``sys.path`` (installed packages) and, when
+    ``search_folder`` is true and the config's folder is not a results folder
+    (it has no ``manifest.json``), in the config file's folder
+    (``plugins: [my_strategies]`` finds ``my_strategies.py`` next to it).
     """
     if plugins is None:
         return
@@ -602,21 +905,28 @@ def import_plugins(doc: YamlDocument, plugins: Any) -> None:
             f"{location(doc, ('plugins',))}: plugins: expected a list of module names, "
             "e.g. plugins: [my_strategies]"
         )
+    folder = doc.path.parent
+    search = search_folder and not (folder / "manifest.json").exists()
     for i, name in enumerate(plugins):
         try:
-            _import_module(name, doc.path.parent)
+            _import_module(name, folder if search else None)
         except Exception as exc:  # whatever the user's module raises on import
+            where = (
+                "install the module or put it next to this config file"
+                if search
+                else "install the module (plugins are not imported from a results folder)"
+            )
             raise ConfigError(
                 f"{location(doc, ('plugins', i))}: plugins[{i}]: cannot import {name!r} "
-                f"({type(exc).__name__}: {exc}); install the module or put it next to this "
-                "config file, then check that `python -c 'import <module>'` works"
+                f"({type(exc).__name__}: {exc}); {where}, then check that "
+                "`python -c 'import <module>'` works"
             ) from exc
 
 
-def _import_module(name: Any, folder: Path) -> None:
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"a module name must be a dotted string, got {name!r}")
-    added = str(folder) not in sys.path
+def _import_module(name: Any, folder: Path | None) -> None:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name):
+        raise TypeError(f"a module name must be a dotted Python name, got {name!r}")
+    added = folder is not None and str(folder) not in sys.path
     if added:  # appended, so a user file never shadows an installed module
         sys.path.append(str(folder))
     try:
@@ -626,8 +936,22 @@ def _import_module(name: Any, folder: Path) -> None:
             sys.path.remove(str(folder))
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
+def _only_unknown_strategies(exc: ValidationError) -> bool:
+    """Whether every error is an unknown strategy name (which a plugin may register)."""
+    return all(
+        e["type"] == "union_tag_invalid" and e["loc"][:1] == ("strategies",) for e in exc.errors()
+    )
+
+
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, plugin_folder: bool = True
+) -> LoadedConfig:
     """Read, validate and freeze a run configuration.
+
+    ``plugins:`` are imported (their code runs) only when the rest of the
+    config is valid: either it validates as it is, or its only problem is a
+    strategy name no built-in strategy has. With ``plugin_folder=False`` they are
+    looked up among installed modules only, never next to the config.
 
     Raises
     ------
@@ -644,13 +968,27 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     doc = load_yaml(Path(path))
     _reject_silent_coercions(doc)
     data = apply_overrides(doc.data, overrides) if overrides else doc.data
-    import_plugins(doc, data.get("plugins"))
     try:
-        model = run_model()
-        config = model.model_validate(data)
+        config = _validate(doc, data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(doc, exc, allowed_keys_for(model))) from None
+        if not (data.get("plugins") and _only_unknown_strategies(exc)):
+            raise _config_error(doc, exc) from None
+        import_plugins(doc, data.get("plugins"), plugin_folder)
+        try:
+            config = _validate(doc, data)
+        except ValidationError as again:
+            raise _config_error(doc, again) from None
+    else:
+        import_plugins(doc, data.get("plugins"), plugin_folder)
     return LoadedConfig(config=config, path=doc.path, raw=data)
+
+
+def _validate(doc: YamlDocument, data: dict) -> Any:
+    return run_model().model_validate(data)
+
+
+def _config_error(doc: YamlDocument, exc: ValidationError) -> ConfigError:
+    return ConfigError(format_validation_error(doc, exc, allowed_keys_for(run_model())))
 
 
 # Keys added after run ids were published, with the default that reproduces the old
@@ -658,10 +996,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
 # set them keeps its run id, and one that changes them gets a new one.
 LATE_KEYS: dict[str, dict[str, object]] = {
     "events": {"unknown_timing": "after_close", "dedupe": "error", "dedupe_days": 5},
-    "event_study": {"cluster": "same_ticker_day0"},
+    "event_study": {
+        "group_by": ("timing", "event_type", "surprise"),
+        "surprise_quantiles": 5,
+        "quantile_min_history": 20,
+        "cluster": "same_ticker_day0",
+    },
 }
 # Top-level keys added later, left out of the hash at their default (as LATE_KEYS).
-LATE_TOP_KEYS: dict[str, object] = {"benchmark_basis": "total_return"}
+LATE_TOP_KEYS: dict[str, object] = {
+    "benchmark_basis": "total_return",
+    "costs": CostsConfig(),  # every cost model off
+}
 
 
 def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
@@ -682,6 +1028,12 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
         for section, keys in part.items():
             skip[section] = set(skip.get(section, set())) | set(keys)
     late_top = {k for k, default in LATE_TOP_KEYS.items() if getattr(config, k, None) == default}
+    # A strategy's hedge: (added later) is left out where it is not set, so ids stay.
+    unhedged = [
+        i for i, s in enumerate(getattr(config, "strategies", None) or []) if s.hedge is None
+    ]
+    if unhedged and "strategies" not in excluded:
+        skip["strategies"] = {i: {"hedge"} for i in unhedged}
     return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 

@@ -90,6 +90,10 @@ _CORE_LABELS = frozenset(
     }
 )
 _ABSENT = object()
+# Bounds checked before anything is built: a config is a few KB, a few hundred values.
+MAX_CONFIG_BYTES = 4 * 2**20
+MAX_NODES = 200_000
+MAX_DEPTH = 40
 
 
 class _Loader(yaml.SafeLoader):
@@ -168,7 +172,7 @@ def load_yaml(path: Path) -> YamlDocument:
     backtest.core.errors.ConfigError: ...run.yaml:2:1: duplicate key 'a' (first at line 1)
     """
     path = Path(path).absolute()
-    loader = _Loader(_read_bytes(path))
+    loader = _loader(path, _read_bytes(path))
     try:
         node = _compose(loader, path)
         marks, coerced = _index(loader, node, path)  # before construction flattens merges
@@ -184,12 +188,41 @@ def load_yaml(path: Path) -> YamlDocument:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, refused before reading when larger than :data:`MAX_CONFIG_BYTES`."""
     try:
-        return path.read_bytes()
+        if path.is_dir():
+            raise ConfigError(f"{path} is a folder; give the YAML config file inside it")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: {size / 2**20:.1f} MB is more than a config may hold "
+                f"({MAX_CONFIG_BYTES / 2**20:.0f} MB); put long event lists in a CSV "
+                "(events.sources: type: csv)"
+            )
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise ConfigError(
+            f"{path}: not a text file (it holds NUL bytes); give a YAML config (UTF-8 text)"
+        )
+    return data
+
+
+def _loader(path: Path, data: bytes) -> _Loader:
+    """A loader over ``data``; undecodable or control-character input is a ConfigError."""
+    try:
+        return _Loader(data)
+    except yaml.YAMLError as exc:  # ReaderError: not UTF-8/16, or control characters
+        raise ConfigError(
+            f"{path}: not a text YAML file ({_one_line(exc)}); save it as UTF-8 text"
+        ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _compose(loader: _Loader, path: Path) -> yaml.Node:
@@ -198,7 +231,13 @@ def _compose(loader: _Loader, path: Path) -> yaml.Node:
     except yaml.MarkedYAMLError as exc:
         raise ConfigError(_syntax_message(path, exc)) from None
     except yaml.YAMLError as exc:  # ReaderError: bad encoding or control characters
-        raise ConfigError(f"{path}: cannot read YAML: {exc}") from None
+        raise ConfigError(
+            f"{path}: not a text YAML file ({_one_line(exc)}); save it as UTF-8 text"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: nested deeper than YAML can be read; a config needs a few levels only"
+        ) from None
     if node is None:
         raise ConfigError(f"{path}: the file is empty; expected a mapping of `key: value`")
     return node
@@ -223,10 +262,24 @@ def _index(loader: _Loader, root: yaml.Node, path: Path) -> tuple[dict, dict]:
     marks: dict[KeyPath, tuple[int, int]] = {}
     coerced: dict[KeyPath, str] = {}
     duplicates: list[str] = []
+    visited = [0]
 
     def walk(node: yaml.Node, key_path: KeyPath, active: frozenset[int]) -> None:
         if id(node) in active:  # recursive alias
             return
+        visited[0] += 1
+        if visited[0] > MAX_NODES:  # aliases expand: "billion laughs" stops here
+            line, col = _pos(node)
+            raise ConfigError(
+                f"{path}:{line}:{col}: the document expands to more than {MAX_NODES:,} values "
+                "(aliases * repeating anchors &); write the values out or use fewer aliases"
+            )
+        if len(key_path) > MAX_DEPTH:
+            line, col = _pos(node)
+            raise ConfigError(
+                f"{path}:{line}:{col}: nested more than {MAX_DEPTH} levels deep; a config "
+                "needs a few levels only"
+            )
         active = active | {id(node)}
         if isinstance(node, yaml.ScalarNode):
             note = _coercion(node)

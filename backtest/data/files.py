@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.core.errors import DataUnavailable
+from backtest.core.errors import DataIntegrityError, DataUnavailable
 from backtest.data.bundled import read_price_csv
 from backtest.data.universe import PanelPrices
 
@@ -47,9 +47,21 @@ class FilePrices:
     def _read(path: Path) -> pd.DataFrame:
         if path.suffix == ".csv":
             return read_price_csv(path)
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+            raise DataIntegrityError(
+                f"{path}: cannot read it as Parquet ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:160]}); write it with pandas.to_parquet or use CSV"
+            ) from None
         frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
         if "date" in frame.columns:
             frame = frame.set_index("date")
-        frame.index = pd.DatetimeIndex(frame.index, name="session")
-        return frame.astype("float64")
+        try:
+            frame.index = pd.DatetimeIndex(frame.index, name="session")
+            return frame.astype("float64")
+        except (ValueError, TypeError) as exc:
+            raise DataIntegrityError(
+                f"{path}: needs a date column of dates and numeric price columns "
+                f"({' '.join(str(exc).split())[:160]})"
+            ) from None

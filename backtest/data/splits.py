@@ -42,6 +42,8 @@ __all__ = [
     "SPLIT_COLUMNS",
     "SuspectSplit",
     "classify_ratio",
+    "SPIKE_FACTOR",
+    "find_spikes",
     "find_suspect_splits",
     "pop_splits",
 ]
@@ -79,6 +81,12 @@ class SuspectSplit:
 
     def describe(self) -> str:
         """One line naming the ticker, session, ratio seen and ratio the fault gives."""
+        if self.kind == "spike":
+            return (
+                f"{self.ticker}: {self.column} ratio {self.seen:.4g} on {self.session.date()} is "
+                f"half of a one-session spike of {self.split_session.date()} that reverses "
+                f"(a jump of {SPIKE_FACTOR:g}x or more and back): a bad tick, not a price"
+            )
         what = "not applied" if self.kind == "missing_adjustment" else "applied twice"
         return (
             f"{self.ticker}: {self.column} ratio {self.seen:.4g} on {self.session.date()} "
@@ -199,6 +207,46 @@ def _check_one(
         return None
     _, day, seen, kind, expected = min(found)
     return SuspectSplit(ticker, session, split_ratio, day, column, seen, expected, kind)
+
+
+# A close that moves this many times (or 1/this) in one session and comes back the next is a
+# bad tick; real moves of that size (bankruptcy, a biotech read-out) do not reverse at once.
+SPIKE_FACTOR = 5.0
+# "Back": the session after the spike ends within this factor of the close before it.
+SPIKE_RETURN = 2.0
+
+
+def find_spikes(prices: pd.DataFrame, ticker: str) -> list[SuspectSplit]:
+    """Flag one-session spikes that reverse: both jumps, like a suspect split (kind ``spike``).
+
+    Examples
+    --------
+    >>> idx = pd.bdate_range("2026-02-16", periods=4)
+    >>> prices = pd.DataFrame({"close": [150.0, 1e6, 151.0, 152.0]}, index=idx)
+    >>> [(str(s.session.date()), s.kind) for s in find_spikes(prices, "BABA")]
+    [('2026-02-17', 'spike'), ('2026-02-18', 'spike')]
+    """
+    found = []
+    for column in (c for c in PRICE_COLUMNS_CHECKED if c in prices.columns):
+        series = prices[column].dropna()
+        if len(series) < 3:
+            continue
+        values = series.to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jump = values[1:-1] / values[:-2]
+            back = values[2:] / values[1:-1]
+            big = (jump >= SPIKE_FACTOR) | (jump <= 1 / SPIKE_FACTOR)
+            level = values[2:] / values[:-2]
+            returns = (level <= SPIKE_RETURN) & (level >= 1 / SPIKE_RETURN)
+        for i in np.flatnonzero(big & returns):
+            day = series.index[i + 1]
+            for session, seen in ((day, jump[i]), (series.index[i + 2], back[i])):
+                found.append(
+                    SuspectSplit(
+                        ticker, day, float("nan"), session, column, float(seen), 1.0, "spike"
+                    )
+                )
+    return found
 
 
 def find_suspect_splits(prices: pd.DataFrame, splits: pd.Series, ticker: str) -> list[SuspectSplit]:

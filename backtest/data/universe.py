@@ -24,19 +24,25 @@ ranking, sessions 2010-01-04..2024-03-08, prices at float32 precision.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from backtest.core.errors import DataIntegrityError, DataUnavailable
-from backtest.data.bundled import bundled_file
+from backtest.data.bundled import BundledPrices, bundled_file
 
 __all__ = [
     "BundledUniverse",
     "PanelPrices",
     "load_us100",
+    "panel_tickers",
     "read_panel",
     "split_panel",
+    "survivorship_note",
     "us100_tickers",
 ]
 
@@ -47,7 +53,8 @@ DATE_FORMAT = "%Y-%m-%d"
 _DATE_DTYPE = pd.to_datetime(pd.Series(["2024-01-02"]), format=DATE_FORMAT).dtype
 
 
-def _clean_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def clean_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A panel's columns, lower-cased (``Adj Close`` -> ``adj_close``), required ones checked."""
     frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
     missing = [c for c in PANEL_REQUIRED if c not in frame.columns]
     if missing:
@@ -63,7 +70,17 @@ def _row_name(path: Path, pos: int) -> str:
     return f"line {pos + 2}" if path.suffix.lower() == ".csv" else f"row {pos + 1}"
 
 
-def _parse_dates(values: pd.Series, path: Path) -> pd.Series:
+def parse_dates(
+    values: pd.Series, path: Path, offset: int = 0, date_format: str = DATE_FORMAT
+) -> pd.Series:
+    """Session dates of a panel's ``date`` column (rows of a chunk start at ``offset``).
+
+    Raises
+    ------
+    DataIntegrityError
+        Naming the file, the first bad line (CSV) or row (Parquet), its value and the
+        expected format.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is not None:
             raise DataIntegrityError(
@@ -74,19 +91,26 @@ def _parse_dates(values: pd.Series, path: Path) -> pd.Series:
     elif pd.api.types.infer_dtype(values, skipna=False) == "date":
         parsed = pd.to_datetime(values)  # Parquet date32, read as datetime.date objects
     else:
-        parsed = pd.to_datetime(values.astype(str).str.strip(), format=DATE_FORMAT, errors="coerce")
+        parsed = pd.to_datetime(values.astype(str).str.strip(), format=date_format, errors="coerce")
     bad = parsed.isna() | (parsed != parsed.dt.normalize())
     if bad.any():
         pos = int(bad.to_numpy().nonzero()[0][0])
+        example = pd.Timestamp("2024-03-08").strftime(date_format)
+        expected = "YYYY-MM-DD" if date_format == DATE_FORMAT else date_format
         raise DataIntegrityError(
-            f"{path}: {_row_name(path, pos)}, column date: cannot read {values.iloc[pos]!r} "
-            f"as a session date; expected YYYY-MM-DD (e.g. 2024-03-08), {int(bad.sum())} "
-            "such row(s)"
+            f"{path}: {_row_name(path, offset + pos)}, column date: cannot read "
+            f"{values.iloc[pos]!r} as a session date; expected {expected} (e.g. {example}), "
+            f"{int(bad.sum())} such row(s)"
+            + (_FORMAT_HINT if date_format == DATE_FORMAT else "")
         )
     return parsed.astype(_DATE_DTYPE)
 
 
-def _parse_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+_FORMAT_HINT = "; another format can be read with `backtest data import --date-format`"
+
+
+def parse_numbers(frame: pd.DataFrame, path: Path, offset: int = 0) -> pd.DataFrame:
+    """The value columns of a panel chunk as float64 (rows start at ``offset``)."""
     for col in [c for c in VALUE_COLUMNS if c in frame.columns]:
         raw = frame[col]
         if pd.api.types.is_numeric_dtype(raw):
@@ -97,20 +121,38 @@ def _parse_numbers(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.any():
             pos = int(bad.to_numpy().nonzero()[0][0])
             raise DataIntegrityError(
-                f"{path}: {_row_name(path, pos)}, column {col}: {raw.iloc[pos]!r} is not a number"
+                f"{path}: {_row_name(path, offset + pos)}, column {col}: {raw.iloc[pos]!r} is "
+                "not a number"
             )
         frame[col] = values.astype("float64")
     return frame
 
 
-def _check_duplicates(frame: pd.DataFrame, path: Path) -> None:
+def normalise_tickers(values: pd.Series) -> pd.Series:
+    """Tickers stripped and upper-cased: ``aapl`` and ``AAPL`` are one name.
+
+    Examples
+    --------
+    >>> normalise_tickers(pd.Series([" aapl", "Msft"])).tolist()
+    ['AAPL', 'MSFT']
+    """
+    return values.astype(str).str.strip().str.upper()
+
+
+def check_duplicates(frame: pd.DataFrame, path: Path, rows: pd.Series | None = None) -> None:
+    """Raise on a repeated (ticker, date), naming the file and the rows of the first repeat.
+
+    ``rows`` holds each row's position in the file (default: its position in ``frame``).
+    """
     dup = frame.duplicated(["ticker", "date"], keep=False)
     if dup.any():
+        where = np.arange(len(frame)) if rows is None else np.asarray(rows)
         pos = dup.to_numpy().nonzero()[0]
         first = frame.iloc[pos[0]]
         same = pos[(frame["ticker"].iloc[pos] == first["ticker"]).to_numpy()]
         same = same[(frame["date"].iloc[same] == first["date"]).to_numpy()]
-        rows = ", ".join(_row_name(path, int(p)) for p in same[:3])
+        first_rows = sorted(int(where[p]) for p in same)[:3]
+        rows = ", ".join(_row_name(path, p) for p in first_rows)
         raise DataIntegrityError(
             f"{path}: duplicate (ticker, date) {first['ticker']} {first['date']:%Y-%m-%d} at "
             f"{rows} (tickers are compared upper-case); {int(dup.sum())} rows in all are "
@@ -155,11 +197,11 @@ def read_panel(
     [['AAPL', 169.0], ['AAPL', 170.73]]
     """
     path = Path(path)
-    frame = _clean_columns(_read_raw(path), path).reset_index(drop=True)
-    frame["ticker"] = frame["ticker"].astype(str).str.strip().str.upper()
-    frame["date"] = _parse_dates(frame["date"], path)
-    frame = _parse_numbers(frame, path)
-    _check_duplicates(frame, path)
+    frame = clean_columns(_read_raw(path), path).reset_index(drop=True)
+    frame["ticker"] = normalise_tickers(frame["ticker"])
+    frame["date"] = parse_dates(frame["date"], path)
+    frame = parse_numbers(frame, path)
+    check_duplicates(frame, path)
     if tickers is not None:
         frame = frame[frame["ticker"].isin([str(t).strip().upper() for t in tickers])]
     if start is not None:
@@ -224,12 +266,44 @@ class PanelPrices:
 
 
 class BundledUniverse(PanelPrices):
-    """The bundled ``us100`` panel as a price source (see ``sample_data/DATA.md``)."""
+    """The bundled ``us100`` panel as a price source (see ``sample_data/DATA.md``).
+
+    A ticker that is not one of the 100 names (a benchmark such as SPY or QQQ)
+    is read from the bundled per-ticker CSVs (:class:`~backtest.data.bundled.BundledPrices`);
+    a name in the panel always comes from the panel.
+
+    Examples
+    --------
+    >>> src = BundledUniverse()
+    >>> "SPY" in src.tickers(), src.load("SPY").loc["2024-03-08", "close"] > 0
+    (False, np.True_)
+    """
 
     name = "us100"
 
     def __init__(self) -> None:
         super().__init__(bundled_file("us100", "prices.parquet"))
+
+    def load(self, ticker: str) -> pd.DataFrame:
+        """Return the raw prices of ``ticker``: from the panel, else from the bundled CSVs."""
+        if ticker in self._all():
+            return super().load(ticker)
+        return BundledPrices().load(ticker)
+
+
+@lru_cache(maxsize=4)
+def panel_tickers(path: Path) -> tuple[str, ...]:
+    """The distinct tickers of a Parquet panel, sorted, reading only its ``ticker`` column.
+
+    Cheap (no prices are read), so a config can default to "every name of the panel".
+
+    Examples
+    --------
+    >>> panel_tickers(bundled_file("us100", "prices.parquet"))[-2:]
+    ('WMT', 'XOM')
+    """
+    column = pq.read_table(path, columns=["ticker"]).column("ticker")
+    return tuple(sorted(str(t).strip().upper() for t in pc.unique(column).to_pylist()))
 
 
 def us100_tickers() -> list[str]:
@@ -240,7 +314,23 @@ def us100_tickers() -> list[str]:
     >>> t = us100_tickers(); len(t), t[:3]
     (100, ['AAPL', 'ABBV', 'ABNB'])
     """
-    return BundledUniverse().tickers()
+    return list(panel_tickers(bundled_file("us100", "prices.parquet")))
+
+
+def survivorship_note(n_names: int) -> str:
+    """What a run on the bundled ``us100`` universe must say about its names (manifest, report).
+
+    Examples
+    --------
+    >>> survivorship_note(100)[:41]
+    "us100: 100 names, today's survivors (the "
+    """
+    return (
+        f"us100: {n_names} names, today's survivors (the most liquid US names of "
+        "2023-03..2024-03, chosen with knowledge of the end of the sample): survivorship "
+        "bias, results overstate what picking from the 2010 universe would have earned "
+        "(sample_data/DATA.md)"
+    )
 
 
 def load_us100(

@@ -25,7 +25,7 @@ import pandas as pd
 
 from backtest.core.errors import DataIntegrityError
 from backtest.core.schema import PRICE_COLUMNS
-from backtest.data.splits import SuspectSplit, find_suspect_splits, pop_splits
+from backtest.data.splits import SuspectSplit, find_spikes, find_suspect_splits, pop_splits
 
 __all__ = ["ValidationReport", "suspect_splits_by_ticker", "validate_prices"]
 
@@ -83,7 +83,8 @@ def suspect_splits_by_ticker(reports: list[ValidationReport]) -> dict[str, list[
 def _normalise_index(frame: pd.DataFrame, ticker: str, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataIntegrityError(
-            f"{ticker}: price index must be dates, got {type(frame.index).__name__}"
+            f"{ticker}: the price table's index must be session dates, got "
+            f"{type(frame.index).__name__}; read files with a date column (YYYY-MM-DD)"
         )
     index = frame.index
     if index.tz is not None:
@@ -198,5 +199,6 @@ def validate_prices(
             f"{ticker}: no usable price rows left after validation {report.dropped}"
         )
     _check_values(out.dropna(subset=["open", "high", "low", "close"]), ticker)
-    report.flag_splits(splits, find_suspect_splits(out, splits, ticker))
+    suspects = find_suspect_splits(out, splits, ticker) + find_spikes(out, ticker)
+    report.flag_splits(splits, suspects)
     return out, report

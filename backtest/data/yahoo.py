@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -217,8 +218,33 @@ def yfinance_call(cache_dir: Path):
     folder = Path(cache_dir) / "yfinance"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / "sqlite.lock"), timeout=LOCK_TIMEOUT_S, is_singleton=True):
-        with quiet_yfinance():
-            yield
+        try:
+            with quiet_yfinance():
+                yield
+        finally:
+            close_yfinance_sqlite()
+
+
+def close_yfinance_sqlite() -> None:
+    """Close this thread's connections to yfinance's sqlite caches (time zones, cookies, ISINs).
+
+    peewee keeps one connection per thread and yfinance closes only the calling
+    thread's, at exit: a download thread that ends leaves its connection to the
+    garbage collector, which Python 3.13 reports as an unclosed-database
+    ResourceWarning. Closing after every call (under the cache lock) leaves none
+    open; the next call reopens them.
+
+    Examples
+    --------
+    >>> close_yfinance_sqlite()  # nothing open: nothing to do
+    """
+    cache = sys.modules.get("yfinance.cache")
+    if cache is None:
+        return
+    for name in ("_TzDBManager", "_CookieDBManager", "_ISINDBManager"):
+        db = getattr(getattr(cache, name, None), "_db", None)
+        if db is not None and not db.is_closed():
+            db.close()
 
 
 def _failure_kind(exc: BaseException) -> str:

@@ -24,6 +24,13 @@ from backtest.core.timeline import Timeline, session_bars, spread_price, spread_
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.costs import fill_price, net_return
 from backtest.engine.rules.exits import EXIT_REASONS, trade_exits
+from backtest.engine.rules.trade_costs import (
+    CostPanel,
+    TradeCosts,
+    cost_terms,
+    net_return_with_costs,
+    order_shares,
+)
 
 __all__ = [
     "EXIT_REASONS",
@@ -125,6 +132,9 @@ def kernel_trades(
     slippage_bps: float = 0.0,
     stop_loss_pct: float | None = None,
     take_profit_pct: float | None = None,
+    costs: TradeCosts | None = None,
+    cost_panel: CostPanel | None = None,
+    sizing: str = "fixed",
 ) -> KernelTrades:
     """Return every trade's fills and returns.
 
@@ -142,6 +152,11 @@ def kernel_trades(
         Per fill, as in :class:`backtest.engine.rules.EngineSettings`.
     stop_loss_pct, take_profit_pct : float, optional
         Stops measured from the entry fill price.
+    costs, cost_panel, sizing : optional
+        The ``costs:`` section and its estimates (rows as ``panel``'s tickers); costs
+        that depend on the order's size are priced at ``costs.notional`` under
+        ``sizing`` (:func:`~backtest.engine.rules.trade_costs.order_shares`). A
+        trade the costs drop (or cut: its shares differ) has a NaN return.
 
     Returns
     -------
@@ -162,10 +177,38 @@ def kernel_trades(
         stop_loss_pct,
         take_profit_pct,
     )
-    net = net_return(ref_in, exits.ref, side, slippage_bps, fees_bps)
+    if costs is not None and costs.active:
+        net = _costed_return(
+            cost_panel,
+            ticker,
+            entry_tick,
+            exits,
+            side,
+            ref_in,
+            fees_bps,
+            slippage_bps,
+            costs,
+            sizing,
+        )
+    else:
+        net = net_return(ref_in, exits.ref, side, slippage_bps, fees_bps)
     return KernelTrades(
         entry_tick, exits.tick, net, exits.reason, side, ref_in, exits.ref, slippage_bps
     )
+
+
+def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing):
+    """Net returns with the ``costs:`` section, at the order size the notional gives."""
+    terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
+    q0 = order_shares(
+        costs, sizing, ref_in, fill_price(ref_in, side, slip, terms.extra_in), fees_bps
+    )
+    q0 = np.where(terms.limit > 0, q0, 0.0)
+    terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
+    q = np.minimum(q0, terms.limit)
+    borrow = cpanel.borrow_bps[ticker]
+    net = net_return_with_costs(ref_in, exits.ref, side, q, slip, fees_bps, terms, costs, borrow)
+    return np.where(q > 0, net, np.nan)
 
 
 def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:

@@ -28,26 +28,11 @@ uses only signals that enter at or before the capped one, all decided by its
 entry (``decision_time <= entry``), so the caps add no look-ahead: a later
 event never changes an earlier decision.
 
-Sizing. vectorbt's ``from_signals`` sizes an entry as a percent of the cash it
-has (``size_type="percent"``; no target-percent), so each kept signal gets
-``size_pct``, the percent of cash that buys ``position_pct`` of equity when the
-open positions are still worth what they cost. With ``L`` and ``S`` the summed
-weights (% of equity) of open longs and shorts, vectorbt has ``100 - L + S`` %
-of equity as cash (short proceeds are cash) and ``100 - L - S`` % as free cash,
-which is what it sizes shorts from. Hence ::
-
-    long:  size_pct = 100 * position_pct / (100 - L + S)
-    short: size_pct = 100 * position_pct / (100 - L - S)
-
-The engine processes a tick's columns in entry order (the signal table is
-sorted and ``call_seq="default"``), so a tick's exits, which entered earlier,
-come before its entries, and entries at one tick come in cap order: ``L`` and
-``S`` leave out positions exiting at that tick and include earlier entries at
-it. Weights are exact at entry (zero costs) when the open positions have not
-moved since the equity they were sized on; otherwise approximate: a position
-that gained since entry makes the next ones a little smaller than
-``position_pct`` and vice versa. Fees and slippage come out of each position's
-budget (``position_pct`` is what the entry spends, fees included).
+Sizing. Each kept signal gets ``size_pct = position_pct``: the engine's book
+(:func:`backtest.engine.rules.book.book_sizes`) spends that percent of the
+equity measured at the fill before the entry, fees included, and never spends
+short proceeds; an entry the free cash cannot pay for is cut and recorded
+(stage ``sizing``).
 """
 
 from __future__ import annotations
@@ -63,7 +48,7 @@ from backtest.core.schema import empty_drops
 from backtest.core.timeline import tick_keys
 from backtest.events.align import drop_rows
 
-__all__ = ["PORTFOLIO_REASONS", "PortfolioCaps", "apply_portfolio_caps", "entry_order", "size_pcts"]
+__all__ = ["PORTFOLIO_REASONS", "PortfolioCaps", "apply_portfolio_caps", "entry_order"]
 
 PORTFOLIO_REASONS = (
     "portfolio_full",
@@ -152,39 +137,6 @@ def _decide(ordered: pd.DataFrame, caps: PortfolioCaps) -> list[tuple[str, str] 
     return out
 
 
-def size_pcts(kept: pd.DataFrame, position_pct: float) -> np.ndarray:
-    """Percent of cash (longs) or free cash (shorts) that buys ``position_pct`` of equity.
-
-    ``kept`` must be in :func:`entry_order`. Positions exiting at a tick are
-    closed before that tick's entries, as the engine processes them.
-
-    Examples
-    --------
-    Two longs and a short entering at one open, 10% each: the second long
-    takes 10/90 of the cash left; the short, after two longs, 10/80 of the
-    free cash.
-
-    >>> day = pd.Timestamp("2026-01-05")
-    >>> kept = pd.DataFrame({"entry_session": [day] * 3, "entry_at": ["open"] * 3,
-    ...     "exit_session": [day] * 3, "exit_at": ["close"] * 3, "side": [1, 1, -1]})
-    >>> size_pcts(kept, 10.0).round(6).tolist()
-    [10.0, 11.111111, 12.5]
-    """
-    entry = tick_keys(kept["entry_session"], kept["entry_at"])
-    exit_ = tick_keys(kept["exit_session"], kept["exit_at"])
-    open_: list[tuple[int, int]] = []
-    out = np.empty(len(kept))
-    for i, side in enumerate(kept["side"].to_numpy()):
-        while open_ and open_[0][0] <= entry[i]:
-            heapq.heappop(open_)
-        longs = position_pct * sum(1 for _, s in open_ if s > 0)
-        shorts = position_pct * len(open_) - longs
-        room = 100.0 - longs + shorts if side > 0 else 100.0 - longs - shorts
-        out[i] = 100.0 * position_pct / room
-        heapq.heappush(open_, (int(exit_[i]), int(side)))
-    return out
-
-
 def apply_portfolio_caps(
     signals: pd.DataFrame, caps: PortfolioCaps
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -214,8 +166,8 @@ def apply_portfolio_caps(
     ...     "side": 1, "entry_session": day, "entry_at": "open",
     ...     "exit_session": nxt, "exit_at": "close"})
     >>> kept, drops = apply_portfolio_caps(sig, PortfolioCaps(max_positions=2, position_pct=10))
-    >>> kept["event_id"].tolist(), [round(x, 6) for x in kept["size_pct"]]
-    (['a', 'b'], [10.0, 11.111111])
+    >>> kept["event_id"].tolist(), kept["size_pct"].tolist()
+    (['a', 'b'], [10.0, 10.0])
     >>> drops[["event_id", "stage", "reason"]].values.tolist()
     [['c', 'portfolio', 'portfolio_full']]
     """
@@ -224,7 +176,7 @@ def apply_portfolio_caps(
     ordered = signals.iloc[entry_order(signals)].reset_index(drop=True)
     verdicts = _decide(ordered, caps)
     kept = ordered[[v is None for v in verdicts]].reset_index(drop=True)
-    kept = kept.assign(size_pct=size_pcts(kept, caps.position_pct))
+    kept = kept.assign(size_pct=float(caps.position_pct))
     return kept, _drops(ordered, verdicts)
 
 

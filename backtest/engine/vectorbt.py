@@ -8,18 +8,17 @@ as Numba without a JIT wait on a cold start.
 Every execution rule comes from :mod:`backtest.engine.rules`: each column's
 exit tick and reason (time exit or stop, :func:`~backtest.engine.rules.trade_exits`),
 its slipped entry and exit fill prices (:func:`~backtest.engine.rules.fill_price`),
-the fee rate and the entry sizes (:func:`~backtest.engine.rules.entry_sizes`).
+the fee rate and the entry sizes in shares (:func:`~backtest.engine.rules.book_sizes`).
 vectorbt receives them as entry and exit signals at those ticks with those
 prices (no slippage and no stops of its own) and keeps the books: shared cash,
 sizes in shares, fees paid, P&L and the equity marked at each tick's price.
 Orders are valued (``val_price``, which converts a ``fixed`` cash size into
 shares) at the unslipped tick price.
 
-Signals with a ``size_pct`` column (set by :mod:`backtest.engine.portfolio`) are
-processed within a tick in entry order (columns sorted by entry tick and
-``event_id``, ``call_seq="default"``): a tick's exits first, since they entered
-earlier, then its entries in the order the caps took them, which is the order
-their sizes assume. Without it, vectorbt's ``call_seq="auto"`` (sells before buys).
+Columns are in entry order (entry tick, then ``event_id``) and processed in
+that order at each tick (``call_seq="default"``): a tick's exits first, since
+they entered earlier, then its entries in the order the book sized them.
+vectorbt must fill each entry at the book's size; a difference raises.
 """
 
 from __future__ import annotations
@@ -30,18 +29,36 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from backtest.core.schema import TRADE_COLUMNS
+from backtest.core.schema import TRADE_COLUMNS, empty_drops
 from backtest.core.timeline import TickPrices, Timeline, tick_of, tick_prices
 from backtest.engine.portfolio import entry_order
+from backtest.engine.rules.book import BookSizes, book_sizes
 from backtest.engine.rules.costs import fee_rate, fill_price
 from backtest.engine.rules.exits import Exits, reason_names, trade_exits
 from backtest.engine.rules.settings import EngineResult, EngineSettings
-from backtest.engine.rules.sizing import entry_sizes
+from backtest.engine.rules.sizing import check_sizing
+from backtest.engine.rules.trade_costs import (
+    COST_REASONS,
+    build_cost_panel,
+    carry_per_share,
+    commission,
+    cost_terms,
+)
+from backtest.events.align import drop_rows
 
 __all__ = ["group_lens", "in_market_sessions", "numpy_group_lens", "run_vectorbt"]
 
 VBT_ENGINE = "rust"
-OUT_COLUMNS = [*TRADE_COLUMNS, "entry_ref_price", "exit_ref_price", "pnl"]
+# entry_equity: the equity the book sized the entry from (at the fill before it);
+# target_spend: what the sizing aimed to spend on it, fees included (fixed: the value).
+OUT_COLUMNS = [
+    *TRADE_COLUMNS,
+    "entry_ref_price",
+    "exit_ref_price",
+    "pnl",
+    "entry_equity",
+    "target_spend",
+]
 
 
 def _column_prices(
@@ -82,12 +99,97 @@ def _orders(
     return {"entries": entries, "exits": exit_signals, "price": price}
 
 
-def _size_kwargs(settings: EngineSettings, signals: pd.DataFrame) -> dict:
+def _book(
+    signals: pd.DataFrame,
+    rows: TickPrices,
+    entry: np.ndarray,
+    exits: Exits,
+    side: np.ndarray,
+    entry_ref: np.ndarray,
+    settings: EngineSettings,
+) -> BookSizes:
+    """Shares of every entry from the equity before it (:func:`~backtest.engine.rules.book_sizes`)."""
     size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
-    size, size_type = entry_sizes(settings.sizing, settings.size, len(signals), size_pct)
-    # Portfolio sizes assume entry order within a tick; otherwise sells first.
-    call_seq = "default" if size_pct is not None else "auto"
-    return {"size": size[None, :], "size_type": size_type, "call_seq": call_seq}
+    check_sizing(settings.sizing)
+    return book_sizes(
+        rows.price,
+        entry,
+        exits.tick,
+        side,
+        entry_ref,
+        fill_price(entry_ref, side, settings.slippage_bps),
+        fill_price(exits.ref, -side, settings.slippage_bps),
+        settings.init_cash,
+        settings.sizing,
+        settings.size,
+        size_pct,
+        fee_rate(settings.fees_bps),
+    )
+
+
+def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, settings):
+    """Orders, book and fixed fees with the ``costs:`` section (rules in ``trade_costs``).
+
+    Sized twice: first with the spread only (the order's shares before impact,
+    which impact and the participation cap read), then with every cost.
+    """
+    costs, s = settings.costs, settings
+    panel = build_cost_panel(list(signals["ticker"]), prices, timeline, costs)
+    col = np.arange(len(entry))
+    terms = cost_terms(panel, col, entry, exits.tick, side, costs)
+
+    def book_with(terms, limit=None, reason=None):
+        f_in = fill_price(entry_ref, side, s.slippage_bps, terms.extra_in)
+        f_out = fill_price(exits.ref, -side, s.slippage_bps, terms.extra_out)
+        carry = carry_per_share(terms, f_in, side, panel.borrow_bps)
+        size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
+        check_sizing(s.sizing)
+        book = book_sizes(
+            rows.price,
+            entry,
+            exits.tick,
+            side,
+            entry_ref,
+            f_in,
+            f_out,
+            s.init_cash,
+            s.sizing,
+            s.size,
+            size_pct,
+            fee_rate(s.fees_bps),
+            costs.commission_per_share,
+            costs.commission_minimum,
+            carry,
+            limit,
+            reason,
+        )
+        return book, f_in, f_out, carry
+
+    first = book_with(terms, terms.limit, terms.reason)[0]
+    terms = cost_terms(panel, col, entry, exits.tick, side, costs, shares=first.shares)
+    limit = np.minimum(terms.limit, np.where(first.shares > 0, np.inf, 0.0))
+    reason = np.where(first.shares > 0, terms.reason, np.array(first.reason, dtype=object))
+    book, f_in, f_out, carry = book_with(terms, limit, reason)
+    orders = _orders(rows, entry, exits, side, entry_ref, s.slippage_bps)
+    orders["price"][entry, col] = f_in
+    orders["price"][exits.tick, col] = f_out
+    comm = commission(book.shares, costs.commission_per_share, costs.commission_minimum)
+    fixed = np.zeros(orders["price"].shape)
+    fixed[entry, col] += comm
+    fixed[exits.tick, col] += comm + carry * book.shares
+    return orders, book, fixed
+
+
+def _book_drops(signals: pd.DataFrame, book: BookSizes) -> pd.DataFrame:
+    """One drops row (stage ``sizing``, or ``costs``) per entry the book cut or dropped."""
+    cut = np.flatnonzero([bool(r) for r in book.reason])
+    if not len(cut):
+        return empty_drops()
+    out = drop_rows(signals.iloc[cut], "sizing", "", "")
+    out["stage"] = ["costs" if book.reason[i] in COST_REASONS else "sizing" for i in cut]
+    out["reason"] = [book.reason[i] for i in cut]
+    out["detail"] = [book.detail[i] for i in cut]
+    return out
 
 
 def group_lens(groups: np.ndarray) -> np.ndarray:
@@ -136,6 +238,8 @@ def _portfolio(
     orders: dict,
     timeline: Timeline,
     settings: EngineSettings,
+    size: np.ndarray,
+    fixed_fees: np.ndarray | None = None,
 ):
     import vectorbt as vbt  # imported here: 2 s, only when a run simulates
 
@@ -149,18 +253,26 @@ def _portfolio(
         val_price=reference,
         direction=direction[None, :],
         fees=fee_rate(settings.fees_bps),
+        fixed_fees=0.0 if fixed_fees is None else fixed_fees,
         init_cash=settings.init_cash,
         cash_sharing=True,
         group_by=np.zeros(len(signals), dtype=int),
         accumulate=False,
         engine=VBT_ENGINE,
         freq=None,
-        **_size_kwargs(settings, signals),
+        size=size[None, :],
+        size_type="amount",
+        call_seq="default",  # columns in entry order: a tick's exits, then its entries
     )
 
 
 def _trades(
-    pf, signals: pd.DataFrame, timeline: Timeline, entry_ref: np.ndarray, exits: Exits
+    pf,
+    signals: pd.DataFrame,
+    timeline: Timeline,
+    entry_ref: np.ndarray,
+    exits: Exits,
+    book: BookSizes,
 ) -> pd.DataFrame:
     rec = pf.trades.values
     col = rec["col"].astype(np.int64)
@@ -185,6 +297,8 @@ def _trades(
             "entry_ref_price": ref_in,
             "exit_ref_price": ref_out,
             "pnl": rec["pnl"],
+            "entry_equity": book.equity[col],
+            "target_spend": book.target[col],
         },
         columns=OUT_COLUMNS,
     )
@@ -215,8 +329,8 @@ def run_vectorbt(
             flat,
             pd.Series(False, index=timeline.sessions, name="in_market"),
         )
-    if "size_pct" in signals.columns:  # sizes assume entry order within a tick
-        signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
+    # Entry order (tick, event_id): the order the book sizes entries and vectorbt fills them.
+    signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
     rows = _column_prices(signals, prices, timeline)
     col = np.arange(len(signals))
     entry, planned = _ticks(signals, timeline, "entry"), _ticks(signals, timeline, "exit")
@@ -235,9 +349,33 @@ def run_vectorbt(
         settings.take_profit_pct,
     )
     orders = _orders(rows, entry, exits, side, entry_ref, settings.slippage_bps)
+    fixed_fees = None
+    if settings.costs.active:
+        orders, book, fixed_fees = _costed(
+            signals, prices, timeline, rows, entry, exits, side, entry_ref, settings
+        )
+    else:
+        book = _book(signals, rows, entry, exits, side, entry_ref, settings)
+    orders["entries"][entry, col] &= book.shares > 0
+    orders["exits"][exits.tick, col] &= book.shares > 0
     with numpy_group_lens():
-        pf = _portfolio(signals, rows, orders, timeline, settings)
-        trades = _trades(pf, signals, timeline, entry_ref, exits)
+        pf = _portfolio(signals, rows, orders, timeline, settings, book.shares, fixed_fees)
+        trades = _trades(pf, signals, timeline, entry_ref, exits, book)
         value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
+    _check_sizes(pf, book)
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
-    return EngineResult(trades, equity, in_market_sessions(trades, timeline))
+    return EngineResult(
+        trades, equity, in_market_sessions(trades, timeline), _book_drops(signals, book)
+    )
+
+
+def _check_sizes(pf, book: BookSizes) -> None:
+    """vectorbt filled every entry at the book's size (it never cut one for want of cash)."""
+    rec = pf.trades.values
+    want = book.shares[rec["col"].astype(np.int64)]
+    if not np.allclose(rec["size"], want, rtol=1e-9, atol=0):
+        bad = int(np.argmax(np.abs(rec["size"] - want) / want))
+        raise AssertionError(
+            f"vectorbt filled {rec['size'][bad]} shares where the book sized {want[bad]}: "
+            "the book's cash accounting and vectorbt's disagree"
+        )

@@ -58,6 +58,9 @@ class Article:
         From the ``@ publisher | ...`` footer.
     sentences : tuple of str
         The title, then the body's sentences in order (advertisement excluded).
+    stamps : tuple of str
+        Every distinct stamp-shaped line of the whole text; more than one makes
+        the publication time ambiguous (the loader drops the article).
     """
 
     title: str | None
@@ -68,6 +71,7 @@ class Article:
     company: str | None
     publisher: str | None
     sentences: tuple[str, ...]
+    stamps: tuple[str, ...] = ()
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -165,4 +169,5 @@ def parse_article(text: str) -> Article:
         company=company or None,
         publisher=publisher,
         sentences=tuple(([title] if title else []) + body),
+        stamps=tuple(dict.fromkeys(line for line in lines if STAMP.match(line))),
     )

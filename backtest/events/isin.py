@@ -10,6 +10,7 @@ from stdnum import isin as stdnum_isin
 
 from backtest.core.errors import EventError
 from backtest.data.bundled import bundled_file
+from backtest.data.csvfile import read_user_csv
 
 __all__ = ["isin_table", "read_isin_table", "ticker_for_isin"]
 
@@ -74,9 +75,7 @@ def read_isin_table(path: Path) -> dict[str, str]:
     >>> read_isin_table(f)
     {'US0378331005': 'AAPL'}
     """
-    if not path.is_file():
-        raise EventError(f"ISIN table not found: {path.resolve()}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_user_csv(path, "ISIN table", EventError)
     missing = {"isin", "ticker"} - set(frame.columns)
     if missing:
         raise EventError(

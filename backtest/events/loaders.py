@@ -14,14 +14,16 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.core.errors import EventError
-from backtest.core.schema import PAYLOAD_COLUMNS
+from backtest.core.schema import EVENT_TYPES, PAYLOAD_COLUMNS, TIMINGS
 from backtest.core.sessions import session_instant, shift_session
 from backtest.data.bundled import bundled_file
+from backtest.data.csvfile import read_user_csv
 from backtest.events.isin import ticker_for_isin
-from backtest.events.table import make_event_table
+from backtest.events.table import make_event_table, resolve_timing
 from backtest.events.times import parse_event_time
 
 __all__ = [
+    "acceptance_time",
     "assumed_known_at",
     "load_bundled_earnings",
     "load_event_csv",
@@ -136,11 +138,39 @@ def load_us100_earnings(
     return make_event_table(rows, cal)
 
 
+# An acceptance-time column as SEC EDGAR gives it: New York wall-clock time, "ET" optional.
+ACCEPT_COLUMN = "accept_et"
+ACCEPT_TZ = "America/New_York"
+_ET_SUFFIX = re.compile(r"\s*\b(ET|EST|EDT)$", re.IGNORECASE)
+
+
+def acceptance_time(value: object, cal: xcals.ExchangeCalendar) -> pd.Timestamp:
+    """Read an ``accept_et`` stamp: New York local time, with or without an ``ET`` suffix.
+
+    The event's timing is then derived from this instant by the one timing rule
+    (:func:`backtest.events.table.resolve_timing`, i.e.
+    :func:`backtest.core.sessions.classify_timing`); a bare date stays date-only.
+
+    Examples
+    --------
+    >>> from backtest.core.sessions import get_calendar
+    >>> str(acceptance_time("2018-02-01 16:30 ET", get_calendar("XNYS")))
+    '2018-02-01 16:30:00-05:00'
+    >>> str(acceptance_time("2018-07-31 07:00", get_calendar("XNYS")))
+    '2018-07-31 07:00:00-04:00'
+    """
+    return parse_event_time(_ET_SUFFIX.sub("", str(value).strip()), ACCEPT_TZ, cal)
+
+
 def _csv_time_column(columns: Iterable[str], path: Path) -> str:
-    for name in ("event_time", "report_date", "date", "time"):
+    for name in ("event_time", "report_date", "date", "time", ACCEPT_COLUMN):
         if name in columns:
             return name
-    raise EventError(f"{path}: no time column; add one named event_time, report_date or date")
+    raise EventError(
+        f"{path}:1: no time column (header: {', '.join(columns)}); add one named event_time, "
+        f"report_date, date or {ACCEPT_COLUMN} (New York acceptance time, e.g. "
+        "2018-02-01 16:30 ET)"
+    )
 
 
 def load_event_csv(
@@ -153,12 +183,20 @@ def load_event_csv(
     """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
 
     Optional columns: ``event_type, timing, known_at, source`` and the payload
-    columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`.
+    columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`. An ``accept_et``
+    column (New York acceptance times such as SEC EDGAR's ``2018-02-01 16:30 ET``)
+    gives the event's instant where it is filled, before any other time column
+    (a filing accepted after the close may carry the next day as its date); the
+    timing then follows from it by the one rule (a ``timing`` column that
+    contradicts it is an error).
     """
-    if not path.is_file():
-        raise EventError(f"event file not found: {path.resolve()}")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_user_csv(path, "event", EventError)
     time_col = _csv_time_column(frame.columns, path)
+    if "ticker" not in frame.columns and "isin" not in frame.columns:
+        raise EventError(
+            f"{path}:1: no ticker column (header: {', '.join(frame.columns)}); add a column "
+            "named ticker (or isin)"
+        )
     rows = []
     for line, rec in enumerate(frame.to_dict("records"), start=2):
         try:
@@ -190,19 +228,36 @@ def _user_row(
 ) -> dict:
     rec = {k: v for k, v in rec.items() if v not in ("", None)}
     tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
-    event_time = parse_event_time(rec[time_col], tz, cal)
-    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
+    if ACCEPT_COLUMN in rec:
+        event_time = acceptance_time(rec[ACCEPT_COLUMN], cal)
+    elif time_col in rec:
+        event_time = _time_field(rec, time_col, tz, cal)
+    else:
+        raise EventError(f"{time_col} is empty; every event needs a date or time")
+    timing = rec.get("timing")
+    if timing is not None and timing not in TIMINGS:
+        raise EventError(
+            f"timing {timing!r} is not one of {', '.join(TIMINGS)} (bmo: before the open, "
+            "amc: after the close); fix it or leave the cell empty"
+        )
     etype = str(rec.get("event_type", default_type))
+    if etype not in EVENT_TYPES:
+        raise EventError(f"event_type {etype!r} is not one of {', '.join(EVENT_TYPES)}")
+    if "ticker" not in rec and "isin" not in rec:
+        raise EventError("neither ticker nor isin is given; fill one of them")
+    ticker = str(rec["ticker"]) if "ticker" in rec else ticker_for_isin(str(rec.get("isin", "")))
     known = rec.get("known_at")
     row = {
         "ticker": ticker,
         "event_type": etype,
         "event_time": event_time,
-        "timing": rec.get("timing"),
+        # Resolved here too (the same rule make_event_table applies), so a clock time that
+        # contradicts the timing column is reported with the file and line.
+        "timing": _resolved_timing(event_time, rec.get("timing"), cal),
         "source": str(rec.get("source", source)),
     }
     if known is not None:
-        row["known_at"], row["known_at_basis"] = parse_event_time(known, tz, cal), "source"
+        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal), "source"
     elif etype == "earnings":
         row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
         row["known_at_basis"] = "assumed"
@@ -212,6 +267,22 @@ def _user_row(
         row["isin"] = _check_isin_matches(str(rec["isin"]), ticker)
     row.update({k: _number(rec[k]) for k in PAYLOAD_COLUMNS if k in rec and k != "isin"})
     return row
+
+
+def _resolved_timing(event_time: pd.Timestamp, given: object, cal) -> str:
+    try:
+        return resolve_timing(event_time, None if given is None else str(given), cal)
+    except EventError as exc:
+        raise EventError(f"column timing: {exc}") from None
+
+
+def _time_field(
+    rec: Mapping[str, object], key: str, tz: str | None, cal: xcals.ExchangeCalendar
+) -> pd.Timestamp:
+    try:
+        return parse_event_time(rec[key], tz, cal)
+    except EventError as exc:
+        raise EventError(f"{key}: {exc}") from exc
 
 
 def _check_isin_matches(isin: str, ticker: str) -> str:

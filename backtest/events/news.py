@@ -15,7 +15,7 @@ Each ``*.txt`` file in the folder is one article in the seed's format
 
 Every value comes with the sentence it was read from, in the ``evidence``
 column (:func:`evidence_table` lays it out long). An article that cannot
-give events (no or unreadable stamp, a stamp that does not exist or occurs
+give events (no or unreadable stamp, two different stamps, a stamp that does not exist or occurs
 twice at a daylight-saving change, no, invalid or unknown ISIN, empty,
 undecodable) and every non-article file in the folder become drop rows
 (stage ``load``, ``event_id`` ``article:<file name>``); so do analyst
@@ -127,6 +127,12 @@ def _published(article: Article, s: _Settings) -> pd.Timestamp:
     if article.stamp is None:
         found = f"only a date ({article.date_only!r})" if article.date_only else "no stamp"
         raise _Dropped("no_timestamp", f"{found}; the header needs 'DD.MM.YYYY - HH:MM:SS'")
+    if len(article.stamps) > 1:
+        raise _Dropped(
+            "two_stamps",
+            f"{len(article.stamps)} stamps ({', '.join(map(repr, article.stamps))}); which one "
+            "is the publication time cannot be told: keep one stamp line",
+        )
     try:
         problem = _dst_problem(article.stamp, s.timezone, s.cal)
         if problem:

@@ -4,19 +4,47 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.core.errors import EventError
 
-__all__ = ["parse_event_time"]
+__all__ = ["FORMATS", "check_zone", "parse_event_time"]
 
 # European article stamps ("13.01.2026 - 14:42:04"), then ISO 8601.
 _EU_STAMP = re.compile(
     r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s*-?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d")
+_SLASHED = re.compile(r"^\d{1,4}/\d{1,2}/\d{1,4}")
+FORMATS = "ISO 8601 (2026-01-13 or 2026-01-13T14:42:04+01:00) or DD.MM.YYYY [HH:MM[:SS]]"
+# Events outside these years cannot be traded on any calendar the project builds.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+
+def check_zone(tz: str) -> str:
+    """Return ``tz`` if it names an IANA time zone, else raise EventError saying it is unknown.
+
+    Examples
+    --------
+    >>> check_zone("Europe/Berlin")
+    'Europe/Berlin'
+    >>> check_zone("Mars/Olympus")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    backtest.core.errors.EventError: unknown time zone 'Mars/Olympus'; use an IANA name ...
+    """
+    try:
+        zoneinfo.ZoneInfo(str(tz))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise EventError(
+            f"unknown time zone {tz!r}; use an IANA name such as America/New_York, "
+            "Europe/Berlin or UTC"
+        ) from None
+    return str(tz)
 
 
 def _from_eu_stamp(match: re.Match[str]) -> pd.Timestamp:
@@ -27,6 +55,7 @@ def _from_eu_stamp(match: re.Match[str]) -> pd.Timestamp:
 
 
 def _localize(stamp: pd.Timestamp, tz: str, raw: object) -> pd.Timestamp:
+    check_zone(tz)
     try:
         return stamp.tz_localize(tz, ambiguous="raise", nonexistent="raise")
     except Exception as exc:  # pytz/zoneinfo raise several types for the DST gaps
@@ -57,19 +86,28 @@ def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar)
     ...
     backtest.core.errors.EventError: event time '2026-01-13 14:42' has a clock time but no time zone; ...
     """
+    return _in_range(_parse(value, tz, cal), value)
+
+
+def _parse(value: object, tz: str | None, cal: xcals.ExchangeCalendar) -> pd.Timestamp:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        _in_range(pd.Timestamp(value.year, 1, 1), value)
         return pd.Timestamp(value).tz_localize(cal.tz)
     text = str(value).strip()
-    if _DATE_ONLY.match(text):
-        return pd.Timestamp(text).tz_localize(cal.tz)
-    match = _EU_STAMP.match(text)
-    try:
-        stamp = _from_eu_stamp(match) if match else pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+    if _SLASHED.match(text):
         raise EventError(
-            f"cannot read event time {value!r}; use ISO 8601 "
-            "(2026-01-13T14:42:04+01:00) or DD.MM.YYYY HH:MM:SS"
-        ) from exc
+            f"event time {value!r} is ambiguous (is 01/02/2026 1 February or 2 January?); "
+            f"write it as {FORMATS}"
+        )
+    if _DATE_ONLY.match(text):
+        return _stamp(text, value).tz_localize(cal.tz)
+    match = _EU_STAMP.match(text)
+    if not (match or isinstance(value, dt.datetime) or _ISO_START.match(text)):
+        raise EventError(f"cannot read event time {value!r}; use {FORMATS}")
+    try:
+        stamp = _from_eu_stamp(match) if match else _stamp(value, value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise EventError(f"cannot read event time {value!r}; use {FORMATS}") from exc
     if stamp.tzinfo is not None:
         return stamp
     if match and not match.group(4):
@@ -80,3 +118,19 @@ def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar)
             "add timezone: (e.g. America/New_York) or a UTC offset"
         )
     return _localize(stamp, tz, value)
+
+
+def _stamp(value: object, raw: object) -> pd.Timestamp:
+    try:
+        return _in_range(pd.Timestamp(value), raw)
+    except (ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+        raise EventError(f"cannot read event time {raw!r}; use {FORMATS}") from exc
+
+
+def _in_range(stamp: pd.Timestamp, raw: object) -> pd.Timestamp:
+    if not FIRST_YEAR <= stamp.year <= LAST_YEAR:
+        raise EventError(
+            f"event time {raw!r} is outside the years {FIRST_YEAR} to {LAST_YEAR} that any "
+            "calendar covers; check the year"
+        )
+    return stamp

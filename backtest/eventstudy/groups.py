@@ -8,6 +8,11 @@ they still count in ``all``, ``timing`` and ``event_type``.
 Tercile buckets are cut on the study's own events, i.e. with hindsight: that is
 fine for describing past reactions, but a trading rule must use fixed thresholds
 (``surprise_thresholds``) instead.
+
+Surprise *quantiles* (grouping ``surprise_quantile``, :func:`point_in_time_quantiles`)
+are known at the event: an event's breakpoints are the quantiles of the surprises
+of events published strictly before it (expanding window by event time), so no
+later event can ever change an earlier event's quantile.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ import pandas as pd
 
 from backtest.core.schema import EVENT_TYPES, TIMINGS
 
-__all__ = ["GROUPINGS", "group_labels", "surprise_bucket"]
+__all__ = [
+    "GROUPINGS",
+    "group_labels",
+    "point_in_time_quantiles",
+    "quantile_names",
+    "surprise_bucket",
+]
 
-GROUPINGS = ("all", "timing", "event_type", "surprise")
+GROUPINGS = ("all", "timing", "event_type", "surprise", "surprise_quantile")
+DEFAULT_GROUP_BY = ("timing", "event_type", "surprise")
 TERCILES = ("low", "mid", "high")
 
 
@@ -67,8 +79,75 @@ def surprise_bucket(surprise: pd.Series, thresholds: tuple[float, ...] | None) -
     return pd.Series(labels, index=values.index, dtype=object).where(values.notna())
 
 
-def group_labels(events: pd.DataFrame, thresholds: tuple[float, ...] | None) -> pd.DataFrame:
-    """Return ``event_id, group_by, group`` rows for every grouping of :data:`GROUPINGS`.
+def quantile_names(n: int) -> list[str]:
+    """Labels of ``n`` quantiles, lowest surprise first.
+
+    Examples
+    --------
+    >>> quantile_names(5)
+    ['Q1', 'Q2', 'Q3', 'Q4', 'Q5']
+    """
+    return [f"Q{k}" for k in range(1, n + 1)]
+
+
+def point_in_time_quantiles(events: pd.DataFrame, n: int, min_history: int) -> pd.Series:
+    """Surprise quantile of each event, from the surprises published strictly before it.
+
+    For an event at time *t* with a known ``surprise_pct`` the breakpoints are the
+    ``1/n, 2/n, ..., (n-1)/n`` quantiles (numpy's linear rule) of the surprises of
+    the events with ``event_time < t``; a value equal to a breakpoint goes up. Events
+    with fewer than ``min_history`` earlier surprises, or none of their own, get no
+    label (NaN). Events at the same instant never see each other's surprise.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``event_id, event_time`` and ``surprise_pct`` (percent; NaN where unknown).
+    n : int
+        Number of quantiles (5: quintiles ``Q1`` lowest .. ``Q5`` highest).
+    min_history : int
+        Fewest earlier surprises needed for breakpoints.
+
+    Returns
+    -------
+    pandas.Series
+        ``Q1``..``Qn`` or NaN, indexed by ``event_id``.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2020-01-01", periods=5, freq="D", tz="UTC")
+    >>> ev = pd.DataFrame({"event_id": list("abcde"), "event_time": t,
+    ...                    "surprise_pct": [1.0, 2.0, 3.0, 10.0, -4.0]})
+    >>> point_in_time_quantiles(ev, 2, 3).tolist()  # d: median of 1, 2, 3 is 2
+    [nan, nan, nan, 'Q2', 'Q1']
+    """
+    raw = events["surprise_pct"] if "surprise_pct" in events else pd.Series(np.nan, events.index)
+    value = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    known = pd.DataFrame({"time": pd.to_datetime(events["event_time"], utc=True).to_numpy(),
+                          "value": value, "pos": np.arange(len(events))})[~np.isnan(value)]
+    out = np.full(len(events), np.nan, dtype=object)
+    names = np.asarray(quantile_names(n), dtype=object)
+    probs = np.arange(1, n) / n
+    history = np.empty(0)
+    for _, same_time in known.groupby("time", sort=True):
+        values = same_time["value"].to_numpy()
+        if len(history) >= min_history:
+            cuts = np.quantile(history, probs)
+            out[same_time["pos"].to_numpy()] = names[np.searchsorted(cuts, values, side="right")]
+        history = np.sort(np.concatenate([history, values]))
+    return pd.Series(out, index=events["event_id"].to_numpy(), dtype=object)
+
+
+def group_labels(
+    events: pd.DataFrame,
+    thresholds: tuple[float, ...] | None,
+    group_by: tuple[str, ...] = DEFAULT_GROUP_BY,
+    quantiles: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Return ``event_id, group_by, group`` rows for ``all`` and every grouping in ``group_by``.
+
+    ``quantiles`` (``Q1``.. by ``event_id``, from :func:`point_in_time_quantiles`)
+    labels the ``surprise_quantile`` grouping.
 
     Examples
     --------
@@ -77,18 +156,30 @@ def group_labels(events: pd.DataFrame, thresholds: tuple[float, ...] | None) -> 
     >>> group_labels(ev, (0.0,)).values.tolist()  # doctest: +NORMALIZE_WHITESPACE
     [['a', 'all', 'all'], ['b', 'all', 'all'], ['a', 'timing', 'bmo'], ['b', 'timing', 'amc'],
      ['a', 'event_type', 'earnings'], ['b', 'event_type', 'news'], ['a', 'surprise', '>=0%']]
+    >>> q = pd.Series(["Q2", None], index=["a", "b"])
+    >>> group_labels(ev, None, ("surprise_quantile",), q).values.tolist()
+    [['a', 'all', 'all'], ['b', 'all', 'all'], ['a', 'surprise_quantile', 'Q2']]
     """
     surprise = events.get("surprise_pct", pd.Series(np.nan, index=events.index))
-    columns = {
-        "all": pd.Series("all", index=events.index),
-        "timing": events["timing"].astype(object),
-        "event_type": events["event_type"].astype(object),
-        "surprise": surprise_bucket(surprise, thresholds),
+    quantile = (
+        events["event_id"].map(quantiles).astype(object)
+        if quantiles is not None
+        else pd.Series(np.nan, index=events.index, dtype=object)
+    )
+    every = {
+        "all": lambda: pd.Series("all", index=events.index),
+        "timing": lambda: events["timing"].astype(object),
+        "event_type": lambda: events["event_type"].astype(object),
+        "surprise": lambda: surprise_bucket(surprise, thresholds),
+        "surprise_quantile": lambda: quantile,
     }
+    columns = {name: every[name]() for name in GROUPINGS if name == "all" or name in group_by}
+    n_quantiles = int(quantile.dropna().str[1:].astype(int).max()) if quantile.notna().any() else 0
     natural = {
         "timing": TIMINGS,
         "event_type": EVENT_TYPES,
         "surprise": _threshold_labels(thresholds) if thresholds else TERCILES,
+        "surprise_quantile": quantile_names(n_quantiles),
     }
     frames = [
         pd.DataFrame(

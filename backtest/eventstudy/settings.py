@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 __all__ = ["EventStudyConfig", "Window"]
 
 Window = tuple[int, int]
+GroupBy = Literal["timing", "event_type", "surprise", "surprise_quantile"]
 
 
 class EventStudyConfig(BaseModel):
@@ -44,6 +45,16 @@ class EventStudyConfig(BaseModel):
     surprise_thresholds : list of float, optional
         Cut points of ``surprise_pct`` (percent) for the surprise buckets, ascending.
         ``None`` (default) uses terciles of the study's own events.
+    group_by : list of str
+        Groupings besides ``all``: ``timing``, ``event_type``, ``surprise`` (the
+        buckets above) and ``surprise_quantile`` (quantiles known at the event, see
+        :func:`backtest.eventstudy.groups.point_in_time_quantiles`). Default: the
+        first three.
+    surprise_quantiles : int
+        Number of surprise quantiles of ``surprise_quantile`` (5: quintiles Q1..Q5).
+    quantile_min_history : int
+        Fewest surprises published before an event for it to get a quantile; earlier
+        events are studied but not in the ``surprise_quantile`` grouping.
     cluster : {"same_ticker_day0", "none"}
         ``same_ticker_day0`` (default): events of one ticker with the same day 0 are
         one observation, the earliest published; the others are drops with reason
@@ -72,6 +83,11 @@ class EventStudyConfig(BaseModel):
     bootstrap_reps: int = Field(default=2000, ge=100)
     seed: int = 0
     surprise_thresholds: tuple[float, ...] | None = None
+    group_by: tuple[GroupBy, ...] = Field(
+        default=("timing", "event_type", "surprise"), min_length=1
+    )
+    surprise_quantiles: int = Field(default=5, ge=2, le=20)
+    quantile_min_history: int = Field(default=20, ge=1)
     cluster: Literal["same_ticker_day0", "none"] = "same_ticker_day0"
 
     @model_validator(mode="after")
@@ -92,6 +108,8 @@ class EventStudyConfig(BaseModel):
                 f"{self.min_estimation_obs}"
             )
         self._check_car_windows()
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError(f"group_by {list(self.group_by)} names a grouping twice")
         thresholds = self.surprise_thresholds
         if thresholds is not None and list(thresholds) != sorted(set(thresholds)):
             raise ValueError(f"surprise_thresholds {list(thresholds)} must be strictly ascending")

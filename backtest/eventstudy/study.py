@@ -16,7 +16,7 @@ import pandas as pd
 from backtest.eventstudy.attribution import ATTRIBUTION_COLUMNS, attribute_trades
 from backtest.eventstudy.bootstrap import BootstrapCI, bootstrap_means, percentile_ci
 from backtest.eventstudy.caar import caar_path, car_over, window_label
-from backtest.eventstudy.groups import group_labels
+from backtest.eventstudy.groups import group_labels, point_in_time_quantiles
 from backtest.eventstudy.nonparametric import (
     corrado_from_ranks,
     generalized_sign_test,
@@ -116,6 +116,10 @@ def _car_table(s: EventSample, groups: pd.DataFrame, cfg: EventStudyConfig) -> p
     wide = groups.pivot(index="event_id", columns="group_by", values="group")
     out["surprise_pct"] = s.events.get("surprise_pct", np.nan)
     out["surprise_bucket"] = out["event_id"].map(wide.get("surprise", pd.Series(dtype=object)))
+    if "surprise_quantile" in cfg.group_by:
+        out["surprise_quantile"] = out["event_id"].map(
+            wide.get("surprise_quantile", pd.Series(dtype=object))
+        )
     out["alpha"], out["beta"] = s.model.alpha, s.model.beta
     out["sigma"], out["n_estimation"] = s.model.sigma, s.model.n_obs
     for window in cfg.car_windows:
@@ -217,7 +221,14 @@ def run_event_study(
     """
     cfg = settings or EventStudyConfig()
     sample, drops = build_sample(aligned, prices, benchmark, cfg)
-    groups = group_labels(sample.events, cfg.surprise_thresholds)
+    quantiles = None
+    if "surprise_quantile" in cfg.group_by:
+        # From every aligned event, before the sample's drops: which events are studied
+        # depends on prices after the event, which must not move any breakpoint.
+        quantiles = point_in_time_quantiles(
+            aligned, cfg.surprise_quantiles, cfg.quantile_min_history
+        )
+    groups = group_labels(sample.events, cfg.surprise_thresholds, cfg.group_by, quantiles)
     attribution = (
         attribute_trades(trades, prices)
         if trades is not None

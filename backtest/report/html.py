@@ -38,6 +38,7 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 # (file-name pattern, section title); the order here is the order on the page.
 KNOWN_TABLES = (
     ("metrics.csv", "Metrics"),
+    ("cost_sensitivity.csv", "Cost sensitivity: break-even bps per side, trades at 0-50 bps"),
     ("trades.csv", "Trades"),
     ("top_runs.csv", "Sweep: top combinations re-run (kernel trade statistics | run metrics)"),
     ("sweep.parquet", "Sweep: every combination (per-trade statistics)"),
@@ -362,6 +363,7 @@ def _facts(manifest: dict) -> list[tuple[str, str]]:
         "events": counts.get("events"),
         "trades": counts.get("trades"),
         "drops": ", ".join(f"{k}: {v}" for k, v in drops.items()) if drops else None,
+        "universe": ((manifest.get("data") or {}).get("universe") or {}).get("note"),
     }
     return [(k, str(v)) for k, v in facts.items() if v is not None]
 

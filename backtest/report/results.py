@@ -10,6 +10,8 @@ Folder layout (``results/<run_id>/``)::
     equity.csv      daily equity per strategy and benchmark
     metrics.json    metrics per strategy and benchmark (null = not defined)
     metrics.csv     the same as a table
+    cost_sensitivity.csv  per strategy: break-even cost (bps per side) and trade figures
+                    at 0, 5, 10, 25 and 50 bps per side, with n
     timing_check.csv  date-only earnings reports per ticker and source: mean |return| on
                     the report date vs the next session, and a verdict line (the
                     manifest's ``timing_check`` lists the lines)
@@ -31,6 +33,7 @@ import yaml
 
 from backtest.config.model import config_hash, resolved_dump
 from backtest.core.sample_size import MIN_SESSIONS, MIN_TRADES, with_n
+from backtest.data.universe import survivorship_note
 from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
@@ -55,6 +58,15 @@ def _study_manifest(result) -> dict:
     }
 
 
+def _universe(result) -> dict:
+    """For ``data.source: us100``: the number of names traded and the survivorship-bias note."""
+    data = result.config.config.data
+    if data.source != "us100":
+        return {}
+    names = sorted(set(data.tickers) & set(result.prices))
+    return {"universe": {"name": "us100", "names": len(names), "note": survivorship_note(len(names))}}
+
+
 def _manifest(result) -> dict:
     loaded = result.config
     return {
@@ -68,6 +80,7 @@ def _manifest(result) -> dict:
             "price_basis": loaded.config.data.price_basis,
             "offline": bool(getattr(loaded.config.data, "offline", False)),
             "refresh": bool(getattr(loaded.config.data, "refresh", False)),
+            **_universe(result),
         },
         # Per benchmark: total return (adj_close) or price only, and why (a fallback says so).
         "benchmarks": {
@@ -135,6 +148,8 @@ def write_tables(result, folder: Path) -> None:
     write_csv(result.drops, folder / "drops.csv")
     write_csv(result.equity.reset_index(), folder / "equity.csv")
     write_csv(result.metrics, folder / "metrics.csv")
+    if getattr(result, "cost_sensitivity", None) is not None and len(result.cost_sensitivity):
+        write_csv(result.cost_sensitivity, folder / "cost_sensitivity.csv")
     if getattr(result, "timing_check", None) is not None:
         write_csv(result.timing_check, folder / "timing_check.csv")
     write_json(

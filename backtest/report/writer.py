@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -92,8 +93,41 @@ def publish(root: Path, run_id: str, if_exists: str, write: Callable[[Path], Non
         raise
 
 
+# Spreadsheet tools run a cell starting with one of these as a formula (CSV injection); a
+# leading apostrophe makes it text, as OWASP recommends. Plain numbers (-1.5) are left alone.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def neutralise(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Examples
+    --------
+    >>> neutralise("=HYPERLINK(1)")
+    "'=HYPERLINK(1)"
+    >>> neutralise("-1.5"), neutralise("Alibaba up"), neutralise(3)
+    ('-1.5', 'Alibaba up', 3)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table with ISO timestamps and full float precision (byte-stable)."""
+    """Write a table with ISO timestamps and full float precision (byte-stable).
+
+    Text cells that would run as spreadsheet formulas are neutralised (:func:`neutralise`).
+    """
+    text_columns = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)
+    ]
+    if text_columns:
+        frame = frame.copy()
+        for column in text_columns:
+            frame[column] = frame[column].map(neutralise)
     frame.to_csv(path, index=False, float_format="%.12g", date_format="%Y-%m-%dT%H:%M:%S%z")
 
 

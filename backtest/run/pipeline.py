@@ -14,18 +14,25 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.config.model import LoadedConfig
-from backtest.core.errors import BacktestError, ConfigError, StrategyError
-from backtest.core.schema import empty_drops
+from backtest.core.errors import BacktestError, ConfigError, DataUnavailable, StrategyError
+from backtest.core.schema import SIGNAL_COLUMNS, empty_drops
 from backtest.core.timeline import Timeline, build_timeline
 from backtest.data.bundled import BundledPrices
 from backtest.data.files import FilePrices
 from backtest.data.prices import PriceSource, load_prices
+from backtest.data.universe import BundledUniverse
 from backtest.data.validate import ValidationReport
-from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps, size_pcts
+from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps
+from backtest.engine.rules.hedge import HedgeSpec, hedge_ratios
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
-from backtest.events.align import align_events
-from backtest.events.loaders import load_bundled_earnings, load_event_csv, load_inline_events
+from backtest.events.align import align_events, drop_rows
+from backtest.events.loaders import (
+    load_bundled_earnings,
+    load_event_csv,
+    load_inline_events,
+    load_us100_earnings,
+)
 from backtest.events.news import load_news_folder
 from backtest.strategy.signals import (
     MarketView,
@@ -50,6 +57,7 @@ __all__ = [
     "make_source",
     "run_strategy",
     "run_timeline",
+    "hedge_signals",
     "study_events",
 ]
 
@@ -61,6 +69,8 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
         return BundledPrices()
     if data.source == "files":
         return FilePrices(loaded.resolve(data.path))
+    if data.source == "us100":
+        return BundledUniverse()
     if data.source == "yfinance":
         from backtest.core.sessions import get_calendar
         from backtest.data.yahoo import YFinancePrices
@@ -69,7 +79,7 @@ def make_source(loaded: LoadedConfig) -> PriceSource:
         end = pd.Timestamp(data.end) if data.end else None
         cal = get_calendar(data.calendar)
         return YFinancePrices(cache_of(loaded), cal, start, end, data.offline, data.refresh)
-    raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance")
+    raise ConfigError(f"data.source: {data.source!r} is not one of bundled, files, yfinance, us100")
 
 
 def cache_of(loaded: LoadedConfig):
@@ -83,20 +93,39 @@ def cache_of(loaded: LoadedConfig):
 def load_market(
     loaded: LoadedConfig,
     cal: xcals.ExchangeCalendar,
+    hedges: dict[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[ValidationReport]]:
-    """Load and validate prices of the universe and the benchmarks."""
+    """Load and validate prices of the universe, the benchmarks and the hedge instruments.
+
+    ``hedges`` maps each hedge instrument to the config key that named it; one
+    the source has no prices for is a :class:`ConfigError` naming that key.
+    """
     cfg = loaded.config
-    tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks]))
-    skip = frozenset(cfg.data.tickers) - frozenset(cfg.benchmarks)
+    hedges = hedges or {}
+    tickers = list(dict.fromkeys([*cfg.data.tickers, *cfg.benchmarks, *hedges]))
+    skip = frozenset(cfg.data.tickers) - frozenset(cfg.benchmarks) - frozenset(hedges)
     if cfg.data.on_missing_ticker == "error":
         skip = frozenset()
-    return load_prices(make_source(loaded), tickers, cfg.data.price_basis, cal, skip_missing=skip)
+    source = make_source(loaded)
+    for inst, key in hedges.items():
+        if inst in cfg.data.tickers or inst in cfg.benchmarks:
+            continue
+        try:
+            source.load(inst)
+        except DataUnavailable as exc:
+            raise ConfigError(
+                f"{key}: no prices for hedge instrument {inst!r} ({exc}); name an instrument "
+                "the data source has, or add its prices"
+            ) from exc
+    return load_prices(source, tickers, cfg.data.price_basis, cal, skip_missing=skip)
 
 
 def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
     notice = loaded.config.events.assumed_notice_sessions
     if src.type == "bundled_earnings":
         return load_bundled_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
+    if src.type == "us100_earnings":
+        return load_us100_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
     if src.type == "csv":
         return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
     if src.type in ("yfinance_earnings", "yfinance_analyst"):
@@ -208,6 +237,8 @@ class StrategyRun:
     signals: pd.DataFrame
     drops: pd.DataFrame
     result: EngineResult | None = None
+    # A hedged strategy's ratio per signal: event_id, instrument, ratio (None: no hedge:).
+    hedge: pd.DataFrame | None = None
 
 
 def _raises(spec: StrategySpec, events: pd.DataFrame, market: MarketView, params) -> bool:
@@ -285,20 +316,7 @@ def run_strategy(
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
     if events.empty:
         empty = check_signals(
-            pd.DataFrame(
-                columns=[
-                    "strategy",
-                    "event_id",
-                    "ticker",
-                    "side",
-                    "decision_time",
-                    "info_time",
-                    "entry_session",
-                    "entry_at",
-                    "exit_session",
-                    "exit_at",
-                ]
-            ),
+            pd.DataFrame(columns=list(SIGNAL_COLUMNS)),
             spec.name,
             market.cal,
         )
@@ -311,24 +329,36 @@ def run_strategy(
     if portfolio is not None:
         signals, capped = apply_portfolio_caps(signals, portfolio)
     if overlap == "truncate":
-        signals = _truncate(signals, portfolio)
+        signals = truncate_signals(signals)
     label = strategy_cfg.label or spec.name
     all_drops = pd.concat([drops, window, overlapping, capped], ignore_index=True)
     all_drops = all_drops.assign(strategy=label)
     return StrategyRun(spec.name, label, events, signals.assign(strategy=label), all_drops)
 
 
-def _truncate(signals: pd.DataFrame, portfolio: PortfolioCaps | None) -> pd.DataFrame:
-    """Apply ``overlap: truncate`` to the signals that will trade.
+def hedge_signals(run: StrategyRun, spec: HedgeSpec, prices: dict, tz: str) -> StrategyRun:
+    """``run`` with each signal's hedge ratio; signals without one are dropped (``hedge_history``).
 
-    After the portfolio caps, so a trade is only ever cut short by one the book
-    took (the caps count the planned windows, which is conservative); the sizes
-    are then recomputed, since a truncated position frees its cash earlier.
+    The ratio is read at the decision's session (:func:`backtest.engine.rules.hedge.hedge_ratios`).
     """
-    signals = truncate_signals(signals)
-    if portfolio is None or signals.empty:
-        return signals
-    return signals.assign(size_pct=size_pcts(signals, portfolio.position_pct))
+    sig = run.signals
+    if sig.empty:
+        table = pd.DataFrame({"event_id": [], "instrument": [], "ratio": []})
+        return StrategyRun(run.name, run.label, run.events, sig, run.drops, run.result, table)
+    inst, ratio = hedge_ratios(sig, prices, spec, tz)
+    bad = pd.isna(ratio)
+    detail = [
+        f"fewer than {spec.min_obs} daily returns of {t} and {i} in the {spec.window} sessions "
+        "before the decision session"
+        for t, i in zip(sig["ticker"][bad], inst[bad], strict=True)
+    ]
+    dropped = drop_rows(sig[bad], "hedge", "hedge_history", pd.Series(detail, dtype=object))
+    table = pd.DataFrame({"event_id": sig["event_id"], "instrument": inst, "ratio": ratio})[~bad]
+    drops = pd.concat([run.drops, dropped.assign(strategy=run.label)], ignore_index=True)
+    kept = sig[~bad].reset_index(drop=True)
+    return StrategyRun(
+        run.name, run.label, run.events, kept, drops, run.result, table.reset_index(drop=True)
+    )
 
 
 def run_timeline(
@@ -362,8 +392,9 @@ def simulate_run(
     """Return ``run`` with its engine result attached."""
     result = simulate(run.signals, prices, timeline, settings)
     trades = result.trades.assign(strategy=run.label)
-    result = EngineResult(trades, result.equity, result.in_market)
-    return StrategyRun(run.name, run.label, run.events, run.signals, run.drops, result)
+    drops = pd.concat([run.drops, result.drops.assign(strategy=run.label)], ignore_index=True)
+    result = EngineResult(trades, result.equity, result.in_market, result.drops)
+    return StrategyRun(run.name, run.label, run.events, run.signals, drops, result, run.hedge)
 
 
 def event_study_benchmark(config) -> str:
@@ -427,7 +458,12 @@ def source_label(src, taken: set[str]) -> str:
     >>> source_label(CsvEvents(type="csv", path="a/mine.csv"), {"csv:mine.csv"})
     'csv:mine.csv#2'
     """
-    base = {"bundled_earnings": "bundled", "yfinance_earnings": "yfinance"}.get(src.type, src.type)
+    short = {
+        "bundled_earnings": "bundled",
+        "yfinance_earnings": "yfinance",
+        "us100_earnings": "us100",
+    }
+    base = short.get(src.type, src.type)
     if src.type in ("csv", "news_folder"):
         base = f"{src.type}:{src.path.name}"
     label, n = base, 1

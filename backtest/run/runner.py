@@ -11,22 +11,29 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from backtest.config.model import LoadedConfig, config_hash, load_config
 from backtest.core import sample_size
+from backtest.core.errors import ConfigError, DataIntegrityError
 from backtest.core.progress import report
 from backtest.core.schema import empty_drops
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import Timeline
 from backtest.data.validate import suspect_splits_by_ticker
+from backtest.engine.hedging import hedge_equity, hedge_trades
 from backtest.engine.portfolio import PortfolioCaps
+from backtest.engine.rules.costs import MAX_BPS
+from backtest.engine.rules.hedge import HedgeSpec
+from backtest.engine.rules.trade_costs import TradeCosts
 from backtest.engine.simulate import EngineSettings
 from backtest.events.align import check_loss_budget
 from backtest.report.manifest import data_fingerprint
 from backtest.run.pipeline import (
     StrategyRun,
     align,
+    hedge_signals,
     load_events_and_drops,
     load_market,
     load_source_events,
@@ -35,6 +42,7 @@ from backtest.run.pipeline import (
     simulate_run,
     study_events,
 )
+from backtest.run.sensitivity import cost_sensitivity
 from backtest.stats import metrics
 from backtest.strategy.signals import MarketView
 
@@ -46,6 +54,8 @@ __all__ = [
     "RunResult",
     "backtest_inputs",
     "engine_settings",
+    "hedge_map",
+    "hedge_specs",
     "load_inputs",
     "run",
     "run_loaded",
@@ -76,6 +86,8 @@ class RunResult:
     # note says why). Only published runs compute it: see :func:`with_event_study`.
     event_study: EventStudyResult | None = None
     event_study_note: str = "not computed"
+    # Break-even cost and headline trade figures at 0-50 bps per side (:mod:`backtest.run.sensitivity`).
+    cost_sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Date-only earnings reports: |return| on the report date vs the next session per
     # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
     timing_check: pd.DataFrame | None = None
@@ -109,7 +121,144 @@ def engine_settings(loaded: LoadedConfig) -> EngineSettings:
         size=e.sizing.value,
         stop_loss_pct=e.stop_loss_pct,
         take_profit_pct=e.take_profit_pct,
+        costs=trade_costs(loaded),
     )
+
+
+def borrow_overrides(path, tickers: list[str]) -> tuple[tuple[str, float], ...]:
+    """Per-ticker annual borrow fees (bps) from a CSV ``ticker,annual_bps``.
+
+    A ticker the run does not trade, a value that is not a number in [0, 10 000],
+    or a missing column is a :class:`ConfigError` naming the file, line and fix.
+    """
+    import csv
+    import math
+
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"ticker", "annual_bps"} <= set(reader.fieldnames or []):
+            raise ConfigError(f"{path}:1: header must be 'ticker,annual_bps'")
+        for line, rec in enumerate(reader, start=2):
+            t = (rec["ticker"] or "").strip()
+            if t not in tickers:
+                raise ConfigError(
+                    f"{path}:{line}: ticker {t!r} is not one of data.tickers {tickers}; "
+                    "remove the line or add the ticker"
+                )
+            try:
+                bps = float(rec["annual_bps"])
+            except (TypeError, ValueError):
+                bps = float("nan")
+            if not (math.isfinite(bps) and 0 <= bps <= MAX_BPS):
+                raise ConfigError(
+                    f"{path}:{line}: annual_bps {rec['annual_bps']!r} must be a number "
+                    f"from 0 to {MAX_BPS}"
+                )
+            out.append((t, bps))
+    return tuple(out)
+
+
+def trade_costs(loaded: LoadedConfig, notional: float | None = None) -> TradeCosts:
+    """The ``costs:`` section as the engines read it (:class:`TradeCosts`)."""
+    c, e = loaded.config.costs, loaded.config.engine
+    overrides: tuple[tuple[str, float], ...] = ()
+    if c.borrow.file:
+        overrides = borrow_overrides(
+            loaded.resolve(Path(c.borrow.file)), list(loaded.config.data.tickers)
+        )
+    if notional is None:
+        fixed = e.sizing.mode == "fixed"
+        notional = e.sizing.value if fixed else e.init_cash * e.sizing.value / 100.0
+    return TradeCosts(
+        spread_bps=c.spread.fixed_bps,
+        spread_estimator=c.spread.estimator,
+        spread_window=c.spread.window,
+        commission_per_share=c.commission.per_share,
+        commission_minimum=c.commission.minimum,
+        impact_k=c.impact.k,
+        vol_window=c.impact.window,
+        adv_window=c.impact.window,
+        participation_pct=c.participation.max_pct if c.participation else None,
+        participation_action=c.participation.action if c.participation else "cut",
+        borrow_bps=c.borrow.annual_bps,
+        borrow_bps_by_ticker=overrides,
+        do_not_short=tuple(c.borrow.do_not_short),
+        dividends=c.dividends,
+        notional=float(notional),
+    )
+
+
+def hedge_map(path, tickers: list[str]) -> tuple[tuple[str, str], ...]:
+    """Per-ticker hedge instruments from a CSV ``ticker,hedge``.
+
+    A missing header, a ticker the run does not trade, a repeated ticker or a
+    hedge that is not a ticker symbol is a :class:`ConfigError` naming the file,
+    line and fix.
+    """
+    import csv
+    import re
+
+    out: dict[str, str] = {}
+    try:
+        fh = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the hedge map ({exc.strerror}); fix hedge.map"
+        ) from exc
+    with fh:
+        reader = csv.DictReader(fh)
+        if not {"ticker", "hedge"} <= set(reader.fieldnames or []):
+            raise ConfigError(f"{path}:1: header must be 'ticker,hedge'")
+        for line, rec in enumerate(reader, start=2):
+            t, h = (rec["ticker"] or "").strip(), (rec["hedge"] or "").strip()
+            if t not in tickers:
+                raise ConfigError(
+                    f"{path}:{line}: ticker {t!r} is not one of data.tickers {tickers}; "
+                    "remove the line or add the ticker"
+                )
+            if t in out:
+                raise ConfigError(f"{path}:{line}: ticker {t!r} is mapped twice; keep one line")
+            if not re.fullmatch(r"[A-Za-z0-9.\-=^]{1,24}", h):
+                raise ConfigError(
+                    f"{path}:{line}: hedge {h!r} is not a ticker symbol; write one, e.g. KWEB"
+                )
+            out[t] = h
+    return tuple(out.items())
+
+
+def hedge_specs(loaded: LoadedConfig) -> dict[int, tuple[HedgeSpec, str]]:
+    """Each hedged strategy's :class:`HedgeSpec` and its config key, by strategy index.
+
+    Every traded ticker must have an instrument (``instrument`` or a ``map`` line).
+    """
+    cfg, out = loaded.config, {}
+    tickers = list(cfg.data.tickers)
+    for i, s in enumerate(cfg.strategies):
+        h = s.hedge
+        if h is None:
+            continue
+        key = f"strategies[{i}].hedge"
+        by = hedge_map(loaded.resolve(Path(h.map)), tickers) if h.map else ()
+        spec = HedgeSpec(h.instrument, by, h.ratio, h.window, h.min_obs, h.shrink)
+        missing = [t for t in tickers if spec.instrument_of(t) is None]
+        if missing:
+            raise ConfigError(
+                f"{key}.map: no hedge for {missing}; add them to the map or set {key}.instrument"
+            )
+        out[i] = (spec, key)
+    return out
+
+
+def hedge_instruments(loaded: LoadedConfig) -> dict[str, str]:
+    """Every hedge instrument of the config and the key that names it."""
+    out: dict[str, str] = {}
+    for spec, key in hedge_specs(loaded).values():
+        if spec.default is not None:
+            out.setdefault(spec.default, f"{key}.instrument")
+        for _, inst in spec.by_ticker:
+            out.setdefault(inst, f"{key}.map")
+    return out
 
 
 BENCHMARK_BASES = ("total_return", "price")
@@ -165,8 +314,39 @@ def _benchmark_equity(
     return pd.DataFrame(out, index=timeline.sessions), notes
 
 
+# Beyond this an equity curve has left every market there is: a bad price, not a result.
+MAX_EQUITY = 1e15
+
+
+def check_finite_equity(equity: pd.DataFrame) -> None:
+    """Raise DataIntegrityError if any equity value is infinite or absurd (> ``MAX_EQUITY``).
+
+    Blank metrics with exit 0 would hide it; the message names the column and session.
+
+    Examples
+    --------
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("nan")]}))
+    >>> check_finite_equity(pd.DataFrame({"a": [1.0, float("inf")]}, index=["d1", "d2"]))
+    Traceback (most recent call last):
+    ...
+    backtest.core.errors.DataIntegrityError: equity of a is inf on d2 ...
+    """
+    values = equity.to_numpy(dtype="float64")
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_EQUITY)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataIntegrityError(
+            f"equity of {equity.columns[col]} is {values[row, col]:.4g} on {equity.index[row]} "
+            f"(more than {MAX_EQUITY:.0e}): a price or engine.init_cash is out of any sensible "
+            "range; check the price file around that session and the cash and sizing"
+        )
+
+
 def _metrics_table(
-    runs: list[StrategyRun], bench: pd.DataFrame, primary: str | None
+    runs: list[StrategyRun],
+    bench: pd.DataFrame,
+    primary: str | None,
+    hedged: dict[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Metrics per strategy (against the ``primary`` benchmark) and per benchmark.
 
@@ -177,8 +357,10 @@ def _metrics_table(
     A benchmark's own row is measured against itself, so its ``benchmark_return`` is its
     own return (alpha 0, beta 1, no information ratio): ``benchmark_return`` of a row is
     always the return of the benchmark that row's alpha and beta are measured against.
+    A hedged strategy also has a ``<strategy>+hedge`` row: its equity plus the hedge
+    legs' marked P&L (``hedged``), and its trades' ``hedged_net_return``.
     """
-    rows = {}
+    rows, hedged = {}, hedged or {}
     bench_eq = bench[primary] if primary else None
     for r in runs:
         res = r.result
@@ -186,6 +368,16 @@ def _metrics_table(
             res.equity, res.trades["net_return"].astype(float), res.in_market, bench_eq
         )
         rows[r.label]["judged_by"] = sample_size.judged_by(len(res.trades), benchmark=False)
+        if r.hedge is not None:
+            rows[f"{r.label}+hedge"] = metrics.summarize(
+                hedged[r.label],
+                res.trades["hedged_net_return"].astype(float),
+                res.in_market,
+                bench_eq,
+            )
+            rows[f"{r.label}+hedge"]["judged_by"] = sample_size.judged_by(
+                len(res.trades), benchmark=False
+            )
     for col in bench.columns:
         always = pd.Series(True, index=bench.index)
         own = bench[col].dropna()
@@ -227,7 +419,7 @@ def load_inputs(loaded: LoadedConfig) -> RunInputs:
     """Load and validate the configured prices and events."""
     cal = get_calendar(loaded.config.data.calendar)
     report(f"{loaded.run_name}: loading prices")
-    prices, reports = load_market(loaded, cal)
+    prices, reports = load_market(loaded, cal, hedge_instruments(loaded))
     report(f"{loaded.run_name}: loading events")
     loads = load_source_events(loaded, cal)
     events, load_drops = load_events_and_drops(loaded, cal, list(loads.values()))
@@ -262,21 +454,45 @@ def backtest_inputs(
     book = PortfolioCaps(**cfg.portfolio.model_dump()) if cfg.portfolio else None
     report(f"{loaded.run_name}: deciding", 0, len(cfg.strategies))
     runs = []
+    hedges = hedge_specs(loaded)
     for i, s in enumerate(cfg.strategies):
-        runs.append(run_strategy(s, aligned, market, cfg.events.overlap, book))
+        r = run_strategy(s, aligned, market, cfg.events.overlap, book)
+        if i in hedges:
+            r = hedge_signals(r, hedges[i][0], prices, str(cal.tz))
+        runs.append(r)
         report(f"{loaded.run_name}: deciding", i + 1, len(cfg.strategies))
     for r in runs:
         check_loss_budget(len(events), pd.concat([drops, r.drops]), cfg.events.max_drop_pct)
     timeline = run_timeline(loaded, cal, aligned, runs)
-    simulated = []
+    simulated, hedged = [], {}
+    settings = engine_settings(loaded)
     for i, r in enumerate(runs):
         report(f"{loaded.run_name}: simulating {r.label}", i, len(runs))
-        simulated.append(simulate_run(r, prices, timeline, engine_settings(loaded)))
+        r = simulate_run(r, prices, timeline, settings)
+        if r.hedge is not None:
+            trades = hedge_trades(r.result.trades, r.hedge, prices, timeline, settings)
+            r = replace(r, result=replace(r.result, trades=trades))
+            legs = hedge_equity(
+                trades,
+                prices,
+                timeline,
+                settings.fees_bps,
+                settings.costs.commission_per_share,
+                settings.costs.commission_minimum,
+            )
+            hedged[r.label] = (r.result.equity + legs).rename(f"{r.label}+hedge")
+        simulated.append(r)
     runs = simulated
     bench, bench_basis = _benchmark_equity(
         prices, cfg.benchmarks, timeline, cfg.engine.init_cash, cfg.benchmark_basis
     )
-    equity = pd.concat([pd.DataFrame({r.label: r.result.equity for r in runs}), bench], axis=1)
+    strategies = {}
+    for r in runs:
+        strategies[r.label] = r.result.equity
+        if r.label in hedged:
+            strategies[f"{r.label}+hedge"] = hedged[r.label]
+    equity = pd.concat([pd.DataFrame(strategies), bench], axis=1)
+    check_finite_equity(equity)
     fingerprints = {t: data_fingerprint(p) for t, p in sorted(prices.items())}
     fingerprints["events"] = data_fingerprint(events.astype(str))
     return RunResult(
@@ -286,10 +502,15 @@ def backtest_inputs(
         trades=pd.concat([r.result.trades for r in runs], ignore_index=True),
         drops=pd.concat([drops, *[r.drops for r in runs]], ignore_index=True),
         equity=equity.rename_axis("session"),
-        metrics=_metrics_table(runs, bench, bench.columns[0] if len(bench.columns) else None),
+        metrics=_metrics_table(
+            runs, bench, bench.columns[0] if len(bench.columns) else None, hedged
+        ),
         prices=prices,
         validation=inputs.reports,
         fingerprints=fingerprints,
+        cost_sensitivity=cost_sensitivity(
+            pd.concat([r.result.trades for r in runs], ignore_index=True)
+        ),
         benchmark_basis=bench_basis,
     )
 

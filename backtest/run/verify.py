@@ -48,12 +48,19 @@ def _manifest(folder: Path) -> dict:
         raise DataUnavailable(
             str(folder), "not a results folder (needs manifest.json and config.yaml)"
         )
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataUnavailable(str(folder), f"manifest.json cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise DataUnavailable(str(folder), "manifest.json is not a JSON object")
+    return manifest
 
 
 def _loaded(folder: Path, manifest: dict):
     """The folder's config, with relative input paths resolved as in the original run."""
-    loaded = load_config(folder / "config.yaml")
+    # Plugins come from installed packages only: never from a module planted in the folder.
+    loaded = load_config(folder / "config.yaml", plugin_folder=False)
     original = Path(manifest.get("config_file", ""))
     return replace(loaded, path=original) if original.parent.is_dir() else loaded
 

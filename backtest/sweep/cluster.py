@@ -37,6 +37,7 @@ __all__ = [
     "IN_FLIGHT_PER_THREAD",
     "cluster_overrides",
     "open_runner",
+    "probe_scheduler",
     "run_on_client",
 ]
 
@@ -112,6 +113,7 @@ def _connect(address: str) -> Iterator[Client]:
     """A client of the scheduler at ``address``; a ConfigError naming it when it cannot be reached."""
     from distributed import Client
 
+    probe_scheduler(address)
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, ValueError) as exc:
@@ -126,6 +128,57 @@ def _connect(address: str) -> Iterator[Client]:
         yield client
     finally:
         client.close()
+
+
+# A Dask comm frame starts with its length as a little-endian uint64: small. "HTTP/1.1" read
+# that way is ~3.5e18 (the "Unable to allocate 3.07 EiB" a proxy answer gave).
+_MAX_FIRST_FRAME = 2**32
+
+
+def probe_scheduler(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise ConfigError within ``timeout`` unless a Dask scheduler seems to answer at ``address``.
+
+    A TCP address (``tcp://host:port`` or ``host:port``) is connected to and its
+    first bytes read: a scheduler greets every connection with a handshake frame,
+    an HTTP server or proxy either says nothing (timeout) or answers text. Other
+    transports (``tls://``, ``inproc://``, ``ucx://``) are left to Dask.
+    """
+    import socket
+    import struct
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"sweep.scheduler {address!r}: expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
+    advice = (
+        "start one (`dask scheduler`), fix the address, use --workers N for a local cluster, "
+        "or drop --scheduler / sweep.scheduler to sweep in-process"
+    )
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            first = sock.recv(8)
+    except TimeoutError:
+        raise ConfigError(
+            f"sweep.scheduler {address!r}: something listens there but sent no Dask handshake "
+            f"within {timeout:g} s, so it is not a Dask scheduler (an HTTP server?); {advice}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"sweep.scheduler {address!r}: no Dask scheduler reachable there "
+            f"({exc.strerror or exc}); {advice}"
+        ) from None
+    if len(first) < 8 or struct.unpack("<Q", first)[0] > _MAX_FIRST_FRAME:
+        shown = first[:8].decode("ascii", "replace")
+        raise ConfigError(
+            f"sweep.scheduler {address!r}: the server there answered {shown!r}, not a Dask "
+            f"handshake, so it is not a Dask scheduler (an HTTP server or proxy?); {advice}"
+        )
 
 
 def _require_workers(client: Client, address: str) -> None:

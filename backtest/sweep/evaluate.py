@@ -58,6 +58,7 @@ from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
+from backtest.engine.rules.trade_costs import CostPanel, TradeCosts, build_cost_panel
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
@@ -111,17 +112,31 @@ def expand_grid(
         )
     keys = list(grid)
     valid, invalid = [], []
-    for values in itertools.product(*(grid[k] for k in keys)):
+    used: set[tuple[str, int]] = set()
+    first_error: dict[tuple[str, int], str] = {}
+    for picks in itertools.product(*(range(len(grid[k])) for k in keys)):
+        values = [grid[k][i] for k, i in zip(keys, picks, strict=True)]
         combo = {**base, **dict(zip(keys, values, strict=True))}
         strategy_part = {k: v for k, v in combo.items() if k not in COST_KEYS}
         try:
             spec.params.model_validate(strategy_part)
         except ValidationError as exc:
-            invalid.append(f"{dict(zip(keys, values, strict=True))}: {exc.errors()[0]['msg']}")
+            msg = exc.errors()[0]["msg"]
+            invalid.append(f"{dict(zip(keys, values, strict=True))}: {msg}")
+            for k, i in zip(keys, picks, strict=True):
+                first_error.setdefault((k, i), msg)
             continue
+        used.update(zip(keys, picks, strict=True))
         valid.append(combo)
     if not valid:
         raise ConfigError(f"no valid combination in sweep.grid; e.g. {invalid[0]}")
+    never = [(k, i) for k in keys for i in range(len(grid[k])) if (k, i) not in used]
+    if never:  # a value no combination can use is a typo, not a pruned corner of the grid
+        k, i = never[0]
+        raise ConfigError(
+            f"sweep.grid.{k}[{i}]: {grid[k][i]!r} is not valid in any combination "
+            f"({first_error.get((k, i), 'invalid')}); remove it or fix it"
+        )
     return valid, invalid
 
 
@@ -137,6 +152,9 @@ class SweepData:
     event's position when events are ordered by ``event_id`` (then row), the
     run's tie-break between entries in one session. ``size_fraction`` and
     ``compound`` size the sequential figures of :func:`combo_metrics`.
+    ``costs`` is the ``costs:`` section (None or inactive: none), ``cost_panel``
+    its estimates (rows as ``panel``'s tickers) and ``sizing`` (``fixed`` or
+    ``percent``) how the kernel turns ``costs.notional`` into an order's shares.
     """
 
     spec: StrategySpec
@@ -151,6 +169,9 @@ class SweepData:
     id_rank: np.ndarray | None = None
     size_fraction: float = 1.0
     compound: bool = True
+    costs: TradeCosts | None = None
+    cost_panel: CostPanel | None = None
+    sizing: str = "fixed"
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -247,6 +268,8 @@ def prepare(
     overlap: str = DEFAULT_OVERLAP,
     size_fraction: float = 1.0,
     compound: bool = True,
+    costs: TradeCosts | None = None,
+    sizing: str = "fixed",
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
@@ -254,6 +277,10 @@ def prepare(
     ``allow`` or ``truncate``, applied per combination by :func:`chunk_returns`.
     ``size_fraction`` and ``compound``: the stake of each trade in the sequential
     figures (:func:`backtest.stats.trade_stats.sequential_at_size`).
+    ``costs``: the ``costs:`` section; when any cost is on, its estimates are
+    built once here (:func:`~backtest.engine.rules.trade_costs.build_cost_panel`)
+    and every chunk prices them, size-dependent ones at ``costs.notional`` under
+    ``sizing`` (``fixed`` or ``percent``).
     """
     check_overlap(overlap)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
@@ -268,6 +295,8 @@ def prepare(
     # one by one was 18 ms of a W1 sweep's set-up (benchmarks/RESULTS.md).
     tickers = sorted(events["ticker"].unique())
     panel = build_panel({t: prices[t] for t in tickers}, timeline)
+    active = costs is not None and costs.active
+    cost_panel = build_cost_panel(list(panel.tickers), prices, timeline, costs) if active else None
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
     return SweepData(
         spec,
@@ -282,6 +311,9 @@ def prepare(
         id_rank(events["event_id"]),
         size_fraction,
         compound,
+        costs if active else None,
+        cost_panel,
+        sizing,
     )
 
 
@@ -349,7 +381,15 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     for cost, rows in groups.items():
         rows = slice(None) if len(groups) == 1 else rows  # one cost setting: no row copies
         trades = kernel_trades(
-            data.panel, data.ticker_row, entry[rows], exit_[rows], plan.side[rows], **dict(cost)
+            data.panel,
+            data.ticker_row,
+            entry[rows],
+            exit_[rows],
+            plan.side[rows],
+            **dict(cost),
+            costs=data.costs,
+            cost_panel=data.cost_panel,
+            sizing=data.sizing,
         )
         out[rows] = trades.net_return
     np.copyto(out, np.nan, where=~usable)
@@ -502,6 +542,8 @@ def sweep_grid(
     suspect_splits: dict[str, list] | None = None,
     size_fraction: float = 1.0,
     compound: bool = True,
+    costs: TradeCosts | None = None,
+    sizing: str = "fixed",
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -543,6 +585,12 @@ def sweep_grid(
     compound : bool
         Stake ``size_fraction`` of the current equity (True, percent sizing) or of
         the starting capital (False, fixed sizing).
+    costs : TradeCosts, optional
+        The ``costs:`` section (:class:`~backtest.engine.rules.trade_costs.TradeCosts`);
+        costs that depend on an order's size are priced at ``costs.notional``.
+    sizing : str
+        ``"fixed"`` (``costs.notional`` bought at the reference price) or
+        ``"percent"`` (``costs.notional`` spent, fees included).
 
     Returns
     -------
@@ -570,7 +618,7 @@ def sweep_grid(
     combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
     market = MarketView(prices, cal, suspect_splits, aligned)
-    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound)
+    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound, costs, sizing)
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):

@@ -34,6 +34,7 @@ from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 from backtest.run.pipeline import align, load_all_events, load_market
+from backtest.run.runner import trade_costs
 from backtest.stats.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 from backtest.strategy.signals import MarketView, get_strategy
 from backtest.sweep.cluster import open_runner
@@ -51,6 +52,7 @@ __all__ = [
     "PORTFOLIO_NOTE",
     "RUN_METRICS",
     "SweepResult",
+    "costs_note",
     "run_sweep",
     "sizing_of",
     "sweep_and_publish",
@@ -118,6 +120,33 @@ def sizing_of(loaded: LoadedConfig) -> tuple[float, bool, str]:
         f"engine.init_cash {engine.init_cash:g}, not compounded"
     )
     return fraction, False, _sequential(text)
+
+
+def costs_note(loaded: LoadedConfig, notional: float) -> str:
+    """One sentence for ``summary.json`` and the report: the order size the kernel prices costs at.
+
+    The sweep's trades are independent, so an order's size cannot follow the
+    equity: costs that depend on it (commission per share and minimum, impact,
+    participation) are priced at the notional ``engine.sizing`` gives at
+    ``engine.init_cash``. Its top-N re-runs size orders as ``backtest run`` does.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as N
+    >>> engine = N(sizing=N(mode="percent", value=2.0), init_cash=100_000.0)
+    >>> costs_note(N(config=N(engine=engine)), 2000.0)
+    'size-dependent costs are priced at the notional of 2% of equity (engine.sizing) on \
+engine.init_cash 100000: 2000 per order'
+    """
+    engine = loaded.config.engine
+    if engine.sizing.mode == "percent":
+        sizing = f"{engine.sizing.value:g}% of equity (engine.sizing)"
+    else:
+        sizing = f"a fixed {engine.sizing.value:g} (engine.sizing)"
+    return (
+        f"size-dependent costs are priced at the notional of {sizing} on engine.init_cash "
+        f"{engine.init_cash:g}: {notional:g} per order"
+    )
 
 
 def _sequential(text: str) -> str:
@@ -242,6 +271,11 @@ def run_sweep(
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
     strategy_cfg = _strategy_config(loaded)
+    if strategy_cfg.hedge is not None:
+        raise ConfigError(
+            f"{loaded.path}: strategy {strategy_cfg.name}: hedge: is not priced by sweeps yet; "
+            "remove the hedge: section to sweep it (backtest run prices hedges)"
+        )
     spec = get_strategy(strategy_cfg.name)
     if spec.planner is None:
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
@@ -262,8 +296,17 @@ def run_sweep(
         report("loading prices and events")
         prices, aligned, market = _data(loaded, now)
         fraction, compound, sizing = sizing_of(loaded)
+        costs = trade_costs(loaded)
         data = prepare(
-            spec, aligned, prices, market, loaded.config.events.overlap, fraction, compound
+            spec,
+            aligned,
+            prices,
+            market,
+            loaded.config.events.overlap,
+            fraction,
+            compound,
+            costs,
+            loaded.config.engine.sizing.mode,
         )
         subsets, folds = _subsets(data, loaded)
         run_id, reused = _run_id(loaded, aligned, prices), [0]
@@ -287,6 +330,7 @@ def run_sweep(
         "trade_sharpe": "mean / std (ddof 1) of the net trade returns x sqrt("
         f"{data.trades_per_year:.4g} events per year)",
         "sizing": sizing,
+        "costs": costs_note(loaded, costs.notional) if costs.active else "costs: section off",
         "seconds": time.perf_counter() - started,
         "chunks_resumed": reused[0],
         "best": {k: best[k] for k in swept} if best else None,

@@ -5,7 +5,9 @@ Every engine takes its rules from here, as plain functions over arrays:
 * :mod:`~backtest.engine.rules.costs`: slipped fill prices, fees, net returns;
 * :mod:`~backtest.engine.rules.exits`: time exits, stop-loss / take-profit levels
   and the gap-through rule, exit reasons;
-* :mod:`~backtest.engine.rules.sizing`: percent or fixed entry sizes;
+* :mod:`~backtest.engine.rules.sizing` and :mod:`~backtest.engine.rules.book`: percent of
+  equity or fixed entry sizes, in shares, never spending short proceeds;
+* :mod:`~backtest.engine.rules.estimates`: trailing beta, spread, volatility and ADV;
 * :mod:`~backtest.engine.rules.overlap`: ``events.overlap`` (skip, allow, truncate);
 * :mod:`~backtest.engine.rules.defaults`: the defaults of all of them, which the
   config model reads too;
@@ -23,6 +25,7 @@ P&L after fees and slippage divided by its entry fill value (size times entry
 fill price), as vectorbt defines it; with zero costs it equals ``gross_return``.
 """
 
+from backtest.engine.rules.book import book_sizes
 from backtest.engine.rules.costs import BPS, fee, fee_rate, fill_price, net_return, slip_rate
 from backtest.engine.rules.exits import (
     EXIT_REASONS,
@@ -40,7 +43,6 @@ from backtest.engine.rules.overlap import (
     truncate_signals,
 )
 from backtest.engine.rules.settings import EngineResult, EngineSettings
-from backtest.engine.rules.sizing import entry_sizes
 
 __all__ = [
     "BPS",
@@ -50,7 +52,7 @@ __all__ = [
     "EngineSettings",
     "Exits",
     "apply_overlap",
-    "entry_sizes",
+    "book_sizes",
     "fee",
     "fee_rate",
     "fill_price",

@@ -14,9 +14,22 @@ import numpy as np
 
 from backtest.engine.rules.arrays import distinct
 
-__all__ = ["BPS", "fee", "fee_rate", "fill_price", "net_return", "slip_rate"]
+__all__ = [
+    "BPS",
+    "MAX_BPS",
+    "break_even_bps",
+    "break_even_from",
+    "fee",
+    "fee_rate",
+    "fill_price",
+    "net_return",
+    "return_at_cost",
+    "slip_rate",
+]
 
 BPS = 1e-4
+#: The largest cost a config may state, in bps (100 %).
+MAX_BPS = 10_000
 
 
 def slip_rate(slippage_bps: float) -> float:
@@ -41,11 +54,13 @@ def fee_rate(fees_bps: float) -> float:
     return fees_bps * BPS
 
 
-def fill_price(ref, direction, slippage_bps: float):
+def fill_price(ref, direction, slippage_bps: float, extra=None):
     """Fill price of an order at reference price ``ref``: slippage against the trader.
 
     ``direction`` is +1 for a buy (a long entry, a short exit) and -1 for a sell;
-    arrays broadcast. Without slippage ``ref`` itself is returned.
+    arrays broadcast. ``extra`` (a fraction, per order) adds the ``costs:`` section's
+    half spread and impact (:mod:`~backtest.engine.rules.trade_costs`). Without
+    slippage and extra ``ref`` itself is returned.
 
     Examples
     --------
@@ -54,6 +69,8 @@ def fill_price(ref, direction, slippage_bps: float):
     >>> fill_price(np.array([100.0, 121.0]), np.array([1, -1]), 10.0).tolist()
     [100.1, 120.879]
     """
+    if extra is not None:
+        return ref * (1 + direction * (slip_rate(slippage_bps) + extra))
     if not slippage_bps:
         return ref
     return ref * (1 + direction * slip_rate(slippage_bps))
@@ -97,3 +114,53 @@ def net_return(ref_in, ref_out, side, slippage_bps: float, fees_bps: float) -> n
     net *= k
     net -= side + cost
     return net
+
+
+def return_at_cost(ref_in, ref_out, side, bps_per_side: float):
+    """Trade return at an all-in cost of ``bps_per_side`` on each fill's value, from reference prices.
+
+    ``(side (ref_out - ref_in) - c (ref_in + ref_out)) / ref_in`` with
+    ``c = bps_per_side * BPS``: the configured fees and slippage replaced by
+    one cost per side (the cost-sensitivity table of every run).
+
+    Examples
+    --------
+    >>> round(float(return_at_cost(100.0, 110.0, 1, 10.0)), 12)
+    0.0979
+    """
+    c = bps_per_side * BPS
+    ref_in, ref_out = np.asarray(ref_in, dtype=float), np.asarray(ref_out, dtype=float)
+    return (side * (ref_out - ref_in) - c * (ref_in + ref_out)) / ref_in
+
+
+def break_even_from(gross, cost_per_bps) -> float:
+    """Cost per side (bps) at which ``mean(gross) - c * mean(cost_per_bps)`` is zero.
+
+    ``cost_per_bps``: what one bps per side costs each trade, in units of its return.
+
+    Examples
+    --------
+    >>> round(break_even_from([0.01], [2.01]), 4)
+    49.7512
+    """
+    return float(np.mean(gross) / np.mean(cost_per_bps) / BPS)
+
+
+def break_even_bps(ref_in, ref_out, side) -> float:
+    """Cost per side (bps) at which the mean :func:`return_at_cost` is zero; NaN without trades.
+
+    The mean return is linear in the cost: ``mean(gross) - c mean(1 + ref_out / ref_in)``.
+    Negative when the trades lose before any cost.
+
+    Examples
+    --------
+    One long 100 -> 101: 1 % gross over 2.01 fill values, 49.75 bps per side.
+
+    >>> round(break_even_bps([100.0], [101.0], [1]), 4)
+    49.7512
+    """
+    ref_in, ref_out = np.asarray(ref_in, dtype=float), np.asarray(ref_out, dtype=float)
+    if not len(ref_in):
+        return float("nan")
+    gross = np.asarray(side) * (ref_out / ref_in - 1.0)
+    return break_even_from(gross, 1.0 + ref_out / ref_in)

@@ -1,0 +1,402 @@
+"""The ``costs:`` section's rules: spread, commission, impact, participation, borrow, dividends.
+
+Each cost is one function here, and both engines take them from here: the
+vectorbt engine (:mod:`backtest.engine.vectorbt`) books them (fill prices,
+``fixed_fees``, the book's sizes) and the kernel (:mod:`backtest.engine.kernel`)
+prices them in :func:`net_return_with_costs`. All are off by default
+(:class:`TradeCosts` with no argument charges nothing).
+
+* spread: half the (fixed or estimated) spread moves each fill against the trader;
+  the estimate (:mod:`~backtest.engine.rules.estimates`) is read at the fill's
+  session, so it uses bars up to the session before;
+* commission: ``max(per_share * shares, minimum)`` per order
+  (:func:`backtest.engine.rules.book.commission`);
+* impact: ``k * sigma * sqrt(shares / ADV)`` moves each fill against the trader,
+  sigma and ADV trailing (before the fill's session), shares those of the order
+  before impact; ADV of zero drops the trade (``zero_adv``);
+* participation: an order above ``max_pct`` % of ADV is cut to it (or dropped);
+* borrow: a short pays ``annual_bps`` per 365 calendar days held, on its entry fill value;
+* dividends: a long receives, a short pays, each cash dividend whose ex-date
+  session opens inside the holding (:func:`dividends_from_adj`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backtest.core.timeline import Timeline
+from backtest.engine.rules.arrays import at
+from backtest.engine.rules.book import commission, shares_for_budget
+from backtest.engine.rules.costs import BPS, fee_rate, fill_price
+from backtest.engine.rules.estimates import (
+    abdi_ranaldo,
+    corwin_schultz,
+    trailing_adv,
+    trailing_vol,
+)
+
+__all__ = [
+    "COST_REASONS",
+    "CostPanel",
+    "CostTerms",
+    "TradeCosts",
+    "borrow_per_share",
+    "carry_per_share",
+    "build_cost_panel",
+    "cost_terms",
+    "dividends_from_adj",
+    "impact_rate",
+    "net_return_with_costs",
+    "order_shares",
+    "participation_limit",
+]
+
+COST_REASONS = (
+    "do_not_short",
+    "zero_adv",
+    "cost_history",
+    "participation_cap",
+    "participation_drop",
+)
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class TradeCosts:
+    """The ``costs:`` section as the engines read it (every cost off by default).
+
+    Examples
+    --------
+    >>> TradeCosts().active
+    False
+    >>> TradeCosts(commission_minimum=1.0).active
+    True
+    """
+
+    spread_bps: float = 0.0
+    spread_estimator: str | None = None  # "corwin_schultz" | "abdi_ranaldo"
+    spread_window: int = 21
+    commission_per_share: float = 0.0
+    commission_minimum: float = 0.0
+    impact_k: float = 0.0
+    vol_window: int = 20
+    adv_window: int = 20
+    participation_pct: float | None = None
+    participation_action: str = "cut"  # "cut" | "drop"
+    borrow_bps: float = 0.0
+    borrow_bps_by_ticker: tuple[tuple[str, float], ...] = ()
+    do_not_short: tuple[str, ...] = ()
+    dividends: bool = False
+    # The notional (account currency) the kernel prices size-dependent costs at.
+    notional: float = field(default=0.0, compare=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether any cost of the section is on."""
+        return bool(
+            self.spread_bps
+            or self.spread_estimator
+            or self.commission_per_share
+            or self.commission_minimum
+            or self.impact_k
+            or self.participation_pct is not None
+            or self.borrow_bps
+            or self.borrow_bps_by_ticker
+            or self.do_not_short
+            or self.dividends
+        )
+
+    @property
+    def needs_adv(self) -> bool:
+        """Whether impact or participation read the trailing ADV."""
+        return bool(self.impact_k) or self.participation_pct is not None
+
+    def borrow_of(self, ticker: str) -> float:
+        """Annual borrow fee (bps) of ``ticker``: its override, else the global one."""
+        return dict(self.borrow_bps_by_ticker).get(ticker, self.borrow_bps)
+
+
+def dividends_from_adj(close: pd.Series, adj_close: pd.Series) -> pd.Series:
+    """Cash dividend per share on each ex-date, from the close and dividend-adjusted close.
+
+    An adjusted close divides the prices before an ex-date ``d`` by
+    ``1 - D / close[d-1]``, so the ratio ``a = adj / close`` steps by that factor:
+    ``D = close[d-1] * (1 - a[d-1] / a[d])``. Steps below 1e-6 of the price
+    (rounding of the published adjusted close) count as none; the first session is 0.
+
+    Examples
+    --------
+    A 1.00 dividend on the third session, off a close of 50 (factor 0.98):
+
+    >>> close = pd.Series([50.0, 50.0, 49.5, 50.5])
+    >>> adj = pd.Series([49.0, 49.0, 49.5, 50.5])
+    >>> dividends_from_adj(close, adj).round(9).tolist()
+    [0.0, 0.0, 1.0, 0.0]
+    """
+    ratio = adj_close / close
+    step = 1.0 - ratio.shift(1) / ratio
+    div = (close.shift(1) * step).where(step > 1e-6, 0.0)
+    return div.fillna(0.0)
+
+
+def impact_rate(k: float, sigma, shares, adv):
+    """Market impact as a fraction of the price: ``k * sigma * sqrt(shares / ADV)``.
+
+    Examples
+    --------
+    10 000 shares against an ADV of 1 000 000 at 2 % daily vol and k = 1: 20 bps.
+
+    >>> round(float(impact_rate(1.0, 0.02, 10_000.0, 1_000_000.0)), 12)
+    0.002
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return k * np.asarray(sigma) * np.sqrt(np.abs(shares) / np.asarray(adv))
+
+
+def participation_limit(adv, max_pct: float):
+    """Most shares an order may trade: ``max_pct`` % of the trailing ADV.
+
+    Examples
+    --------
+    >>> float(participation_limit(2_000_000.0, 1.0))
+    20000.0
+    """
+    return np.asarray(adv, dtype=float) * max_pct / 100.0
+
+
+def borrow_per_share(entry_fill, days, annual_bps):
+    """Borrow fee per share of a short: ``annual_bps`` per 365 calendar days of its entry value.
+
+    Examples
+    --------
+    A 365-day short at 365 bps a year pays 3.65 % of its entry value:
+
+    >>> round(float(borrow_per_share(100.0, 365, 365.0)), 12)
+    3.65
+    """
+    return np.asarray(entry_fill) * np.asarray(annual_bps) * BPS * np.asarray(days) / DAYS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class CostPanel:
+    """Per ticker row: trailing estimates per session, and per tick the dividends and day number.
+
+    ``half_spread``, ``sigma`` and ``adv`` are (rows, sessions) as of each session
+    (bars before it); ``cum_div`` is (rows, ticks), the dividends paid up to each
+    tick (a dividend counts at its ex-date's open tick); ``day`` is (ticks,) the
+    calendar day of each tick.
+    """
+
+    half_spread: np.ndarray
+    sigma: np.ndarray
+    adv: np.ndarray
+    cum_div: np.ndarray
+    day: np.ndarray
+    borrow_bps: np.ndarray
+    no_short: np.ndarray
+
+
+def _on(series: pd.Series, sessions: pd.DatetimeIndex) -> np.ndarray:
+    return series.reindex(sessions).to_numpy(dtype=float)
+
+
+def build_cost_panel(
+    tickers: list[str], prices: dict[str, pd.DataFrame], timeline: Timeline, costs: TradeCosts
+) -> CostPanel:
+    """The estimates every cost reads, one row per entry of ``tickers`` (repeats allowed).
+
+    Estimates run over each ticker's whole price history, so a timeline's first
+    sessions have their trailing window too.
+    """
+    sessions = timeline.sessions
+    n, s = len(tickers), len(sessions)
+    half, sigma, adv = np.zeros((n, s)), np.full((n, s), np.nan), np.full((n, s), np.nan)
+    cum_div = np.zeros((n, 2 * s))
+    cache: dict[str, tuple] = {}
+    for i, t in enumerate(tickers):
+        if t not in cache:
+            cache[t] = _ticker_estimates(prices[t], sessions, costs)
+        half[i], sigma[i], adv[i], cum_div[i] = cache[t]
+    day = timeline.ticks.tz_convert("America/New_York").normalize().tz_localize(None)
+    day = day.to_numpy().astype("datetime64[D]").astype(np.int64)
+    borrow = np.array([costs.borrow_of(t) for t in tickers], dtype=float)
+    no_short = np.array([t in costs.do_not_short for t in tickers], dtype=bool)
+    return CostPanel(half, sigma, adv, cum_div, day, borrow, no_short)
+
+
+def _ticker_estimates(frame: pd.DataFrame, sessions: pd.DatetimeIndex, costs: TradeCosts):
+    frame = frame.copy()
+    frame.index = pd.DatetimeIndex(frame.index).tz_localize(None).normalize()
+    s = len(sessions)
+    if costs.spread_estimator == "corwin_schultz":
+        half = 0.5 * _on(corwin_schultz(frame["high"], frame["low"], costs.spread_window), sessions)
+    elif costs.spread_estimator == "abdi_ranaldo":
+        est = abdi_ranaldo(frame["high"], frame["low"], frame["close"], costs.spread_window)
+        half = 0.5 * _on(est, sessions)
+    else:
+        half = np.full(s, 0.5 * costs.spread_bps * BPS)
+    sigma = _on(
+        trailing_vol(frame["close"], costs.vol_window, max(2, costs.vol_window // 2)), sessions
+    )
+    adv = (
+        _on(
+            trailing_adv(frame["volume"], costs.adv_window, max(1, costs.adv_window // 2)), sessions
+        )
+        if costs.needs_adv and "volume" in frame
+        else np.full(s, np.nan)
+    )
+    per_tick = np.zeros(2 * s)
+    if costs.dividends and "adj_close" in frame:
+        div = dividends_from_adj(frame["close"], frame["adj_close"])
+        per_tick[0::2] = _on(div, sessions)
+    return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick))
+
+
+@dataclass(frozen=True)
+class CostTerms:
+    """Per trade: price moves of each fill (fractions), carry per share, and drops.
+
+    ``limit`` is the most shares the order may trade (``inf``: no limit, 0: dropped)
+    and ``reason`` why it is limited ('' where not).
+    """
+
+    extra_in: np.ndarray
+    extra_out: np.ndarray
+    dividend: np.ndarray
+    days: np.ndarray
+    limit: np.ndarray
+    reason: np.ndarray
+
+
+def cost_terms(
+    panel: CostPanel, row, entry_tick, exit_tick, side, costs: TradeCosts, shares=None
+) -> CostTerms:
+    """The costs of each trade: one function for both engines (arrays broadcast).
+
+    ``shares`` are the order's shares before impact (None: no impact or
+    participation terms). Dividends per share are signed: received by a long
+    (positive), paid by a short (negative).
+    """
+    row, entry_tick, exit_tick, side = np.broadcast_arrays(row, entry_tick, exit_tick, side)
+    s_in, s_out = entry_tick // 2, exit_tick // 2
+    n_sessions = panel.half_spread.shape[1]
+    extra_in = at(panel.half_spread, row, s_in)
+    extra_out = at(panel.half_spread, row, s_out)
+    dividend = side * (at(panel.cum_div, row, exit_tick) - at(panel.cum_div, row, entry_tick))
+    days = panel.day[exit_tick] - panel.day[entry_tick]
+    limit = np.full(np.shape(row), np.inf)
+    reason = np.full(np.shape(row), "", dtype=object)
+    bad = ~np.isfinite(extra_in) | ~np.isfinite(extra_out)
+    if shares is not None and costs.needs_adv:
+        adv_in, adv_out = at(panel.adv, row, s_in), at(panel.adv, row, s_out)
+        adv = np.minimum(adv_in, adv_out)
+        if costs.impact_k:
+            sig_in, sig_out = at(panel.sigma, row, s_in), at(panel.sigma, row, s_out)
+            with np.errstate(invalid="ignore"):
+                extra_in = extra_in + impact_rate(costs.impact_k, sig_in, shares, adv_in)
+                extra_out = extra_out + impact_rate(costs.impact_k, sig_out, shares, adv_out)
+            bad |= ~np.isfinite(sig_in) | ~np.isfinite(sig_out)
+        if costs.participation_pct is not None:
+            cap = participation_limit(adv, costs.participation_pct)
+            over = np.abs(shares) > cap
+            if costs.participation_action == "drop":
+                limit = np.where(over, 0.0, limit)
+                reason = np.where(over, "participation_drop", reason)
+            else:
+                limit = np.where(over, cap, limit)
+                reason = np.where(over, "participation_cap", reason)
+        zero = adv <= 0
+        bad |= np.isnan(adv) & ~zero
+        limit = np.where(zero, 0.0, limit)
+        reason = np.where(zero, "zero_adv", reason)
+    limit = np.where(bad, 0.0, limit)
+    reason = np.where(bad, "cost_history", reason)
+    shorted = (side < 0) & panel.no_short[row]
+    limit = np.where(shorted, 0.0, limit)
+    reason = np.where(shorted, "do_not_short", reason)
+    del n_sessions
+    # A dropped order moves no price (zero ADV makes its impact infinite).
+    extra_in = np.where(limit > 0, np.nan_to_num(extra_in), 0.0)
+    extra_out = np.where(limit > 0, np.nan_to_num(extra_out), 0.0)
+    return CostTerms(extra_in, extra_out, dividend, days, limit, reason)
+
+
+def carry_per_share(terms: CostTerms, entry_fill, side, borrow_bps):
+    """Cost per share paid at the exit: borrow of a short minus the (signed) dividends.
+
+    Examples
+    --------
+    >>> t = CostTerms(*(np.zeros(1),) * 2, np.array([-0.5]), np.array([365]),
+    ...               np.full(1, np.inf), np.array([""]))
+    >>> carry_per_share(t, np.array([100.0]), np.array([-1]), 365.0).tolist()
+    [4.15]
+    """
+    borrow = np.where(np.asarray(side) < 0, borrow_per_share(entry_fill, terms.days, borrow_bps), 0)
+    return borrow - terms.dividend
+
+
+def order_shares(costs: TradeCosts, sizing: str, ref_in, f_in, fees_bps: float):
+    """Shares of an order at the notional ``costs.notional`` (the sweep's, at the initial equity).
+
+    ``fixed`` buys the notional at the reference price; ``percent`` spends it,
+    fees included (:func:`backtest.engine.rules.book.shares_for_budget`).
+
+    Examples
+    --------
+    >>> float(order_shares(TradeCosts(notional=10_000.0), "fixed", 100.0, 100.1, 10.0))
+    100.0
+    """
+    if sizing == "fixed":
+        return costs.notional / np.asarray(ref_in, dtype=float)
+    return shares_for_budget(
+        costs.notional,
+        f_in,
+        fee_rate(fees_bps),
+        costs.commission_per_share,
+        costs.commission_minimum,
+    )
+
+
+def net_return_with_costs(
+    ref_in,
+    ref_out,
+    side,
+    shares,
+    slippage_bps: float,
+    fees_bps: float,
+    terms: CostTerms,
+    costs: TradeCosts,
+    borrow_bps,
+):
+    """P&L per unit of entry fill value with every cost of ``costs`` (vectorbt's trade return).
+
+    Fills ``f_in = ref_in (1 + side (s + e_in))``, ``f_out = ref_out (1 - side (s + e_out))``;
+    P&L per share ``side (f_out - f_in) - c (f_in + f_out) - (comm_in + comm_out) / q - carry``.
+
+    Examples
+    --------
+    A short of 10 shares held 365 days at 100 -> 100, no other cost, 365 bps a year: -3.65 %.
+
+    >>> t = CostTerms(*(np.zeros(1),) * 3, np.array([365]), np.full(1, np.inf), np.array([""]))
+    >>> r = net_return_with_costs(100.0, 100.0, -1, 10.0, 0, 0, t, TradeCosts(), 365.0)
+    >>> round(float(r[0]), 12)
+    -0.0365
+    """
+
+    side = np.asarray(side)
+    c = fee_rate(fees_bps)
+    f_in = fill_price(ref_in, side, slippage_bps, terms.extra_in)
+    f_out = fill_price(ref_out, -side, slippage_bps, terms.extra_out)
+    q = np.asarray(shares, dtype=float)
+    comm = commission(q, costs.commission_per_share, costs.commission_minimum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_share = (
+            side * (f_out - f_in)
+            - c * (f_in + f_out)
+            - 2 * comm / q
+            - carry_per_share(terms, f_in, side, borrow_bps)
+        )
+        return per_share / f_in
