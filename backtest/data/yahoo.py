@@ -160,6 +160,7 @@ def yfinance_module(cache_dir: Path | None = None) -> Any:
     if cache_dir is not None and _CONFIGURED.get("dir") != str(cache_dir):
         folder = Path(cache_dir) / "yfinance"
         folder.mkdir(parents=True, exist_ok=True)
+        _forget_yfinance_caches()  # else they keep writing to the previous folder
         yf.set_tz_cache_location(str(folder))  # moves the cookie and ISIN caches too
         _CONFIGURED["dir"] = str(cache_dir)
     return yf
@@ -225,6 +226,24 @@ def yfinance_call(cache_dir: Path):
             close_yfinance_sqlite()
 
 
+#: yfinance's sqlite caches: the class holding each database, and the cache object that
+#: keeps its own reference to the database it first used (not updated when the location
+#: changes, so both must be closed, and the cache object dropped on a move).
+_YF_CACHES = (
+    ("_TzDBManager", "_TzCacheManager", "_tz_cache"),
+    ("_CookieDBManager", "_CookieCacheManager", "_Cookie_cache"),
+    ("_ISINDBManager", "_ISINCacheManager", "_isin_cache"),
+)
+
+
+def _yfinance_databases(cache: Any) -> list:
+    found = []
+    for db_holder, manager, attr in _YF_CACHES:
+        found.append(getattr(getattr(cache, db_holder, None), "_db", None))
+        found.append(getattr(getattr(getattr(cache, manager, None), attr, None), "db", None))
+    return list({id(db): db for db in found if db is not None}.values())
+
+
 def close_yfinance_sqlite() -> None:
     """Close this thread's connections to yfinance's sqlite caches (time zones, cookies, ISINs).
 
@@ -232,7 +251,8 @@ def close_yfinance_sqlite() -> None:
     thread's, at exit: a download thread that ends leaves its connection to the
     garbage collector, which Python 3.13 reports as an unclosed-database
     ResourceWarning. Closing after every call (under the cache lock) leaves none
-    open; the next call reopens them.
+    open; the next call reopens them. Each cache object keeps the database it
+    first opened, so that one is closed as well as its manager's.
 
     Examples
     --------
@@ -241,10 +261,21 @@ def close_yfinance_sqlite() -> None:
     cache = sys.modules.get("yfinance.cache")
     if cache is None:
         return
-    for name in ("_TzDBManager", "_CookieDBManager", "_ISINDBManager"):
-        db = getattr(getattr(cache, name, None), "_db", None)
-        if db is not None and not db.is_closed():
+    for db in _yfinance_databases(cache):
+        if not db.is_closed():
             db.close()
+
+
+def _forget_yfinance_caches() -> None:
+    """Drop yfinance's cache objects so they reopen their database at the new location."""
+    cache = sys.modules.get("yfinance.cache")
+    if cache is None:
+        return
+    close_yfinance_sqlite()
+    for _, manager, attr in _YF_CACHES:
+        holder = getattr(cache, manager, None)
+        if holder is not None and hasattr(holder, attr):
+            setattr(holder, attr, None)
 
 
 def _failure_kind(exc: BaseException) -> str:
