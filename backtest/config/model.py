@@ -227,6 +227,11 @@ class Us100Earnings(Frozen):
     tickers: list[Ticker] | None = None
 
 
+#: A strptime format for a source's times (``%d/%m/%Y``): it must hold a day, month and year.
+DATE_FORMAT_PATTERN = r"%d.*%m.*%Y|%m.*%d.*%Y|%Y.*%m.*%d|%d.*%b.*%Y|%b.*%d.*%Y"
+DateFormat = Annotated[StrictStr, Field(min_length=2, max_length=64, pattern=DATE_FORMAT_PATTERN)]
+
+
 class CsvEvents(Frozen):
     """A user CSV of events."""
 
@@ -234,6 +239,8 @@ class CsvEvents(Frozen):
     path: Path
     timezone: Zone | None = None
     event_type: Literal["earnings", "news", "analyst"] = "earnings"
+    # Where the file's dates are neither ISO nor DD.MM.YYYY, e.g. '%m/%d/%Y %H:%M'.
+    date_format: DateFormat | None = None
 
 
 class InlineEvent(Frozen):
@@ -270,6 +277,8 @@ class InlineEvents(Frozen):
 
     type: Literal["inline"]
     events: list[InlineEvent] = Field(min_length=1)
+    # Where the times are neither ISO nor DD.MM.YYYY, e.g. '%d/%m/%Y %H:%M'.
+    date_format: DateFormat | None = None
 
 
 class NewsFolder(Frozen):
@@ -1034,6 +1043,14 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
     ]
     if unhedged and "strategies" not in excluded:
         skip["strategies"] = {i: {"hedge"} for i in unhedged}
+    # A source's date_format: (added later) likewise, where it is not set.
+    sources = getattr(getattr(config, "events", None), "sources", None) or []
+    unformatted = {
+        i: {"date_format"} for i, src in enumerate(sources) if getattr(src, "date_format", 1) is None
+    }
+    if unformatted and "events" not in excluded:
+        events_skip = skip.get("events", set())
+        skip["events"] = {**dict.fromkeys(events_skip, True), "sources": unformatted}
     return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 

@@ -179,8 +179,12 @@ def load_event_csv(
     timezone: str | None = None,
     event_type: str = "earnings",
     notice_sessions: int = 10,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Load a user event CSV: ``ticker`` (or ``isin``), a time column, optional extras.
+
+    ``date_format``: the strptime format of the file's time column (and ``known_at``),
+    where it is not ISO or ``DD.MM.YYYY``.
 
     Optional columns: ``event_type, timing, known_at, source`` and the payload
     columns of :data:`backtest.core.schema.PAYLOAD_COLUMNS`. An ``accept_et``
@@ -202,7 +206,14 @@ def load_event_csv(
         try:
             rows.append(
                 _user_row(
-                    rec, time_col, cal, timezone, event_type, f"{path.name}:{line}", notice_sessions
+                    rec,
+                    time_col,
+                    cal,
+                    timezone,
+                    event_type,
+                    f"{path.name}:{line}",
+                    notice_sessions,
+                    date_format,
                 )
             )
         except EventError as exc:
@@ -225,13 +236,14 @@ def _user_row(
     default_type: str,
     source: str,
     notice: int,
+    date_format: str | None = None,
 ) -> dict:
     rec = {k: v for k, v in rec.items() if v not in ("", None)}
     tz = str(rec.get("timezone", tz)) if rec.get("timezone", tz) else None
     if ACCEPT_COLUMN in rec:
         event_time = acceptance_time(rec[ACCEPT_COLUMN], cal)
     elif time_col in rec:
-        event_time = _time_field(rec, time_col, tz, cal)
+        event_time = _time_field(rec, time_col, tz, cal, date_format)
     else:
         raise EventError(f"{time_col} is empty; every event needs a date or time")
     timing = rec.get("timing")
@@ -257,7 +269,7 @@ def _user_row(
         "source": str(rec.get("source", source)),
     }
     if known is not None:
-        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal), "source"
+        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal, date_format), "source"
     elif etype == "earnings":
         row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
         row["known_at_basis"] = "assumed"
@@ -277,10 +289,14 @@ def _resolved_timing(event_time: pd.Timestamp, given: object, cal) -> str:
 
 
 def _time_field(
-    rec: Mapping[str, object], key: str, tz: str | None, cal: xcals.ExchangeCalendar
+    rec: Mapping[str, object],
+    key: str,
+    tz: str | None,
+    cal: xcals.ExchangeCalendar,
+    date_format: str | None = None,
 ) -> pd.Timestamp:
     try:
-        return parse_event_time(rec[key], tz, cal)
+        return parse_event_time(rec[key], tz, cal, date_format)
     except EventError as exc:
         raise EventError(f"{key}: {exc}") from exc
 
@@ -296,8 +312,11 @@ def load_inline_events(
     items: Iterable[Mapping[str, object]],
     cal: xcals.ExchangeCalendar,
     notice_sessions: int = 10,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Return events listed inline in the YAML config (``time`` key holds the stamp).
+
+    ``date_format``: the strptime format of every ``time`` (and ``known_at``) string.
 
     Examples
     --------
@@ -312,7 +331,9 @@ def load_inline_events(
     for n, item in enumerate(items):
         try:
             rows.append(
-                _user_row(dict(item), "time", cal, None, "news", f"inline:{n}", notice_sessions)
+                _user_row(
+                    dict(item), "time", cal, None, "news", f"inline:{n}", notice_sessions, date_format
+                )
             )
         except EventError as exc:
             raise EventError(f"events.inline[{n}]: {exc}") from exc

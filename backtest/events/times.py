@@ -20,7 +20,10 @@ _EU_STAMP = re.compile(
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d")
 _SLASHED = re.compile(r"^\d{1,4}/\d{1,2}/\d{1,4}")
-FORMATS = "ISO 8601 (2026-01-13 or 2026-01-13T14:42:04+01:00) or DD.MM.YYYY [HH:MM[:SS]]"
+FORMATS = (
+    "ISO 8601 (2026-01-13 or 2026-01-13T14:42:04+01:00) or DD.MM.YYYY [HH:MM[:SS]], "
+    "or state the source's format with date_format: (e.g. '%d/%m/%Y')"
+)
 # Events outside these years cannot be traded on any calendar the project builds.
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 
@@ -65,8 +68,15 @@ def _localize(stamp: pd.Timestamp, tz: str, raw: object) -> pd.Timestamp:
         ) from exc
 
 
-def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar) -> pd.Timestamp:
+def parse_event_time(
+    value: object, tz: str | None, cal: xcals.ExchangeCalendar, date_format: str | None = None
+) -> pd.Timestamp:
     """Return a tz-aware timestamp for an event time written by a user.
+
+    ``date_format`` (a :func:`datetime.datetime.strptime` format such as
+    ``%d/%m/%Y %H:%M``, from a source's ``date_format:`` key) reads every value of
+    that source by the format the user stated, so a slashed date is no longer
+    ambiguous; without it, slashed dates are refused.
 
     A bare date means "this date, time unknown" and becomes midnight in the
     exchange's time zone. A clock time needs a time zone: either inside the
@@ -85,8 +95,33 @@ def parse_event_time(value: object, tz: str | None, cal: xcals.ExchangeCalendar)
     Traceback (most recent call last):
     ...
     backtest.core.errors.EventError: event time '2026-01-13 14:42' has a clock time but no time zone; ...
+    >>> str(parse_event_time("01/02/2026", None, cal, date_format="%d/%m/%Y"))
+    '2026-02-01 00:00:00-05:00'
     """
+    if date_format is not None and not isinstance(value, dt.date):
+        return _in_range(_parse_with_format(str(value).strip(), date_format, tz, cal), value)
     return _in_range(_parse(value, tz, cal), value)
+
+
+def _parse_with_format(
+    text: str, date_format: str, tz: str | None, cal: xcals.ExchangeCalendar
+) -> pd.Timestamp:
+    try:
+        parsed = dt.datetime.strptime(text, date_format)
+    except ValueError as exc:
+        raise EventError(f"event time {text!r} does not match date_format {date_format!r}") from exc
+    stamp = pd.Timestamp(parsed)
+    if stamp.tzinfo is not None:
+        return stamp
+    has_clock = any(code in date_format for code in ("%H", "%I", "%M", "%S", "%X", "%c"))
+    if not has_clock:
+        return stamp.tz_localize(cal.tz)  # a date: that day, time unknown
+    if tz is None:
+        raise EventError(
+            f"event time {text!r} has a clock time but no time zone; "
+            "add timezone: (e.g. America/New_York) or %z in date_format"
+        )
+    return _localize(stamp, tz, text)
 
 
 def _parse(value: object, tz: str | None, cal: xcals.ExchangeCalendar) -> pd.Timestamp:

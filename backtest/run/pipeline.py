@@ -127,11 +127,13 @@ def _load_source(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.D
     if src.type == "us100_earnings":
         return load_us100_earnings(src.tickers or loaded.config.data.tickers, cal, notice)
     if src.type == "csv":
-        return load_event_csv(loaded.resolve(src.path), cal, src.timezone, src.event_type, notice)
+        return load_event_csv(
+            loaded.resolve(src.path), cal, src.timezone, src.event_type, notice, src.date_format
+        )
     if src.type in ("yfinance_earnings", "yfinance_analyst"):
         return _load_yahoo_events(src, loaded, cal)
     items = [e.model_dump(exclude_none=True) for e in src.events]
-    return load_inline_events(items, cal, notice)
+    return load_inline_events(items, cal, notice, src.date_format)
 
 
 def _load_yahoo_events(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar) -> pd.DataFrame:
