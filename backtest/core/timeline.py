@@ -20,6 +20,7 @@ __all__ = [
     "TickPrices",
     "build_timeline",
     "session_bars",
+    "session_ticks",
     "spread_price",
     "spread_stop_bars",
     "spread_ticks",
@@ -127,43 +128,100 @@ def session_bars(frames: list[pd.DataFrame], sessions: pd.DatetimeIndex) -> np.n
     >>> session_bars([frame], days)[3].tolist()  # closes; no bar on 01-05
     [[1.0, nan, 2.0]]
     """
-    out = np.full((len(OHLC), len(frames), len(sessions)), np.nan)
-    if not frames or not len(sessions):
-        return out
-    keys = sessions.as_unit("ns").asi8
-    increasing = bool((keys[1:] > keys[:-1]).all())
-    for i, frame in enumerate(frames):
-        if len(frame):
-            _place_bars(out[:, i], keys, _ns_stamps(frame.index), _ohlc_values(frame), increasing)
+    # Not np.full: _place_bars writes every cell once (a bar or NaN), and a 500-ticker
+    # block (57 MB on W1) written twice cost a tenth of a sweep (benchmarks/RESULTS.md).
+    out = np.empty((len(OHLC), len(frames), len(sessions)))
+    for i, (keys, stamps, values, _, increasing) in enumerate(_frame_bars(frames, sessions)):
+        _place_bars(list(out[:, i]), keys, stamps, values, increasing)
     return out
 
 
-def _place_bars(
-    out: np.ndarray, keys: np.ndarray, stamps: np.ndarray, values: np.ndarray, increasing: bool
-) -> None:
-    """Write one frame's bars ``values`` (4, bars) into ``out`` (4, sessions) at their sessions.
+def session_ticks(
+    frames: list[pd.DataFrame], sessions: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill prices on the ticks of ``sessions`` (NaN where no bar) and :func:`tradable`.
 
-    A frame whose bars are one unbroken run of sessions (the usual price frame)
-    is copied as a slice; any other is placed by a sorted search, leaving out
-    bars dated off ``keys`` (a later duplicate overwrites an earlier one).
-    ``increasing``: ``keys`` strictly increase, so a run is found where it is.
+    The same two arrays as ``spread_price(bars, fill_gaps=False)`` and
+    ``tradable(bars)`` of ``bars = session_bars(frames, sessions)``, without the
+    (4, frames, sessions) block in between: a sweep without stops reads only
+    these (the block cost a fifth of a 500-ticker sweep, benchmarks/RESULTS.md).
 
     Examples
     --------
-    >>> out = np.full((4, 4), np.nan)
-    >>> _place_bars(out, np.array([10, 20, 30, 40]), np.array([20, 25, 40]),
-    ...             np.arange(12.0).reshape(4, 3), True)
-    >>> out[0].tolist()  # 25 is no session
-    [nan, 0.0, nan, 2.0]
+    >>> days = pd.DatetimeIndex(["2026-01-02", "2026-01-05", "2026-01-06"])
+    >>> frame = pd.DataFrame({k: [1.0, 2.0] for k in OHLC}, index=days[[0, 2]])
+    >>> frame.loc[days[2], "high"] = np.nan
+    >>> price, ok = session_ticks([frame], days)
+    >>> price.tolist(), ok.tolist()
+    ([[1.0, 1.0, nan, nan, 2.0, 2.0]], [[True, False, False]])
     """
+    price = np.empty((len(frames), 2 * len(sessions)))
+    ok = np.empty((len(frames), len(sessions)), dtype=bool)
+    for i, (keys, stamps, values, gaps, increasing) in enumerate(_frame_bars(frames, sessions)):
+        open_, close = values[0], values[-1]
+        _place_bars([price[i, 0::2], price[i, 1::2]], keys, stamps, [open_, close], increasing)
+        # A frame without a missing price (the usual one) is tradable wherever it has a bar.
+        complete = (
+            ~np.isnan(np.vstack(values)).any(axis=0)
+            if gaps
+            else np.broadcast_to(np.True_, stamps.shape)
+        )
+        _place_bars([ok[i]], keys, stamps, [complete], increasing, missing=False)
+    return price, ok
+
+
+def _frame_bars(frames: list[pd.DataFrame], sessions: pd.DatetimeIndex):
+    """Per frame: the session keys, the frame's bar stamps, its open, high, low and
+    close and whether it may lack a price (:func:`_ohlc_values`), and whether keys increase."""
+    keys = sessions.as_unit("ns").asi8
+    increasing = bool((keys[1:] > keys[:-1]).all())
+    for frame in frames:
+        yield keys, _ns_stamps(frame.index), *_ohlc_values(frame), increasing
+
+
+def _place_bars(
+    out: list[np.ndarray],
+    keys: np.ndarray,
+    stamps: np.ndarray,
+    values: list[np.ndarray],
+    increasing: bool,
+    missing: float | bool = np.nan,
+) -> None:
+    """Write one frame's fields ``values`` (one array per bar) into ``out`` (one per session).
+
+    Every cell of each ``out`` array is written: the bar's value where the frame
+    has a bar that session, else ``missing``. A frame whose bars are one
+    unbroken run of sessions (the usual price frame) is copied as a slice; any
+    other is placed by a sorted search, leaving out bars dated off ``keys`` (a
+    later duplicate overwrites an earlier one). ``increasing``: ``keys``
+    strictly increase, so a run is found where it is.
+
+    Examples
+    --------
+    >>> out = [np.empty(4), np.empty(4)]
+    >>> _place_bars(out, np.array([10, 20, 30, 40]), np.array([20, 25, 40]),
+    ...             [np.array([0.0, 1.0, 2.0]), np.array([3.0, 4.0, 5.0])], True)
+    >>> out[0].tolist(), out[1].tolist()  # 25 is no session
+    ([nan, 0.0, nan, 2.0], [nan, 3.0, nan, 5.0])
+    """
+    if not len(stamps) or not len(keys):
+        for field in out:
+            field[:] = missing
+        return
     first = int(np.searchsorted(keys, stamps[0]))
-    run = keys[first : first + len(stamps)]
+    stop = first + len(stamps)
+    run = keys[first:stop]
     if increasing and len(run) == len(stamps) and (run == stamps).all():
-        out[:, first : first + len(stamps)] = values
+        for field, column in zip(out, values, strict=True):
+            field[:first] = missing
+            field[first:stop] = column
+            field[stop:] = missing
         return
     pos = np.minimum(np.searchsorted(keys, stamps), len(keys) - 1)
     hit = keys[pos] == stamps
-    out[:, pos[hit]] = values[:, hit]
+    for field, column in zip(out, values, strict=True):
+        field[:] = missing
+        field[pos[hit]] = column[hit]
 
 
 def _ns_stamps(index: pd.Index) -> np.ndarray:
@@ -172,29 +230,41 @@ def _ns_stamps(index: pd.Index) -> np.ndarray:
     return (index if index.unit == "ns" else index.as_unit("ns")).asi8
 
 
-def _ohlc_values(frame: pd.DataFrame) -> np.ndarray:
-    """One price frame's open, high, low and close as a (4, bars) float array.
+def _ohlc_values(frame: pd.DataFrame) -> tuple[list[np.ndarray], bool]:
+    """One price frame's open, high, low and close as four float arrays (views where
+    possible), and whether the frame may lack a price (False: no NaN in it).
 
     The whole frame is converted with one ``to_numpy(dtype=float)`` (the same
     conversion per column as ``frame[name].to_numpy(dtype=float)``): pandas
     costs about 20 us per column selected, and checking ``frame.dtypes`` first
-    builds a Series per frame, most of building a 500-ticker panel. A frame
-    with a column that does not convert (text, say) goes column by column.
+    builds a Series per frame, most of building a 500-ticker panel. Its columns
+    are returned as strided views, copied once, into the panel; one NaN check of
+    the whole block (other columns too: a NaN volume only costs the exact check
+    of :func:`session_ticks`) replaces four. A frame with a column that does not
+    convert (text, say) goes column by column.
 
     Examples
     --------
     >>> frame = pd.DataFrame({"close": [2.0], "open": [1.0], "low": [0.5], "high": [3.0],
     ...                       "volume": [7], "note": ["x"]})
-    >>> _ohlc_values(frame).tolist(), _ohlc_values(frame.drop(columns="note")).tolist()
-    ([[1.0], [3.0], [0.5], [2.0]], [[1.0], [3.0], [0.5], [2.0]])
+    >>> values, gaps = _ohlc_values(frame)
+    >>> [v.tolist() for v in values], gaps
+    ([[1.0], [3.0], [0.5], [2.0]], False)
+    >>> [v.tolist() for v in _ohlc_values(frame.drop(columns="note"))[0]]
+    [[1.0], [3.0], [0.5], [2.0]]
     """
     if frame.columns.is_unique:
         columns = [frame.columns.get_loc(name) for name in OHLC]
         try:
-            return frame.to_numpy(dtype=float).T[columns]  # rows: the block is (columns, bars)
+            block = frame.to_numpy(dtype=float)
         except (TypeError, ValueError):
             pass
-    return np.vstack([frame[name].to_numpy(dtype=float) for name in OHLC])
+        else:
+            # min, not isnan().any(): NaN propagates through it, without a boolean copy.
+            gaps = bool(np.isnan(block.min(initial=np.inf)))
+            return [block[:, column] for column in columns], gaps
+    values = [frame[name].to_numpy(dtype=float) for name in OHLC]
+    return values, any(bool(np.isnan(v).any()) for v in values)
 
 
 def tradable(bars: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from backtest.core.timeline import Timeline, session_bars, spread_price, spread_stop_bars, tradable
+from backtest.core.timeline import Timeline, session_bars, session_ticks, spread_stop_bars
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.costs import fill_price, net_return
 from backtest.engine.rules.exits import EXIT_REASONS, trade_exits
@@ -47,20 +47,27 @@ __all__ = [
 class TickPanel:
     """Tick prices of many tickers on one timeline: arrays shaped (tickers, ticks).
 
-    ``bars`` are the :func:`~backtest.core.timeline.session_bars` (4, tickers, sessions)
-    the panel was spread from; ``tradable`` (tickers, sessions) says which sessions
-    have all four prices. ``price`` is NaN on the ticks of a session without a bar:
-    the sweep reads prices only inside windows it checked against ``tradable``
-    (``SweepData.clean_until``), so a filled value would never be used. The ``open``,
-    ``high`` and ``low`` tick arrays are spread on first use: only stop checks read
-    them, and a sweep without stops saves three full-size arrays.
+    ``tradable`` (tickers, sessions) says which sessions have all four prices.
+    ``price`` is NaN on the ticks of a session without a bar: the sweep reads
+    prices only inside windows it checked against ``tradable``
+    (``SweepData.clean_until``), so a filled value would never be used. ``frames``
+    are the price frames, one per ticker; their
+    :func:`~backtest.core.timeline.session_bars` (``bars``) and the ``open``,
+    ``high`` and ``low`` tick arrays are built on first use: only stop checks read
+    them, and a sweep without stops saves the (4, tickers, sessions) block and
+    three full-size arrays.
     """
 
     tickers: tuple[str, ...]
     timeline: Timeline
     price: np.ndarray
-    bars: np.ndarray
-    tradable: np.ndarray | None = None
+    tradable: np.ndarray
+    frames: tuple[pd.DataFrame, ...]
+
+    @cached_property
+    def bars(self) -> np.ndarray:
+        """OHLC per (field, ticker, session), NaN where no bar."""
+        return session_bars(list(self.frames), self.timeline.sessions)
 
     @cached_property
     def _stop_bars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,8 +92,9 @@ class TickPanel:
 def build_panel(prices: dict[str, pd.DataFrame], timeline: Timeline) -> TickPanel:
     """Every ticker's tick prices at once (see :func:`backtest.core.timeline.spread_ticks`; gaps stay NaN)."""
     tickers = tuple(sorted(prices))
-    bars = session_bars([prices[t] for t in tickers], timeline.sessions)
-    return TickPanel(tickers, timeline, spread_price(bars, fill_gaps=False), bars, tradable(bars))
+    frames = tuple(prices[t] for t in tickers)
+    price, tradable = session_ticks(list(frames), timeline.sessions)
+    return TickPanel(tickers, timeline, price, tradable, frames)
 
 
 @dataclass(frozen=True)

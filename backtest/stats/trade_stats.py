@@ -56,7 +56,7 @@ def nan_moments(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = values.sum(axis=1) / n
         values -= mean[:, None]
-        values[missing] = 0.0
+        np.copyto(values, 0.0, where=missing)  # not values[missing] = 0: 4x slower
         values *= values
         var = values.sum(axis=1) / (n - 1)
     var[n <= 1] = np.nan
@@ -172,15 +172,20 @@ def sequential_at_size(
     >>> [a.round(6).tolist() for a in sequential_at_size(r[:1], 0.2, compound=False)]
     [[-0.08], [-0.098039]]
     """
-    paths = np.nan_to_num(np.asarray(returns, dtype=float))  # a copy: changed in place below
-    paths *= fraction
+    returns = np.asarray(returns, dtype=float)
+    missing = np.isnan(returns)
+    # A new array, changed in place below. Not np.nan_to_num: it also scans for
+    # infinities, 4x slower on a sweep's matrix, and a trade return is never infinite.
+    paths = np.where(missing, 0.0, returns)
+    if fraction != 1.0:  # x * 1.0 is x: the pass is skipped, the floats are the same
+        paths *= fraction
     if compound:
         paths += 1.0
         np.cumprod(paths, axis=1, out=paths)
     else:
         np.cumsum(paths, axis=1, out=paths)
         paths += 1.0
-    traded = (~np.isnan(returns)).any(axis=1)
+    traded = ~missing.all(axis=1)
     if paths.shape[1] == 0:
         return np.full(len(paths), np.nan), np.full(len(paths), np.nan)
     total = np.where(traded, paths[:, -1] - 1.0, np.nan)

@@ -144,8 +144,8 @@ def expand_grid(
 class SweepData:
     """Everything the kernel needs, computed once per sweep.
 
-    ``clean_until`` (tickers, panel ticks) is, for a window entering at that
-    tick, the last global tick it may exit at with prices every session: the
+    ``clean_until`` (tickers, panel sessions) is, for a window entering on that
+    session (either tick), the last global tick it may exit at with prices every session: the
     close before the ticker's next session without prices (:func:`clean_until`),
     or before its next suspect split jump (:func:`split_until`).
     ``overlap`` is ``events.overlap`` (``skip``, ``allow`` or ``truncate``); ``id_rank`` each
@@ -175,23 +175,24 @@ class SweepData:
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
-    """Per (ticker, tick): the last global tick before the next session lacking prices.
+    """Per (ticker, session): the last global tick before the next session lacking prices.
 
-    A window from entry tick ``e`` to exit tick ``x`` has prices every session
-    exactly when ``x <= clean_until[ticker, e]``: one lookup per window instead
-    of two prefix-sum lookups and a subtraction.
+    A window from entry tick ``e`` (panel session ``e // 2``) to exit tick ``x``
+    has prices every session exactly when ``x <= clean_until[ticker, e // 2]``:
+    one lookup per window instead of two prefix-sum lookups and a subtraction.
+    Per session, not per tick: both ticks of a session have the same limit, and
+    half the table is half the memory a sweep's lookups walk.
 
     Examples
     --------
     >>> clean_until(np.array([[True, True, False, True]]), 0).tolist()  # session 2 has no bar
-    [[3, 3, 3, 3, 3, 3, 7, 7]]
+    [[3, 3, 3, 7]]
     """
-    next_bad = _next_untradable(tradable)
-    return np.repeat(2 * next_bad - 1 + tick_offset, 2, axis=1)
+    return 2 * _next_untradable(tradable) - 1 + tick_offset
 
 
 def split_until(gaps: np.ndarray, tick_offset: int) -> np.ndarray:
-    """Per (ticker, tick): the last global tick before a window's first suspect split jump.
+    """Per (ticker, session): the last global tick before a window's first suspect split jump.
 
     ``gaps[t, s]`` marks a session whose jump from the previous close looks like
     a missing or double split adjustment (:mod:`backtest.data.splits`). A window
@@ -204,7 +205,7 @@ def split_until(gaps: np.ndarray, tick_offset: int) -> np.ndarray:
     --------
     >>> gaps = np.array([[False, False, False, True, False, False]])  # a jump into session 3
     >>> split_until(gaps, 0).tolist()  # entries up to session 4 exit by session 2's close
-    [[5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 11, 11]]
+    [[5, 5, 5, 5, 5, 11]]
     """
     n = gaps.shape[1]
     at_gap = np.where(gaps, np.arange(n, dtype=np.int32), np.int32(n))
@@ -212,7 +213,7 @@ def split_until(gaps: np.ndarray, tick_offset: int) -> np.ndarray:
     guard = min(SPLIT_GUARD_SESSIONS, n)
     head = np.repeat(from_here[:, :1], guard, axis=1)
     next_gap = np.concatenate([head, from_here[:, : n - guard]], axis=1)
-    return np.repeat(2 * next_gap - 1 + tick_offset, 2, axis=1)
+    return 2 * next_gap - 1 + tick_offset
 
 
 def _split_gaps(market: MarketView, panel: TickPanel) -> np.ndarray:
@@ -250,7 +251,7 @@ def _next_untradable(tradable: np.ndarray) -> np.ndarray:
 
 
 def _window_limit(market: MarketView, panel: TickPanel, tick_offset: int) -> np.ndarray:
-    """Per (ticker, tick): the last exit tick a window entering there may have.
+    """Per (ticker, session): the last exit tick a window entering then may have.
 
     Before the next session without prices and before a suspect split jump
     (only scanned when a ticker has one, as most sweeps have none).
@@ -348,7 +349,7 @@ def _usable(data: SweepData, plan: Plan) -> tuple[np.ndarray, np.ndarray, np.nda
     entry, exit_ = plan.entry_tick - data.tick_offset, plan.exit_tick - data.tick_offset
     inside = (entry >= 0) & (exit_ < n)
     entry, exit_ = np.where(inside, entry, 0), np.where(inside, exit_, 0)
-    clean = at(data.clean_until, data.ticker_row, entry)
+    clean = at(data.clean_until, data.ticker_row, entry >> 1)  # the entry's session
     return plan.keep() & inside & (plan.exit_tick <= clean), entry, exit_
 
 
