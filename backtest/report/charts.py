@@ -14,8 +14,11 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import TightLayoutEngine
+
+from backtest.report.drawing import write_png
 
 matplotlib.use("Agg")
 
@@ -28,7 +31,7 @@ __all__ = [
 ]
 
 SIZE, DPI = (10, 5), 110
-PNG_COMPRESS_LEVEL = 1
+CANDLE_WIDTH = 0.6  # sessions
 BENCH_PREFIX = "benchmark:"
 EXCHANGE_TZ = "America/New_York"
 
@@ -40,13 +43,15 @@ def _figure() -> tuple[Figure, object]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    """Lay ``fig`` out tightly and write it as a PNG, drawing it once."""
+    """Lay ``fig`` out tightly, render it once and write it as a PNG (:func:`write_png`)."""
     path = Path(path)
     # Not fig.tight_layout(): it leaves a placeholder layout engine on the figure,
     # for which savefig runs a second, non-rendering draw (a quarter of a chart's time).
     TightLayoutEngine().execute(fig)
-    # zlib level 1, not PIL's 6: same pixels, ~10% larger files, a third less encoding.
-    fig.savefig(path, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+    fig.canvas.draw()
+    # A copy: the encoding may run after this figure is gone (drawing.draw_charts).
+    rgba = np.array(fig.canvas.buffer_rgba())
+    write_png(rgba, path, fig.dpi, software=f"Matplotlib version{matplotlib.__version__}")
     return path
 
 
@@ -65,7 +70,9 @@ def _style(column: str) -> dict:
 def _label(col: str, labels: Mapping[str, str] | None) -> str:
     if labels and col in labels:
         return labels[col]
-    return col.removeprefix(BENCH_PREFIX) + (" (buy & hold)" if col.startswith(BENCH_PREFIX) else "")
+    return col.removeprefix(BENCH_PREFIX) + (
+        " (buy & hold)" if col.startswith(BENCH_PREFIX) else ""
+    )
 
 
 def plot_equity(
@@ -154,20 +161,28 @@ def _session_of(stamp: pd.Timestamp) -> pd.Timestamp:
 
 
 def _candles(ax, prices: pd.DataFrame) -> None:
+    """Daily candles: a high-low line and an open-close body per session, green up, red down.
+
+    The bodies are one collection, not a bar patch each: the same picture, and
+    a third less time per event chart (legend placement and drawing walk every
+    artist).
+    """
     x = np.arange(len(prices))
     up = (prices["close"] >= prices["open"]).to_numpy()
     colors = np.where(up, "tab:green", "tab:red")
     ax.vlines(x, prices["low"], prices["high"], color=colors, linewidth=1)
-    bottom = np.minimum(prices["open"], prices["close"]).to_numpy()
-    height = np.abs(prices["close"] - prices["open"]).to_numpy()
-    ax.bar(
-        x,
-        np.maximum(height, 1e-9 + 0 * height),
-        bottom=bottom,
-        width=0.6,
-        color=colors,
-        edgecolor=colors,
-    )
+    bottom = np.minimum(prices["open"], prices["close"]).to_numpy(dtype=float)
+    top = np.maximum(prices["open"], prices["close"]).to_numpy(dtype=float)
+    left, right = x - CANDLE_WIDTH / 2, x + CANDLE_WIDTH / 2
+    bodies = np.stack(
+        [
+            np.column_stack(corner)
+            for corner in ((left, bottom), (left, top), (right, top), (right, bottom))
+        ],
+        axis=1,
+    )  # (sessions, 4 corners, xy)
+    ax.add_collection(PolyCollection(bodies, facecolors=colors, edgecolors=colors))
+    ax.autoscale_view()
 
 
 def _mark_trades(ax, prices: pd.DataFrame, trades: pd.DataFrame) -> None:
