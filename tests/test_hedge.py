@@ -186,11 +186,17 @@ def test_map_csv_hedges_each_ticker_with_its_instrument(tmp_path):
     assert t["hedge_instrument"] == "H" and t["hedge_ratio"] == 0.8
 
 
-def test_a_sweep_of_a_hedged_strategy_is_a_config_error_not_an_unhedged_sweep(tmp_path):
+def test_a_sweep_of_a_hedged_strategy_prices_every_combination_hedged(tmp_path):
+    """Without a hedge grid key every combination is hedged at the section's ratio, never
+    silently unhedged (tests/test_sweep_hedge.py checks the returns against runs)."""
     from backtest.sweep.runner import run_sweep
-    from tests.test_sweep import sweep_config
+    from tests.test_sweep import NOW, sweep_config
 
     data = sweep_config(tmp_path, {"hold_sessions": [1, 2]})
     data["strategies"][0]["hedge"] = {"instrument": "SPY", "ratio": 1.0}
-    with pytest.raises(ConfigError, match="hedge: is not priced by sweeps yet"):
-        run_sweep(load_config(write_config(tmp_path, data)))
+    hedged = run_sweep(load_config(write_config(tmp_path, data)), now=NOW).table
+    del data["strategies"][0]["hedge"]
+    plain = run_sweep(load_config(write_config(tmp_path, data)), now=NOW).table
+    assert set(hedged["hedge"]) == {"1"} and "hedge" not in plain
+    assert (hedged["n_trades"] == plain["n_trades"]).all()
+    assert (hedged["mean_trade_return"] != plain["mean_trade_return"]).all()

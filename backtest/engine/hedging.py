@@ -16,10 +16,9 @@ import pandas as pd
 
 from backtest.core.timeline import Timeline, tick_prices
 from backtest.engine.rules.arrays import at
-from backtest.engine.rules.costs import fill_price
-from backtest.engine.rules.hedge import HEDGE_COLUMNS, hedge_leg_returns, hedge_side
+from backtest.engine.rules.hedge import HEDGE_COLUMNS, hedge_side, price_hedge_leg
 from backtest.engine.rules.settings import EngineSettings
-from backtest.engine.rules.trade_costs import build_cost_panel, cost_terms
+from backtest.engine.rules.trade_costs import build_cost_panel
 
 __all__ = ["hedge_equity", "hedge_trades"]
 
@@ -50,25 +49,15 @@ def hedge_trades(
     notional = (
         np.abs(ratio) * trades["size"].to_numpy(float) * trades["entry_price"].to_numpy(float)
     )
-    # Shares before impact (spread only), then every cost at those shares, like the main leg.
-    terms = cost_terms(panel, rows, entry, exit_, h_side, costs)
-    shares = notional / fill_price(h_in, h_side, s.slippage_bps, terms.extra_in)
-    terms = cost_terms(panel, rows, entry, exit_, h_side, costs, shares=shares)
-    f_in = fill_price(h_in, h_side, s.slippage_bps, terms.extra_in)
-    f_out = fill_price(h_out, -h_side, s.slippage_bps, terms.extra_out)
-    shares = notional / f_in
-    leg = hedge_leg_returns(
-        h_in,
-        h_out,
-        h_side,
-        shares,
-        s.slippage_bps,
-        s.fees_bps,
-        terms,
-        costs,
-        panel.borrow_bps[rows],
+    priced = price_hedge_leg(
+        panel, rows, entry, exit_, h_in, h_out, h_side, notional, s.slippage_bps, s.fees_bps, costs
     )
-    leg = np.where(notional > 0, leg, 0.0)
+    shares, f_in, f_out, leg = (
+        priced.shares,
+        priced.entry_price,
+        priced.exit_price,
+        priced.leg_return,
+    )
     hedge_return = np.abs(ratio) * leg
     out = trades.copy()
     out["hedge_instrument"] = inst

@@ -103,6 +103,8 @@ class KernelTrades:
 
     ``entry_ref`` and ``exit_ref`` are the prices before slippage. Fill prices
     and the gross return are computed on demand: a sweep needs only ``net_return``.
+    ``entry_value`` (only with the ``costs:`` section) is each entry's fill value
+    at the order size the costs were priced at (a hedge leg is sized from it).
     """
 
     entry_tick: np.ndarray
@@ -113,6 +115,7 @@ class KernelTrades:
     entry_ref: np.ndarray
     exit_ref: np.ndarray
     slippage_bps: float = 0.0
+    entry_value: np.ndarray | None = None
 
     @property
     def entry_price(self) -> np.ndarray:
@@ -185,8 +188,9 @@ def kernel_trades(
         stop_loss_pct,
         take_profit_pct,
     )
+    value = None
     if costs is not None and costs.active:
-        net = _costed_return(
+        net, value = _costed_return(
             cost_panel,
             ticker,
             entry_tick,
@@ -201,12 +205,13 @@ def kernel_trades(
     else:
         net = net_return(ref_in, exits.ref, side, slippage_bps, fees_bps)
     return KernelTrades(
-        entry_tick, exits.tick, net, exits.reason, side, ref_in, exits.ref, slippage_bps
+        entry_tick, exits.tick, net, exits.reason, side, ref_in, exits.ref, slippage_bps, value
     )
 
 
 def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing):
-    """Net returns with the ``costs:`` section, at the order size the notional gives."""
+    """Net returns with the ``costs:`` section, at the order size the notional gives,
+    and each entry's fill value at that size."""
     terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
     q0 = order_shares(
         costs, sizing, ref_in, fill_price(ref_in, side, slip, terms.extra_in), fees_bps
@@ -216,7 +221,8 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
     q = np.minimum(q0, terms.limit)
     borrow = cpanel.borrow_bps[ticker]
     net = net_return_with_costs(ref_in, exits.ref, side, q, slip, fees_bps, terms, costs, borrow)
-    return np.where(q > 0, net, np.nan)
+    value = q * fill_price(ref_in, side, slip, terms.extra_in)
+    return np.where(q > 0, net, np.nan), value
 
 
 def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:

@@ -10,6 +10,7 @@ cell shows how many trades each of its combinations made (``n``).
 from __future__ import annotations
 
 import itertools
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,11 @@ def plot_heatmap(
         where = "all" if value is None else f"{panel_by} = {value}"
         ax.set(xlabel=x, ylabel=y, title=f"{where}: {len(part)} combinations, {per_cell} per cell")
     over = f"mean over {', '.join(averaged)}" if averaged else "one combination per cell"
-    fig.suptitle(f"{metric} by {y} and {x} ({over}); n = trades per combination")
+    title = f"{metric} by {y} and {x} ({over}); n = trades per combination"
+    # Wrapped to the figure's width (about 11 characters per inch at this size), so a
+    # narrow grid of few columns never cuts its title (the tight layout ignores suptitles).
+    width = max(20, int(fig.get_figwidth() * 11))
+    fig.suptitle("\n".join(textwrap.wrap(title, width)))
     # On the last panel only (the scale is shared): a colorbar spanning several axes
     # defeats the tight layout the charts are saved with.
     fig.colorbar(image, ax=axes[-1], label=metric if len(axes) == 1 else f"{metric} (all panels)")

@@ -37,6 +37,12 @@ shortened window only.
 Walk-forward train and test subsets summarise the trades of the whole sweep, so
 an event skipped (or a trade cut short) because of a trade in the previous fold
 stays so.
+
+Hedge legs: with a strategy's ``hedge:`` section (:class:`~backtest.engine.rules.hedge.HedgeSpec`),
+every trade is priced with its hedge leg (the run's rule, :mod:`backtest.engine.rules.hedge`)
+and the trade statistics are of the hedged net return; the grid key ``hedge``
+(:data:`HEDGE_KEY`: ``off``, ``beta`` or a fixed ratio) sweeps the ratio. A trade
+whose beta window holds too few returns is not taken (``hedge_history`` in a run).
 """
 
 from __future__ import annotations
@@ -53,10 +59,12 @@ from pydantic import BaseModel, ValidationError
 
 from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
-from backtest.core.timeline import build_timeline, valid_run
+from backtest.core.timeline import build_timeline, session_bars, spread_price, valid_run
 from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
+from backtest.engine.rules.costs import net_return
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
+from backtest.engine.rules.hedge import HedgeSpec, hedge_side, price_hedge_leg, ratio_table
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
 from backtest.engine.rules.trade_costs import CostPanel, TradeCosts, build_cost_panel
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
@@ -65,6 +73,12 @@ from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, Strategy
 
 __all__ = [
     "COST_KEYS",
+    "HEDGE_KEY",
+    "HEDGE_OFF",
+    "SweepHedge",
+    "hedge_value",
+    "hedge_values",
+    "hedged_base",
     "ChunkRunner",
     "ChunkTables",
     "GridResult",
@@ -81,6 +95,9 @@ __all__ = [
 ]
 
 COST_KEYS = ("fees_bps", "slippage_bps", "stop_loss_pct", "take_profit_pct")
+# The grid key of the hedge ratio: HEDGE_OFF, "beta" or a number (strings in the table).
+HEDGE_KEY, HEDGE_OFF = "hedge", "off"
+NON_PARAMS = (*COST_KEYS, HEDGE_KEY)
 DAYS_PER_YEAR = 365.25
 
 
@@ -92,7 +109,7 @@ def expand_grid(
     Returns the valid parameter dicts and one message per invalid combination.
     Raises before any work when a key is unknown or the grid exceeds ``limit``.
     """
-    known = set(spec.params.model_fields) | set(COST_KEYS)
+    known = set(spec.params.model_fields) | set(NON_PARAMS)
     for key in grid:
         if key not in known:
             import difflib
@@ -104,6 +121,13 @@ def expand_grid(
             )
         if not grid[key]:
             raise ConfigError(f"sweep.grid.{key}: empty list; give at least one value")
+    if HEDGE_KEY in grid:
+        grid = {
+            **grid,
+            HEDGE_KEY: [hedge_value(v, f"sweep.grid.{HEDGE_KEY}") for v in grid[HEDGE_KEY]],
+        }
+    if HEDGE_KEY in base:
+        base = {**base, HEDGE_KEY: hedge_value(base[HEDGE_KEY], HEDGE_KEY)}
     size = math.prod(len(v) for v in grid.values())
     if size > limit:
         raise ConfigError(
@@ -117,7 +141,7 @@ def expand_grid(
     for picks in itertools.product(*(range(len(grid[k])) for k in keys)):
         values = [grid[k][i] for k, i in zip(keys, picks, strict=True)]
         combo = {**base, **dict(zip(keys, values, strict=True))}
-        strategy_part = {k: v for k, v in combo.items() if k not in COST_KEYS}
+        strategy_part = {k: v for k, v in combo.items() if k not in NON_PARAMS}
         try:
             spec.params.model_validate(strategy_part)
         except ValidationError as exc:
@@ -140,6 +164,96 @@ def expand_grid(
     return valid, invalid
 
 
+def hedge_value(value: object, key: str) -> str:
+    """A grid value of :data:`HEDGE_KEY` as the table stores it: ``off``, ``beta`` or a ratio.
+
+    Examples
+    --------
+    >>> hedge_value("beta", "hedge"), hedge_value(1, "hedge"), hedge_value(False, "hedge")
+    ('beta', '1', 'off')
+    """
+    if value is False or value is None:  # YAML reads a bare off (and no) as false
+        return HEDGE_OFF
+    text = str(value).strip().lower()
+    if text in (HEDGE_OFF, "beta"):
+        return text
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = math.nan
+    if not (math.isfinite(ratio) and -10 < ratio <= 10 and ratio != 0):
+        raise ConfigError(
+            f"{key}: {value!r} is not a hedge ratio; use off, beta or a number in (-10, 10] "
+            "other than 0"
+        )
+    return f"{ratio:g}"
+
+
+@dataclass(frozen=True)
+class SweepHedge:
+    """The hedge legs of a sweep, built once (:func:`sweep_hedge`).
+
+    ``price`` holds each instrument's fill reference prices on the panel's ticks
+    (gaps filled, as a run's), ``row`` the instrument row of each panel ticker,
+    ``beta`` the ratio a decision on each panel session reads per ticker (None
+    when no ``beta`` is swept), ``cost_panel`` the instruments' cost estimates
+    (only with the ``costs:`` section).
+    """
+
+    spec: HedgeSpec
+    instruments: tuple[str, ...]
+    price: np.ndarray
+    row: np.ndarray
+    beta: np.ndarray | None = None
+    cost_panel: CostPanel | None = None
+
+    def ratios(self, value: str, ticker_row: np.ndarray, entry: np.ndarray) -> np.ndarray:
+        """The ratio of each trade at ``value`` (:func:`hedge_value`): NaN without history."""
+        if value == "beta":
+            return at(self.beta, ticker_row, entry >> 1)  # read at the entry's session
+        return np.full(np.shape(entry), float(value))
+
+
+def sweep_hedge(
+    spec: HedgeSpec,
+    panel: TickPanel,
+    prices: dict[str, pd.DataFrame],
+    calendar: pd.DatetimeIndex,
+    values: set[str],
+    costs: TradeCosts | None,
+) -> SweepHedge:
+    """Build :class:`SweepHedge` for the hedge ``values`` the grid uses."""
+    missing = [t for t in panel.tickers if spec.instrument_of(t) is None]
+    if missing:
+        raise ConfigError(f"hedge: no hedge instrument for {missing}; add them to the map")
+    of = [spec.instrument_of(t) for t in panel.tickers]
+    instruments = tuple(sorted(set(of)))
+    absent = [i for i in instruments if i not in prices]
+    if absent:
+        raise ConfigError(f"hedge: no prices for hedge instrument(s) {absent}")
+    sessions = panel.timeline.sessions
+    bars = session_bars([prices[i] for i in instruments], sessions)
+    beta = None
+    if "beta" in values:
+        beta_spec = HedgeSpec(
+            spec.default, spec.by_ticker, "beta", spec.window, spec.min_obs, spec.shrink
+        )
+        beta = ratio_table(prices, list(panel.tickers), beta_spec, sessions, calendar)
+    cost_panel = (
+        build_cost_panel(list(instruments), prices, panel.timeline, costs)
+        if costs is not None and costs.active
+        else None
+    )
+    return SweepHedge(
+        spec,
+        instruments,
+        spread_price(bars),
+        np.array([instruments.index(i) for i in of], dtype=np.intp),
+        beta,
+        cost_panel,
+    )
+
+
 @dataclass(frozen=True)
 class SweepData:
     """Everything the kernel needs, computed once per sweep.
@@ -155,6 +269,8 @@ class SweepData:
     ``costs`` is the ``costs:`` section (None or inactive: none), ``cost_panel``
     its estimates (rows as ``panel``'s tickers) and ``sizing`` (``fixed`` or
     ``percent``) how the kernel turns ``costs.notional`` into an order's shares.
+    ``hedge`` prices hedge legs (None: unhedged; a combination's :data:`HEDGE_KEY`
+    says which ratio, ``off`` none).
     """
 
     spec: StrategySpec
@@ -172,6 +288,7 @@ class SweepData:
     costs: TradeCosts | None = None
     cost_panel: CostPanel | None = None
     sizing: str = "fixed"
+    hedge: SweepHedge | None = None
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -271,6 +388,8 @@ def prepare(
     compound: bool = True,
     costs: TradeCosts | None = None,
     sizing: str = "fixed",
+    hedge: HedgeSpec | None = None,
+    hedge_values: set[str] | None = None,
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
@@ -281,7 +400,8 @@ def prepare(
     ``costs``: the ``costs:`` section; when any cost is on, its estimates are
     built once here (:func:`~backtest.engine.rules.trade_costs.build_cost_panel`)
     and every chunk prices them, size-dependent ones at ``costs.notional`` under
-    ``sizing`` (``fixed`` or ``percent``).
+    ``sizing`` (``fixed`` or ``percent``). ``hedge``: the strategy's hedge legs,
+    for the :data:`HEDGE_KEY` values ``hedge_values`` (default: the spec's own ratio).
     """
     check_overlap(overlap)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
@@ -299,6 +419,12 @@ def prepare(
     active = costs is not None and costs.active
     cost_panel = build_cost_panel(list(panel.tickers), prices, timeline, costs) if active else None
     span = (events["event_time"].max() - events["event_time"].min()).days / DAYS_PER_YEAR
+    hedged = None
+    if hedge is not None:
+        values = hedge_values if hedge_values is not None else {hedge_value(hedge.ratio, "hedge")}
+        if values - {HEDGE_OFF}:
+            calendar = pd.DatetimeIndex(cal.sessions).tz_localize(None)
+            hedged = sweep_hedge(hedge, panel, prices, calendar, values, costs if active else None)
     return SweepData(
         spec,
         market,
@@ -315,13 +441,14 @@ def prepare(
         costs if active else None,
         cost_panel,
         sizing,
+        hedged,
     )
 
 
 def _grid_arrays(combos: list[dict], params: type[BaseModel]) -> dict[str, np.ndarray]:
     """Strategy parameters of ``combos`` as (C, 1) arrays, defaults filled in."""
     models = [
-        params.model_validate({k: v for k, v in c.items() if k not in COST_KEYS}) for c in combos
+        params.model_validate({k: v for k, v in c.items() if k not in NON_PARAMS}) for c in combos
     ]
     dumped = [m.model_dump() for m in models]
     return {k: _narrow(np.array([d[k] for d in dumped]))[:, None] for k in dumped[0]}
@@ -379,28 +506,70 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     # cells are set to NaN at the end.
     out = np.empty(usable.shape)
     groups = _by_costs(combos)
-    for cost, rows in groups.items():
-        rows = slice(None) if len(groups) == 1 else rows  # one cost setting: no row copies
+    for key, rows in groups.items():
+        rows = slice(None) if len(groups) == 1 else rows  # one setting: no row copies
+        cost = {k: v for k, v in key if k != HEDGE_KEY}
         trades = kernel_trades(
             data.panel,
             data.ticker_row,
             entry[rows],
             exit_[rows],
             plan.side[rows],
-            **dict(cost),
+            **cost,
             costs=data.costs,
             cost_panel=data.cost_panel,
             sizing=data.sizing,
         )
-        out[rows] = trades.net_return
+        hedge = dict(key).get(HEDGE_KEY, HEDGE_OFF)
+        if hedge == HEDGE_OFF:
+            out[rows] = trades.net_return
+        else:
+            net, ratio = _hedged_return(data, trades, hedge, cost)
+            out[rows] = net
+            usable[rows] &= ~np.isnan(ratio)  # too little history: a run drops it (hedge_history)
     np.copyto(out, np.nan, where=~usable)
     return out
 
 
+def _hedged_return(
+    data: SweepData, trades, value: str, cost: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each trade's hedged net return and its hedge ratio (NaN: no ratio, no trade)."""
+    hedge = data.hedge
+    if hedge is None:
+        raise ConfigError(f"sweep.grid.{HEDGE_KEY}: the strategy has no hedge: section to price")
+    ratio = hedge.ratios(value, data.ticker_row, trades.entry_tick)
+    rows = hedge.row[data.ticker_row]
+    h_in = at(hedge.price, rows, trades.entry_tick)
+    h_out = at(hedge.price, rows, trades.exit_tick)
+    h_side = hedge_side(trades.side, ratio)
+    slip, fees = cost.get("slippage_bps", 0.0), cost.get("fees_bps", 0.0)
+    if data.costs is None:
+        leg = net_return(h_in, h_out, h_side, slip, fees)
+    else:
+        rows = np.broadcast_to(rows, np.shape(h_in))
+        notional = np.abs(ratio) * trades.entry_value
+        leg = price_hedge_leg(
+            hedge.cost_panel,
+            rows,
+            trades.entry_tick,
+            trades.exit_tick,
+            h_in,
+            h_out,
+            h_side,
+            notional,
+            slip,
+            fees,
+            data.costs,
+        ).leg_return
+    return trades.net_return + np.abs(ratio) * leg, ratio
+
+
 def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:
+    """Combinations grouped by their cost settings and hedge value (each group one kernel call)."""
     groups: dict[tuple, list[int]] = {}
     for i, combo in enumerate(combos):
-        key = tuple((k, combo[k]) for k in COST_KEYS if k in combo)
+        key = tuple((k, combo[k]) for k in (*COST_KEYS, HEDGE_KEY) if k in combo)
         groups.setdefault(key, []).append(i)
     return groups
 
@@ -529,6 +698,31 @@ class GridResult:
     returns: np.ndarray | None = None
 
 
+def hedged_base(base: dict | None, hedge: HedgeSpec | None, grid: dict) -> dict:
+    """``base`` with the hedge ratio every combination gets unless the grid sweeps it.
+
+    Examples
+    --------
+    >>> hedged_base({"fees_bps": 5}, HedgeSpec("SPY", ratio=1.0), {})
+    {'fees_bps': 5, 'hedge': '1'}
+    """
+    base = dict(base or {})
+    if hedge is None:
+        if HEDGE_KEY in grid or HEDGE_KEY in base:
+            raise ConfigError(
+                f"sweep.grid.{HEDGE_KEY}: the strategy has no hedge: section (instrument, "
+                "window); add one to sweep the hedge ratio"
+            )
+        return base
+    base.setdefault(HEDGE_KEY, hedge_value(hedge.ratio, "hedge.ratio"))
+    return base
+
+
+def hedge_values(combos: list[dict]) -> set[str]:
+    """The :data:`HEDGE_KEY` values the combinations use."""
+    return {c[HEDGE_KEY] for c in combos if HEDGE_KEY in c}
+
+
 def sweep_grid(
     prices: dict[str, pd.DataFrame],
     aligned: pd.DataFrame,
@@ -545,6 +739,7 @@ def sweep_grid(
     compound: bool = True,
     costs: TradeCosts | None = None,
     sizing: str = "fixed",
+    hedge: HedgeSpec | None = None,
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -592,6 +787,10 @@ def sweep_grid(
     sizing : str
         ``"fixed"`` (``costs.notional`` bought at the reference price) or
         ``"percent"`` (``costs.notional`` spent, fees included).
+    hedge : HedgeSpec, optional
+        Hedge legs (:mod:`backtest.engine.rules.hedge`): every trade is priced
+        with its leg at ``hedge.ratio``, or at each combination's ``grid["hedge"]``
+        (``"off"``, ``"beta"`` or a number).
 
     Returns
     -------
@@ -616,10 +815,22 @@ def sweep_grid(
     spec = get_strategy(strategy)
     if spec.planner is None:
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
-    combos, invalid = expand_grid(spec, dict(base or {}), grid, max_combinations)
+    combos, invalid = expand_grid(spec, hedged_base(base, hedge, grid), grid, max_combinations)
     cal = get_calendar(calendar) if isinstance(calendar, str) else calendar
     market = MarketView(prices, cal, suspect_splits, aligned)
-    data = prepare(spec, aligned, prices, market, overlap, size_fraction, compound, costs, sizing)
+    data = prepare(
+        spec,
+        aligned,
+        prices,
+        market,
+        overlap,
+        size_fraction,
+        compound,
+        costs,
+        sizing,
+        hedge,
+        hedge_values(combos),
+    )
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
     for part, returns in chunked_returns(data, combos, chunk_cells):

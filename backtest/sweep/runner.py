@@ -34,15 +34,19 @@ from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 from backtest.run.pipeline import align, load_all_events, load_market
-from backtest.run.runner import trade_costs
+from backtest.run.runner import hedge_instruments, hedge_specs, trade_costs
 from backtest.stats.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 from backtest.strategy.signals import MarketView, get_strategy
 from backtest.sweep.cluster import open_runner
 from backtest.sweep.evaluate import (
     COST_KEYS,
+    HEDGE_KEY,
+    HEDGE_OFF,
     SweepData,
     chunk_returns,
     expand_grid,
+    hedge_values,
+    hedged_base,
     prepare,
     sweep_tables,
 )
@@ -94,6 +98,14 @@ def _strategy_config(loaded: LoadedConfig):
             return s
     names = [s.label or s.name for s in loaded.config.strategies]
     raise ConfigError(f"sweep.strategy {wanted!r} is not one of the configured strategies {names}")
+
+
+def _hedge_spec(loaded: LoadedConfig, strategy_cfg):
+    """The swept strategy's hedge legs as the rules read them (None: unhedged)."""
+    if strategy_cfg.hedge is None:
+        return None
+    index = loaded.config.strategies.index(strategy_cfg)
+    return hedge_specs(loaded)[index][0]
 
 
 def _base_params(loaded: LoadedConfig, strategy_cfg) -> dict:
@@ -166,7 +178,7 @@ def _data_end(data: SweepData) -> pd.Timestamp:
 
 def _data(loaded: LoadedConfig, now: pd.Timestamp | None) -> tuple:
     cal = get_calendar(loaded.config.data.calendar)
-    prices, reports = load_market(loaded, cal)
+    prices, reports = load_market(loaded, cal, hedge_instruments(loaded))
     aligned, _ = align(loaded, load_all_events(loaded, cal), prices, cal, now)
     return prices, aligned, MarketView(prices, cal, suspect_splits_by_ticker(reports), aligned)
 
@@ -271,17 +283,15 @@ def run_sweep(
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
     strategy_cfg = _strategy_config(loaded)
-    if strategy_cfg.hedge is not None:
-        raise ConfigError(
-            f"{loaded.path}: strategy {strategy_cfg.name}: hedge: is not priced by sweeps yet; "
-            "remove the hedge: section to sweep it (backtest run prices hedges)"
-        )
     spec = get_strategy(strategy_cfg.name)
     if spec.planner is None:
         raise ConfigError(f"strategy {spec.name} has no vectorized planner, so it cannot be swept")
-    combos, invalid = expand_grid(
-        spec, _base_params(loaded, strategy_cfg), sweep.grid_values(), sweep.max_combinations
-    )
+    hedge = _hedge_spec(loaded, strategy_cfg)
+    try:
+        base = hedged_base(_base_params(loaded, strategy_cfg), hedge, sweep.grid_values())
+    except ConfigError as exc:
+        raise ConfigError(f"{loaded.path}: {exc}") from None
+    combos, invalid = expand_grid(spec, base, sweep.grid_values(), sweep.max_combinations)
     _check_portfolio_stops(loaded, combos)
     done = [0]
 
@@ -307,6 +317,8 @@ def run_sweep(
             compound,
             costs,
             loaded.config.engine.sizing.mode,
+            hedge,
+            hedge_values(combos),
         )
         subsets, folds = _subsets(data, loaded)
         run_id, reused = _run_id(loaded, aligned, prices), [0]
@@ -365,6 +377,10 @@ def _top_configs(result: SweepResult) -> list[list[str]]:
         sets = ["sweep=null"]
         for key in result.swept:
             value = row[key].item() if hasattr(row[key], "item") else row[key]
+            if key == HEDGE_KEY:  # the rerun hedges as the combination did
+                off = value == HEDGE_OFF
+                sets.append(f"strategies.{index}.hedge{'=null' if off else f'.ratio={value}'}")
+                continue
             target = f"engine.{key}" if key in COST_KEYS else f"strategies.{index}.params.{key}"
             sets.append(f"{target}={'null' if value is None or value != value else value}")
         overrides.append(sets)

@@ -36,16 +36,19 @@ def _before(values: pd.Series) -> pd.Series:
 
 
 def trailing_beta(
-    returns: pd.Series,
+    returns: pd.Series | pd.DataFrame,
     market: pd.Series,
     window: int = 120,
     min_obs: int = 60,
     shrink: float = 0.0,
-) -> pd.Series:
+) -> pd.Series | pd.DataFrame:
     """OLS beta of ``returns`` on ``market`` over the ``window`` sessions before each session.
 
     ``beta = cov(r, m) / var(m)`` over the pairs where both are present (at
     least ``min_obs``, else NaN), then ``(1 - shrink) * beta + shrink * 1``.
+    ``returns`` may be a DataFrame (one column per ticker, the sweep's panel):
+    each column gets the beta it would get alone, by the same pandas rolling
+    arithmetic.
 
     Examples
     --------
@@ -57,7 +60,12 @@ def trailing_beta(
     [nan, nan, 2.0, 2.0, 2.0]
     >>> trailing_beta(2 * m, m, window=3, min_obs=2, shrink=0.5).round(12).tolist()[-1]
     1.5
+    >>> trailing_beta(pd.DataFrame({"a": 2 * m, "b": -m}), m, 3, 2).iloc[-1].round(12).tolist()
+    [2.0, -1.0]
     """
+    if isinstance(returns, pd.DataFrame):
+        # The market paired with each column, masked where that column has no return.
+        market = pd.DataFrame({c: market for c in returns.columns}, index=returns.index)
     both = returns.notna() & market.notna()
     r, m = returns.where(both), market.where(both)
     roll = dict(window=window, min_periods=min_obs)

@@ -28,13 +28,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.engine.rules.costs import break_even_from, return_at_cost
+from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
 from backtest.engine.rules.estimates import trailing_beta
-from backtest.engine.rules.trade_costs import CostTerms, TradeCosts, net_return_with_costs
+from backtest.engine.rules.trade_costs import (
+    CostTerms,
+    TradeCosts,
+    cost_terms,
+    net_return_with_costs,
+)
 
 __all__ = [
     "HEDGE_COLUMNS",
     "HEDGE_REASONS",
+    "HedgeLeg",
     "HedgeSpec",
     "decision_sessions",
     "hedge_leg_returns",
@@ -42,6 +48,10 @@ __all__ = [
     "hedge_ratios",
     "hedged_break_even_bps",
     "hedged_return_at_cost",
+    "price_hedge_leg",
+    "beta_series",
+    "ratio_table",
+    "read_ratios",
 ]
 
 HEDGE_REASONS = ("hedge_history",)
@@ -113,6 +123,121 @@ def _closes(frame: pd.DataFrame) -> pd.Series:
     return close
 
 
+def beta_series(ticker: pd.DataFrame, instrument: pd.DataFrame, spec: HedgeSpec):
+    """The trailing beta of ``ticker`` on ``instrument`` on the sessions both have a close.
+
+    Returns those sessions and the beta a decision on each of them reads (from
+    :func:`~backtest.engine.rules.estimates.trailing_beta`: only returns of the
+    sessions before it). :func:`read_ratios` looks decisions up in it.
+    """
+    both = pd.concat([_closes(ticker), _closes(instrument)], axis=1, join="inner")
+    rets = both.pct_change(fill_method=None)
+    beta = trailing_beta(rets.iloc[:, 0], rets.iloc[:, 1], spec.window, spec.min_obs, spec.shrink)
+    return pd.DatetimeIndex(both.index), beta.to_numpy(dtype=float)
+
+
+def read_ratios(sessions: pd.DatetimeIndex, beta: np.ndarray, dates) -> np.ndarray:
+    """The ratio decisions on ``dates`` (local, tz-naive) read: at the first session on or after.
+
+    NaN after the last session and where the window holds too few returns.
+
+    Examples
+    --------
+    >>> s = pd.DatetimeIndex(["2026-01-02", "2026-01-05"])
+    >>> read_ratios(s, np.array([np.nan, 1.2]), pd.DatetimeIndex(
+    ...     ["2026-01-03", "2026-01-05", "2026-01-06"])).tolist()
+    [1.2, 1.2, nan]
+    """
+    pos = sessions.searchsorted(pd.DatetimeIndex(dates), side="left")
+    out = np.full(len(pos), np.nan)
+    inside = pos < len(beta)
+    out[inside] = beta[pos[inside]]
+    return out
+
+
+def ratio_table(
+    prices: dict[str, pd.DataFrame],
+    tickers: list[str],
+    spec: HedgeSpec,
+    sessions: pd.DatetimeIndex,
+    calendar: pd.DatetimeIndex,
+) -> np.ndarray:
+    """The hedge ratio a decision on each of ``sessions`` reads, per ticker: (tickers, sessions).
+
+    The values :func:`hedge_ratios` gives a decision on that session (the
+    sweep reads it at each entry's session). ``calendar`` holds every session
+    of the exchange (tz-naive). Tickers whose closes and their instrument's
+    cover every calendar session between their first and last common one (the
+    usual case) get their betas from one :func:`trailing_beta` over all of
+    them on the calendar: the same rolling arithmetic per column, so the same
+    floats; any other ticker goes through :func:`beta_series` as a run does.
+
+    Examples
+    --------
+    >>> from backtest.data.synthetic import geometric_prices
+    >>> days = pd.bdate_range("2026-01-05", periods=8)
+    >>> idx = geometric_prices(days, growth=0.01)
+    >>> stock = idx.assign(close=idx["close"] * (1 + 0.02 * np.sin(np.arange(8))))
+    >>> spec = HedgeSpec("IDX", window=4, min_obs=3)
+    >>> table = ratio_table({"S": stock, "IDX": idx}, ["S"], spec, days[5:], days)
+    >>> expected = hedge_ratios(pd.DataFrame({"ticker": ["S"] * 3,
+    ...     "decision_time": days[5:].tz_localize("America/New_York")}),
+    ...     {"S": stock, "IDX": idx}, spec, "America/New_York")[1]
+    >>> bool(np.array_equal(table[0], expected, equal_nan=True))
+    True
+    """
+    out = np.full((len(tickers), len(sessions)), np.nan)
+    if spec.ratio != "beta":
+        out[:] = float(spec.ratio)
+        return out
+    if not len(sessions):
+        return out
+    for inst in sorted({spec.instrument_of(t) for t in tickers}):
+        rows = [i for i, t in enumerate(tickers) if spec.instrument_of(t) == inst]
+        market = _closes(prices[inst])
+        spans = {
+            i: _common_span(_closes(prices[tickers[i]]).index, market.index, calendar) for i in rows
+        }
+        on_grid = [i for i in rows if spans[i] is not None]
+        for i in rows:
+            if spans[i] is None:  # a hole or an off-calendar bar: the run's own path
+                out[i] = read_ratios(*beta_series(prices[tickers[i]], prices[inst], spec), sessions)
+        if not on_grid:
+            continue
+        grid = calendar[
+            (calendar >= min(spans[i][0] for i in on_grid))
+            & (calendar <= max(sessions[-1], max(spans[i][1] for i in on_grid)))
+        ]
+        closes = pd.DataFrame({i: _closes(prices[tickers[i]]).reindex(grid) for i in on_grid})
+        beta = trailing_beta(
+            closes.pct_change(fill_method=None),
+            market.reindex(grid).pct_change(fill_method=None),
+            spec.window,
+            spec.min_obs,
+            spec.shrink,
+        )
+        pos = grid.searchsorted(sessions, side="left")
+        for i in on_grid:
+            first, last = spans[i]
+            # Outside the common span a run reads NaN (before: no return yet; after: no session).
+            live = (sessions >= first) & (sessions <= last)
+            values = beta[i].to_numpy(dtype=float)
+            out[i] = np.where(live, values[np.minimum(pos, len(grid) - 1)], np.nan)
+    return out
+
+
+def _common_span(stock: pd.DatetimeIndex, market: pd.DatetimeIndex, calendar: pd.DatetimeIndex):
+    """First and last common session of two close indexes, if every calendar session
+    between them is in both (and nothing else is); else None."""
+    both = stock.intersection(market)
+    if not len(both):
+        return None
+    span = calendar[(calendar >= both[0]) & (calendar <= both[-1])]
+    if len(span) != len(both) or not (span == both).all():
+        return None
+    return both[0], both[-1]
+
+
 def hedge_ratios(
     signals: pd.DataFrame, prices: dict[str, pd.DataFrame], spec: HedgeSpec, tz: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -126,22 +251,12 @@ def hedge_ratios(
     if spec.ratio != "beta":
         return instruments, np.full(len(signals), float(spec.ratio))
     ratios = np.full(len(signals), np.nan)
-    cache: dict[tuple[str, str], tuple[pd.DatetimeIndex, np.ndarray]] = {}
-    for i, (ticker, inst, when) in enumerate(
-        zip(signals["ticker"], instruments, signals["decision_time"], strict=True)
-    ):
-        key = (ticker, inst)
-        if key not in cache:
-            both = pd.concat([_closes(prices[ticker]), _closes(prices[inst])], axis=1, join="inner")
-            rets = both.pct_change(fill_method=None)
-            beta = trailing_beta(
-                rets.iloc[:, 0], rets.iloc[:, 1], spec.window, spec.min_obs, spec.shrink
-            )
-            cache[key] = (pd.DatetimeIndex(both.index), beta.to_numpy(dtype=float))
-        sessions, beta = cache[key]
-        pos = int(decision_sessions(pd.Series([when]), sessions, tz)[0])
-        if pos < len(beta):
-            ratios[i] = beta[pos]
+    local = pd.DatetimeIndex(signals["decision_time"]).tz_convert(tz).tz_localize(None).normalize()
+    tickers = signals["ticker"].to_numpy(dtype=object)
+    for ticker, inst in sorted(set(zip(tickers, instruments, strict=True))):
+        rows = np.flatnonzero((tickers == ticker) & (instruments == inst))
+        sessions, beta = beta_series(prices[ticker], prices[inst], spec)
+        ratios[rows] = read_ratios(sessions, beta, local[rows])
     return instruments, ratios
 
 
@@ -185,6 +300,56 @@ def hedge_leg_returns(
     return net_return_with_costs(
         ref_in, ref_out, h_side, shares, slippage_bps, fees_bps, terms, costs, borrow_bps
     )
+
+
+@dataclass(frozen=True)
+class HedgeLeg:
+    """A priced hedge leg: its shares, fill prices and own net return (0 without notional)."""
+
+    shares: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    leg_return: np.ndarray
+
+
+def price_hedge_leg(
+    panel,
+    rows,
+    entry_tick,
+    exit_tick,
+    h_in,
+    h_out,
+    h_side,
+    notional,
+    slippage_bps: float,
+    fees_bps: float,
+    costs: TradeCosts,
+) -> HedgeLeg:
+    """The hedge leg whose entry fill value is ``notional``, with every fill rule and cost.
+
+    ``panel`` is the instruments' :class:`~backtest.engine.rules.trade_costs.CostPanel`,
+    ``rows`` each leg's instrument row in it. The shares are found as the main
+    leg's are: before impact (spread only), then every cost at those shares, so
+    runs (:func:`backtest.engine.hedging.hedge_trades`) and sweeps price a leg alike.
+    """
+    terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs)
+    shares = notional / fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+    terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs, shares=shares)
+    f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+    f_out = fill_price(h_out, -h_side, slippage_bps, terms.extra_out)
+    shares = notional / f_in
+    leg = hedge_leg_returns(
+        h_in,
+        h_out,
+        h_side,
+        shares,
+        slippage_bps,
+        fees_bps,
+        terms,
+        costs,
+        panel.borrow_bps[rows],
+    )
+    return HedgeLeg(shares, f_in, f_out, np.where(notional > 0, leg, 0.0))
 
 
 def hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, bps_per_side: float):
