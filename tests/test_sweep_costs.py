@@ -9,10 +9,7 @@ import pandas as pd
 import pytest
 
 from backtest.config.model import load_config
-from backtest.run.runner import run_loaded, trade_costs
-from backtest.strategy.signals import get_strategy
-from backtest.sweep import runner as sweep_runner
-from backtest.sweep.evaluate import chunk_returns, prepare
+from backtest.run.runner import run_loaded
 from backtest.sweep.runner import run_sweep, sweep_and_publish
 from tests.conftest import write_config
 from tests.test_sweep import NOW, sweep_config
@@ -156,17 +153,6 @@ def test_percent_sizing_prices_costs_at_the_initial_equity_only(tmp_path):
 
 def _kernel_returns(path) -> dict[str, float]:
     """The kernel's net return per event id for the config's own parameters (NaN: no trade)."""
-    loaded = load_config(path)
-    prices, aligned, market = sweep_runner._data(loaded, NOW)
-    data = prepare(
-        get_strategy("earnings_hold"),
-        aligned,
-        prices,
-        market,
-        loaded.config.events.overlap,
-        costs=trade_costs(loaded),
-        sizing=loaded.config.engine.sizing.mode,
-    )
-    combo = sweep_runner._base_params(loaded, sweep_runner._strategy_config(loaded))
-    returns = chunk_returns(data, [combo])[0]
-    return dict(zip(data.ev.events["event_id"], returns, strict=True))
+    from tests.test_sweep_hedge import kernel_returns
+
+    return kernel_returns(path, {})

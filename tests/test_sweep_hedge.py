@@ -52,13 +52,17 @@ def hedged_config(grid: dict, costs: dict | None = None) -> dict:
 
 
 def kernel_returns(path, combo_sets: dict) -> dict[str, float]:
-    """The kernel's (hedged) net return per event id of one combination (NaN: no trade)."""
+    """The kernel's (hedged) net return per event id of one combination (NaN: no trade).
+
+    ``combo_sets``: the parameters that differ from the config's (none: its own).
+    """
     loaded = load_config(path)
     prices, aligned, market = sweep_runner._data(loaded, NOW)
     strategy = sweep_runner._strategy_config(loaded)
     hedge = sweep_runner._hedge_spec(loaded, strategy)
     combo = {**sweep_runner._base_params(loaded, strategy), **combo_sets}
-    combo["hedge"] = hedge_value(combo_sets["hedge"], "hedge")
+    if "hedge" in combo_sets:
+        combo["hedge"] = hedge_value(combo_sets["hedge"], "hedge")
     data = prepare(
         get_strategy("earnings_hold"),
         aligned,
@@ -68,7 +72,7 @@ def kernel_returns(path, combo_sets: dict) -> dict[str, float]:
         costs=trade_costs(loaded),
         sizing=loaded.config.engine.sizing.mode,
         hedge=hedge,
-        hedge_values={combo["hedge"]},
+        hedge_values={combo["hedge"]} if "hedge" in combo else None,
     )
     returns = chunk_returns(data, [combo])[0]
     return dict(zip(data.ev.events["event_id"], returns, strict=True))
