@@ -117,10 +117,19 @@ def decision_sessions(decision_time: pd.Series, sessions: pd.DatetimeIndex, tz: 
     return sessions.searchsorted(local, side="left")
 
 
+DAY_NS = 86_400_000_000_000
+
+
 def _closes(frame: pd.DataFrame) -> pd.Series:
-    close = frame["close"].astype(float).copy()
-    close.index = pd.DatetimeIndex(close.index).tz_localize(None).normalize()
-    return close
+    """A frame's closes as floats on tz-naive dates (midnight)."""
+    index = pd.DatetimeIndex(frame.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    # normalize() infers the index's frequency (most of a 500-ticker beta table): only
+    # when a stamp is not at midnight already.
+    if (index.as_unit("ns").asi8 % DAY_NS).any():
+        index = index.normalize()
+    return pd.Series(frame["close"].to_numpy(dtype=float), index=index, name="close")
 
 
 def beta_series(ticker: pd.DataFrame, instrument: pd.DataFrame, spec: HedgeSpec):
@@ -195,9 +204,8 @@ def ratio_table(
     for inst in sorted({spec.instrument_of(t) for t in tickers}):
         rows = [i for i, t in enumerate(tickers) if spec.instrument_of(t) == inst]
         market = _closes(prices[inst])
-        spans = {
-            i: _common_span(_closes(prices[tickers[i]]).index, market.index, calendar) for i in rows
-        }
+        own = {i: _closes(prices[tickers[i]]) for i in rows}
+        spans = {i: _common_span(own[i].index, market.index, calendar) for i in rows}
         on_grid = [i for i in rows if spans[i] is not None]
         for i in rows:
             if spans[i] is None:  # a hole or an off-calendar bar: the run's own path
@@ -208,7 +216,7 @@ def ratio_table(
             (calendar >= min(spans[i][0] for i in on_grid))
             & (calendar <= max(sessions[-1], max(spans[i][1] for i in on_grid)))
         ]
-        closes = pd.DataFrame({i: _closes(prices[tickers[i]]).reindex(grid) for i in on_grid})
+        closes = pd.DataFrame({i: own[i].reindex(grid) for i in on_grid})
         beta = trailing_beta(
             closes.pct_change(fill_method=None),
             market.reindex(grid).pct_change(fill_method=None),
@@ -228,14 +236,17 @@ def ratio_table(
 
 def _common_span(stock: pd.DatetimeIndex, market: pd.DatetimeIndex, calendar: pd.DatetimeIndex):
     """First and last common session of two close indexes, if every calendar session
-    between them is in both (and nothing else is); else None."""
-    both = stock.intersection(market)
+    between them is in both (and nothing else is, nor twice); else None."""
+    if not (stock.is_unique and market.is_unique):
+        return None
+    both = np.intersect1d(stock.as_unit("ns").asi8, market.as_unit("ns").asi8, assume_unique=True)
     if not len(both):
         return None
-    span = calendar[(calendar >= both[0]) & (calendar <= both[-1])]
+    days = calendar.as_unit("ns").asi8
+    span = days[(days >= both[0]) & (days <= both[-1])]
     if len(span) != len(both) or not (span == both).all():
         return None
-    return both[0], both[-1]
+    return pd.Timestamp(both[0]), pd.Timestamp(both[-1])
 
 
 def hedge_ratios(
