@@ -23,6 +23,8 @@ FILES = (
     "equity.csv",
     "metrics.json",
     "metrics.csv",
+    "monthly_returns.csv",
+    "drawdowns.csv",
     "report.html",
 )
 
@@ -48,8 +50,10 @@ def test_run_publishes_every_documented_file(tmp_path, config_path):
         "A-news-2026-01-13T134204Z.png",
         "drawdown.png",
         "equity.png",
+        "monthly_earnings_hold.png",
+        "monthly_news_momentum.png",
         "trade_returns.png",
-    ]
+    ]  # no rolling_*.png: fewer sessions than the 126-session window (the notes say so)
     trades = pd.read_csv(result.folder / "trades.csv")
     assert list(trades.columns[:13]) == [
         "strategy",

@@ -37,6 +37,9 @@ PERCENT_COLUMNS = frozenset(
         "gross_return", "net_return", "trade_hit_rate",
         "sequential_return_at_size", "sequential_max_drawdown_at_size",
         "ar", "aar", "car", "caar", "caar_low", "caar_high", "ci_low", "ci_high",
+        "mean_abs_report_day", "mean_abs_next_day", "depth",
+        # monthly_returns.csv: each month's return (the year's is year_return)
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     }
 )  # fmt: skip
 # Per-window CAR columns of an event study, e.g. "car[-1,+1]".

@@ -62,6 +62,7 @@ __all__ = [
     "rolling_beta",
     "rolling_sample",
     "rolling_sharpe",
+    "rolling_stats",
     "rolling_volatility",
     "worst_drawdowns",
     "yearly_returns",
@@ -273,6 +274,34 @@ def rolling_beta(returns: pd.Series, benchmark: pd.Series, window: int) -> pd.Se
         xs = np.lib.stride_tricks.sliding_window_view(b.to_numpy(float), window)
         out.iloc[window - 1 :] = [alpha_beta_values(y, x)[1] for y, x in zip(ys, xs, strict=True)]
     return out.reindex(returns.index)
+
+
+def rolling_stats(
+    equity: pd.Series,
+    benchmark_equity: pd.Series | None = None,
+    windows: tuple[int, ...] = ROLLING_WINDOWS,
+) -> dict[str, dict[int, pd.Series]]:
+    """Rolling ``sharpe``, ``volatility`` and (with a benchmark) ``beta`` of each window.
+
+    Windows longer than the data are left out (:func:`rolling_sample` says so).
+
+    Examples
+    --------
+    >>> e = pd.Series(100.0 * 1.01 ** np.arange(5) * [1, 1, 0.99, 1, 1])
+    >>> stats = rolling_stats(e, e, windows=(3, 9))
+    >>> sorted(stats), sorted(stats["beta"]), stats["beta"][3].round(10).dropna().tolist()
+    (['beta', 'sharpe', 'volatility'], [3], [1.0, 1.0])
+    """
+    r = returns_from_equity(equity)
+    fit = [w for w in windows if not rolling_sample(r, w).too_few]
+    out = {
+        "sharpe": {w: rolling_sharpe(r, w) for w in fit},
+        "volatility": {w: rolling_volatility(r, w) for w in fit},
+    }
+    if benchmark_equity is not None:
+        b = returns_from_equity(benchmark_equity)
+        out["beta"] = {w: rolling_beta(r, b, w) for w in fit}
+    return out
 
 
 def monthly_returns_table(equity: pd.DataFrame) -> pd.DataFrame:
