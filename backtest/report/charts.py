@@ -5,6 +5,7 @@ Each function takes plain pandas objects, writes one PNG and returns its path.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -46,12 +47,14 @@ def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Lay ``fig`` out tightly, render it once and write it as a PNG (:func:`write_png`)."""
+def _save(fig: Figure, path: Path, tight: bool = True) -> Path:
+    """Lay ``fig`` out tightly (unless its margins are set), render it once and write it
+    as a PNG (:func:`write_png`)."""
     path = Path(path)
     # Not fig.tight_layout(): it leaves a placeholder layout engine on the figure,
     # for which savefig runs a second, non-rendering draw (a quarter of a chart's time).
-    TightLayoutEngine().execute(fig)
+    if tight:  # a draw of its own: half the time of a chart with many texts
+        TightLayoutEngine().execute(fig)
     fig.canvas.draw()
     # A copy: the encoding may run after this figure is gone (drawing.draw_charts).
     rgba = np.array(fig.canvas.buffer_rgba())
@@ -252,6 +255,8 @@ def plot_event_window(
 
 
 HEATMAP_ROW_INCHES = 0.42  # height of one year's row of a monthly heatmap
+HEATMAP_MARGIN_INCHES = (1.0, 0.1, 1.45)  # top (title, months), bottom, left (year labels)
+HEATMAP_TITLE_CHARS = 100  # a longer title is wrapped (the top margin fits two lines)
 NO_DATA_COLOR = "#eeeeee"
 
 
@@ -273,8 +278,11 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
         ``path``.
     """
     values = 100.0 * table[[*MONTHS, "year_return"]].to_numpy(dtype=float)
-    height = 1.3 + HEATMAP_ROW_INCHES * max(len(table), 1)
+    height = sum(HEATMAP_MARGIN_INCHES) + HEATMAP_ROW_INCHES * max(len(table), 1)
     fig, ax = _figure((SIZE[0], height))
+    # Fixed margins, in inches, instead of a tight layout (its extra draw of every label).
+    top, bottom, left = HEATMAP_MARGIN_INCHES
+    fig.subplots_adjust(left=left / SIZE[0], right=0.99, top=1 - top / height, bottom=bottom / height)
     # One colour scale centred on 0, set by the months (a year would wash them out).
     spread = np.nanmax(np.abs(values[:, :-1]), initial=0.0) or 1.0
     norm = matplotlib.colors.TwoSlopeNorm(vmin=-spread, vcenter=0.0, vmax=spread)
@@ -294,8 +302,11 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_yticks(range(len(table)), years)
     ax.tick_params(length=0)
     ax.xaxis.set_ticks_position("top")
-    ax.set_title(title + " (%, n = sessions of the year; grey: no session)", fontsize="medium")
-    return _save(fig, path)
+    ax.tick_params(labelsize=10)
+    # Fixed margins cannot grow for a long title: wrap it instead.
+    head = "\n".join(textwrap.wrap(f"{title} (%)", HEATMAP_TITLE_CHARS))
+    ax.set_title(f"{head}\nn = sessions of the year; grey: no session", fontsize=10)
+    return _save(fig, path, tight=False)
 
 
 def _warm_up(ax, returns: pd.Series, window: int) -> None:
