@@ -119,3 +119,15 @@ def test_a_run_with_date_only_reports_shows_their_timing(tmp_path, market):
     assert "Report timing: date-only earnings reports" in _titles(page)
     assert "A inline: 2 date-only reports" in page
     assert "too few for a verdict (needs 10)" in page and "events.unknown_timing" in page
+
+
+def test_months_without_a_session_are_blank_not_n_a_and_the_table_is_compact(tmp_path):
+    (tmp_path / "monthly_returns.csv").write_text(
+        "strategy,year,Jan,Feb,year_return,n_sessions\na,2025,,0.02,0.02,19\na,2026,0.01,,0.01,20\n"
+    )
+    page = render_report(tmp_path)
+    table = page[page.index("<h2>Monthly and yearly returns</h2>") :]
+    table = table[: table.index("</table>")]
+    assert '<div class="scroll compact">' in table
+    assert "n/a" not in table
+    assert '<td class="num"></td><td class="num">2.00%</td>' in table  # Jan 2025 is blank

@@ -278,10 +278,10 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
         ``path``.
     """
     values = 100.0 * table[[*MONTHS, "year_return"]].to_numpy(dtype=float)
-    height = sum(HEATMAP_MARGIN_INCHES) + HEATMAP_ROW_INCHES * max(len(table), 1)
+    top, bottom, left = HEATMAP_MARGIN_INCHES
+    height = top + bottom + HEATMAP_ROW_INCHES * max(len(table), 1)
     fig, ax = _figure((SIZE[0], height))
     # Fixed margins, in inches, instead of a tight layout (its extra draw of every label).
-    top, bottom, left = HEATMAP_MARGIN_INCHES
     fig.subplots_adjust(left=left / SIZE[0], right=0.99, top=1 - top / height, bottom=bottom / height)
     # One colour scale centred on 0, set by the months (a year would wash them out).
     spread = np.nanmax(np.abs(values[:, :-1]), initial=0.0) or 1.0
@@ -292,7 +292,7 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
         if np.isfinite(value):  # white on the darkest cells, where black would not read
             color = "white" if abs(value) > 0.7 * spread else "black"
             weight = "bold" if col == len(MONTHS) else "normal"
-            ax.text(col, row, f"{value:+.1f}", ha="center", va="center", fontsize=9,
+            ax.text(col, row, f"{value:+.1f}", ha="center", va="center", fontsize=10,
                     color=color, fontweight=weight)  # fmt: skip
     ax.grid(False)
     ax.axvline(len(MONTHS) - 0.5, color="black", linewidth=1.2)
@@ -302,10 +302,10 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.set_yticks(range(len(table)), years)
     ax.tick_params(length=0)
     ax.xaxis.set_ticks_position("top")
-    ax.tick_params(labelsize=10)
+    ax.tick_params(labelsize=11)
     # Fixed margins cannot grow for a long title: wrap it instead.
     head = "\n".join(textwrap.wrap(f"{title} (%)", HEATMAP_TITLE_CHARS))
-    ax.set_title(f"{head}\nn = sessions of the year; grey: no session", fontsize=10)
+    ax.set_title(f"{head}\nn = sessions of the year; grey: no session", fontsize=11)
     return _save(fig, path, tight=False)
 
 

@@ -114,6 +114,10 @@ CAPTIONS = {
         "recovery (or to the last session when not recovered)."
     ),
 }
+# Tables whose missing numbers mean "no data" (a month without a session), shown blank.
+BLANK_MISSING = ("monthly_returns.csv",)
+# Wide tables of short numbers set smaller, so a year's row fits the page without scrolling.
+COMPACT = ("monthly_returns.csv",)
 # Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
 SHOWN_ELSEWHERE = ("metrics.json", "config.yaml")
 
@@ -184,7 +188,7 @@ def _table_body(path: Path, rel: str, tz: str | None = None) -> str | None:
             visible, "metric", judge and (lambda r: judge(full[str(r[shown.columns[0]])]))
         )
     else:
-        table = table_html(shown, judge, tz)
+        table = table_html(shown, judge, tz, blank_missing=path.name in BLANK_MISSING)
     note = (
         f"{len(frame)} rows"
         if len(frame) <= MAX_ROWS
@@ -192,7 +196,8 @@ def _table_body(path: Path, rel: str, tz: str | None = None) -> str | None:
     )
     caption = JUDGED_NOTE.get(path.name, "") if judge else CAPTIONS.get(path.name, "")
     block = macro("table_block")
-    return lead + str(block(rel, note, render_markup(table), len(shown) > 20, caption))
+    tall, compact = len(shown) > 20, path.name in COMPACT
+    return lead + str(block(rel, note, render_markup(table), tall, caption, compact))
 
 
 def render_markup(text: str):
