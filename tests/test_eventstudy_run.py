@@ -96,9 +96,8 @@ def test_report_shows_the_study_tables_and_charts(published):
 
 
 def test_rerun_writes_identical_study_tables(published):
-    again = run(
-        BABA, out_dir=published.folder.parent, overrides=["output.max_event_charts=0"], now=NOW
-    )
+    keep = ["output.max_event_charts=0", "output.if_exists=suffix"]  # keep both to compare
+    again = run(BABA, out_dir=published.folder.parent, overrides=keep, now=NOW)
     assert again.folder.name == published.folder.name + "-2"
     for name in TABLES:
         path = f"event_study/{name}.csv"

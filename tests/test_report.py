@@ -1,4 +1,4 @@
-"""Results folders: atomic publish, never overwrite, reproducible bytes (RELIABILITY R1, R2, R5, R7)."""
+"""Results folders: atomic publish, a rerun replaces its folder whole, reproducible bytes (R1, R2, R5, R7)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ FILES = (
     "equity.csv",
     "metrics.json",
     "metrics.csv",
+    "monthly_returns.csv",
+    "drawdowns.csv",
     "report.html",
 )
 
@@ -48,8 +50,10 @@ def test_run_publishes_every_documented_file(tmp_path, config_path):
         "A-news-2026-01-13T134204Z.png",
         "drawdown.png",
         "equity.png",
+        "monthly_earnings_hold.png",
+        "monthly_news_momentum.png",
         "trade_returns.png",
-    ]
+    ]  # no rolling_*.png: fewer sessions than the 126-session window (the notes say so)
     trades = pd.read_csv(result.folder / "trades.csv")
     assert list(trades.columns[:13]) == [
         "strategy",
@@ -80,23 +84,110 @@ def test_run_publishes_every_documented_file(tmp_path, config_path):
 
 def test_same_config_twice_gives_identical_bytes_in_a_new_folder(tmp_path, config_path):
     first = run(config_path, out_dir=tmp_path / "results")
-    second = run(config_path, out_dir=tmp_path / "results")
-    assert second.folder.name == first.folder.name + "-2"  # never overwritten
+    again = ["output.if_exists=suffix"]  # keep the first folder to compare with
+    second = run(config_path, out_dir=tmp_path / "results", overrides=again)
+    assert second.folder.name == first.folder.name + "-2"
     for name in (
         "trades.csv",
         "drops.csv",
         "events.csv",
         "equity.csv",
         "metrics.json",
-        "config.yaml",
     ):
         assert sha(first.folder / name) == sha(second.folder / name), name
+    # config.yaml differs in output.if_exists only (the override above); nothing else moved.
+    text = (first.folder / "config.yaml").read_text()
+    assert text.replace("if_exists: replace", "if_exists: suffix") == (
+        second.folder / "config.yaml"
+    ).read_text()
 
 
 def test_if_exists_error_refuses_to_overwrite(tmp_path, config_path):
     run(config_path, out_dir=tmp_path / "results")
     with pytest.raises(ResultsExistError, match="already exists"):
         run(config_path, out_dir=tmp_path / "results", overrides=["output.if_exists=error"])
+
+
+def _tree(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_rerunning_the_same_config_replaces_its_folder_whole(tmp_path, config_path):
+    root = tmp_path / "results"
+    first = run(config_path, out_dir=root)
+    before = _tree(first.folder)
+    (first.folder / "stray.txt").write_text("left by hand\n")  # gone after: a swap, no merge
+    second = run(config_path, out_dir=root)
+    assert second.folder == first.folder
+    assert sorted(p.name for p in root.iterdir()) == [first.run_id]  # no -2, no temp folders
+    after = _tree(second.folder)
+    assert "stray.txt" not in after and set(after) == set(before)
+    for name in ("trades.csv", "drops.csv", "events.csv", "equity.csv", "metrics.json"):
+        assert after[name] == before[name], name
+
+
+def test_a_different_config_still_gets_its_own_folder(tmp_path, config_path):
+    root = tmp_path / "results"
+    a = run(config_path, out_dir=root)
+    b = run(config_path, out_dir=root, overrides=["engine.fees_bps=11"])
+    assert a.folder != b.folder
+    assert sorted(p.name for p in root.iterdir()) == sorted([a.run_id, b.run_id])
+
+
+def _files(name: str, text: str):
+    return lambda folder: (folder / name).write_text(text)
+
+
+def test_a_failing_rerun_leaves_the_published_folder_as_it_was(tmp_path):
+    publish(tmp_path, "run", "replace", _files("trades.csv", "complete\n"))
+
+    def broken(folder):
+        (folder / "trades.csv").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        publish(tmp_path, "run", "replace", broken)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert _tree(tmp_path / "run") == {"trades.csv": b"complete\n"}
+
+
+def test_replace_without_an_atomic_exchange_swaps_by_two_renames(tmp_path, monkeypatch):
+    from backtest.report import writer
+
+    monkeypatch.setattr(writer, "_exchange", lambda a, b: False)  # macOS, old kernels, some fs
+    publish(tmp_path, "run", "replace", _files("a.csv", "old\n"))
+    publish(tmp_path, "run", "replace", _files("b.csv", "new\n"))
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert _tree(tmp_path / "run") == {"b.csv": b"new\n"}
+
+
+def test_replace_puts_the_old_folder_back_when_moving_the_new_one_in_fails(tmp_path, monkeypatch):
+    import os
+
+    from backtest.report import writer
+
+    publish(tmp_path, "run", "replace", _files("a.csv", "old\n"))
+    monkeypatch.setattr(writer, "_exchange", lambda a, b: False)
+    real = os.rename
+
+    def rename(src, dst):
+        if str(src).startswith(str(tmp_path / ".tmp-")) and (tmp_path / "run") != src:
+            raise OSError(28, "No space left on device")  # the new folder cannot move in
+        return real(src, dst)
+
+    monkeypatch.setattr(writer.os, "rename", rename)
+    with pytest.raises(OSError, match="No space left"):
+        publish(tmp_path, "run", "replace", _files("b.csv", "new\n"))
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert _tree(tmp_path / "run") == {"a.csv": b"old\n"}
+
+
+def test_replace_refuses_a_file_that_is_not_a_results_folder(tmp_path):
+    (tmp_path / "run").write_text("mine\n")
+    with pytest.raises(ResultsExistError, match="run exists and is not a results folder"):
+        publish(tmp_path, "run", "replace", _files("a.csv", "x\n"))
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert (tmp_path / "run").read_text() == "mine\n"
 
 
 def test_a_failing_writer_publishes_nothing(tmp_path):

@@ -261,20 +261,22 @@ def test_cli_run_refresh_refetches_records_it_and_keeps_the_run_id(tmp_path):
     cfg = yahoo_config(tmp_path, [{"type": "yfinance_earnings"}])
     cfg["data"].update(offline=False, end="2026-02-27")
     path = write_config(tmp_path, cfg)
-    folders, calls = [], []
+    folders, calls, manifests = [], [], []
     for flags in ((), (), ("--refresh",)):
         out = invoke(fake, "run", path, "--out", tmp_path / "results", *flags)
         assert out.exit_code == 0, out.stdout
         folders.append(Path(out.stdout.rsplit("results: ", 1)[1].split()[0]))
         calls.append(_data_calls(fake))
+        # Read now: the same run id reuses (replaces) its folder on the next run.
+        manifests.append(json.loads((folders[-1] / "manifest.json").read_text()))
     # The first run fills the cache, the second reads it, the --refresh run asks again.
     assert calls == [
         {"prices": 1, "earnings": 1, "analyst": 0},
         {"prices": 1, "earnings": 1, "analyst": 0},
         {"prices": 2, "earnings": 2, "analyst": 0},
     ]
-    manifests = [json.loads((f / "manifest.json").read_text()) for f in folders]
     assert [m["data"]["refresh"] for m in manifests] == [False, False, True]
+    assert len(set(folders)) == 1
     assert len({m["run_id"] for m in manifests}) == 1
     assert len({m["config_hash"] for m in manifests}) == 1
     written = yaml.safe_load((folders[2] / "config.yaml").read_text())

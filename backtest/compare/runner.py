@@ -305,5 +305,5 @@ def publish_compare(result: CompareResult, root: Path, charts: bool = True) -> P
             _charts(result, folder / "charts")
         write_report(folder, title=f"Comparison {result.run_id}")  # last: it embeds the above
 
-    result.folder = publish(Path(root), result.run_id, "suffix", write)
+    result.folder = publish(Path(root), result.run_id, "replace", write)
     return result.folder

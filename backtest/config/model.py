@@ -518,7 +518,9 @@ class OutputConfig(Frozen):
     """Where and how results are written."""
 
     dir: Path = Path("results")
-    if_exists: Literal["suffix", "error"] = "suffix"
+    # replace: a rerun of the same run id swaps its folder in whole (atomic); suffix: keep
+    # the old folder and publish <run_id>-2, -3...; error: refuse (backtest.report.writer).
+    if_exists: Literal["replace", "suffix", "error"] = "replace"
     charts: bool = True
     max_event_charts: int = Field(12, ge=0)
 

@@ -23,8 +23,9 @@ vectorbt must fill each entry at the book's size; a difference raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,9 +47,21 @@ from backtest.engine.rules.trade_costs import (
 )
 from backtest.events.align import drop_rows
 
-__all__ = ["group_lens", "in_market_sessions", "numpy_group_lens", "run_vectorbt"]
+__all__ = [
+    "PORTFOLIO_FREQ",
+    "Orders",
+    "group_lens",
+    "in_market_sessions",
+    "numpy_group_lens",
+    "prepare_orders",
+    "run_portfolio",
+    "run_vectorbt",
+]
 
 VBT_ENGINE = "rust"
+# The Portfolio a user gets (run_portfolio): a tick is half a session, so vectorbt's
+# durations count a session as a day; annualise per session with year_freq "252 days".
+PORTFOLIO_FREQ = "12h"
 # entry_equity: the equity the book sized the entry from (at the fill before it);
 # target_spend: what the sizing aimed to spend on it, fees included (fixed: the value).
 OUT_COLUMNS = [
@@ -240,13 +253,22 @@ def _portfolio(
     settings: EngineSettings,
     size: np.ndarray,
     fixed_fees: np.ndarray | None = None,
+    group_by: object = None,
+    columns: pd.Index | None = None,
+    freq: str | None = None,
 ):
+    """``Portfolio.from_signals`` of the orders: one column per signal, cash shared per group.
+
+    ``group_by`` (vectorbt's; default: one group) and ``columns`` (labels; default:
+    positions) let :func:`run_portfolio` hold several strategies, each with its own
+    cash, in one Portfolio.
+    """
     import vectorbt as vbt  # imported here: 2 s, only when a run simulates
 
     direction = np.where(signals["side"].to_numpy() > 0, 0, 1)  # 0 longonly, 1 shortonly
     reference = rows.price.T
     return vbt.Portfolio.from_signals(
-        close=pd.DataFrame(reference, index=timeline.ticks),
+        close=pd.DataFrame(reference, index=timeline.ticks, columns=columns),
         entries=orders["entries"],
         exits=orders["exits"],
         price=orders["price"],  # already slipped by the rules: no slippage here
@@ -256,10 +278,10 @@ def _portfolio(
         fixed_fees=0.0 if fixed_fees is None else fixed_fees,
         init_cash=settings.init_cash,
         cash_sharing=True,
-        group_by=np.zeros(len(signals), dtype=int),
+        group_by=np.zeros(len(signals), dtype=int) if group_by is None else group_by,
         accumulate=False,
         engine=VBT_ENGINE,
-        freq=None,
+        freq=freq,
         size=size[None, :],
         size_type="amount",
         call_seq="default",  # columns in entry order: a tick's exits, then its entries
@@ -315,20 +337,26 @@ def in_market_sessions(trades: pd.DataFrame, timeline: Timeline) -> pd.Series:
     return pd.Series(per_session, index=timeline.sessions, name="in_market")
 
 
-def run_vectorbt(
+@dataclass(frozen=True)
+class Orders:
+    """One strategy's signals in entry order and the orders vectorbt fills for them."""
+
+    signals: pd.DataFrame
+    rows: TickPrices
+    orders: dict  # entries, exits (bool) and price, each (ticks, signals)
+    book: BookSizes
+    fixed_fees: np.ndarray | None
+    entry_ref: np.ndarray
+    exits: Exits
+
+
+def prepare_orders(
     signals: pd.DataFrame,
     prices: dict[str, pd.DataFrame],
     timeline: Timeline,
     settings: EngineSettings,
-) -> EngineResult:
-    """Simulate one strategy's signals with vectorbt; return trades, equity and exposure."""
-    if signals.empty:
-        flat = pd.Series(settings.init_cash, index=timeline.sessions, name="equity", dtype=float)
-        return EngineResult(
-            pd.DataFrame(columns=OUT_COLUMNS),
-            flat,
-            pd.Series(False, index=timeline.sessions, name="in_market"),
-        )
+) -> Orders:
+    """Every rule applied to non-empty signals: exits, fill prices, costs and the book's sizes."""
     # Entry order (tick, event_id): the order the book sizes entries and vectorbt fills them.
     signals = signals.iloc[entry_order(signals)].reset_index(drop=True)
     rows = _column_prices(signals, prices, timeline)
@@ -358,15 +386,80 @@ def run_vectorbt(
         book = _book(signals, rows, entry, exits, side, entry_ref, settings)
     orders["entries"][entry, col] &= book.shares > 0
     orders["exits"][exits.tick, col] &= book.shares > 0
+    return Orders(signals, rows, orders, book, fixed_fees, entry_ref, exits)
+
+
+def run_vectorbt(
+    signals: pd.DataFrame,
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+) -> EngineResult:
+    """Simulate one strategy's signals with vectorbt; return trades, equity and exposure."""
+    if signals.empty:
+        flat = pd.Series(settings.init_cash, index=timeline.sessions, name="equity", dtype=float)
+        return EngineResult(
+            pd.DataFrame(columns=OUT_COLUMNS),
+            flat,
+            pd.Series(False, index=timeline.sessions, name="in_market"),
+        )
+    o = prepare_orders(signals, prices, timeline, settings)
     with numpy_group_lens():
-        pf = _portfolio(signals, rows, orders, timeline, settings, book.shares, fixed_fees)
-        trades = _trades(pf, signals, timeline, entry_ref, exits, book)
+        pf = _portfolio(o.signals, o.rows, o.orders, timeline, settings, o.book.shares, o.fixed_fees)
+        trades = _trades(pf, o.signals, timeline, o.entry_ref, o.exits, o.book)
         value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
-    _check_sizes(pf, book)
+    _check_sizes(pf, o.book)
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
     return EngineResult(
-        trades, equity, in_market_sessions(trades, timeline), _book_drops(signals, book)
+        trades, equity, in_market_sessions(trades, timeline), _book_drops(o.signals, o.book)
     )
+
+
+def _stacked(parts: list[Orders]) -> tuple:
+    """Several strategies' orders side by side: signals, prices, orders, sizes, fixed fees."""
+    fields = ("price", "open", "high", "low")
+    rows = TickPrices(*(np.vstack([getattr(o.rows, k) for o in parts]) for k in fields))
+    orders = {k: np.hstack([o.orders[k] for o in parts]) for k in parts[0].orders}
+    fixed = [np.zeros(o.orders["price"].shape) if o.fixed_fees is None else o.fixed_fees
+             for o in parts]  # fmt: skip
+    signals = pd.concat([o.signals for o in parts], ignore_index=True)
+    sizes = np.concatenate([o.book.shares for o in parts])
+    return signals, rows, orders, sizes, np.hstack(fixed)
+
+
+def run_portfolio(
+    signals_by_label: Mapping[str, pd.DataFrame],
+    prices: dict[str, pd.DataFrame],
+    timeline: Timeline,
+    settings: EngineSettings,
+):
+    """The run's strategies as one vectorbt ``Portfolio``: a group (own cash) per strategy.
+
+    The same orders as :func:`run_vectorbt` fills for each strategy, so its trades and
+    values are the run's. Columns are ``(strategy, event_id)``; ``pf["<strategy>"]``
+    selects one strategy. The index is the run's ticks (each session's open and
+    close, UTC) with ``freq`` :data:`PORTFOLIO_FREQ`. A strategy without signals
+    has no column; a hedge's legs are not in it (they are priced outside vectorbt).
+
+    Returns
+    -------
+    vectorbt.Portfolio or None
+        None when no strategy has a signal.
+    """
+    labels = [k for k, v in signals_by_label.items() if not v.empty]
+    if not labels:
+        return None
+    parts = [prepare_orders(signals_by_label[k], prices, timeline, settings) for k in labels]
+    signals, rows, orders, sizes, fixed = _stacked(parts)
+    owner = np.repeat(np.asarray(labels, dtype=object), [len(o.signals) for o in parts])
+    columns = pd.MultiIndex.from_arrays(
+        [owner, signals["event_id"].to_numpy()], names=["strategy", "event_id"]
+    )
+    with numpy_group_lens():
+        return _portfolio(
+            signals, rows, orders, timeline, settings, sizes, fixed, "strategy", columns,
+            PORTFOLIO_FREQ,
+        )  # fmt: skip
 
 
 def _check_sizes(pf, book: BookSizes) -> None:

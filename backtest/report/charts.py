@@ -5,6 +5,7 @@ Each function takes plain pandas objects, writes one PNG and returns its path.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import TightLayoutEngine
 
+from backtest.core.sample_size import Sample
 from backtest.report.drawing import write_png
+from backtest.stats.tearsheet import MONTHS, drawdown_series
 
 matplotlib.use("Agg")
 
@@ -26,7 +29,9 @@ __all__ = [
     "plot_drawdown",
     "plot_equity",
     "plot_event_window",
+    "plot_monthly_returns",
     "plot_return_distributions",
+    "plot_rolling",
     "plot_trade_returns",
 ]
 
@@ -36,18 +41,20 @@ BENCH_PREFIX = "benchmark:"
 EXCHANGE_TZ = "America/New_York"
 
 
-def _figure() -> tuple[Figure, object]:
-    fig = Figure(figsize=SIZE, dpi=DPI)
+def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, object]:
+    fig = Figure(figsize=size, dpi=DPI)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """Lay ``fig`` out tightly, render it once and write it as a PNG (:func:`write_png`)."""
+def _save(fig: Figure, path: Path, tight: bool = True) -> Path:
+    """Lay ``fig`` out tightly (unless its margins are set), render it once and write it
+    as a PNG (:func:`write_png`)."""
     path = Path(path)
     # Not fig.tight_layout(): it leaves a placeholder layout engine on the figure,
     # for which savefig runs a second, non-rendering draw (a quarter of a chart's time).
-    TightLayoutEngine().execute(fig)
+    if tight:  # a draw of its own: half the time of a chart with many texts
+        TightLayoutEngine().execute(fig)
     fig.canvas.draw()
     # A copy: the encoding may run after this figure is gone (drawing.draw_charts).
     rgba = np.array(fig.canvas.buffer_rgba())
@@ -109,9 +116,8 @@ def plot_drawdown(
     """Drawdown from the running peak, in percent, per column."""
     fig, ax = _figure()
     for col in equity.columns:
-        series = equity[col].dropna()
-        drawdown = 100.0 * (series / series.cummax() - 1.0)
-        ax.plot(series.index, drawdown, label=_label(col, labels), **_style(col))
+        drawdown = 100.0 * drawdown_series(equity[col])
+        ax.plot(drawdown.index, drawdown, label=_label(col, labels), **_style(col))
     ax.set(title=title, ylabel="Drawdown (%)", xlabel="Session")
     ax.grid(alpha=0.3)
     _date_axis(ax)
@@ -245,4 +251,123 @@ def plot_event_window(
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return _save(fig, path)
+
+
+HEATMAP_ROW_INCHES = 0.42  # height of one year's row of a monthly heatmap
+HEATMAP_MARGIN_INCHES = (1.0, 0.1, 1.45)  # top (title, months), bottom, left (year labels)
+HEATMAP_TITLE_CHARS = 100  # a longer title is wrapped (the top margin fits two lines)
+NO_DATA_COLOR = "#eeeeee"
+
+
+def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
+    """Heatmap of monthly returns (%) per year, with the year's compounded return last.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One strategy's :func:`backtest.stats.tearsheet.monthly_table`.
+    path : pathlib.Path
+        Where to write the PNG.
+    title : str
+        Chart title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    values = 100.0 * table[[*MONTHS, "year_return"]].to_numpy(dtype=float)
+    top, bottom, left = HEATMAP_MARGIN_INCHES
+    height = top + bottom + HEATMAP_ROW_INCHES * max(len(table), 1)
+    fig, ax = _figure((SIZE[0], height))
+    # Fixed margins, in inches, instead of a tight layout (its extra draw of every label).
+    fig.subplots_adjust(left=left / SIZE[0], right=0.99, top=1 - top / height, bottom=bottom / height)
+    # One colour scale centred on 0, set by the months (a year would wash them out).
+    spread = np.nanmax(np.abs(values[:, :-1]), initial=0.0) or 1.0
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=-spread, vcenter=0.0, vmax=spread)
+    cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad=NO_DATA_COLOR)
+    ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        if np.isfinite(value):  # white on the darkest cells, where black would not read
+            color = "white" if abs(value) > 0.7 * spread else "black"
+            weight = "bold" if col == len(MONTHS) else "normal"
+            ax.text(col, row, f"{value:+.1f}", ha="center", va="center", fontsize=10,
+                    color=color, fontweight=weight)  # fmt: skip
+    ax.grid(False)
+    ax.axvline(len(MONTHS) - 0.5, color="black", linewidth=1.2)
+    ax.set_xticks(range(len(MONTHS) + 1), [*MONTHS, "Year"])
+    rows = zip(table["year"], table["n_sessions"], strict=True)
+    years = [f"{int(y)} (n = {int(n)})" for y, n in rows]
+    ax.set_yticks(range(len(table)), years)
+    ax.tick_params(length=0)
+    ax.xaxis.set_ticks_position("top")
+    ax.tick_params(labelsize=11)
+    # Fixed margins cannot grow for a long title: wrap it instead.
+    head = "\n".join(textwrap.wrap(f"{title} (%)", HEATMAP_TITLE_CHARS))
+    ax.set_title(f"{head}\nn = sessions of the year; grey: no session", fontsize=11)
+    return _save(fig, path, tight=False)
+
+
+def _warm_up(ax, returns: pd.Series, window: int) -> None:
+    """Shade the sessions before the first full window: no value is drawn there."""
+    if len(returns) >= window:
+        ax.axvspan(returns.index[0], returns.index[window - 1], color="0.88", zorder=0)
+
+
+def _rolling_panel(
+    ax, lines: Mapping[int, pd.Series], returns: pd.Series, windows, scale: float
+) -> None:
+    """One statistic's rolling line per window; a window longer than the data gets a note."""
+    for window in windows:
+        sample = Sample(int(returns.notna().sum()), window, "sessions")
+        if sample.too_few or window not in lines:  # a legend entry without a line says why
+            ax.plot([], [], " ", label=f"{window}-session window: {sample.label}")
+            continue
+        ax.plot(lines[window].index, scale * lines[window], linewidth=1.0 + window / 252,
+                label=f"{window}-session window ({window // 21} months)")  # fmt: skip
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+
+
+def plot_rolling(
+    panels: Mapping[str, Mapping[int, pd.Series]],
+    returns: pd.Series,
+    windows: tuple[int, ...],
+    path: Path,
+    title: str,
+) -> Path:
+    """Rolling statistics of one strategy, one panel each, one line per window.
+
+    Parameters
+    ----------
+    panels : mapping of str to mapping of int to pandas.Series
+        Panel title (e.g. ``"Sharpe ratio"``, ``"Volatility (%)"``) to the rolling
+        series of each window (:func:`backtest.stats.tearsheet.rolling_stats`); a
+        title ending in ``(%)`` is drawn in percent.
+    returns : pandas.Series
+        The strategy's daily returns (their count judges each window).
+    windows : tuple of int
+        Every window length; one missing from a panel is named with its n instead.
+    path : pathlib.Path
+        Where to write the PNG.
+    title : str
+        Chart title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``. The sessions before the shortest window is full are shaded grey.
+    """
+    fig = Figure(figsize=(SIZE[0], 2.4 * len(panels) + 0.6), dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, lines) in zip(axes, panels.items(), strict=True):
+        _warm_up(ax, returns, min(windows))
+        _rolling_panel(ax, lines, returns, windows, 100.0 if name.endswith("(%)") else 1.0)
+        ax.set_ylabel(name)
+    axes[0].set_title(title + " (grey: the first window filling; a gap: no move in the window)")
+    axes[-1].set_xlabel("Session")
+    _date_axis(axes[-1])
     return _save(fig, path)

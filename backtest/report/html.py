@@ -39,6 +39,9 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 KNOWN_TABLES = (
     ("metrics.csv", "Metrics"),
     ("cost_sensitivity.csv", "Cost sensitivity: break-even bps per side, trades at 0-50 bps"),
+    ("timing_check.csv", "Report timing: date-only earnings reports"),
+    ("monthly_returns.csv", "Monthly and yearly returns"),
+    ("drawdowns.csv", "Five worst drawdowns"),
     ("trades.csv", "Trades"),
     ("top_runs.csv", "Sweep: top combinations re-run (kernel trade statistics | run metrics)"),
     ("sweep.parquet", "Sweep: every combination (per-trade statistics)"),
@@ -92,6 +95,29 @@ JUDGED_NOTE = {
     "tests.csv": f"Greyed: a test of fewer than {sample_size.MIN_EVENTS} events.",
     "caar.csv": f"Greyed: a confidence band of fewer than {sample_size.MIN_EVENTS} events.",
 }
+# Tables left off the page when empty: a run without date-only earnings reports has
+# nothing to say about their timing.
+ONLY_WITH_ROWS = ("timing_check.csv",)
+CAPTIONS = {
+    "timing_check.csv": (
+        "Date-only earnings reports are traded by events.unknown_timing (after_close, the "
+        "default: from the next session's open; before_open: from the report date's open). "
+        "These lines compare |return| on the report date with the next session's; they never "
+        "change the rule."
+    ),
+    "monthly_returns.csv": (
+        "Each month's and year's compounded daily return; n_sessions: the year's sessions "
+        "(a short first or last year is partial). Heatmaps: charts monthly_<strategy>.png."
+    ),
+    "drawdowns.csv": (
+        "start: the peak before the fall; length_sessions: sessions from the peak to the "
+        "recovery (or to the last session when not recovered)."
+    ),
+}
+# Tables whose missing numbers mean "no data" (a month without a session), shown blank.
+BLANK_MISSING = ("monthly_returns.csv",)
+# Wide tables of short numbers set smaller, so a year's row fits the page without scrolling.
+COMPACT = ("monthly_returns.csv",)
 # Files shown elsewhere on the page in another form (metrics.json = metrics.csv).
 SHOWN_ELSEWHERE = ("metrics.json", "config.yaml")
 
@@ -136,11 +162,22 @@ def _read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
 
 
-def _table_body(path: Path, rel: str, tz: str | None = None) -> str:
+def _timing_lines(frame: pd.DataFrame) -> str:
+    """The verdict line of each ticker and source, as a list above the table."""
+    return str(macro("lines")([str(v) for v in frame["verdict"]]))
+
+
+def _table_body(path: Path, rel: str, tz: str | None = None) -> str | None:
+    """The section body of one table; None for an empty table of :data:`ONLY_WITH_ROWS`."""
     try:
         frame = _read_table(path)
     except (ValueError, OSError) as exc:  # pandas/pyarrow parse errors are ValueErrors
         return str(macro("error")(rel, str(exc)))
+    if path.name in ONLY_WITH_ROWS and frame.empty:
+        return None
+    lead = ""
+    if path.name == "timing_check.csv" and "verdict" in frame.columns:
+        lead, frame = _timing_lines(frame), frame.drop(columns="verdict")
     shown = frame.head(MAX_ROWS)
     judge = JUDGES.get(path.name)
     if rel == "metrics.csv" and len(frame.columns) > 1:
@@ -151,15 +188,16 @@ def _table_body(path: Path, rel: str, tz: str | None = None) -> str:
             visible, "metric", judge and (lambda r: judge(full[str(r[shown.columns[0]])]))
         )
     else:
-        table = table_html(shown, judge, tz)
+        table = table_html(shown, judge, tz, blank_missing=path.name in BLANK_MISSING)
     note = (
         f"{len(frame)} rows"
         if len(frame) <= MAX_ROWS
         else (f"first {MAX_ROWS} of {len(frame)} rows; the full table is {rel}")
     )
-    caption = JUDGED_NOTE.get(path.name, "") if judge else ""
+    caption = JUDGED_NOTE.get(path.name, "") if judge else CAPTIONS.get(path.name, "")
     block = macro("table_block")
-    return str(block(rel, note, render_markup(table), len(shown) > 20, caption))
+    tall, compact = len(shown) > 20, path.name in COMPACT
+    return lead + str(block(rel, note, render_markup(table), tall, caption, compact))
 
 
 def render_markup(text: str):
@@ -270,10 +308,11 @@ def _table_sections(
     for path in sorted(tables, key=rank.get):
         anchor.setdefault(_block(path, folder) or path, rank[path])
     tables.sort(key=lambda p: (anchor[_block(p, folder) or p], rank[p]))
-    return [
+    sections = [
         (_table_title(p, folder), _table_body(p, _rel(p, folder), tz), _block(p, folder))
         for p in tables
     ]
+    return [s for s in sections if s[1] is not None]
 
 
 def _chart_groups(folder: Path, files: list[Path]) -> list[tuple[str, str, str]]:

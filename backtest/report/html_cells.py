@@ -37,6 +37,9 @@ PERCENT_COLUMNS = frozenset(
         "gross_return", "net_return", "trade_hit_rate",
         "sequential_return_at_size", "sequential_max_drawdown_at_size",
         "ar", "aar", "car", "caar", "caar_low", "caar_high", "ci_low", "ci_high",
+        "mean_abs_report_day", "mean_abs_next_day", "depth",
+        # monthly_returns.csv: each month's return (the year's is year_return)
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     }
 )  # fmt: skip
 # Per-window CAR columns of an event study, e.g. "car[-1,+1]".
@@ -198,7 +201,12 @@ def _cell(text: str, numeric: bool, sample: Sample | None = None) -> Cell:
     return Cell(sample.label, f"{classes} few".strip(), f"{text}: {sample.reason}")
 
 
-def table_html(frame: pd.DataFrame, judge: Judge | None = None, tz: str | None = None) -> str:
+def table_html(
+    frame: pd.DataFrame,
+    judge: Judge | None = None,
+    tz: str | None = None,
+    blank_missing: bool = False,
+) -> str:
     """An escaped ``<table>`` of ``frame``; numeric columns right-aligned, index ignored.
 
     Parameters
@@ -209,6 +217,9 @@ def table_html(frame: pd.DataFrame, judge: Judge | None = None, tz: str | None =
         below its threshold show the sample's label, greyed.
     tz : str, optional
         The exchange's time zone for instants.
+    blank_missing : bool, default False
+        Show a missing number as an empty cell (no data there, e.g. a month without
+        a session) instead of ``n/a`` (not defined).
 
     Examples
     --------
@@ -227,7 +238,9 @@ def table_html(frame: pd.DataFrame, judge: Judge | None = None, tz: str | None =
     columns = [str(c) for c in frame.columns]
     series = [frame.iloc[:, i].rename(c) for i, c in enumerate(columns)]
     numeric = [_numeric(s) for s in series]
-    texts = list(zip(*(format_column(s, tz=tz) for s in series), strict=True)) if columns else []
+    forced = False if blank_missing else None  # numeric=False: a missing value prints ""
+    texts = [format_column(s, numeric=forced, tz=tz) for s in series]
+    texts = list(zip(*texts, strict=True)) if columns else []
     records = frame.to_dict("records") if judge else [{}] * len(texts)
     rows = []
     for text_row, record in zip(texts, records, strict=True):

@@ -15,7 +15,16 @@ Folder layout (``results/<run_id>/``)::
     timing_check.csv  date-only earnings reports per ticker and source: mean |return| on
                     the report date vs the next session, and a verdict line (the
                     manifest's ``timing_check`` lists the lines)
-    charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png
+    monthly_returns.csv  per strategy and year: the return of each month, the year's
+                    compounded return and its sessions (backtest.stats.tearsheet)
+    drawdowns.csv   per strategy: the five worst drawdowns, with start (the peak),
+                    trough, recovery (or "not recovered"), depth and length in sessions
+    charts/         equity.png, drawdown.png, trade_returns.png, events/<id>.png;
+                    per strategy monthly_<strategy>.png (heatmap of monthly_returns.csv)
+                    and rolling_<strategy>.png (rolling 126- and 252-session Sharpe,
+                    volatility and beta on the first benchmark; not drawn when the run
+                    has fewer sessions than the shorter window: the manifest's notes
+                    say so)
     event_study/    the market-model event study of the aligned events: tests.csv,
                     caar.csv, car.csv, ar.csv, attribution.csv, best_worst_events.csv,
                     drops.csv and charts/ (absent when disabled or skipped: the
@@ -26,9 +35,11 @@ Folder layout (``results/<run_id>/``)::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from backtest.config.model import config_hash, resolved_dump
@@ -38,11 +49,62 @@ from backtest.report.drawing import Chart, draw_charts
 from backtest.report.html import write_report
 from backtest.report.manifest import git_sha, package_versions
 from backtest.report.writer import publish, write_csv, write_json
+from backtest.stats.metrics import returns_from_equity
+from backtest.stats.tearsheet import (
+    ROLLING_WINDOWS,
+    drawdowns_table,
+    monthly_returns_table,
+    monthly_table,
+    rolling_sample,
+    rolling_stats,
+)
 
 __all__ = ["legend_labels", "write_results", "write_tables"]
 
 EVENT_WINDOW = (10, 10)  # sessions before / after the event session in event charts
 EVENT_STUDY_DIR = "event_study"
+BENCH_PREFIX = "benchmark:"  # equity columns of buy-and-hold benchmarks (run.runner)
+NOT_RECOVERED = "not recovered"  # drawdowns.csv: a drawdown still open on the last session
+ROLLING_TITLES = {"sharpe": "Sharpe ratio", "volatility": "Volatility (%)", "beta": "Beta"}
+
+
+def strategy_equity(result) -> pd.DataFrame:
+    """The equity columns of the strategies (and hedged variants), not the benchmarks."""
+    return result.equity[[c for c in result.equity.columns if not c.startswith(BENCH_PREFIX)]]
+
+
+def first_benchmark(result) -> str | None:
+    """The equity column the strategies' alpha and beta are measured against, if any."""
+    return next((c for c in result.equity.columns if c.startswith(BENCH_PREFIX)), None)
+
+
+def drawdowns_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~backtest.stats.tearsheet.drawdowns_table` as written: dates as session days,
+    an open drawdown's recovery as ``not recovered``.
+
+    Examples
+    --------
+    >>> days = pd.to_datetime(["2026-01-05", "2026-01-06"])
+    >>> table = pd.DataFrame({"start": days[:1], "trough": days[1:], "recovery": [pd.NaT]})
+    >>> drawdowns_csv(table).values.tolist()
+    [['2026-01-05', '2026-01-06', 'not recovered']]
+    """
+    out = table.copy()
+    for column in ("start", "trough", "recovery"):
+        out[column] = out[column].dt.strftime("%Y-%m-%d").astype(object)
+    out["recovery"] = out["recovery"].where(out["recovery"].notna(), NOT_RECOVERED)
+    return out
+
+
+def _file_stem(label: str) -> str:
+    """A strategy label as part of a file name (``a/b`` -> ``a_b``).
+
+    Examples
+    --------
+    >>> _file_stem("earnings_hold+hedge"), _file_stem("my run/2")
+    ('earnings_hold+hedge', 'my_run_2')
+    """
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", label)
 
 
 def _study_manifest(result) -> dict:
@@ -91,7 +153,7 @@ def _manifest(result) -> dict:
         # The exchange's zone: report.html shows every instant there.
         "timezone": _timezone(loaded),
         "period": f"{loaded.config.data.start} to {loaded.config.data.end}",
-        "notes": _small_sample_notes(result.metrics),
+        "notes": [*_small_sample_notes(result.metrics), *_rolling_notes(result)],
         "versions": package_versions(),
         "git_sha": git_sha(Path(__file__).parent),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -136,6 +198,22 @@ def _small_sample_notes(metrics) -> list[str]:
     return notes
 
 
+def _rolling_notes(result) -> list[str]:
+    """One note per strategy with fewer sessions than a rolling window (no line drawn)."""
+    notes = []
+    for column in strategy_equity(result).columns:
+        returns = returns_from_equity(result.equity[column])
+        short = [w for w in ROLLING_WINDOWS if rolling_sample(returns, w).too_few]
+        if short:
+            sample = rolling_sample(returns, short[0])
+            notes.append(
+                f"{column}: rolling Sharpe, volatility and beta need {short[0]} sessions per "
+                f"window, the run has {sample.n}: "
+                + ("not drawn" if len(short) == len(ROLLING_WINDOWS) else "shorter window only")
+            )
+    return notes
+
+
 def _timing_lines(result) -> list[str]:
     table = getattr(result, "timing_check", None)
     return [] if table is None else [str(v) for v in table["verdict"]]
@@ -152,6 +230,9 @@ def write_tables(result, folder: Path) -> None:
         write_csv(result.cost_sensitivity, folder / "cost_sensitivity.csv")
     if getattr(result, "timing_check", None) is not None:
         write_csv(result.timing_check, folder / "timing_check.csv")
+    strategies = strategy_equity(result)
+    write_csv(monthly_returns_table(strategies), folder / "monthly_returns.csv")
+    write_csv(drawdowns_csv(drawdowns_table(strategies)), folder / "drawdowns.csv")
     write_json(
         {
             r["strategy"]: {k: v for k, v in r.items() if k != "strategy"}
@@ -229,10 +310,35 @@ def _charts(result, folder: Path) -> list[Chart]:
     ]
 
 
+def _tearsheet_charts(result, folder: Path) -> list[Chart]:
+    """Per strategy: the monthly-returns heatmap and, with enough sessions, the rolling chart."""
+    from backtest.report.charts import plot_monthly_returns, plot_rolling
+
+    bench = first_benchmark(result)
+    charts = []
+    for column in strategy_equity(result).columns:
+        equity, stem = result.equity[column], _file_stem(column)
+        path = folder / f"monthly_{stem}.png"
+        title = f"{column}: monthly and yearly returns"
+        monthly = partial(plot_monthly_returns, monthly_table(equity), path, title)
+        charts.append(Chart(path, monthly))
+        returns = returns_from_equity(equity)
+        if rolling_sample(returns, min(ROLLING_WINDOWS)).too_few:
+            continue  # the manifest's notes say why (_rolling_notes)
+        stats = rolling_stats(equity, result.equity[bench] if bench else None)
+        panels = {ROLLING_TITLES[k]: v for k, v in stats.items()}
+        if bench:
+            panels[f"Beta vs {bench.removeprefix(BENCH_PREFIX)}"] = panels.pop("Beta")
+        path = folder / f"rolling_{stem}.png"
+        draw = partial(plot_rolling, panels, returns, ROLLING_WINDOWS, path, f"{column}: rolling")
+        charts.append(Chart(path, draw))
+    return charts
+
+
 def _all_charts(result, folder: Path) -> list[Chart]:
     """The run's charts and, when it has one, its event study's CAR charts."""
     (folder / "charts").mkdir()
-    charts = _charts(result, folder / "charts")
+    charts = _charts(result, folder / "charts") + _tearsheet_charts(result, folder / "charts")
     if result.event_study is not None:
         from backtest.report.eventstudy_charts import car_charts
 

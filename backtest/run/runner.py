@@ -8,6 +8,7 @@ compute metrics, and publish ``results/<run_id>/`` atomically.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RunInputs",
     "RunResult",
+    "Simulation",
     "backtest_inputs",
     "engine_settings",
     "hedge_map",
@@ -65,9 +67,28 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Simulation:
+    """What the engine was given: enough to rebuild the run's vectorbt Portfolio on demand."""
+
+    signals: dict[str, pd.DataFrame]  # per strategy label, as simulated
+    prices: dict[str, pd.DataFrame]
+    timeline: Timeline
+    settings: EngineSettings
+
+    def portfolio(self):
+        """:func:`backtest.engine.vectorbt.run_portfolio` of these inputs."""
+        from backtest.engine.vectorbt import run_portfolio
+
+        return run_portfolio(self.signals, self.prices, self.timeline, self.settings)
+
+
 @dataclass
 class RunResult:
-    """Everything a run produced, as plain tables (schemas in :mod:`backtest.core.schema`)."""
+    """Everything a run produced, as plain tables (schemas in :mod:`backtest.core.schema`).
+
+    ``portfolio`` is the run as a vectorbt ``Portfolio`` (built on first use).
+    """
 
     run_id: str
     config: LoadedConfig
@@ -91,6 +112,31 @@ class RunResult:
     # Date-only earnings reports: |return| on the report date vs the next session per
     # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
     timing_check: pd.DataFrame | None = None
+    # The engine's inputs, kept to rebuild the Portfolio when asked (None: not kept).
+    simulation: Simulation | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def portfolio(self):
+        """The run's strategies as one vectorbt ``Portfolio``, built on first use.
+
+        One group per strategy with its own cash, one column per traded signal
+        (``(strategy, event_id)``), filled with the orders the run filled: its
+        trades are ``trades.csv``'s and its value at each session's close is
+        ``equity.csv``'s. ``pf["earnings_hold"].stats()``,
+        ``pf.trades.records_readable`` and ``pf.plot()`` work as usual. The index is
+        the run's ticks (each session's open and close, UTC) at a ``freq`` of 12
+        hours, so durations count a session as a day; for ratios annualised per
+        252 sessions, as ``metrics.csv``'s (which are close to close), pass
+        ``pf.stats(settings=dict(year_freq="252 days"))``. A hedge's legs are
+        priced outside vectorbt and are not in it; a strategy without a signal
+        has no column; None when no strategy has one.
+        """
+        if self.simulation is None:
+            raise AttributeError(
+                "this RunResult kept no engine inputs; get one from backtest.run.runner.run "
+                "or run_loaded to reach its portfolio"
+            )
+        return self.simulation.portfolio()
 
     def _repr_html_(self) -> str:
         """A compact summary for notebooks: the run id, counts and the judged metrics."""
@@ -512,6 +558,7 @@ def backtest_inputs(
             pd.concat([r.result.trades for r in runs], ignore_index=True)
         ),
         benchmark_basis=bench_basis,
+        simulation=Simulation({r.label: r.signals for r in runs}, prices, timeline, settings),
     )
 
 

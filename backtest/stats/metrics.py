@@ -58,6 +58,7 @@ __all__ = [
     "ZERO_SPREAD_RTOL",
     "align_pair",
     "alpha_beta",
+    "alpha_beta_values",
     "annual_volatility",
     "average_trade_return",
     "cagr",
@@ -400,7 +401,24 @@ def alpha_beta(
     (0.001, 2.0)
     """
     r, b = align_pair(returns, benchmark)
-    x, y = _values(b) - risk_free, _values(r) - risk_free
+    return alpha_beta_values(_values(r), _values(b), risk_free, periods_per_year)
+
+
+def alpha_beta_values(
+    returns: np.ndarray,
+    benchmark: np.ndarray,
+    risk_free: float = 0.0,
+    periods_per_year: int = PERIODS_PER_YEAR,
+) -> tuple[float, float]:
+    """:func:`alpha_beta` of two aligned arrays of equal length without NaN (rolling windows).
+
+    Examples
+    --------
+    >>> b = np.array([0.01, -0.02, 0.03])
+    >>> round(alpha_beta_values(2 * b, b)[1], 10)
+    2.0
+    """
+    x, y = np.asarray(benchmark, dtype=float) - risk_free, np.asarray(returns, dtype=float) - risk_free
     if len(x) < 2 or _is_zero_spread(x.std(ddof=DDOF), x.mean()):
         return NAN, NAN
     beta = float(np.cov(y, x, ddof=DDOF)[0, 1] / x.var(ddof=DDOF))
