@@ -19,7 +19,7 @@ from backtest.engine.rules.arrays import at
 from backtest.engine.rules.costs import fill_price
 from backtest.engine.rules.hedge import HEDGE_COLUMNS, hedge_leg_returns, hedge_side
 from backtest.engine.rules.settings import EngineSettings
-from backtest.engine.rules.trade_costs import build_cost_panel, cost_terms
+from backtest.engine.rules.trade_costs import build_cost_panel, check_fill_prices, cost_terms
 
 __all__ = ["hedge_equity", "hedge_trades"]
 
@@ -56,6 +56,14 @@ def hedge_trades(
     terms = cost_terms(panel, rows, entry, exit_, h_side, costs, shares=shares)
     f_in = fill_price(h_in, h_side, s.slippage_bps, terms.extra_in)
     f_out = fill_price(h_out, -h_side, s.slippage_bps, terms.extra_out)
+    traded = notional > 0
+    for what, ref, fill in (("entry", h_in, f_in), ("exit", h_out, f_out)):
+        check_fill_prices(
+            ref,
+            fill,
+            traded,
+            lambda i, w=what: f"the hedge leg's {w} of {trades['event_id'].iloc[i]} ({inst[i]})",
+        )
     shares = notional / f_in
     leg = hedge_leg_returns(
         h_in,
