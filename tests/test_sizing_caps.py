@@ -298,3 +298,33 @@ def test_the_sweep_says_engine_caps_are_not_applied(tmp_path):
     data.pop("portfolio")
     data["engine"] = {"caps": {"max_positions": 1}}
     assert run_sweep(load_config(write_config(tmp_path, data))).summary["caps"] == CAPS_NOTE
+
+
+def test_the_vol_sized_config_sizes_every_entry_at_its_weight_or_records_the_cut():
+    """configs/vol_sized.yaml on the bundled ADRs: sigma recomputed here from the prices,
+    the equity of every entry rebuilt from the trades (tests/test_book.py's rebuild)."""
+    from tests.conftest import REPO
+    from tests.test_book import _rebuild
+
+    result = run_loaded(load_config(REPO / "configs" / "vol_sized.yaml"))
+    engine = result.config.config.engine
+    fee = engine.fees_bps * 1e-4
+    drops = result.drops[result.drops["stage"].isin(["caps", "sizing"])]
+    assert set(drops["reason"]) == {"net_cap"}  # of the caps, only the net cap binds here
+    checked = 0
+    for label, trades in result.trades.groupby("strategy"):
+        cut = set(drops.loc[drops["strategy"] == label, "event_id"])
+        trades = trades.sort_values(["entry_time", "event_id"]).reset_index(drop=True)
+        for t in trades.itertuples():
+            day = t.entry_time.tz_convert("America/New_York").tz_localize(None).normalize()
+            close = result.prices[t.ticker]["close"]
+            before = close[close.index < day].to_numpy()[-21:]  # 20 returns before the session
+            sigma = np.std(before[1:] / before[:-1] - 1, ddof=1)
+            assert t.sizing_vol == pytest.approx(sigma, rel=1e-9)
+            assert t.size_pct == pytest.approx(min(0.5 / sigma, 25.0), rel=1e-9)
+        book = _rebuild(trades, result.prices, engine.init_cash, fee)
+        spend = trades["size"] * trades["entry_price"] * (1 + fee)
+        off = (spend / (trades["size_pct"] / 100 * book["equity"]) - 1).abs() > 0.005
+        assert set(trades.loc[off, "event_id"]) <= cut
+        checked += len(trades)
+    assert checked == len(result.trades) > 90
