@@ -245,16 +245,56 @@ def ours_prepare(w: Workload):
     return prepare(spec, w.aligned, w.prices, MarketView(w.prices, get_calendar("XNYS")))
 
 
-def ours_sweep(w: Workload, grid: dict, keep: bool, cells: int = 4_000_000):
+def ours_sweep(
+    w: Workload, grid: dict, keep: bool, cells: int = 4_000_000, hedge=None, costs=None
+):
     """(a) End to end through the public API: prepare, every chunk, metrics per combination."""
+    prices = w.prices if hedge is None else {**w.prices, HEDGE_INSTRUMENT: bundled_spy(w)}
     return sweep_grid(
-        w.prices,
+        prices,
         w.aligned,
         grid,
         base={"fees_bps": w.fees_bps},
         chunk_cells=cells,
         keep_returns=keep,
+        hedge=hedge,
+        costs=costs,
     )
+
+
+HEDGE_INSTRUMENT = "SPY"  # the package's bundled SPY (liquid500 has no ETF)
+
+
+def bundled_spy(w: Workload) -> pd.DataFrame:
+    """The bundled SPY bars over W1's sessions (the hedge instrument of the hedged rows)."""
+    from backtest.data.bundled import bundled_file, read_price_csv
+
+    spy = read_price_csv(bundled_file("prices", "SPY.csv"))
+    return spy[(spy.index >= w.sessions[0]) & (spy.index <= w.sessions[-1])]
+
+
+def realism_rows(w: Workload, args) -> list[Row]:
+    """sweep_grid with a hedge leg (beta on SPY), and with the costs: section's spread too.
+
+    vectorbt is not run on these: its columns would be the main legs plus as many hedge
+    legs; the ratio printed is against the plain from_signals time of this run.
+    """
+    from backtest.engine.rules.hedge import HedgeSpec
+    from backtest.engine.rules.trade_costs import TradeCosts
+
+    hedge = HedgeSpec(HEDGE_INSTRUMENT, ratio="beta", window=60, min_obs=40)
+    spread = TradeCosts(spread_estimator="corwin_schultz", notional=10_000.0)
+    rows = []
+    for name, kwargs in (
+        ("ours: sweep_grid + hedge (beta on SPY)", {"hedge": hedge}),
+        ("ours: sweep_grid + costs (CS spread)", {"costs": spread}),
+        ("ours: sweep_grid + hedge + costs", {"hedge": hedge, "costs": spread}),
+    ):
+        row, _ = measure(
+            name, lambda k=kwargs: ours_sweep(w, W1_GRID, keep=False, **k), args.repeats
+        )
+        rows.append(row)
+    return rows
 
 
 W1_GRID = {"entry_offset": OFFSETS, "hold_sessions": HOLDS}
@@ -485,6 +525,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--vbt-combos", type=int, default=60, help="combinations run by vectorbt")
     p.add_argument("--skip-vectorbt", action="store_true")
     p.add_argument("--skip-cold", action="store_true")
+    p.add_argument("--skip-realism", action="store_true", help="no hedged or costed rows")
     p.add_argument("--cold-only", action="store_true", help="time only the cold start")
     p.add_argument("--cold-repeats", type=int, default=9, help="cold runs of each command")
     p.add_argument("--profile", action="store_true", help="cProfile the kernel and print the top")
@@ -570,6 +611,8 @@ def main(argv: list[str] | None = None) -> None:
         "close matrix from the frames sweep_grid gets",
     )
     rows.append(row)
+    if not args.skip_realism:
+        rows += realism_rows(w, args)
     sweep_s = rows[1].seconds
     ratios = (
         f"sweep_grid end to end / numpy gather: {sweep_s / gather_s:.1f}x inline, "

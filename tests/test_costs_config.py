@@ -171,3 +171,119 @@ def test_do_not_short_drops_shorts_with_their_reason_and_keeps_longs():
     run, k = _both_engines(costs, side=1, volume=1e6)
     assert len(run.trades) == 1 and run.drops.empty
     assert run.trades["net_return"].iloc[0] == pytest.approx(k.net_return[0], abs=1e-12)
+
+
+# --- more bad inputs (issue 17, "Done means") ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("  commission: {per_share: 0.005, minimum: 1.0}",
+         "  commission: {per_share: -0.005, minimum: 1.0}", "costs.commission.per_share"),
+        ("  commission: {per_share: 0.005, minimum: 1.0}",
+         "  commission: {per_share: 0.005, minimum: -1}", "costs.commission.minimum"),
+        ("  commission: {per_share: 0.005, minimum: 1.0}",
+         "  commission: {per_share: 50, minimum: 1.0}", "costs.commission.per_share"),
+        ("  impact: {k: 0.5, window: 20}", "  impact: {k: -0.5, window: 20}", "costs.impact.k"),
+        ("  impact: {k: 0.5, window: 20}", "  impact: {k: 1000, window: 20}", "costs.impact.k"),
+        ("  impact: {k: 0.5, window: 20}", "  impact: {k: 0.5, window: 1}", "costs.impact.window"),
+        ("  participation: {max_pct: 1.0, action: cut}", "  participation: {max_pct: 0}",
+         "costs.participation.max_pct"),
+        ("  participation: {max_pct: 1.0, action: cut}", "  participation: {max_pct: 150}",
+         "costs.participation.max_pct"),
+        ("  participation: {max_pct: 1.0, action: cut}",
+         "  participation: {max_pct: 1.0, action: skip}", "costs.participation.action"),
+        ("  spread: {estimator: corwin_schultz, window: 21}",
+         "  spread: {estimator: roll, window: 21}", "costs.spread.estimator"),
+    ],
+)  # fmt: skip
+def test_negative_or_absurd_costs_are_one_located_line(tmp_path, old, new, key):
+    msg = error_of(config(tmp_path, old, new))
+    assert key in msg and "cfg.yaml:" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "nosuch.csv: cannot read the borrow file (No such file or directory); fix costs.borrow.file"),
+        (b"ticker,annual_bps\nBABA,300\nBABA,200\n", "borrow.csv:3: ticker 'BABA' is given twice"),
+        (b"\xff\xfe\x00\x01binary", "borrow.csv: the borrow file is not a UTF-8 CSV"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_or_repeating_borrow_file_is_one_line(tmp_path, content, expected):
+    name = "nosuch.csv" if content is None else "borrow.csv"
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    path = config(tmp_path, BORROW, f"  borrow: {{annual_bps: 50, file: {name}}}")
+    msg = error_of(path)
+    assert expected in msg and "\n" not in msg
+
+
+def test_a_missing_borrow_file_exits_2_not_1(tmp_path):
+    """It used to escape as a FileNotFoundError (exit 1, "internal error")."""
+    path = config(tmp_path, BORROW, "  borrow: {annual_bps: 50, file: nosuch.csv}")
+    out = subprocess.run(
+        [sys.executable, "-m", "backtest", "run", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.splitlines() == [
+        f"error: ConfigError: {tmp_path / 'nosuch.csv'}: cannot read the borrow file "
+        "(No such file or directory); fix costs.borrow.file"
+    ]
+
+
+def test_costs_that_leave_no_positive_fill_price_are_a_config_error():
+    """A sell whose impact alone exceeds the price: k 100, 2 % vol, 100x the ADV."""
+    costs = TradeCosts(impact_k=100.0, vol_window=2, adv_window=2, notional=1e8)
+    prices, timeline, signals = _one_trade(side=-1, volume=1e4)
+    prices = {"GEO": _zigzag(prices["GEO"])}
+    settings = EngineSettings(
+        fees_bps=0, slippage_bps=0, sizing="fixed", size=1e7, init_cash=1e9, costs=costs
+    )
+    with pytest.raises(ConfigError, match=r"costs: the entry of e1 \(s, GEO\) fills at -"):
+        run_vectorbt(signals, prices, timeline, settings)
+
+
+def _zigzag(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with closes alternating +1 % / -1 % (opens at the last close)."""
+    close = 100 * np.cumprod(np.r_[1.0, np.resize([1.01, 0.99], len(frame) - 1)])
+    open_ = np.r_[close[0], close[:-1]]
+    high, low = np.maximum(open_, close) * 1.001, np.minimum(open_, close) * 0.999
+    return frame.assign(open=open_, high=high, low=low, close=close)
+
+
+def test_a_zero_adv_at_the_exit_keeps_the_trade_and_prices_the_last_positive_adv():
+    """The entry was decided on the entry's ADV; a dry-up after it cannot undo the trade.
+
+    Volume 1e6 a day, then 0 from the entry session (60) on; ADV over 2 sessions: 1e6 at
+    the entry, 0.5e6 at session 61 (volumes of 59 and 60), 0 at the exit session 62, whose
+    impact is then priced at the last positive ADV, 0.5e6. Sigma at the exit: returns of
+    60 and 61, +1 % and -1 % in some order: 0.01 * sqrt(2).
+    """
+    costs = TradeCosts(impact_k=0.5, vol_window=2, adv_window=2, notional=10_000.0)
+    prices, timeline, signals = _one_trade(side=1, volume=1e6)
+    frame = _zigzag(prices["GEO"])
+    frame.iloc[60:, frame.columns.get_loc("volume")] = 0.0
+    prices = {"GEO": frame}
+    settings = EngineSettings(
+        fees_bps=0, slippage_bps=0, sizing="fixed", size=10_000.0, init_cash=1e6, costs=costs
+    )
+    run = run_vectorbt(signals, prices, timeline, settings)
+    assert run.drops.empty and len(run.trades) == 1
+    t = run.trades.iloc[0]
+    impact_out = 0.5 * 0.01 * np.sqrt(2) * np.sqrt(t["size"] / 0.5e6)
+    assert t["exit_price"] == pytest.approx(frame["close"].iloc[62] * (1 - impact_out), rel=1e-9)
+    panel = build_panel(prices, timeline)
+    k = kernel_trades(
+        panel,
+        *signal_ticks(signals, panel),
+        costs=costs,
+        cost_panel=build_cost_panel(["GEO"], prices, timeline, costs),
+    )
+    assert k.net_return[0] == pytest.approx(t["net_return"], abs=1e-12)

@@ -135,3 +135,66 @@ def test_no_estimate_sees_its_session_or_later(bars, cut, scale, seed):
         pd.testing.assert_series_equal(perturbed[k].iloc[: cut + 1], upto, check_names=False)
         pd.testing.assert_series_equal(cut_off[k], series.iloc[:cut], check_names=False)
         assert perturbed[k].iloc[cut + 2 :].ne(series.iloc[cut + 2 :]).any() or k == "adv"
+
+
+# One property per estimator, on drawn bars with gaps (NaN sessions) and zero volumes:
+# the estimate at session t uses bars before t only, so cutting the bars after t, or
+# changing t's bar and every later one, leaves every estimate up to t unchanged.
+ESTIMATORS = {
+    "beta": lambda f, m: trailing_beta(
+        f["close"].pct_change(fill_method=None),
+        m["close"].pct_change(fill_method=None),
+        window=15,
+        min_obs=8,
+        shrink=0.2,
+    ),
+    "corwin_schultz": lambda f, m: corwin_schultz(f["high"], f["low"], window=10),
+    "abdi_ranaldo": lambda f, m: abdi_ranaldo(f["high"], f["low"], f["close"], window=10),
+    "vol": lambda f, m: trailing_vol(f["close"], window=10, min_obs=5),
+    "adv": lambda f, m: trailing_adv(f["volume"], window=10, min_obs=5),
+}
+
+
+@st.composite
+def drawn_bars(draw):
+    """A ticker's and an index's daily bars: random moves and ranges, some sessions missing."""
+    n = draw(st.integers(25, 70))
+    moves = st.lists(st.floats(-0.08, 0.08), min_size=n, max_size=n)
+    ranges = st.lists(st.floats(0.0, 0.05), min_size=n, max_size=n)
+    volume = st.lists(st.sampled_from([0.0, 1e3, 5e5, 2e6]), min_size=n, max_size=n)
+    gaps = draw(st.sets(st.integers(0, n - 1), max_size=n // 5))
+    days = pd.bdate_range("2025-01-02", periods=n)
+    frames = []
+    for _ in range(2):
+        close = 100 * np.cumprod(1 + np.array(draw(moves)))
+        open_ = np.r_[100.0, close[:-1]]
+        spread = np.array(draw(ranges))
+        frame = pd.DataFrame(
+            {
+                "open": open_,
+                "high": np.maximum(open_, close) * (1 + spread),
+                "low": np.minimum(open_, close) * (1 - spread),
+                "close": close,
+                "volume": np.array(draw(volume)),
+            },
+            index=days,
+        )
+        frame.iloc[sorted(gaps)] = np.nan
+        frames.append(frame)
+    return frames[0], frames[1], draw(st.integers(1, n - 1)), draw(st.floats(0.3, 3.0))
+
+
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+@settings(max_examples=40, deadline=None)
+@given(drawn=drawn_bars())
+def test_each_estimator_at_t_ignores_every_bar_from_t_on(name, drawn):
+    stock, index, t, scale = drawn
+    estimate = ESTIMATORS[name]
+    full = estimate(stock, index).to_numpy()
+    cut = estimate(stock.iloc[: t + 1], index.iloc[: t + 1]).to_numpy()
+    moved_stock, moved_index = stock.copy(), index.copy()
+    moved_stock.iloc[t:] *= scale
+    moved_index.iloc[t:] *= 1 / scale
+    moved = estimate(moved_stock, moved_index).to_numpy()
+    np.testing.assert_array_equal(cut, full[: t + 1])
+    np.testing.assert_array_equal(moved[: t + 1], full[: t + 1])

@@ -280,6 +280,7 @@ def test_each_rule_function_is_defined_once_in_the_rules_package():
     rules = {
         "fill_price", "fee", "net_return", "stop_levels", "stop_fill", "trade_exits",
         "book_sizes", "apply_overlap", "skip_overlaps", "truncate_overlaps",
+        "cap_limit", "vol_target_pct", "vol_target_sizes", "cost_terms", "check_fill_prices",
     }  # fmt: skip
     where: dict[str, list[str]] = {}
     for path, text in _sources():

@@ -52,16 +52,21 @@ def choose_cuts(decisions: Decisions, n: int) -> list[pd.Timestamp]:
 def perturb_after(
     prices: dict[str, pd.DataFrame], cut: pd.Timestamp, cal, rng: np.random.Generator
 ) -> dict[str, pd.DataFrame]:
-    """Scale each bar closing after ``cut`` by a random factor in [0.5, 1.5].
+    """Scale each bar closing after ``cut`` by a random factor in [0.5, 1.5], its volume too.
 
-    One factor per bar keeps every bar internally consistent (low <= open, close <= high).
+    One factor per bar keeps every bar internally consistent (low <= open, close <= high);
+    scaling the volume by it too catches an estimate (ADV) that reads future volume.
     """
     out = {}
     for ticker, frame in prices.items():
         after = closes_after(frame, cut, cal)
         scaled = frame.copy()
+        factor = rng.uniform(0.5, 1.5, (after.sum(), 1))
         ohlc = ["open", "high", "low", "close"]
-        scaled.loc[after, ohlc] = frame.loc[after, ohlc] * rng.uniform(0.5, 1.5, (after.sum(), 1))
+        scaled.loc[after, ohlc] = frame.loc[after, ohlc] * factor
+        if "volume" in scaled:
+            scaled["volume"] = scaled["volume"].astype(float)
+            scaled.loc[after, "volume"] = scaled.loc[after, "volume"] * factor[:, 0]
         out[ticker] = scaled
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from backtest.audit.decay import decay_table
 from backtest.audit.decisions import Decisions, decide
 from backtest.audit.future import FINDING_COLUMNS, choose_cuts, future_findings
+from backtest.audit.sizes import SIZE_CHECKS, entry_cuts, run_entries, size_findings
 from backtest.audit.timing import hour_only_flags, late_publication
 from backtest.config.model import LoadedConfig, load_config
 from backtest.core.progress import report
@@ -27,7 +28,9 @@ class AuditReport:
     ``summary``: per strategy, decisions checked and findings per check.
     ``decay``: performance on time vs one session late. ``hour_flags``:
     whole-hour timestamps within an hour of the open or close. ``cuts``:
-    the instants the future was changed after.
+    the instants the future was changed after. ``size_cuts``: the entry instants
+    the future was changed after to re-check estimates, costs and sizes
+    (:mod:`~backtest.audit.sizes`).
     """
 
     findings: pd.DataFrame
@@ -35,6 +38,7 @@ class AuditReport:
     decay: pd.DataFrame
     hour_flags: pd.DataFrame
     cuts: list
+    size_cuts: list = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -58,15 +62,18 @@ def _raised(base: Decisions) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
-def _summary(base: Decisions, findings: pd.DataFrame, n_cuts: int) -> pd.DataFrame:
+def _summary(
+    base: Decisions, findings: pd.DataFrame, n_cuts: int, entries: pd.DataFrame
+) -> pd.DataFrame:
     rows = []
     for label, signals in base.items():
-        mine = findings[findings["strategy"] == label]
+        mine = findings[findings["strategy"].isin([label, "-"])]
         rows.append(
             {
                 "strategy": label,
                 "decisions": len(signals) if isinstance(signals, pd.DataFrame) else 0,
                 "cuts": n_cuts,
+                "entries": int((entries["strategy"] == label).sum()) if len(entries) else 0,
                 **{c: int((mine["check"] == c).sum()) for c in CHECKS},
             }
         )
@@ -80,7 +87,13 @@ def _without_raised(loaded: LoadedConfig, base: Decisions) -> LoadedConfig:
     return replace(loaded, config=config)
 
 
-CHECKS = ("signal_timing", "future_prices_perturbed", "future_prices_truncated", "published_late")
+CHECKS = (
+    "signal_timing",
+    "future_prices_perturbed",
+    "future_prices_truncated",
+    "published_late",
+    *SIZE_CHECKS,
+)
 
 
 def run_audit(config: str | Path | LoadedConfig, cuts: int = 25, seed: int = 0) -> AuditReport:
@@ -106,14 +119,20 @@ def run_audit(config: str | Path | LoadedConfig, cuts: int = 25, seed: int = 0) 
     ]
     report("events published as late as their session allows")
     parts.append(late_publication(loaded, inputs, base))
+    report("sizing every entry on the data as given")
+    clean = _without_raised(loaded, base)
+    entries = run_entries(clean, inputs) if clean.config.strategies else pd.DataFrame()
+    size_cuts = entry_cuts(entries, cuts, inputs.cal)
+    parts.append(size_findings(clean, inputs, entries, size_cuts, seed))
     found = [p for p in parts if len(p)]
     findings = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     findings = findings.reindex(columns=FINDING_COLUMNS)
     report("information decay: every event one session late")
     return AuditReport(
         findings=findings,
-        summary=_summary(base, findings, len(instants)),
-        decay=decay_table(_without_raised(loaded, base), inputs),
+        summary=_summary(base, findings, len(instants), entries),
+        decay=decay_table(clean, inputs),
         hour_flags=hour_only_flags(inputs.events, inputs.cal),
         cuts=instants,
+        size_cuts=size_cuts,
     )

@@ -548,8 +548,9 @@ def _print_sweep(result) -> None:
             "skill-free trials would show by luck; below 0.95, treat it as noise)",
             markup=False,
         )
-    if summary.get("portfolio"):
-        console.print(f"note: {summary['portfolio']}", markup=False)
+    for key in ("portfolio", "caps"):
+        if summary.get(key):
+            console.print(f"note: {summary[key]}", markup=False)
     invalid = summary.get("invalid_combinations") or []
     if invalid:
         console.print(
@@ -731,7 +732,10 @@ def check(
 
 
 def _print_audit(report) -> None:
-    table = Table(title=f"Look-ahead audit ({len(report.cuts)} cuts)")
+    table = Table(
+        title=f"Look-ahead audit ({len(report.cuts)} decision cuts, "
+        f"{len(report.size_cuts)} entry cuts for estimates, costs and sizes)"
+    )
     for col in report.summary.columns:
         table.add_column(col.replace("_", " "), justify="right")
     for row in report.summary.itertuples(index=False):
@@ -757,9 +761,14 @@ def _print_audit(report) -> None:
         )
         console.print(report.hour_flags.to_string(index=False), markup=False)
     if report.clean:
-        console.print("no decision changed when only future data changed: no look-ahead found")
+        console.print(
+            "no decision, hedge ratio, cost or size changed when only future data changed: "
+            "no look-ahead found"
+        )
         return
-    console.print(f"LOOK-AHEAD: {len(report.findings)} decision(s) changed:", style="bold red")
+    console.print(
+        f"LOOK-AHEAD: {len(report.findings)} decision(s) or entries changed:", style="bold red"
+    )
     console.print(report.findings.head(20).to_string(index=False), markup=False)
 
 

@@ -57,6 +57,8 @@ from backtest.engine.rules.defaults import (
     DEFAULT_SIZE,
     DEFAULT_SIZING,
     DEFAULT_SLIPPAGE_BPS,
+    DEFAULT_VOL_MAX_PCT,
+    DEFAULT_VOL_WINDOW,
 )
 from backtest.eventstudy.settings import EventStudyConfig
 from backtest.strategy.signals import StrategyParams, registered_strategies
@@ -71,6 +73,7 @@ __all__ = [
     "apply_overrides",
     "config_hash",
     "import_plugins",
+    "key_location",
     "load_config",
     "resolved_dump",
     "run_model",
@@ -365,16 +368,66 @@ class EventsConfig(Frozen):
 
 
 class SizingConfig(Frozen):
-    """How much each trade buys or sells."""
+    """How much each trade buys or sells (rules in backtest/engine/rules/sizing.py).
 
-    mode: Literal["percent", "fixed"] = DEFAULT_SIZING  # backtest.engine.rules.sizing
+    ``percent`` and ``fixed`` read ``value``; ``vol_target`` reads
+    ``target_daily_vol_pct`` (required), ``window`` and ``max_pct`` instead, and
+    only it may set them.
+    """
+
+    mode: Literal["percent", "fixed", "vol_target"] = DEFAULT_SIZING
     value: float = Field(DEFAULT_SIZE, gt=0, le=MAX_CASH)
+    # vol_target: a position's trailing daily vol x its weight = this % of equity.
+    target_daily_vol_pct: float | None = Field(None, gt=0, le=10)
+    window: int = Field(DEFAULT_VOL_WINDOW, ge=2, le=1000)  # daily returns before the decision
+    max_pct: float = Field(DEFAULT_VOL_MAX_PCT, gt=0, le=100)  # the largest weight, % of equity
 
     @model_validator(mode="after")
     def _range(self) -> SizingConfig:
         if self.mode == "percent" and self.value > 100:
             raise ValueError(f"percent sizing takes 0 < value <= 100, got {self.value}")
+        if self.mode == "vol_target":
+            if self.target_daily_vol_pct is None:
+                raise ValueError(
+                    "vol_target needs target_daily_vol_pct (a position's daily vol x its "
+                    "weight, % of equity), e.g. {mode: vol_target, target_daily_vol_pct: 0.5}"
+                )
+            if self.value != DEFAULT_SIZE:
+                raise ValueError(
+                    "vol_target sizes from target_daily_vol_pct and does not read value; "
+                    "remove value (or use mode: percent)"
+                )
+            return self
+        extra = [
+            k
+            for k, default in (
+                ("target_daily_vol_pct", None),
+                ("window", DEFAULT_VOL_WINDOW),
+                ("max_pct", DEFAULT_VOL_MAX_PCT),
+            )
+            if getattr(self, k) != default
+        ]
+        if extra:
+            raise ValueError(
+                f"only mode: vol_target reads {', '.join(extra)} (mode is {self.mode}); "
+                "remove it or set mode: vol_target"
+            )
         return self
+
+
+class CapsConfig(Frozen):
+    """Caps on each strategy's book in a run (rules in backtest/engine/rules/caps.py); % of equity.
+
+    Every cap is off (null) by default. Weights are measured at the fill before
+    each entry, like the equity the entry is sized from; an entry that breaks a
+    cap is cut to the room left or dropped (drops.csv stage caps).
+    """
+
+    max_positions: int | None = Field(None, ge=1, le=100_000)
+    max_name_pct: float | None = Field(None, gt=0, le=100)
+    # At most 100: the book buys with cash and sets short proceeds aside, so it is never levered.
+    max_gross_pct: float | None = Field(None, gt=0, le=100)
+    max_net_pct: float | None = Field(None, gt=0, le=100)
 
 
 class EngineConfig(Frozen):
@@ -386,6 +439,7 @@ class EngineConfig(Frozen):
     fees_bps: float = Field(DEFAULT_FEES_BPS, ge=0, le=1000)
     slippage_bps: float = Field(DEFAULT_SLIPPAGE_BPS, ge=0, le=1000)
     sizing: SizingConfig = SizingConfig()
+    caps: CapsConfig = CapsConfig()
     stop_loss_pct: float | None = Field(None, gt=0, lt=100)
     take_profit_pct: float | None = Field(None, gt=0, le=1e4)
 
@@ -487,6 +541,11 @@ def _portfolio_engine(config: Any) -> Any:
         raise ValueError(
             "portfolio: sizes every position (position_pct of equity), so engine.sizing "
             "must not be set as well; remove engine.sizing or the portfolio: section"
+        )
+    if engine.caps != CapsConfig():
+        raise ValueError(
+            "portfolio: caps its book itself (max_positions, max_name_pct, max_gross_pct on "
+            "target weights); remove engine.caps or the portfolio: section"
         )
     if engine.stop_loss_pct or engine.take_profit_pct:
         raise ValueError(
@@ -782,6 +841,25 @@ class LoadedConfig:
         return self.config.name or safe_name(self.path.stem)
 
 
+def key_location(loaded: LoadedConfig, path: tuple) -> str:
+    """``file:line:col`` of a key of a loaded config (its deepest prefix in the file).
+
+    For errors found after loading (e.g. a command that does not support a
+    setting); a key given by ``--set`` only points at its section, or the file.
+
+    Examples
+    --------
+    >>> cfg = load_config(Path(__file__).parents[2] / "configs" / "baba_2026.yaml")
+    >>> key_location(cfg, ("engine", "sizing", "mode")).split(":")[-2:]
+    ['44', '12']
+    """
+    try:
+        doc = load_yaml(loaded.path)
+    except ConfigError:
+        return str(loaded.path)
+    return location(doc, path)
+
+
 def safe_name(text: str, limit: int = 80) -> str:
     """``text`` as a folder name: only letters, digits, ``._-``; no leading dot; bounded.
 
@@ -1021,6 +1099,27 @@ LATE_TOP_KEYS: dict[str, object] = {
 }
 
 
+# engine keys added later (vol_target sizing, caps), left out of the hash at their default.
+LATE_SIZING_KEYS: dict[str, object] = {
+    "target_daily_vol_pct": None,
+    "window": DEFAULT_VOL_WINDOW,
+    "max_pct": DEFAULT_VOL_MAX_PCT,
+}
+
+
+def _late_engine_keys(engine: Any) -> dict:
+    """The later ``engine`` keys at their default, as a pydantic exclude mapping."""
+    if not isinstance(engine, EngineConfig):
+        return {}
+    out: dict = {}
+    if engine.caps == CapsConfig():
+        out["caps"] = True
+    same = {k: True for k, d in LATE_SIZING_KEYS.items() if getattr(engine.sizing, k) == d}
+    if same:
+        out["sizing"] = same
+    return out
+
+
 def _late_defaults(config: BaseModel, excluded: set[str]) -> dict[str, set[str]]:
     """The :data:`LATE_KEYS` of ``config`` that are at their default, by section."""
     out = {}
@@ -1048,11 +1147,16 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
     # A source's date_format: (added later) likewise, where it is not set.
     sources = getattr(getattr(config, "events", None), "sources", None) or []
     unformatted = {
-        i: {"date_format"} for i, src in enumerate(sources) if getattr(src, "date_format", 1) is None
+        i: {"date_format"}
+        for i, src in enumerate(sources)
+        if getattr(src, "date_format", 1) is None
     }
     if unformatted and "events" not in excluded:
         events_skip = skip.get("events", set())
         skip["events"] = {**dict.fromkeys(events_skip, True), "sources": unformatted}
+    engine_late = _late_engine_keys(getattr(config, "engine", None))
+    if engine_late and "engine" not in excluded:
+        skip["engine"] = {**dict.fromkeys(skip.get("engine", set()), True), **engine_late}
     return skip | dict.fromkeys(late_top, True) | dict.fromkeys(excluded, True)
 
 

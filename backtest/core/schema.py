@@ -42,7 +42,9 @@ Signals (one row per intended round trip)
     ``info_time`` is the latest publication time of anything the decision used;
     ``decision_time`` must be >= ``info_time`` and <= the entry fill instant.
     With a ``portfolio:`` section, kept signals also carry ``size_pct``, the
-    percent of cash the engine spends on the entry (:mod:`backtest.engine.portfolio`).
+    percent of equity the engine spends on the entry (:mod:`backtest.engine.portfolio`);
+    with ``vol_target`` sizing, ``size_pct`` and ``sizing_vol``, the trailing daily vol
+    it came from (:mod:`backtest.engine.rules.sizing`).
     With ``events.overlap: truncate``, kept signals also carry ``truncated_by``:
     the ``event_id`` of the later signal of the same ticker at whose entry fill
     this one's exit was moved (:func:`backtest.engine.rules.overlap.truncate_signals`), or
@@ -65,6 +67,11 @@ Drops
     Stage ``portfolio`` rows are signals a ``portfolio:`` cap refused
     (``portfolio_full``, ``portfolio_session_cap``, ``portfolio_name_cap``,
     ``portfolio_gross_cap``), with the cap's numbers in ``detail``.
+    The engine's book adds rows for entries it cut or dropped (the trade may
+    still exist, smaller): stage ``sizing`` (``cash_cap``, ``no_cash``, and
+    ``vol_history`` for a ``vol_target`` signal without enough history),
+    ``caps`` (``engine.caps``: ``max_positions``, ``name_cap``, ``gross_cap``,
+    ``net_cap``) and ``costs`` (``participation_cap``, ``zero_adv``, ...).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from backtest.core.timeline import Timeline, tick_prices
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.hedge import HEDGE_COLUMNS, hedge_side, price_hedge_leg
 from backtest.engine.rules.settings import EngineSettings
-from backtest.engine.rules.trade_costs import build_cost_panel
+from backtest.engine.rules.trade_costs import build_cost_panel, check_fill_prices
 
 __all__ = ["hedge_equity", "hedge_trades"]
 
@@ -58,6 +58,14 @@ def hedge_trades(
         priced.exit_price,
         priced.leg_return,
     )
+    traded = notional > 0
+    for what, ref, fill in (("entry", h_in, f_in), ("exit", h_out, f_out)):
+        check_fill_prices(
+            ref,
+            fill,
+            traded,
+            lambda i, w=what: f"the hedge leg's {w} of {trades['event_id'].iloc[i]} ({inst[i]})",
+        )
     hedge_return = np.abs(ratio) * leg
     out = trades.copy()
     out["hedge_instrument"] = inst

@@ -34,16 +34,19 @@ from backtest.core.schema import TRADE_COLUMNS, empty_drops
 from backtest.core.timeline import TickPrices, Timeline, tick_of, tick_prices
 from backtest.engine.portfolio import entry_order
 from backtest.engine.rules.book import BookSizes, book_sizes
+from backtest.engine.rules.caps import CAP_REASONS
 from backtest.engine.rules.costs import fee_rate, fill_price
 from backtest.engine.rules.exits import Exits, reason_names, trade_exits
-from backtest.engine.rules.settings import EngineResult, EngineSettings
+from backtest.engine.rules.settings import ENTRY_COLUMNS, EngineResult, EngineSettings
 from backtest.engine.rules.sizing import check_sizing
 from backtest.engine.rules.trade_costs import (
     COST_REASONS,
     build_cost_panel,
     carry_per_share,
+    check_fill_prices,
     commission,
     cost_terms,
+    entry_estimates,
 )
 from backtest.events.align import drop_rows
 
@@ -122,7 +125,6 @@ def _book(
     settings: EngineSettings,
 ) -> BookSizes:
     """Shares of every entry from the equity before it (:func:`~backtest.engine.rules.book_sizes`)."""
-    size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
     check_sizing(settings.sizing)
     return book_sizes(
         rows.price,
@@ -135,9 +137,16 @@ def _book(
         settings.init_cash,
         settings.sizing,
         settings.size,
-        size_pct,
+        _size_pct(signals),
         fee_rate(settings.fees_bps),
+        caps=settings.caps,
+        names=signals["ticker"].to_numpy(),
     )
+
+
+def _size_pct(signals: pd.DataFrame) -> np.ndarray | None:
+    """Each signal's own percent of equity (``portfolio:`` or ``vol_target``), if it has one."""
+    return signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
 
 
 def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, settings):
@@ -155,7 +164,6 @@ def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, sett
         f_in = fill_price(entry_ref, side, s.slippage_bps, terms.extra_in)
         f_out = fill_price(exits.ref, -side, s.slippage_bps, terms.extra_out)
         carry = carry_per_share(terms, f_in, side, panel.borrow_bps)
-        size_pct = signals["size_pct"].to_numpy(dtype=float) if "size_pct" in signals else None
         check_sizing(s.sizing)
         book = book_sizes(
             rows.price,
@@ -168,13 +176,15 @@ def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, sett
             s.init_cash,
             s.sizing,
             s.size,
-            size_pct,
+            _size_pct(signals),
             fee_rate(s.fees_bps),
             costs.commission_per_share,
             costs.commission_minimum,
             carry,
             limit,
             reason,
+            caps=s.caps,
+            names=signals["ticker"].to_numpy(),
         )
         return book, f_in, f_out, carry
 
@@ -183,6 +193,8 @@ def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, sett
     limit = np.minimum(terms.limit, np.where(first.shares > 0, np.inf, 0.0))
     reason = np.where(first.shares > 0, terms.reason, np.array(first.reason, dtype=object))
     book, f_in, f_out, carry = book_with(terms, limit, reason)
+    for what, ref, fill in (("entry", entry_ref, f_in), ("exit", exits.ref, f_out)):
+        check_fill_prices(ref, fill, book.shares > 0, lambda i, w=what: _fill_name(signals, i, w))
     orders = _orders(rows, entry, exits, side, entry_ref, s.slippage_bps)
     orders["price"][entry, col] = f_in
     orders["price"][exits.tick, col] = f_out
@@ -190,16 +202,36 @@ def _costed(signals, prices, timeline, rows, entry, exits, side, entry_ref, sett
     fixed = np.zeros(orders["price"].shape)
     fixed[entry, col] += comm
     fixed[exits.tick, col] += comm + carry * book.shares
-    return orders, book, fixed
+    estimates = entry_estimates(panel, col, entry)
+    estimates["impact_in"] = terms.extra_in - np.where(
+        book.shares > 0, estimates["half_spread_in"], 0
+    )
+    return (
+        orders,
+        book,
+        fixed,
+        {"entry_fill": f_in, "exit_fill": f_out, **estimates, "exit_cost": terms.extra_out},
+    )
+
+
+def _fill_name(signals: pd.DataFrame, i: int, what: str) -> str:
+    """How an error names one fill: ``the entry of BABA-earnings-... (strategy, BABA)``."""
+    row = signals.iloc[i]
+    return f"the {what} of {row['event_id']} ({row['strategy']}, {row['ticker']})"
+
+
+def _stage(reason: str) -> str:
+    """The drops stage of a book reason: ``costs``, ``caps`` or ``sizing`` (the cash)."""
+    return "costs" if reason in COST_REASONS else "caps" if reason in CAP_REASONS else "sizing"
 
 
 def _book_drops(signals: pd.DataFrame, book: BookSizes) -> pd.DataFrame:
-    """One drops row (stage ``sizing``, or ``costs``) per entry the book cut or dropped."""
+    """One drops row (stage ``sizing``, ``caps`` or ``costs``) per entry the book cut or dropped."""
     cut = np.flatnonzero([bool(r) for r in book.reason])
     if not len(cut):
         return empty_drops()
     out = drop_rows(signals.iloc[cut], "sizing", "", "")
-    out["stage"] = ["costs" if book.reason[i] in COST_REASONS else "sizing" for i in cut]
+    out["stage"] = [_stage(book.reason[i]) for i in cut]
     out["reason"] = [book.reason[i] for i in cut]
     out["detail"] = [book.detail[i] for i in cut]
     return out
@@ -324,6 +356,9 @@ def _trades(
         },
         columns=OUT_COLUMNS,
     )
+    if "sizing_vol" in signals:  # vol_target: the weight and the daily vol it came from
+        out["size_pct"] = signals["size_pct"].to_numpy(dtype=float)[col]
+        out["sizing_vol"] = signals["sizing_vol"].to_numpy(dtype=float)[col]
     return out
 
 
@@ -348,6 +383,9 @@ class Orders:
     fixed_fees: np.ndarray | None
     entry_ref: np.ndarray
     exits: Exits
+    entry: np.ndarray  # entry tick of each signal
+    planned: np.ndarray  # planned exit tick of each signal
+    fills: dict  # fill prices and the estimates each entry read (run_vectorbt's entries table)
 
 
 def prepare_orders(
@@ -379,14 +417,18 @@ def prepare_orders(
     orders = _orders(rows, entry, exits, side, entry_ref, settings.slippage_bps)
     fixed_fees = None
     if settings.costs.active:
-        orders, book, fixed_fees = _costed(
+        orders, book, fixed_fees, fills = _costed(
             signals, prices, timeline, rows, entry, exits, side, entry_ref, settings
         )
     else:
         book = _book(signals, rows, entry, exits, side, entry_ref, settings)
+        fills = {
+            "entry_fill": fill_price(entry_ref, side, settings.slippage_bps),
+            "exit_fill": fill_price(exits.ref, -side, settings.slippage_bps),
+        }
     orders["entries"][entry, col] &= book.shares > 0
     orders["exits"][exits.tick, col] &= book.shares > 0
-    return Orders(signals, rows, orders, book, fixed_fees, entry_ref, exits)
+    return Orders(signals, rows, orders, book, fixed_fees, entry_ref, exits, entry, planned, fills)
 
 
 def run_vectorbt(
@@ -405,13 +447,49 @@ def run_vectorbt(
         )
     o = prepare_orders(signals, prices, timeline, settings)
     with numpy_group_lens():
-        pf = _portfolio(o.signals, o.rows, o.orders, timeline, settings, o.book.shares, o.fixed_fees)
+        pf = _portfolio(
+            o.signals, o.rows, o.orders, timeline, settings, o.book.shares, o.fixed_fees
+        )
         trades = _trades(pf, o.signals, timeline, o.entry_ref, o.exits, o.book)
         value = np.asarray(pf.value()).reshape(len(timeline.ticks), -1)[:, 0]
     _check_sizes(pf, o.book)
     equity = pd.Series(value[timeline.close_ticks], index=timeline.sessions, name="equity")
+    fills = dict(o.fills)
+    if "size_pct" not in o.signals and settings.sizing == "percent":
+        fills["size_pct"] = np.full(len(o.signals), float(settings.size))
+    entries = _entries(o.signals, timeline, o.entry, (o.exits.tick, o.planned), o.book, fills)
     return EngineResult(
-        trades, equity, in_market_sessions(trades, timeline), _book_drops(o.signals, o.book)
+        trades,
+        equity,
+        in_market_sessions(trades, timeline),
+        _book_drops(o.signals, o.book),
+        entries,
+    )
+
+
+def _entries(signals, timeline, entry, exit_ticks, book: BookSizes, fills: dict) -> pd.DataFrame:
+    """One row per signal: what the book sized its entry from (:data:`ENTRY_COLUMNS`)."""
+    nan = np.full(len(signals), np.nan)
+    size_pct = _size_pct(signals)
+    size_pct = fills.get("size_pct", nan) if size_pct is None else size_pct
+    return pd.DataFrame(
+        {
+            "event_id": signals["event_id"].to_numpy(),
+            "ticker": signals["ticker"].to_numpy(),
+            "entry_time": timeline.ticks[entry],
+            "exit_time": timeline.ticks[exit_ticks[0]],
+            "exit_planned": timeline.ticks[exit_ticks[1]],
+            "entry_equity": book.equity,
+            "target_spend": book.target,
+            "size_pct": size_pct,
+            "shares": book.shares,
+            "entry_fill": fills["entry_fill"],
+            **{k: fills.get(k, nan) for k in ("half_spread_in", "sigma_in", "adv_in", "impact_in")},
+            "exit_fill": fills["exit_fill"],
+            "exit_cost": fills.get("exit_cost", nan),
+            "reason": book.reason,
+        },
+        columns=ENTRY_COLUMNS,
     )
 
 

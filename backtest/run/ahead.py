@@ -30,8 +30,8 @@ from backtest.core.sessions import session_instant
 from backtest.data.knowledge import truncate_after
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.engine.portfolio import PortfolioCaps
-from backtest.run.pipeline import align, run_strategy
-from backtest.run.runner import RunInputs, load_inputs
+from backtest.run.pipeline import align, run_strategy, vol_target_signals
+from backtest.run.runner import RunInputs, load_inputs, vol_target
 from backtest.strategy.per_event import CONTENT
 from backtest.strategy.signals import MarketView, get_strategy
 
@@ -185,6 +185,27 @@ def _orders(loaded, cal, run, events, prices, as_of, window, equity) -> pd.DataF
     return pd.DataFrame(rows, columns=ORDER_COLUMNS)
 
 
+def _vol_sized(run, loaded: LoadedConfig, prices: dict, as_of: pd.Timestamp, tz: str):
+    """``run`` sized by ``vol_target`` (if the config says so) from the vol known at ``as_of``.
+
+    A decision later than ``as_of`` reads the vol as of ``as_of``: the bars after it
+    are placeholders, whose flat prices would understate it.
+    """
+    vol = vol_target(loaded)
+    if vol is None or run.signals.empty:
+        return run
+    sig = run.signals
+    sized = replace(run, signals=sig.assign(decision_time=sig["decision_time"].clip(upper=as_of)))
+    sized = vol_target_signals(sized, vol, prices, tz)
+    kept = sized.signals.set_index("event_id")["size_pct"]
+    return replace(
+        run,
+        signals=sig[sig["event_id"].isin(kept.index)]
+        .assign(size_pct=lambda f: f["event_id"].map(kept).to_numpy(dtype=float))
+        .reset_index(drop=True),
+    )
+
+
 def _without_end(loaded: LoadedConfig) -> LoadedConfig:
     """The config with ``data.end`` lifted: the future is what the question is about."""
     data = loaded.config.data.model_copy(update={"end": None})
@@ -245,6 +266,7 @@ def upcoming_orders(
         late = run.signals["info_time"] > as_of
         waiting += int((late & run.signals["entry_session"].isin(window)).sum())
         run = replace(run, signals=run.signals[~late].reset_index(drop=True))
+        run = _vol_sized(run, loaded, prices, as_of, str(cal.tz))
         frames.append(_orders(loaded, cal, run, aligned, prices, as_of, window, equity))
     orders = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ORDER_COLUMNS)
     orders = orders.sort_values(["fill_time", "strategy", "ticker"], kind="stable")

@@ -7,10 +7,11 @@ the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from backtest.config.model import LoadedConfig
@@ -25,6 +26,7 @@ from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps
 from backtest.engine.rules.hedge import HedgeSpec, hedge_ratios
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
+from backtest.engine.rules.sizing import VolTarget, vol_target_sizes
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
 from backtest.events.align import align_events, drop_rows
 from backtest.events.loaders import (
@@ -58,6 +60,7 @@ __all__ = [
     "run_strategy",
     "run_timeline",
     "hedge_signals",
+    "vol_target_signals",
     "study_events",
 ]
 
@@ -363,6 +366,33 @@ def hedge_signals(run: StrategyRun, spec: HedgeSpec, prices: dict, tz: str) -> S
     )
 
 
+def vol_target_signals(run: StrategyRun, vol: VolTarget, prices: dict, tz: str) -> StrategyRun:
+    """``run`` with each signal's ``size_pct`` from ``vol_target`` sizing, and the vol it came from.
+
+    Signals whose ticker has fewer than ``vol.window`` daily returns before the
+    decision session are dropped (stage ``sizing``, reason ``vol_history``); the
+    rule is :func:`backtest.engine.rules.sizing.vol_target_sizes`.
+    """
+    sig = run.signals
+    if sig.empty:
+        empty = pd.Series(dtype=float)
+        return replace(run, signals=sig.assign(size_pct=empty, sizing_vol=empty))
+    size_pct, sigma = vol_target_sizes(sig, prices, vol, tz)
+    bad = np.isnan(size_pct)
+    detail = pd.Series(
+        [
+            f"fewer than {vol.window} daily returns of {t} before the decision session "
+            f"{pd.Timestamp(d):%Y-%m-%d %H:%M %Z}"
+            for t, d in zip(sig["ticker"][bad], sig["decision_time"][bad], strict=True)
+        ],
+        dtype=object,
+    )
+    dropped = drop_rows(sig[bad], "sizing", "vol_history", detail).assign(strategy=run.label)
+    kept = sig.assign(size_pct=size_pct, sizing_vol=sigma)[~bad].reset_index(drop=True)
+    drops = pd.concat([run.drops, dropped], ignore_index=True)
+    return replace(run, signals=kept, drops=drops)
+
+
 def run_timeline(
     loaded: LoadedConfig,
     cal: xcals.ExchangeCalendar,
@@ -395,7 +425,8 @@ def simulate_run(
     result = simulate(run.signals, prices, timeline, settings)
     trades = result.trades.assign(strategy=run.label)
     drops = pd.concat([run.drops, result.drops.assign(strategy=run.label)], ignore_index=True)
-    result = EngineResult(trades, result.equity, result.in_market, result.drops)
+    entries = result.entries.assign(strategy=run.label)
+    result = EngineResult(trades, result.equity, result.in_market, result.drops, entries)
     return StrategyRun(run.name, run.label, run.events, run.signals, drops, result, run.hedge)
 
 

@@ -25,8 +25,10 @@ from backtest.core.timeline import Timeline
 from backtest.data.validate import suspect_splits_by_ticker
 from backtest.engine.hedging import hedge_equity, hedge_trades
 from backtest.engine.portfolio import PortfolioCaps
+from backtest.engine.rules.caps import BookCaps
 from backtest.engine.rules.costs import MAX_BPS
 from backtest.engine.rules.hedge import HedgeSpec
+from backtest.engine.rules.sizing import VolTarget
 from backtest.engine.rules.trade_costs import TradeCosts
 from backtest.engine.simulate import EngineSettings
 from backtest.events.align import check_loss_budget
@@ -42,6 +44,7 @@ from backtest.run.pipeline import (
     run_timeline,
     simulate_run,
     study_events,
+    vol_target_signals,
 )
 from backtest.run.sensitivity import cost_sensitivity
 from backtest.stats import metrics
@@ -63,6 +66,7 @@ __all__ = [
     "run_loaded",
     "summary_html",
     "timing_check",
+    "vol_target",
     "with_event_study",
 ]
 
@@ -112,6 +116,10 @@ class RunResult:
     # Date-only earnings reports: |return| on the report date vs the next session per
     # ticker and source (:mod:`backtest.events.timing_check`); published runs only.
     timing_check: pd.DataFrame | None = None
+    # Per strategy and signal the book sized: what its entry was decided from
+    # (backtest.engine.rules.settings.ENTRY_COLUMNS, plus strategy and hedge_ratio).
+    # Compared by the look-ahead audit; not written to the results folder.
+    entries: pd.DataFrame = field(default_factory=pd.DataFrame)
     # The engine's inputs, kept to rebuild the Portfolio when asked (None: not kept).
     simulation: Simulation | None = field(default=None, repr=False, compare=False)
 
@@ -168,41 +176,63 @@ def engine_settings(loaded: LoadedConfig) -> EngineSettings:
         stop_loss_pct=e.stop_loss_pct,
         take_profit_pct=e.take_profit_pct,
         costs=trade_costs(loaded),
+        caps=BookCaps(**e.caps.model_dump()),
     )
+
+
+def vol_target(loaded: LoadedConfig) -> VolTarget | None:
+    """``engine.sizing`` as :class:`VolTarget` when its mode is ``vol_target``, else None."""
+    s = loaded.config.engine.sizing
+    if s.mode != "vol_target":
+        return None
+    return VolTarget(float(s.target_daily_vol_pct), s.window, s.max_pct)
 
 
 def borrow_overrides(path, tickers: list[str]) -> tuple[tuple[str, float], ...]:
     """Per-ticker annual borrow fees (bps) from a CSV ``ticker,annual_bps``.
 
-    A ticker the run does not trade, a value that is not a number in [0, 10 000],
-    or a missing column is a :class:`ConfigError` naming the file, line and fix.
+    A file that cannot be read (missing, not text), a missing header, a ticker
+    the run does not trade or given twice, or a value that is not a number in
+    [0, 10 000] is a :class:`ConfigError` naming the file, line and fix.
     """
     import csv
     import math
 
-    out = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not {"ticker", "annual_bps"} <= set(reader.fieldnames or []):
-            raise ConfigError(f"{path}:1: header must be 'ticker,annual_bps'")
-        for line, rec in enumerate(reader, start=2):
-            t = (rec["ticker"] or "").strip()
-            if t not in tickers:
-                raise ConfigError(
-                    f"{path}:{line}: ticker {t!r} is not one of data.tickers {tickers}; "
-                    "remove the line or add the ticker"
-                )
-            try:
-                bps = float(rec["annual_bps"])
-            except (TypeError, ValueError):
-                bps = float("nan")
-            if not (math.isfinite(bps) and 0 <= bps <= MAX_BPS):
-                raise ConfigError(
-                    f"{path}:{line}: annual_bps {rec['annual_bps']!r} must be a number "
-                    f"from 0 to {MAX_BPS}"
-                )
-            out.append((t, bps))
-    return tuple(out)
+    out: dict[str, float] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows, fields = list(reader), reader.fieldnames or []
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the borrow file ({exc.strerror}); fix costs.borrow.file"
+        ) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(
+            f"{path}: the borrow file is not a UTF-8 CSV ({exc}); write it as ticker,annual_bps"
+        ) from exc
+    if not {"ticker", "annual_bps"} <= set(fields):
+        raise ConfigError(f"{path}:1: header must be 'ticker,annual_bps'")
+    for line, rec in enumerate(rows, start=2):
+        t = (rec["ticker"] or "").strip()
+        if t not in tickers:
+            raise ConfigError(
+                f"{path}:{line}: ticker {t!r} is not one of data.tickers {tickers}; "
+                "remove the line or add the ticker"
+            )
+        if t in out:
+            raise ConfigError(f"{path}:{line}: ticker {t!r} is given twice; keep one line")
+        try:
+            bps = float(rec["annual_bps"])
+        except (TypeError, ValueError):
+            bps = float("nan")
+        if not (math.isfinite(bps) and 0 <= bps <= MAX_BPS):
+            raise ConfigError(
+                f"{path}:{line}: annual_bps {rec['annual_bps']!r} must be a number "
+                f"from 0 to {MAX_BPS}"
+            )
+        out[t] = bps
+    return tuple(out.items())
 
 
 def trade_costs(loaded: LoadedConfig, notional: float | None = None) -> TradeCosts:
@@ -501,10 +531,13 @@ def backtest_inputs(
     report(f"{loaded.run_name}: deciding", 0, len(cfg.strategies))
     runs = []
     hedges = hedge_specs(loaded)
+    vol = vol_target(loaded)
     for i, s in enumerate(cfg.strategies):
         r = run_strategy(s, aligned, market, cfg.events.overlap, book)
         if i in hedges:
             r = hedge_signals(r, hedges[i][0], prices, str(cal.tz))
+        if vol is not None:
+            r = vol_target_signals(r, vol, prices, str(cal.tz))
         runs.append(r)
         report(f"{loaded.run_name}: deciding", i + 1, len(cfg.strategies))
     for r in runs:
@@ -559,6 +592,28 @@ def backtest_inputs(
         ),
         benchmark_basis=bench_basis,
         simulation=Simulation({r.label: r.signals for r in runs}, prices, timeline, settings),
+        entries=_all_entries(runs),
+    )
+
+
+def _all_entries(runs: list[StrategyRun]) -> pd.DataFrame:
+    """Every strategy's entries in one table (strategies without signals add no rows)."""
+    frames = [_entries_of(r) for r in runs]
+    full = [f for f in frames if len(f)]
+    return pd.concat(full, ignore_index=True) if full else frames[0] if frames else pd.DataFrame()
+
+
+def _entries_of(run: StrategyRun) -> pd.DataFrame:
+    """A strategy's entries table (the engine's) with its label and each entry's hedge ratio."""
+    entries = run.result.entries.assign(strategy=run.label)
+    if run.hedge is None:
+        return entries.assign(hedge_ratio=np.nan, hedge_size=np.nan, hedge_entry_price=np.nan)
+    ratio = run.hedge.set_index("event_id")["ratio"]
+    legs = run.result.trades.set_index("event_id")
+    return entries.assign(
+        hedge_ratio=entries["event_id"].map(ratio).astype(float),
+        hedge_size=entries["event_id"].map(legs["hedge_size"]).astype(float),
+        hedge_entry_price=entries["event_id"].map(legs["hedge_entry_price"]).astype(float),
     )
 
 

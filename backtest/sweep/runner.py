@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.config.model import LoadedConfig, config_hash, load_config
+from backtest.config.model import LoadedConfig, config_hash, key_location, load_config
 from backtest.core.errors import ConfigError
 from backtest.core.progress import report
 from backtest.core.sessions import get_calendar
@@ -53,6 +53,7 @@ from backtest.sweep.evaluate import (
 from backtest.sweep.resume import checkpoint_dir, checkpointed, clear_checkpoints
 
 __all__ = [
+    "CAPS_NOTE",
     "PORTFOLIO_NOTE",
     "RUN_METRICS",
     "SweepResult",
@@ -74,6 +75,24 @@ PORTFOLIO_NOTE = (
     "portfolio caps and sizing are not applied to the per-trade sweep returns "
     "(every signal counts); the top_n re-runs in top/ apply them"
 )
+# engine.caps likewise: they depend on the positions open together in one book.
+CAPS_NOTE = (
+    "engine.caps (positions, gross, net, per-name weight) are not applied to the per-trade "
+    "sweep returns (every signal counts); the top_n re-runs in top/ apply them"
+)
+
+
+def _refuse_vol_target(loaded: LoadedConfig) -> None:
+    """``vol_target`` sizing is a config error here: the kernel sizes every trade alike."""
+    if loaded.config.engine.sizing.mode != "vol_target":
+        return
+    where = key_location(loaded, ("engine", "sizing", "mode"))
+    raise ConfigError(
+        f"{where}: engine.sizing.mode: vol_target is not supported by backtest sweep (its "
+        "kernel prices every trade at one notional, not at a weight from each ticker's "
+        "trailing volatility); sweep a copy with engine.sizing: {mode: percent, value: ...} "
+        "and run the chosen parameters with vol_target in backtest run"
+    )
 
 
 @dataclass
@@ -282,6 +301,7 @@ def run_sweep(
     sweep = loaded.config.sweep
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
+    _refuse_vol_target(loaded)
     strategy_cfg = _strategy_config(loaded)
     spec = get_strategy(strategy_cfg.name)
     if spec.planner is None:
@@ -352,6 +372,8 @@ def run_sweep(
         summary.update(_deflated(data, table, best))
     if loaded.config.portfolio is not None:
         summary["portfolio"] = PORTFOLIO_NOTE
+    if loaded.config.engine.caps.model_dump(exclude_none=True):
+        summary["caps"] = CAPS_NOTE
     return SweepResult(
         run_id,
         table,

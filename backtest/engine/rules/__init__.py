@@ -6,7 +6,9 @@ Every engine takes its rules from here, as plain functions over arrays:
 * :mod:`~backtest.engine.rules.exits`: time exits, stop-loss / take-profit levels
   and the gap-through rule, exit reasons;
 * :mod:`~backtest.engine.rules.sizing` and :mod:`~backtest.engine.rules.book`: percent of
-  equity or fixed entry sizes, in shares, never spending short proceeds;
+  equity, fixed or volatility-targeted entry sizes, in shares, never spending short proceeds;
+* :mod:`~backtest.engine.rules.caps`: caps on a book's positions, gross and net
+  exposure and per-name weight, which the book applies;
 * :mod:`~backtest.engine.rules.estimates`: trailing beta, spread, volatility and ADV;
 * :mod:`~backtest.engine.rules.overlap`: ``events.overlap`` (skip, allow, truncate);
 * :mod:`~backtest.engine.rules.defaults`: the defaults of all of them, which the

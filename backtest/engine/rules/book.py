@@ -23,6 +23,12 @@ tick release their cash first (they entered earlier). An entry whose budget
 exceeds ``free`` is cut to it (reason ``cash_cap``), and dropped when nothing
 is free (``no_cash``); both are recorded.
 
+Caps. With ``caps`` (the ``engine.caps`` section), each entry is first cut to
+the room its caps leave, measured at the same marks as the equity
+(:mod:`backtest.engine.rules.caps`: ``max_positions``, ``name_cap``,
+``gross_cap``, ``net_cap``), then to the free cash. One reason is recorded per
+entry: the last limit that cut it (caps, then cash, then the ``costs:`` section).
+
 Fees. ``fee_rate`` (fraction of the fill value) plus a per-order commission
 ``max(per_share * shares, minimum)`` (0 when both are 0) on each fill, plus a
 per-share ``carry`` charged at the exit (borrow fees, dividends paid by a
@@ -35,6 +41,8 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
+
+from backtest.engine.rules.caps import BookCaps, Exposure, cap_limit
 
 __all__ = ["BOOK_REASONS", "BookSizes", "book_sizes", "commission", "shares_for_budget"]
 
@@ -98,6 +106,80 @@ def _ffill(a: np.ndarray) -> np.ndarray:
     return np.take_along_axis(a, idx, axis=-1)
 
 
+class _Account:
+    """One account's cash, short proceeds set aside and open positions, as the book walks it."""
+
+    def __init__(self, init_cash: float, side, entry_fill, exit_fill, carry, fees) -> None:
+        self.cash, self.debt = float(init_cash), 0.0
+        self.open: list[tuple[int, int]] = []  # (exit tick, trade), a heap
+        self.side, self.entry_fill, self.exit_fill, self.carry = side, entry_fill, exit_fill, carry
+        self.fee_rate, self.per_share, self.minimum = fees
+        self.shares = np.zeros(len(side))
+
+    def close_before(self, tick: int, inclusive: bool = False) -> None:
+        """Close every position exiting before ``tick`` (or at it too, with ``inclusive``)."""
+        while self.open and (self.open[0][0] < tick or (inclusive and self.open[0][0] == tick)):
+            i = heapq.heappop(self.open)[1]
+            q = self.shares[i]
+            fees = self.fee_rate * q * self.exit_fill[i] + float(
+                commission(q, self.per_share, self.minimum)
+            )
+            self.cash += self.side[i] * q * self.exit_fill[i] - fees - self.carry[i] * q
+            if self.side[i] < 0:
+                self.debt -= q * self.entry_fill[i]
+
+    def equity(self, mark: np.ndarray, tick: int) -> float:
+        """Cash plus the open positions marked on the tick before ``tick`` (cash at tick 0)."""
+        if tick <= 0:
+            return self.cash + 0.0
+        return self.cash + sum(
+            self.side[j] * self.shares[j] * mark[j, tick - 1] for _, j in self.open
+        )
+
+    def exposure(self, mark: np.ndarray, tick: int, names: np.ndarray, name) -> Exposure:
+        """The open book at ``tick``, marked where :meth:`equity` marks it."""
+        at = max(tick - 1, 0)
+        values = [(self.side[j] * self.shares[j] * mark[j, at], names[j]) for _, j in self.open]
+        return Exposure(
+            positions=len(values),
+            gross=float(sum(abs(v) for v, _ in values)),
+            net=float(sum(v for v, _ in values)),
+            name=float(sum(abs(v) for v, n in values if n == name)),
+        )
+
+    def spend(self, q: float, i: int) -> float:
+        """Cash an entry of ``q`` shares takes: its fill value and entry fees."""
+        return q * self.entry_fill[i] * (1 + self.fee_rate) + float(
+            commission(q, self.per_share, self.minimum)
+        )
+
+    def enter(self, i: int, q: float, exit_tick: int) -> None:
+        """Book the entry of trade ``i`` at ``q`` shares (nothing when ``q`` is 0)."""
+        self.shares[i] = q
+        if q <= 0:
+            return
+        self.cash -= self.side[i] * q * self.entry_fill[i] + self.fee_rate * q * self.entry_fill[i]
+        self.cash -= float(commission(q, self.per_share, self.minimum))
+        if self.side[i] < 0:
+            self.debt += q * self.entry_fill[i]
+        heapq.heappush(self.open, (exit_tick, i))
+
+
+def _cash_cut(acct: _Account, i: int, q: float) -> tuple[float, str, str]:
+    """``q`` cut to the free cash (short proceeds set aside), with the reason; '' when it fits."""
+    free = acct.cash - 2.0 * acct.debt
+    spend = acct.spend(q, i)
+    if not spend > free:
+        return q, "", ""
+    room = free * (1 - CASH_MARGIN)
+    q = float(
+        shares_for_budget(room, acct.entry_fill[i], acct.fee_rate, acct.per_share, acct.minimum)
+    )
+    if q <= 0 or room <= 0:
+        return 0.0, "no_cash", f"no free cash (short proceeds are not spendable): {free:.2f} free"
+    return q, "cash_cap", f"cut to the free cash {free:.2f} from a spend of {spend:.2f}"
+
+
 def book_sizes(
     mark: np.ndarray,
     entry_tick: np.ndarray,
@@ -116,6 +198,8 @@ def book_sizes(
     carry: np.ndarray | None = None,
     limit: np.ndarray | None = None,
     limit_reason: np.ndarray | None = None,
+    caps: BookCaps | None = None,
+    names: np.ndarray | None = None,
 ) -> BookSizes:
     """Size every trade of one account, in entry order, from the equity before it.
 
@@ -133,7 +217,8 @@ def book_sizes(
     sizing, size : str, float
         ``"percent"`` (``size`` % of equity) or ``"fixed"`` (``size`` in currency).
     size_pct : numpy.ndarray, optional
-        Per-trade percent of equity (the ``portfolio:`` section); overrides ``sizing``.
+        Per-trade percent of equity (the ``portfolio:`` section, or ``vol_target``
+        sizing: :func:`backtest.engine.rules.sizing.vol_target_sizes`); overrides ``sizing``.
     fee_rate, per_share, minimum : float
         Fees per fill: a fraction of the value and a commission (:func:`commission`).
     carry : numpy.ndarray, optional
@@ -141,6 +226,9 @@ def book_sizes(
     limit, limit_reason : numpy.ndarray, optional
         (trades,) most shares of each entry (0: dropped) and the reason recorded
         when it binds (:func:`backtest.engine.rules.trade_costs.cost_terms`).
+    caps, names : BookCaps, numpy.ndarray, optional
+        The ``engine.caps`` section (:mod:`backtest.engine.rules.caps`) and each
+        trade's ticker (what the per-name cap groups by).
 
     Examples
     --------
@@ -157,67 +245,58 @@ def book_sizes(
     ([600.0, 400.0], ['', 'cash_cap'])
     >>> book_sizes(*args, "percent", 40.0).shares.tolist()
     [400.0, 400.0]
+
+    A net cap of 20 %: the 40 % short is cut to 20 % (net -20 000), which leaves
+    room for a 40 % long (net +20 000):
+
+    >>> b = book_sizes(*args, "percent", 40.0, caps=BookCaps(max_net_pct=20))
+    >>> b.shares.tolist(), b.reason
+    ([200.0, 400.0], ['net_cap', ''])
     """
     n = len(entry_tick)
     mark = _ffill(np.asarray(mark, dtype=float))
     carry = np.zeros(n) if carry is None else np.asarray(carry, dtype=float)
-    shares, target, equity = np.zeros(n), np.zeros(n), np.zeros(n)
+    caps = caps if caps is not None and caps.active else None
+    names = np.zeros(n, dtype=int) if names is None else np.asarray(names, dtype=object)
+    target, equity = np.zeros(n), np.zeros(n)
     reason, detail = [""] * n, [""] * n
-    order = np.lexsort((np.arange(n), entry_tick))
-    cash, debt = float(init_cash), 0.0
-    open_: list[tuple[int, int]] = []  # (exit tick, trade)
+    acct = _Account(init_cash, side, entry_fill, exit_fill, carry, (fee_rate, per_share, minimum))
     last_tick, last_equity = -1, float(init_cash)
-
-    def close(i: int) -> None:
-        nonlocal cash, debt
-        q = shares[i]
-        fees = fee_rate * q * exit_fill[i] + float(commission(q, per_share, minimum))
-        cash += side[i] * q * exit_fill[i] - fees - carry[i] * q
-        if side[i] < 0:
-            debt -= q * entry_fill[i]
-
-    for i in order:
+    for i in np.lexsort((np.arange(n), entry_tick)):
         t = int(entry_tick[i])
-        while open_ and open_[0][0] < t:
-            close(heapq.heappop(open_)[1])
+        acct.close_before(t)
         if t != last_tick:  # one equity per tick: before any of its fills
-            held = sum(side[j] * shares[j] * mark[j, t - 1] for _, j in open_) if t > 0 else 0.0
-            last_tick, last_equity = t, cash + held
+            last_tick, last_equity = t, acct.equity(mark, t)
         equity[i] = last_equity
-        while open_ and open_[0][0] <= t:  # exits at this tick come first
-            close(heapq.heappop(open_)[1])
+        acct.close_before(t, inclusive=True)  # exits at this tick come first
         if size_pct is not None:
             target[i] = size_pct[i] / 100.0 * equity[i]
             q = float(shares_for_budget(target[i], entry_fill[i], fee_rate, per_share, minimum))
         elif sizing == "percent":
             target[i] = size / 100.0 * equity[i]
             q = float(shares_for_budget(target[i], entry_fill[i], fee_rate, per_share, minimum))
+        elif sizing == "vol_target":  # its weights come per trade, in size_pct
+            raise ValueError("vol_target sizing needs each trade's size_pct (vol_target_sizes)")
         else:
             target[i] = float(size)
             q = float(size) / entry_ref[i]
-        free = cash - 2.0 * debt
-        spend = q * entry_fill[i] * (1 + fee_rate) + float(commission(q, per_share, minimum))
-        if spend > free:
-            room = free * (1 - CASH_MARGIN)
-            q = float(shares_for_budget(room, entry_fill[i], fee_rate, per_share, minimum))
-            if q <= 0 or room <= 0:
-                reason[i], q = "no_cash", 0.0
-                detail[i] = f"no free cash (short proceeds are not spendable): {free:.2f} free"
-            else:
-                reason[i] = "cash_cap"
-                detail[i] = f"cut to the free cash {free:.2f} from a spend of {spend:.2f}"
+        if caps is not None:
+            book = acct.exposure(mark, t, names, names[i])
+            most, why, text = cap_limit(
+                caps, book, equity[i], int(side[i]), float(entry_ref[i]), q * entry_ref[i]
+            )
+            if q > most:
+                q, reason[i], detail[i] = most, why, text
+        cut, why, text = _cash_cut(acct, i, q)
+        if why:
+            q, reason[i], detail[i] = cut, why, text
         if limit is not None and q > limit[i]:
             reason[i] = str(limit_reason[i])
             detail[i] = (
-                f"dropped by the costs: section ({reason[i]})" if limit[i] <= 0
+                f"dropped by the costs: section ({reason[i]})"
+                if limit[i] <= 0
                 else f"cut from {q:.2f} to {limit[i]:.2f} shares ({reason[i]})"
             )
             q = max(float(limit[i]), 0.0)
-        shares[i] = q
-        if q > 0:
-            cash -= side[i] * q * entry_fill[i] + fee_rate * q * entry_fill[i]
-            cash -= float(commission(q, per_share, minimum))
-            if side[i] < 0:
-                debt += q * entry_fill[i]
-            heapq.heappush(open_, (int(exit_tick[i]), int(i)))
-    return BookSizes(shares, target, equity, reason, detail)
+        acct.enter(i, q, int(exit_tick[i]))
+    return BookSizes(acct.shares, target, equity, reason, detail)

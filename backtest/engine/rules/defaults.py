@@ -15,6 +15,8 @@ __all__ = [
     "DEFAULT_SIZE",
     "DEFAULT_SIZING",
     "DEFAULT_SLIPPAGE_BPS",
+    "DEFAULT_VOL_MAX_PCT",
+    "DEFAULT_VOL_WINDOW",
 ]
 
 DEFAULT_INIT_CASH = 100_000.0
@@ -24,3 +26,6 @@ DEFAULT_SLIPPAGE_BPS = 5.0
 DEFAULT_SIZING = "percent"
 DEFAULT_SIZE = 10.0
 DEFAULT_OVERLAP = "skip"
+# vol_target sizing: a month of daily returns, and no position above the whole equity.
+DEFAULT_VOL_WINDOW = 20
+DEFAULT_VOL_MAX_PCT = 100.0

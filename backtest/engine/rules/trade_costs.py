@@ -13,8 +13,9 @@ prices them in :func:`net_return_with_costs`. All are off by default
   (:func:`backtest.engine.rules.book.commission`);
 * impact: ``k * sigma * sqrt(shares / ADV)`` moves each fill against the trader,
   sigma and ADV trailing (before the fill's session), shares those of the order
-  before impact; ADV of zero drops the trade (``zero_adv``);
-* participation: an order above ``max_pct`` % of ADV is cut to it (or dropped);
+  before impact; an entry ADV of zero drops the trade (``zero_adv``);
+* participation: an entry order above ``max_pct`` % of the entry's ADV is cut to
+  it (or dropped); the exit, which closes the position, is not capped;
 * borrow: a short pays ``annual_bps`` per 365 calendar days held, on its entry fill value;
 * dividends: a long receives, a short pays, each cash dividend whose ex-date
   session opens inside the holding (:func:`dividends_from_adj`).
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from backtest.core.errors import ConfigError
 from backtest.core.timeline import Timeline
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.book import commission, shares_for_budget
@@ -45,9 +47,11 @@ __all__ = [
     "TradeCosts",
     "borrow_per_share",
     "carry_per_share",
+    "check_fill_prices",
     "build_cost_panel",
     "cost_terms",
     "dividends_from_adj",
+    "entry_estimates",
     "impact_rate",
     "net_return_with_costs",
     "order_shares",
@@ -185,9 +189,14 @@ class CostPanel:
     """Per ticker row: trailing estimates per session, and per tick the dividends and day number.
 
     ``half_spread``, ``sigma`` and ``adv`` are (rows, sessions) as of each session
-    (bars before it); ``cum_div`` is (rows, ticks), the dividends paid up to each
-    tick (a dividend counts at its ex-date's open tick); ``day`` is (ticks,) the
-    calendar day of each tick.
+    (bars before it): what an entry reads. ``*_exit`` are the same estimates
+    carried forward: at each session the last finite one at or before it (for
+    ``adv_exit`` the last positive one), what an exit reads, so an exit is
+    always priced (an entry was priced with an estimate at or before it) and a
+    missing estimate at the exit never drops a trade after its entry.
+    ``cum_div`` is (rows, ticks), the dividends paid up to each tick (a dividend
+    counts at its ex-date's open tick); ``day`` is (ticks,) the calendar day of
+    each tick.
     """
 
     half_spread: np.ndarray
@@ -197,6 +206,25 @@ class CostPanel:
     day: np.ndarray
     borrow_bps: np.ndarray
     no_short: np.ndarray
+    half_spread_exit: np.ndarray
+    sigma_exit: np.ndarray
+    adv_exit: np.ndarray
+
+
+def _last_known(a: np.ndarray) -> np.ndarray:
+    """Each row's last finite value at or before each column (NaN before the first).
+
+    Examples
+    --------
+    >>> _last_known(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])).tolist()
+    [[nan, 1.0, 1.0, 3.0, 3.0]]
+    """
+    a = np.asarray(a, dtype=float)
+    idx = np.where(np.isfinite(a), np.arange(a.shape[-1]), 0)
+    np.maximum.accumulate(idx, axis=-1, out=idx)
+    out = np.take_along_axis(a, idx, axis=-1)
+    seen = np.maximum.accumulate(np.isfinite(a), axis=-1)
+    return np.where(seen, out, np.nan)
 
 
 def _on(series: pd.Series, sessions: pd.DatetimeIndex) -> np.ndarray:
@@ -224,7 +252,19 @@ def build_cost_panel(
     day = day.to_numpy().astype("datetime64[D]").astype(np.int64)
     borrow = np.array([costs.borrow_of(t) for t in tickers], dtype=float)
     no_short = np.array([t in costs.do_not_short for t in tickers], dtype=bool)
-    return CostPanel(half, sigma, adv, cum_div, day, borrow, no_short)
+    positive_adv = np.where(adv > 0, adv, np.nan)
+    return CostPanel(
+        half,
+        sigma,
+        adv,
+        cum_div,
+        day,
+        borrow,
+        no_short,
+        _last_known(half),
+        _last_known(sigma),
+        _last_known(positive_adv),
+    )
 
 
 def _ticker_estimates(frame: pd.DataFrame, sessions: pd.DatetimeIndex, costs: TradeCosts):
@@ -279,28 +319,35 @@ def cost_terms(
     ``shares`` are the order's shares before impact (None: no impact or
     participation terms). Dividends per share are signed: received by a long
     (positive), paid by a short (negative).
+
+    Every drop or cut is decided from the estimates read at the entry's session
+    (bars before it), never from the exit's: a trade is dropped when its entry
+    has no spread, sigma (impact) or ADV (impact, participation) estimate
+    (``cost_history``), when its entry ADV is zero (``zero_adv``), and the
+    participation cap limits the entry order to ``max_pct`` % of the entry ADV
+    (the exit closes the whole position: it is not capped). Exits read the
+    estimates carried forward to their session (:class:`CostPanel`).
     """
     row, entry_tick, exit_tick, side = np.broadcast_arrays(row, entry_tick, exit_tick, side)
     s_in, s_out = entry_tick // 2, exit_tick // 2
-    n_sessions = panel.half_spread.shape[1]
     extra_in = at(panel.half_spread, row, s_in)
-    extra_out = at(panel.half_spread, row, s_out)
+    extra_out = at(panel.half_spread_exit, row, s_out)
     dividend = side * (at(panel.cum_div, row, exit_tick) - at(panel.cum_div, row, entry_tick))
     days = panel.day[exit_tick] - panel.day[entry_tick]
     limit = np.full(np.shape(row), np.inf)
     reason = np.full(np.shape(row), "", dtype=object)
-    bad = ~np.isfinite(extra_in) | ~np.isfinite(extra_out)
+    bad = ~np.isfinite(extra_in)
     if shares is not None and costs.needs_adv:
-        adv_in, adv_out = at(panel.adv, row, s_in), at(panel.adv, row, s_out)
-        adv = np.minimum(adv_in, adv_out)
+        adv_in = at(panel.adv, row, s_in)
         if costs.impact_k:
-            sig_in, sig_out = at(panel.sigma, row, s_in), at(panel.sigma, row, s_out)
+            sig_in, sig_out = at(panel.sigma, row, s_in), at(panel.sigma_exit, row, s_out)
+            adv_out = at(panel.adv_exit, row, s_out)
             with np.errstate(invalid="ignore"):
                 extra_in = extra_in + impact_rate(costs.impact_k, sig_in, shares, adv_in)
                 extra_out = extra_out + impact_rate(costs.impact_k, sig_out, shares, adv_out)
-            bad |= ~np.isfinite(sig_in) | ~np.isfinite(sig_out)
+            bad |= ~np.isfinite(sig_in)
         if costs.participation_pct is not None:
-            cap = participation_limit(adv, costs.participation_pct)
+            cap = participation_limit(adv_in, costs.participation_pct)
             over = np.abs(shares) > cap
             if costs.participation_action == "drop":
                 limit = np.where(over, 0.0, limit)
@@ -308,8 +355,8 @@ def cost_terms(
             else:
                 limit = np.where(over, cap, limit)
                 reason = np.where(over, "participation_cap", reason)
-        zero = adv <= 0
-        bad |= np.isnan(adv) & ~zero
+        zero = adv_in <= 0
+        bad |= np.isnan(adv_in) & ~zero
         limit = np.where(zero, 0.0, limit)
         reason = np.where(zero, "zero_adv", reason)
     limit = np.where(bad, 0.0, limit)
@@ -317,11 +364,51 @@ def cost_terms(
     shorted = (side < 0) & panel.no_short[row]
     limit = np.where(shorted, 0.0, limit)
     reason = np.where(shorted, "do_not_short", reason)
-    del n_sessions
     # A dropped order moves no price (zero ADV makes its impact infinite).
     extra_in = np.where(limit > 0, np.nan_to_num(extra_in), 0.0)
     extra_out = np.where(limit > 0, np.nan_to_num(extra_out), 0.0)
     return CostTerms(extra_in, extra_out, dividend, days, limit, reason)
+
+
+def entry_estimates(panel: CostPanel, row, entry_tick) -> dict[str, np.ndarray]:
+    """The estimates an entry's costs read (half spread, sigma, ADV at its session), by name.
+
+    What the look-ahead audit compares (:mod:`backtest.audit.sizes`).
+    """
+    s_in = np.asarray(entry_tick) // 2
+    return {
+        "half_spread_in": at(panel.half_spread, row, s_in),
+        "sigma_in": at(panel.sigma, row, s_in),
+        "adv_in": at(panel.adv, row, s_in),
+    }
+
+
+def check_fill_prices(ref, fill, traded, where) -> None:
+    """Refuse costs that leave a traded fill without a positive price (a ConfigError).
+
+    A sell whose slippage, half spread and impact add up to 100 % of the price
+    or more would fill at zero or below: the costs are absurd for the order's
+    size. ``where(i)`` names fill ``i`` in the message.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_fill_prices(np.array([100.0]), np.array([-20.0]), np.array([True]),
+    ...                       lambda i: "the exit of e1 (X)")
+    ... except ConfigError as exc:
+    ...     print(str(exc)[:98])
+    costs: the exit of e1 (X) fills at -20 against a reference price of 100 (slippage, half spread and
+    """
+    fill, ref = np.asarray(fill, dtype=float), np.asarray(ref, dtype=float)
+    bad = np.asarray(traded, dtype=bool) & ~(fill > 0)
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    raise ConfigError(
+        f"costs: {where(i)} fills at {fill[i]:.6g} against a reference price of {ref[i]:.6g} "
+        f"(slippage, half spread and impact take {abs(1 - fill[i] / ref[i]):.1%} of it): lower "
+        "costs.impact.k or the spread, add costs.participation, or size the trades smaller"
+    )
 
 
 def carry_per_share(terms: CostTerms, entry_fill, side, borrow_bps):
