@@ -227,8 +227,9 @@ def _last_known(a: np.ndarray) -> np.ndarray:
     return np.where(seen, out, np.nan)
 
 
-def _on(series: pd.Series, sessions: pd.DatetimeIndex) -> np.ndarray:
-    return series.reindex(sessions).to_numpy(dtype=float)
+def _on(values: pd.Series | pd.DataFrame, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """Values on ``sessions``: (sessions,) for a Series, (columns, sessions) for a DataFrame."""
+    return np.asarray(values.reindex(sessions), dtype=float).T
 
 
 def build_cost_panel(
@@ -243,10 +244,8 @@ def build_cost_panel(
     n, s = len(tickers), len(sessions)
     half, sigma, adv = np.zeros((n, s)), np.full((n, s), np.nan), np.full((n, s), np.nan)
     cum_div = np.zeros((n, 2 * s))
-    cache: dict[str, tuple] = {}
+    cache = _all_estimates(list(dict.fromkeys(tickers)), prices, sessions, costs)
     for i, t in enumerate(tickers):
-        if t not in cache:
-            cache[t] = _ticker_estimates(prices[t], sessions, costs)
         half[i], sigma[i], adv[i], cum_div[i] = cache[t]
     day = timeline.ticks.tz_convert("America/New_York").normalize().tz_localize(None)
     day = day.to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -267,32 +266,121 @@ def build_cost_panel(
     )
 
 
-def _ticker_estimates(frame: pd.DataFrame, sessions: pd.DatetimeIndex, costs: TradeCosts):
-    frame = frame.copy()
-    frame.index = pd.DatetimeIndex(frame.index).tz_localize(None).normalize()
+DAY_NS = 86_400_000_000_000
+
+
+def _all_estimates(
+    tickers: list[str], prices: dict[str, pd.DataFrame], sessions: pd.DatetimeIndex, costs
+) -> dict[str, tuple]:
+    """:func:`_estimates` of every ticker, on ``sessions``.
+
+    Tickers whose bars are one unbroken run of the dates any of them trades (the
+    usual universe) are estimated together, one column each on those dates: the
+    same pandas arithmetic per column as alone, so the same floats, without
+    pandas' per-Series overhead (most of a 500-ticker sweep's cost panel). Any
+    other ticker (a hole, a stray or repeated date) is estimated alone.
+    """
+    frames = {t: _dated(prices[t]) for t in tickers}
+    needed = _fields(costs)
+    out: dict[str, tuple] = {}
+    grid_keys = np.unique(np.concatenate([f.index.asi8 for f in frames.values()] or [[]]))
+    spans = {t: _unbroken_span(frames[t], grid_keys, needed) for t in tickers}
+    together = [t for t in tickers if spans[t] is not None]
+    for t in tickers:
+        if spans[t] is None:
+            out[t] = _estimates(
+                {k: frames[t][k] for k in needed if k in frames[t]}, sessions, costs
+            )
+    if together:
+        grid = pd.DatetimeIndex(grid_keys.astype("datetime64[ns]"))
+        fields = {}
+        for name in needed:
+            block = np.full((len(grid), len(together)), np.nan)
+            for j, t in enumerate(together):
+                first, last = spans[t]
+                block[first : last + 1, j] = frames[t][name].to_numpy(dtype=float)
+            fields[name] = pd.DataFrame(block, index=grid, columns=range(len(together)))
+        half, sigma, adv, cum_div = _estimates(fields, sessions, costs)
+        keys = sessions.as_unit("ns").asi8
+        for j, t in enumerate(together):
+            first, last = grid_keys[spans[t][0]], grid_keys[spans[t][1]]
+            # A ticker alone has no estimate on a session outside its own bars.
+            outside = (keys < first) | (keys > last)
+            rows = [np.where(outside, np.nan, a[j]) for a in (half, sigma, adv)]
+            if costs.spread_estimator is None:
+                rows[0] = half[j]
+            out[t] = (*rows, cum_div[j])
+    return out
+
+
+def _fields(costs) -> list[str]:
+    """The bar fields the estimates of ``costs`` read."""
+    return (
+        ["high", "low", "close"]
+        + (["volume"] if costs.needs_adv else [])
+        + (["adj_close"] if costs.dividends else [])
+    )
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` on tz-naive midnight dates (a copy only when its index needs it)."""
+    index = pd.DatetimeIndex(frame.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    index = index.as_unit("ns")
+    if (index.asi8 % DAY_NS).any():  # normalize() infers a frequency: only when needed
+        index = index.normalize()
+    if index is frame.index:
+        return frame
+    return frame.set_axis(index)
+
+
+def _unbroken_span(frame: pd.DataFrame, grid: np.ndarray, needed: list[str]):
+    """Positions in ``grid`` of a frame's first and last date, if its dates are exactly the
+    grid's between them and it has every needed field; else None."""
+    if not len(frame) or any(k not in frame for k in needed):
+        return None
+    keys = frame.index.asi8
+    first = int(np.searchsorted(grid, keys[0]))
+    last = first + len(keys) - 1
+    if last >= len(grid) or not np.array_equal(grid[first : last + 1], keys):
+        return None
+    return first, last
+
+
+def _estimates(fields: dict, sessions: pd.DatetimeIndex, costs: TradeCosts):
+    """Half spread, sigma, ADV on ``sessions`` and the cumulative dividend per tick.
+
+    ``fields`` holds the bars' high, low, close (volume, adj_close) as Series of one
+    ticker or DataFrames of several (one column each, on common dates); arrays come
+    back (sessions,) or (columns, sessions).
+    """
     s = len(sessions)
+    close = fields["close"]
+    lead = close.shape[1:]
     if costs.spread_estimator == "corwin_schultz":
-        half = 0.5 * _on(corwin_schultz(frame["high"], frame["low"], costs.spread_window), sessions)
+        half = 0.5 * _on(
+            corwin_schultz(fields["high"], fields["low"], costs.spread_window), sessions
+        )
     elif costs.spread_estimator == "abdi_ranaldo":
-        est = abdi_ranaldo(frame["high"], frame["low"], frame["close"], costs.spread_window)
+        est = abdi_ranaldo(fields["high"], fields["low"], close, costs.spread_window)
         half = 0.5 * _on(est, sessions)
     else:
-        half = np.full(s, 0.5 * costs.spread_bps * BPS)
-    sigma = _on(
-        trailing_vol(frame["close"], costs.vol_window, max(2, costs.vol_window // 2)), sessions
-    )
+        half = np.full((*lead, s), 0.5 * costs.spread_bps * BPS)
+    sigma = _on(trailing_vol(close, costs.vol_window, max(2, costs.vol_window // 2)), sessions)
     adv = (
         _on(
-            trailing_adv(frame["volume"], costs.adv_window, max(1, costs.adv_window // 2)), sessions
+            trailing_adv(fields["volume"], costs.adv_window, max(1, costs.adv_window // 2)),
+            sessions,
         )
-        if costs.needs_adv and "volume" in frame
-        else np.full(s, np.nan)
+        if costs.needs_adv and "volume" in fields
+        else np.full((*lead, s), np.nan)
     )
-    per_tick = np.zeros(2 * s)
-    if costs.dividends and "adj_close" in frame:
-        div = dividends_from_adj(frame["close"], frame["adj_close"])
-        per_tick[0::2] = _on(div, sessions)
-    return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick))
+    per_tick = np.zeros((*lead, 2 * s))
+    if costs.dividends and "adj_close" in fields:
+        div = dividends_from_adj(close, fields["adj_close"])
+        per_tick[..., 0::2] = _on(div, sessions)
+    return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick), axis=-1)
 
 
 @dataclass(frozen=True)
