@@ -7,8 +7,10 @@ below, and :func:`require_columns` checks it at the boundary.
 Prices (one DataFrame per ticker)
     index ``session``: tz-naive midnight dates of exchange sessions, ascending,
     unique. Columns ``open, high, low, close, volume`` (floats), optional
-    ``adj_close``. A session is a date, not an instant; its open and close
-    instants come from the exchange calendar (:mod:`backtest.core.sessions`).
+    ``adj_close`` and ``dividend`` (cash dividend per share on each ex-date, 0 or
+    empty elsewhere: yfinance's ``Dividends``, or a file's own column). A session is
+    a date, not an instant; its open and close instants come from the exchange
+    calendar (:mod:`backtest.core.sessions`).
 
 Events
     ``event_id`` str, unique and stable across runs;
@@ -104,6 +106,7 @@ TIMINGS = ("bmo", "amc", "intraday", "unknown")
 FILL_POINTS = ("open", "close")
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
+DIVIDEND_COLUMN = "dividend"  # optional: cash dividend per share on each ex-date
 EVENT_COLUMNS = (
     "event_id",
     "ticker",

@@ -8,6 +8,7 @@ import exchange_calendars as xcals
 import pandas as pd
 
 from backtest.core.errors import DataUnavailable
+from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.data.validate import ValidationReport, validate_prices
 
 __all__ = ["PRICE_BASES", "PriceSource", "apply_basis", "load_prices"]
@@ -29,7 +30,8 @@ def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
     """Return prices on the ``raw`` or dividend-``adjusted`` basis.
 
     Adjusted prices scale Open, High, Low and Close by ``adj_close / close`` so
-    that every bar keeps its shape. Raw prices are the ones a broker filled.
+    that every bar keeps its shape, and drop a ``dividend`` list (they include the
+    dividends). Raw prices are the ones a broker filled.
 
     Examples
     --------
@@ -47,7 +49,8 @@ def apply_basis(frame: pd.DataFrame, basis: str, ticker: str) -> pd.DataFrame:
             "some sessions; use data.price_basis: raw",
         )
     factor = frame["adj_close"] / frame["close"]
-    out = frame.copy()
+    # Adjusted prices carry the dividends already: a dividend list would pay them twice.
+    out = frame.drop(columns=[DIVIDEND_COLUMN], errors="ignore")
     for col in ("open", "high", "low", "close"):
         out[col] = frame[col] * factor
     return out

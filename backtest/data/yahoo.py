@@ -19,7 +19,7 @@ events of Yahoo's chart answer (``events.splits``: numerator, denominator) into
 its ``Stock Splits`` column, cached here as ``split_ratio`` (``10.0`` on
 NVDA's 2024-06-10, ``0.0`` on other days). Validation checks the prices next to
 each split for a missing or double adjustment (RELIABILITY P9,
-:mod:`backtest.data.splits`). Dividends are not kept (``Adj Close`` carries them).
+:mod:`backtest.data.splits`). Dividends are kept as ``dividend`` (cash per share on each ex-date).
 
 Failures. Network errors, HTTP 429 (``YFRateLimitError``) and empty frames are
 retried with exponential backoff (``base_delay * 2**attempt``; the ``sleep``
@@ -54,6 +54,7 @@ import pandas as pd
 from filelock import FileLock
 
 from backtest.core.errors import CacheCorrupt, ConfigError, DataUnavailable
+from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.data.cache import LOCK_TIMEOUT_S, CacheEntry, CacheKey, ParquetCache
 from backtest.data.splits import SPLIT_COLUMN
 
@@ -92,6 +93,7 @@ _COLUMNS = {
     "Volume": "volume",
 }
 SPLITS_COLUMN = "Stock Splits"  # yfinance's, with actions=True
+DIVIDENDS_COLUMN = "Dividends"  # cash per share on each ex-date (actions=True)
 _CONFIGURED: dict[str, Any] = {}
 REFRESH_WITH_OFFLINE = (
     "--refresh and --offline cannot be used together: --refresh refetches from Yahoo, "
@@ -345,7 +347,8 @@ def from_yfinance_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     The exchange-local session date becomes a tz-naive midnight index;
     ``Stock Splits``, when present, becomes ``split_ratio`` and ``Dividends``
-    is left out.
+    ``dividend`` (cash per share on the ex-date, 0 elsewhere: the list the
+    ``costs:`` section's dividends read, :mod:`backtest.engine.rules.trade_costs`).
 
     Examples
     --------
@@ -355,11 +358,11 @@ def from_yfinance_frame(frame: pd.DataFrame) -> pd.DataFrame:
     ...                     "Stock Splits": [0.0]}, index=idx)
     >>> out = from_yfinance_frame(raw)
     >>> list(out.columns)
-    ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'split_ratio']
+    ['open', 'high', 'low', 'close', 'adj_close', 'volume', 'split_ratio', 'dividend']
     >>> str(out.index[0]), out.index.name
     ('2026-02-19 00:00:00', 'session')
     """
-    columns = {**_COLUMNS, SPLITS_COLUMN: SPLIT_COLUMN}
+    columns = {**_COLUMNS, SPLITS_COLUMN: SPLIT_COLUMN, DIVIDENDS_COLUMN: DIVIDEND_COLUMN}
     wanted = [c for c in columns if c in _COLUMNS or c in frame.columns]
     out = frame[wanted].rename(columns=columns).astype("float64")
     index = pd.DatetimeIndex(frame.index)

@@ -18,7 +18,9 @@ prices them in :func:`net_return_with_costs`. All are off by default
   it (or dropped); the exit, which closes the position, is not capped;
 * borrow: a short pays ``annual_bps`` per 365 calendar days held, on its entry fill value;
 * dividends: a long receives, a short pays, each cash dividend whose ex-date
-  session opens inside the holding (:func:`dividends_from_adj`).
+  session opens inside the holding: the price table's own list (its optional
+  ``dividend`` column, e.g. yfinance's ``Dividends``) where it has one, else
+  derived from its ``adj_close`` (:func:`dividends_from_adj`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.errors import ConfigError
+from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.core.timeline import Timeline
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.book import commission, shares_for_budget
@@ -295,11 +298,16 @@ def _all_estimates(
         grid = pd.DatetimeIndex(grid_keys.astype("datetime64[ns]"))
         fields = {}
         for name in needed:
+            having = [j for j, t in enumerate(together) if name in frames[t]]
+            if not having:
+                continue
             block = np.full((len(grid), len(together)), np.nan)
-            for j, t in enumerate(together):
-                first, last = spans[t]
-                block[first : last + 1, j] = frames[t][name].to_numpy(dtype=float)
+            for j in having:
+                first, last = spans[together[j]]
+                block[first : last + 1, j] = frames[together[j]][name].to_numpy(dtype=float)
             fields[name] = pd.DataFrame(block, index=grid, columns=range(len(together)))
+            if name == DIVIDEND_COLUMN:  # which columns have a list at all
+                fields[f"has_{name}"] = np.isin(np.arange(len(together)), having)
         half, sigma, adv, cum_div = _estimates(fields, sessions, costs)
         keys = sessions.as_unit("ns").asi8
         for j, t in enumerate(together):
@@ -314,12 +322,15 @@ def _all_estimates(
 
 
 def _fields(costs) -> list[str]:
-    """The bar fields the estimates of ``costs`` read."""
+    """The bar fields the estimates of ``costs`` read (the last two only if a table has them)."""
     return (
         ["high", "low", "close"]
         + (["volume"] if costs.needs_adv else [])
-        + (["adj_close"] if costs.dividends else [])
+        + ([DIVIDEND_COLUMN, "adj_close"] if costs.dividends else [])
     )
+
+
+OPTIONAL_FIELDS = (DIVIDEND_COLUMN, "adj_close")
 
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:
@@ -338,7 +349,7 @@ def _dated(frame: pd.DataFrame) -> pd.DataFrame:
 def _unbroken_span(frame: pd.DataFrame, grid: np.ndarray, needed: list[str]):
     """Positions in ``grid`` of a frame's first and last date, if its dates are exactly the
     grid's between them and it has every needed field; else None."""
-    if not len(frame) or any(k not in frame for k in needed):
+    if not len(frame) or any(k not in frame for k in needed if k not in OPTIONAL_FIELDS):
         return None
     keys = frame.index.asi8
     first = int(np.searchsorted(grid, keys[0]))
@@ -346,6 +357,26 @@ def _unbroken_span(frame: pd.DataFrame, grid: np.ndarray, needed: list[str]):
     if last >= len(grid) or not np.array_equal(grid[first : last + 1], keys):
         return None
     return first, last
+
+
+def _dividends(fields: dict):
+    """Cash dividend per share on each ex-date: the table's own list (``dividend``) where a
+    ticker has one, else from ``adj_close`` (:func:`dividends_from_adj`), else none.
+
+    ``fields`` as :func:`_estimates`'s; for several tickers, ``has_dividend`` says
+    which columns have a list at all.
+    """
+    close = fields["close"]
+    from_adj = (
+        dividends_from_adj(close, fields["adj_close"]) if "adj_close" in fields else close * 0.0
+    )
+    if DIVIDEND_COLUMN not in fields:
+        return from_adj.fillna(0.0)
+    listed = fields[DIVIDEND_COLUMN].fillna(0.0)
+    if "has_dividend" not in fields:
+        return listed
+    has = np.broadcast_to(fields["has_dividend"], close.shape)
+    return listed.where(has, from_adj).fillna(0.0)
 
 
 def _estimates(fields: dict, sessions: pd.DatetimeIndex, costs: TradeCosts):
@@ -377,9 +408,8 @@ def _estimates(fields: dict, sessions: pd.DatetimeIndex, costs: TradeCosts):
         else np.full((*lead, s), np.nan)
     )
     per_tick = np.zeros((*lead, 2 * s))
-    if costs.dividends and "adj_close" in fields:
-        div = dividends_from_adj(close, fields["adj_close"])
-        per_tick[..., 0::2] = _on(div, sessions)
+    if costs.dividends:
+        per_tick[..., 0::2] = _on(_dividends(fields), sessions)
     return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick), axis=-1)
 
 
