@@ -217,3 +217,21 @@ def test_hedge_grid_errors_name_the_key_and_the_fix(tmp_path):
         run_sweep(load_config(write_config(tmp_path, hedged_config({"hedge": ["maybe"]}))), now=NOW)
     with pytest.raises(ConfigError, match="other than 0"):
         hedge_value(0, "sweep.grid.hedge")
+
+
+def test_a_fixed_ratio_hedge_needs_the_instruments_bars_in_runs_and_sweeps(tmp_path):
+    """KWEB's bundled bars start 2023-07-03: earlier trades cannot be hedged with it (a
+    price carried back before its listing would come from the future), in both engines."""
+    cfg = hedged_config(GRID)
+    cfg["strategies"][0]["hedge"] = {"instrument": "KWEB", "ratio": 1.0}
+    path = write_config(tmp_path, cfg)
+    combo = {"hedge": 1.0, "hold_sessions": 3, "side": "long", "stop_loss_pct": None}
+    kernel, run = kernel_returns(path, combo), run_returns(path, combo)
+    assert_same_trades(kernel, run)
+    drops = run_loaded(load_config(path, ["sweep=null"]), now=NOW).drops
+    no_price = drops[drops["reason"] == "hedge_no_price"]
+    assert len(no_price) > 0 and no_price["detail"].str.startswith("KWEB has no price").all()
+    first = pd.Timestamp(load_config(path).config.data.start)
+    assert first < pd.Timestamp("2023-07-03")
+    entries = run_loaded(load_config(path, ["sweep=null"]), now=NOW).trades["entry_time"]
+    assert (entries >= pd.Timestamp("2023-07-03", tz="UTC")).all()

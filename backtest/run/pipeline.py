@@ -24,7 +24,7 @@ from backtest.data.prices import PriceSource, load_prices
 from backtest.data.universe import BundledUniverse
 from backtest.data.validate import ValidationReport
 from backtest.engine.portfolio import PortfolioCaps, apply_portfolio_caps
-from backtest.engine.rules.hedge import HedgeSpec, hedge_ratios
+from backtest.engine.rules.hedge import HedgeSpec, hedge_ratios, instrument_priced
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.rules.sizing import VolTarget, vol_target_sizes
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
@@ -342,7 +342,9 @@ def run_strategy(
 
 
 def hedge_signals(run: StrategyRun, spec: HedgeSpec, prices: dict, tz: str) -> StrategyRun:
-    """``run`` with each signal's hedge ratio; signals without one are dropped (``hedge_history``).
+    """``run`` with each signal's hedge ratio; signals without one are dropped (``hedge_history``),
+    and so are those whose instrument has no bar on the entry or exit session
+    (``hedge_no_price``, :func:`backtest.engine.rules.hedge.instrument_priced`).
 
     The ratio is read at the decision's session (:func:`backtest.engine.rules.hedge.hedge_ratios`).
     """
@@ -358,8 +360,28 @@ def hedge_signals(run: StrategyRun, spec: HedgeSpec, prices: dict, tz: str) -> S
         for t, i in zip(sig["ticker"][bad], inst[bad], strict=True)
     ]
     dropped = drop_rows(sig[bad], "hedge", "hedge_history", pd.Series(detail, dtype=object))
+    unpriced = np.zeros(len(sig), dtype=bool)
+    for name in sorted(set(inst)):
+        rows = np.flatnonzero((inst == name) & ~bad)
+        for column in ("entry_session", "exit_session"):
+            ok = instrument_priced(prices[name], pd.DatetimeIndex(sig[column].iloc[rows]))
+            unpriced[rows[~ok]] = True
+    detail = [
+        f"{i} has no price on the entry ({a:%Y-%m-%d}) or exit ({b:%Y-%m-%d}) session"
+        for i, a, b in zip(
+            inst[unpriced],
+            sig["entry_session"][unpriced],
+            sig["exit_session"][unpriced],
+            strict=True,
+        )
+    ]
+    no_price = drop_rows(sig[unpriced], "hedge", "hedge_no_price", pd.Series(detail, dtype=object))
+    bad = bad | unpriced
     table = pd.DataFrame({"event_id": sig["event_id"], "instrument": inst, "ratio": ratio})[~bad]
-    drops = pd.concat([run.drops, dropped.assign(strategy=run.label)], ignore_index=True)
+    drops = pd.concat(
+        [run.drops, dropped.assign(strategy=run.label), no_price.assign(strategy=run.label)],
+        ignore_index=True,
+    )
     kept = sig[~bad].reset_index(drop=True)
     return StrategyRun(
         run.name, run.label, run.events, kept, drops, run.result, table.reset_index(drop=True)

@@ -59,7 +59,7 @@ from pydantic import BaseModel, ValidationError
 
 from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
-from backtest.core.timeline import build_timeline, session_bars, spread_price, valid_run
+from backtest.core.timeline import build_timeline, session_bars, spread_price, tradable, valid_run
 from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.costs import net_return
@@ -197,7 +197,9 @@ class SweepHedge:
     (gaps filled, as a run's), ``row`` the instrument row of each panel ticker,
     ``beta`` the ratio a decision on each panel session reads per ticker (None
     when no ``beta`` is swept), ``cost_panel`` the instruments' cost estimates
-    (only with the ``costs:`` section).
+    (only with the ``costs:`` section), ``priced`` whether each instrument has a
+    bar on each panel session (a run drops a trade whose entry or exit session
+    has none: ``hedge_no_price``).
     """
 
     spec: HedgeSpec
@@ -206,12 +208,20 @@ class SweepHedge:
     row: np.ndarray
     beta: np.ndarray | None = None
     cost_panel: CostPanel | None = None
+    priced: np.ndarray | None = None
 
-    def ratios(self, value: str, ticker_row: np.ndarray, entry: np.ndarray) -> np.ndarray:
-        """The ratio of each trade at ``value`` (:func:`hedge_value`): NaN without history."""
+    def ratios(
+        self, value: str, ticker_row: np.ndarray, entry: np.ndarray, exit_: np.ndarray
+    ) -> np.ndarray:
+        """The ratio of each trade at ``value`` (:func:`hedge_value`) entering at tick
+        ``entry`` and planned out at ``exit_``: NaN without history or instrument bars."""
         if value == "beta":
-            return at(self.beta, ticker_row, entry >> 1)  # read at the entry's session
-        return np.full(np.shape(entry), float(value))
+            ratio = at(self.beta, ticker_row, entry >> 1)  # read at the entry's session
+        else:
+            ratio = np.full(np.shape(entry), float(value))
+        rows = self.row[ticker_row]
+        ok = at(self.priced, rows, entry >> 1) & at(self.priced, rows, exit_ >> 1)
+        return np.where(ok, ratio, np.nan)
 
 
 def sweep_hedge(
@@ -251,6 +261,7 @@ def sweep_hedge(
         np.array([instruments.index(i) for i in of], dtype=np.intp),
         beta,
         cost_panel,
+        tradable(bars),
     )
 
 
@@ -524,7 +535,7 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
         if hedge == HEDGE_OFF:
             out[rows] = trades.net_return
         else:
-            net, ratio = _hedged_return(data, trades, hedge, cost)
+            net, ratio = _hedged_return(data, trades, exit_[rows], hedge, cost)
             out[rows] = net
             usable[rows] &= ~np.isnan(ratio)  # too little history: a run drops it (hedge_history)
     np.copyto(out, np.nan, where=~usable)
@@ -532,13 +543,13 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
 
 
 def _hedged_return(
-    data: SweepData, trades, value: str, cost: dict
+    data: SweepData, trades, planned_exit, value: str, cost: dict
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each trade's hedged net return and its hedge ratio (NaN: no ratio, no trade)."""
     hedge = data.hedge
     if hedge is None:
         raise ConfigError(f"sweep.grid.{HEDGE_KEY}: the strategy has no hedge: section to price")
-    ratio = hedge.ratios(value, data.ticker_row, trades.entry_tick)
+    ratio = hedge.ratios(value, data.ticker_row, trades.entry_tick, planned_exit)
     rows = hedge.row[data.ticker_row]
     h_in = at(hedge.price, rows, trades.entry_tick)
     h_out = at(hedge.price, rows, trades.exit_tick)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backtest.core.timeline import session_bars, tradable
 from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import (
@@ -48,13 +49,14 @@ __all__ = [
     "hedge_ratios",
     "hedged_break_even_bps",
     "hedged_return_at_cost",
+    "instrument_priced",
     "price_hedge_leg",
     "beta_series",
     "ratio_table",
     "read_ratios",
 ]
 
-HEDGE_REASONS = ("hedge_history",)
+HEDGE_REASONS = ("hedge_history", "hedge_no_price")
 # Columns a hedged strategy's trades gain (after TRADE_COLUMNS and the engine's own).
 HEDGE_COLUMNS = (
     "hedge_instrument",
@@ -269,6 +271,27 @@ def hedge_ratios(
         sessions, beta = beta_series(prices[ticker], prices[inst], spec)
         ratios[rows] = read_ratios(sessions, beta, local[rows])
     return instruments, ratios
+
+
+def instrument_priced(frame: pd.DataFrame, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """Whether a hedge instrument has all four prices on each of ``sessions`` (any order).
+
+    A leg fills only at a real bar of its instrument: a price carried forward over
+    a gap would be stale, and one carried back before its listing would come from
+    the future. A trade whose entry or exit session fails this is not hedged
+    (``hedge_no_price``). The test is :func:`backtest.core.timeline.tradable`'s.
+
+    Examples
+    --------
+    >>> days = pd.DatetimeIndex(["2026-01-02", "2026-01-05", "2026-01-06"])
+    >>> frame = pd.DataFrame({k: [1.0, 2.0] for k in ("open", "high", "low", "close")},
+    ...                      index=days[1:])
+    >>> instrument_priced(frame, days[[2, 0, 1]]).tolist()
+    [True, False, True]
+    """
+    unique = pd.DatetimeIndex(sessions).unique().sort_values()
+    ok = tradable(session_bars([frame], unique))[0]
+    return ok[unique.get_indexer(pd.DatetimeIndex(sessions))]
 
 
 def hedge_side(side, ratio):
