@@ -62,7 +62,8 @@ def test_pre_market_reports_are_seen_and_the_rule_is_not_changed():
     assert row["p_value"] == pytest.approx(stats.wilcoxon(diff).pvalue, rel=1e-12)
     assert (
         "suggest pre-market" in row["verdict"]
-        and "events.unknown_timing: before_open" in (row["verdict"])
+        and "unknown_timing: before_open on this source (events.sources)" in row["verdict"]
+        and "(events.unknown_timing)" in row["verdict"]
     )
     assert "12 of 12 larger on report day" in row["verdict"]
 
@@ -99,3 +100,45 @@ def test_baba_bundled_date_only_reports_move_on_the_report_date():
     assert round(row["mean_abs_report_day"], 4) == 0.0433
     assert round(row["mean_abs_next_day"], 4) == 0.0246
     assert row["larger_on_report_day"] == 17 and row["suggests"] == "before_open"
+
+
+def test_a_sources_own_unknown_timing_aligns_its_date_only_reports(tmp_path):
+    """events.sources[i].unknown_timing: that source's date-only reports trade from the
+    report date's open; another source's keep events.unknown_timing; run ids of configs
+    that do not set it stay (tests/test_catalogue_gaps.py pins the bundled ones)."""
+    from backtest.config.model import load_config
+    from backtest.run.runner import run_loaded
+    from tests.conftest import write_config
+
+    config = {
+        "name": "per_source",
+        "data": {"source": "bundled", "tickers": ["BABA"], "start": "2025-01-01",
+                 "end": "2025-12-31"},
+        "events": {
+            "sources": [
+                {"type": "inline", "unknown_timing": "before_open",
+                 "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-05-15"}]},
+                {"type": "inline",
+                 "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-06-16"}]},
+            ]
+        },
+        "strategies": [{"name": "news_momentum"}],
+        "output": {"charts": False},
+    }
+    path = write_config(tmp_path, config)
+    events = run_loaded(load_config(path)).events.set_index("event_time")
+    own = events.loc[events.index.normalize() == pd.Timestamp("2025-05-15", tz="UTC")].iloc[0]
+    other = events.loc[events.index.normalize() == pd.Timestamp("2025-06-16", tz="UTC")].iloc[0]
+    assert (str(own["session"].date()), own["fill_at"]) == ("2025-05-15", "open")
+    assert (str(other["session"].date()), other["fill_at"]) == ("2025-06-17", "open")
+    (tmp_path / "plain").mkdir()
+    plain = load_config(write_config(tmp_path / "plain", {**config, "events": {"sources": [
+        {k: v for k, v in src.items() if k != "unknown_timing"}
+        for src in config["events"]["sources"]]}}))
+    from backtest.config.model import config_hash
+
+    # The rule changes results, so the config hash (and the run id) changes; unset, the
+    # key is left out of the hash, so a config without it keeps its old id.
+    assert config_hash(load_config(path).config) != config_hash(plain.config)
+    dumped = plain.config.model_dump(mode="json")
+    assert all("unknown_timing" in src for src in dumped["events"]["sources"])  # as None

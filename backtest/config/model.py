@@ -213,10 +213,16 @@ class DataConfig(Frozen):
             raise ValueError("source: us100 is the bundled panel and takes no path:; remove it")
 
 
+# When a date-only event is tradable: after the close (conservative) or before the open.
+UnknownTiming = Literal["after_close", "before_open"]
+
+
 class BundledEarnings(Frozen):
     """The earnings table bundled with the package."""
 
     type: Literal["bundled_earnings"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     tickers: list[Ticker] | None = None
 
 
@@ -227,6 +233,8 @@ class Us100Earnings(Frozen):
     """
 
     type: Literal["us100_earnings"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     tickers: list[Ticker] | None = None
 
 
@@ -239,6 +247,8 @@ class CsvEvents(Frozen):
     """A user CSV of events."""
 
     type: Literal["csv"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     path: Path
     timezone: Zone | None = None
     event_type: Literal["earnings", "news", "analyst"] = "earnings"
@@ -279,6 +289,8 @@ class InlineEvents(Frozen):
     """Events listed in the config itself."""
 
     type: Literal["inline"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     events: list[InlineEvent] = Field(min_length=1)
     # Where the times are neither ISO nor DD.MM.YYYY, e.g. '%d/%m/%Y %H:%M'.
     date_format: DateFormat | None = None
@@ -293,6 +305,8 @@ class NewsFolder(Frozen):
     """
 
     type: Literal["news_folder"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     path: Path
     isin_table: Path | None = None
     timezone: Zone = "Europe/Berlin"
@@ -304,6 +318,8 @@ class YFinanceEarningsEvents(Frozen):
     """Earnings dates from Yahoo (cached with vintages; data.offline honoured)."""
 
     type: Literal["yfinance_earnings"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     tickers: list[Ticker] | None = None
     limit: int = Field(100, ge=1, le=100)
     # Use only the vintages fetched at or before this instant (point in time); null: latest.
@@ -320,6 +336,8 @@ class YFinanceAnalystEvents(Frozen):
     """Analyst upgrades, downgrades and price targets from Yahoo."""
 
     type: Literal["yfinance_analyst"]
+    # Date-only events of this source: overrides events.unknown_timing (None: that one).
+    unknown_timing: UnknownTiming | None = None
     tickers: list[Ticker] | None = None
 
 
@@ -353,7 +371,7 @@ class EventsConfig(Frozen):
     intraday_fill: Literal["next_open", "same_close"] = "next_open"
     # Date-only events: after the close (conservative) or before the open (optimistic).
     # Left out of the run id at its default (:data:`LATE_KEYS`), so ids stay.
-    unknown_timing: Literal["after_close", "before_open"] = "after_close"
+    unknown_timing: UnknownTiming = "after_close"
     # Earnings events of one ticker dated within dedupe_days calendar days are one report
     # (:mod:`backtest.events.dedupe`); copies at different tradable points raise (error) or
     # the earliest is kept (earliest). Both are LATE_KEYS: at their defaults ids stay.
@@ -1092,6 +1110,8 @@ LATE_KEYS: dict[str, dict[str, object]] = {
         "cluster": "same_ticker_day0",
     },
 }
+# Keys of an events.sources entry added later, left out of the hash where unset (None).
+SOURCE_LATE_KEYS = ("date_format", "unknown_timing")
 # Top-level keys added later, left out of the hash at their default (as LATE_KEYS).
 LATE_TOP_KEYS: dict[str, object] = {
     "benchmark_basis": "total_return",
@@ -1146,10 +1166,11 @@ def _hash_exclusions(config: BaseModel, excluded: set[str]) -> dict:
         skip["strategies"] = {i: {"hedge"} for i in unhedged}
     # A source's date_format: (added later) likewise, where it is not set.
     sources = getattr(getattr(config, "events", None), "sources", None) or []
+    # A source's date_format: and unknown_timing: (added later) likewise, where not set.
     unformatted = {
-        i: {"date_format"}
+        i: unset
         for i, src in enumerate(sources)
-        if getattr(src, "date_format", 1) is None
+        if (unset := {k for k in SOURCE_LATE_KEYS if getattr(src, k, 1) is None})
     }
     if unformatted and "events" not in excluded:
         events_skip = skip.get("events", set())

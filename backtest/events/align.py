@@ -14,7 +14,12 @@ from backtest.core.schema import DROP_COLUMNS, empty_drops
 from backtest.core.sessions import align_to_session, session_instant
 from backtest.events.dedupe import dedupe_reports
 
-__all__ = ["DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"]
+__all__ = [
+    "UNKNOWN_TIMING_COLUMN","DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"]
+
+# An events column a source may add: its own rule for date-only events
+# (events.sources[i].unknown_timing), read before the run's events.unknown_timing.
+UNKNOWN_TIMING_COLUMN = "unknown_timing"
 
 # Reasons that mean "data we wanted but could not use"; the loss budget counts these.
 # Filters the user asked for (period, duplicates) are recorded but not budgeted.
@@ -57,9 +62,15 @@ def drop_rows(
 def _alignment_columns(
     events: pd.DataFrame, cal: xcals.ExchangeCalendar, intraday_fill: str, unknown_timing: str
 ) -> pd.DataFrame:
+    # A source's own rule (its events carry it) wins over the run's.
+    rules = (
+        events[UNKNOWN_TIMING_COLUMN].fillna(unknown_timing).tolist()
+        if UNKNOWN_TIMING_COLUMN in events
+        else [unknown_timing] * len(events)
+    )
     found = [
-        align_to_session(t, timing, cal, intraday_fill, unknown_timing)
-        for t, timing in zip(events["event_time"], events["timing"], strict=True)
+        align_to_session(t, timing, cal, intraday_fill, rule)
+        for t, timing, rule in zip(events["event_time"], events["timing"], rules, strict=True)
     ]
     out = events.copy()
     out["session"] = pd.DatetimeIndex([a.session for a in found]) if found else pd.DatetimeIndex([])
@@ -156,7 +167,8 @@ def align_events(
         Events published after ``now`` are dropped as ``future_event``.
     unknown_timing : {"after_close", "before_open"}
         How events of ``unknown`` timing (date only) align
-        (:func:`backtest.core.sessions.align_to_session`).
+        (:func:`backtest.core.sessions.align_to_session`), unless an event carries
+        its source's own rule in :data:`UNKNOWN_TIMING_COLUMN`.
     dedupe : {"error", "earliest"}
         Copies of one earnings report tradable at different points raise
         :class:`~backtest.core.errors.EventError`, or the earliest is kept and the

@@ -7,7 +7,8 @@ that is what happened. If the reports came **after the close**, the price
 moves on the next session; if they came **before the open**, on the report
 date itself. This module compares the two, per ticker and source, and says
 what the data suggest. It never changes the rule: a user who knows the
-reports were pre-market sets ``events.unknown_timing: before_open``.
+reports were pre-market sets ``unknown_timing: before_open`` on that source
+(``events.sources[i]``) or for every source (``events.unknown_timing``).
 
 Rules
 -----
@@ -209,7 +210,8 @@ def verdict_line(row: Mapping[str, object], min_n: int = MIN_REPORTS) -> str:
         "unclear": f"no clear sign (Wilcoxon p = {row['p_value']:.2g})",
         "before_open": (
             f"the data suggest pre-market reports (Wilcoxon p = {row['p_value']:.2g}); set "
-            f"{HINT}: before_open if you know they are (after_close, the default, trades them "
+            "unknown_timing: before_open on this source (events.sources) or for all "
+            f"({HINT}) if you know they are (after_close, the default, trades them "
             "at the next open)"
         ),
         "after_close": (

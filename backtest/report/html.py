@@ -100,8 +100,9 @@ JUDGED_NOTE = {
 ONLY_WITH_ROWS = ("timing_check.csv",)
 CAPTIONS = {
     "timing_check.csv": (
-        "Date-only earnings reports are traded by events.unknown_timing (after_close, the "
-        "default: from the next session's open; before_open: from the report date's open). "
+        "Date-only earnings reports are traded by their source's unknown_timing, else "
+        "events.unknown_timing (after_close, the default: from the next session's open; "
+        "before_open: from the report date's open). "
         "These lines compare |return| on the report date with the next session's; they never "
         "change the rule."
     ),

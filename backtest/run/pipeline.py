@@ -28,7 +28,7 @@ from backtest.engine.rules.hedge import HedgeSpec, hedge_ratios, instrument_pric
 from backtest.engine.rules.overlap import overlap_signals, truncate_signals
 from backtest.engine.rules.sizing import VolTarget, vol_target_sizes
 from backtest.engine.simulate import EngineResult, EngineSettings, simulate
-from backtest.events.align import align_events, drop_rows
+from backtest.events.align import UNKNOWN_TIMING_COLUMN, align_events, drop_rows
 from backtest.events.loaders import (
     load_bundled_earnings,
     load_event_csv,
@@ -162,11 +162,20 @@ def _load_news_folder(src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar):
 def _load_with_drops(
     src, loaded: LoadedConfig, cal: xcals.ExchangeCalendar
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A source's events and the drops its loader recorded (only article folders have any)."""
+    """A source's events and the drops its loader recorded (only article folders have any).
+
+    A source with its own ``unknown_timing`` tags its events with it
+    (:data:`backtest.events.align.UNKNOWN_TIMING_COLUMN`), which alignment reads
+    before ``events.unknown_timing``.
+    """
     if src.type == "news_folder":
         news = _load_news_folder(src, loaded, cal)
-        return news.events, news.drops
-    return _load_source(src, loaded, cal), empty_drops()
+        events, drops = news.events, news.drops
+    else:
+        events, drops = _load_source(src, loaded, cal), empty_drops()
+    if src.unknown_timing is not None and not events.empty:  # this source's own rule
+        events = events.assign(**{UNKNOWN_TIMING_COLUMN: src.unknown_timing})
+    return events, drops
 
 
 def load_events_and_drops(
