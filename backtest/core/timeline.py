@@ -157,16 +157,14 @@ def session_ticks(
     """
     price = np.empty((len(frames), 2 * len(sessions)))
     ok = np.empty((len(frames), len(sessions)), dtype=bool)
+    missing = (np.nan, np.nan, False)
     for i, (keys, stamps, values, gaps, increasing) in enumerate(_frame_bars(frames, sessions)):
-        open_, close = values[0], values[-1]
-        _place_bars([price[i, 0::2], price[i, 1::2]], keys, stamps, [open_, close], increasing)
         # A frame without a missing price (the usual one) is tradable wherever it has a bar.
-        complete = (
-            ~np.isnan(np.vstack(values)).any(axis=0)
-            if gaps
-            else np.broadcast_to(np.True_, stamps.shape)
+        complete = ~np.isnan(np.vstack(values)).any(axis=0) if gaps else np.True_
+        fields = [values[0], values[-1], complete]  # open, close, tradable
+        _place_bars(
+            [price[i, 0::2], price[i, 1::2], ok[i]], keys, stamps, fields, increasing, missing
         )
-        _place_bars([ok[i]], keys, stamps, [complete], increasing, missing=False)
     return price, ok
 
 
@@ -183,14 +181,15 @@ def _place_bars(
     out: list[np.ndarray],
     keys: np.ndarray,
     stamps: np.ndarray,
-    values: list[np.ndarray],
+    values: list,
     increasing: bool,
-    missing: float | bool = np.nan,
+    missing: float | bool | tuple = np.nan,
 ) -> None:
-    """Write one frame's fields ``values`` (one array per bar) into ``out`` (one per session).
+    """Write one frame's fields ``values`` (one array per bar, or one value for all its
+    bars) into ``out`` (one array per session).
 
     Every cell of each ``out`` array is written: the bar's value where the frame
-    has a bar that session, else ``missing``. A frame whose bars are one
+    has a bar that session, else ``missing`` (one value, or one per field). A frame whose bars are one
     unbroken run of sessions (the usual price frame) is copied as a slice; any
     other is placed by a sorted search, leaving out bars dated off ``keys`` (a
     later duplicate overwrites an earlier one). ``increasing``: ``keys``
@@ -204,24 +203,25 @@ def _place_bars(
     >>> out[0].tolist(), out[1].tolist()  # 25 is no session
     ([nan, 0.0, nan, 2.0], [nan, 3.0, nan, 5.0])
     """
+    gaps = missing if isinstance(missing, tuple) else (missing,) * len(out)
     if not len(stamps) or not len(keys):
-        for field in out:
-            field[:] = missing
+        for field, gap in zip(out, gaps, strict=True):
+            field[:] = gap
         return
     first = int(np.searchsorted(keys, stamps[0]))
     stop = first + len(stamps)
     run = keys[first:stop]
     if increasing and len(run) == len(stamps) and (run == stamps).all():
-        for field, column in zip(out, values, strict=True):
-            field[:first] = missing
+        for field, column, gap in zip(out, values, gaps, strict=True):
+            field[:first] = gap
             field[first:stop] = column
-            field[stop:] = missing
+            field[stop:] = gap
         return
     pos = np.minimum(np.searchsorted(keys, stamps), len(keys) - 1)
     hit = keys[pos] == stamps
-    for field, column in zip(out, values, strict=True):
-        field[:] = missing
-        field[pos[hit]] = column[hit]
+    for field, column, gap in zip(out, values, gaps, strict=True):
+        field[:] = gap
+        field[pos[hit]] = column if np.ndim(column) == 0 else column[hit]
 
 
 def _ns_stamps(index: pd.Index) -> np.ndarray:

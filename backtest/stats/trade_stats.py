@@ -189,9 +189,13 @@ def sequential_at_size(
     if paths.shape[1] == 0:
         return np.full(len(paths), np.nan), np.full(len(paths), np.nan)
     total = np.where(traded, paths[:, -1] - 1.0, np.nan)
+    # The starting capital is the first peak: max(1, path_0) in the first column before
+    # the running maximum carries it on (one pass fewer than clipping every peak at 1).
+    first = paths[:, 0].copy()
+    np.maximum(first, 1.0, out=paths[:, 0])
     peak = np.maximum.accumulate(paths, axis=1)
-    np.maximum(peak, 1.0, out=peak)  # the starting capital is the first peak
-    drawdown = np.divide(paths, peak, out=peak)
-    drawdown -= 1.0
-    worst = np.minimum(drawdown.min(axis=1), 0.0)
+    paths[:, 0] = first
+    ratio = np.divide(paths, peak, out=peak)
+    # min(x / peak) - 1 is min(x / peak - 1): subtracting is monotonic, one row at a time.
+    worst = np.minimum(ratio.min(axis=1) - 1.0, 0.0)
     return total, np.where(traded, worst, np.nan)
