@@ -35,6 +35,7 @@ import pandas as pd
 from backtest.config.model import load_config
 from backtest.core import sample_size
 from backtest.core.errors import ConfigError
+from backtest.core.sample_size import MIN_TRADES
 from backtest.report.html import write_report
 from backtest.report.manifest import package_versions
 from backtest.report.writer import publish, write_csv, write_json
@@ -274,9 +275,11 @@ def _charts(result: CompareResult, folder: Path) -> None:
         labels=labels,
     )
     strategies = [c for c in result.equity.columns if not c.startswith(BENCH)]
-    exposure = result.metrics.set_index("strategy")["exposure"].loc[strategies].to_dict()
-    returns = result.equity[strategies].pct_change(fill_method=None)
-    plot_exposure_scaled(returns, exposure, folder / "exposure_scaled.png", labels)
+    by_name = result.metrics.set_index("strategy")
+    kept, left_out = scalable(by_name["n_trades"].loc[strategies].to_dict())
+    exposure = by_name["exposure"].loc[kept].to_dict()
+    returns = result.equity[kept].pct_change(fill_method=None)
+    plot_exposure_scaled(returns, exposure, folder / "exposure_scaled.png", labels, left_out)
     plot_pairwise_forest(result.comparison, folder / "pairwise.png")
     plot_drawdown(
         result.equity, folder / "drawdown.png", "Drawdown from the running peak", labels=labels
@@ -286,6 +289,26 @@ def _charts(result: CompareResult, folder: Path) -> None:
         folder / "return_distributions.png",
         "Net return per trade (box: quartiles, line: median, triangle: mean)",
     )
+
+
+def scalable(n_trades: dict[str, int]) -> tuple[list[str], list[str]]:
+    """Strategies the exposure-scaled chart draws, and the others named with their n.
+
+    A strategy with too few trades (:data:`~backtest.core.sample_size.MIN_TRADES`) would
+    be scaled up by its tiny exposure (x100 and more): one trade drawn as a cliff. Its
+    line is left out and the chart's title names it; if every strategy has too few,
+    all are drawn (their legends say too few).
+
+    Examples
+    --------
+    >>> scalable({"a": 73, "b": 3})
+    (['a'], ['b (n = 3)'])
+    >>> scalable({"b": 3})
+    (['b'], [])
+    """
+    few = [s for s, n in n_trades.items() if int(n) < MIN_TRADES]
+    kept = [s for s in n_trades if s not in few] or list(n_trades)
+    return kept, [f"{s} (n = {int(n_trades[s])})" for s in few if s not in kept]
 
 
 def publish_compare(result: CompareResult, root: Path, charts: bool = True) -> Path:

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from backtest.core.sample_size import pair_samples
+from backtest.core.sample_size import MIN_TRADES, pair_samples
 from backtest.report.charts import _date_axis, _figure, _label, _save, _style
 
 __all__ = ["exposure_scaled", "plot_exposure_scaled", "plot_pairwise_forest"]
@@ -39,8 +39,12 @@ def plot_exposure_scaled(
     exposure: Mapping[str, float],
     path: Path,
     labels: Mapping[str, str] | None = None,
+    left_out: list[str] | None = None,
 ) -> Path:
-    """Cumulative return of each strategy at the same average exposure (see above)."""
+    """Cumulative return of each strategy at the same average exposure (see above).
+
+    ``left_out`` names strategies not drawn (too few trades to scale), for the title.
+    """
     fig, ax = _figure()
     scaled = exposure_scaled(returns, exposure)
     target = max(exposure.values())
@@ -48,8 +52,11 @@ def plot_exposure_scaled(
         text = f"{_label(col, labels)}, x{target / exposure[col]:.1f}"
         ax.plot(scaled.index, PCT * scaled[col], label=text, **_style(col))
     ax.axhline(0.0, color="black", linewidth=0.8)
+    title = f"Cumulative return scaled to the same average exposure ({target:.0%}), summed"
+    if left_out:
+        title += f"\nnot drawn, too few trades (< {MIN_TRADES}): {', '.join(left_out)}"
     ax.set(
-        title=f"Cumulative return scaled to the same average exposure ({target:.0%}), summed",
+        title=title,
         ylabel="Cumulative return (%)",
         xlabel="Session",
     )
@@ -65,7 +72,8 @@ def _panel(ax, rows: list[dict], test: str, keys: tuple[str, str, str], scale: f
         mid, low, high = (row[k] for k in keys)
         if sample.too_few or not np.isfinite(mid):
             ax.text(0, yi, sample.label if sample.too_few else "n/a", va="center", ha="center",
-                    color="grey", fontsize="small", style="italic")  # fmt: skip
+                    color="grey", fontsize="small", style="italic",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
             continue
         if np.isfinite(low) and np.isfinite(high):
             ax.plot([scale * low, scale * high], [yi, yi], color="tab:blue", linewidth=2)
@@ -88,9 +96,9 @@ def plot_pairwise_forest(comparison: pd.DataFrame, path: Path) -> Path:
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, sharey=True)
     _panel(left, rows, "mean", ("mean_diff", "mean_ci_low", "mean_ci_high"), PCT,
-           "Mean trade return, a minus b (%; Welch 95% CI)")  # fmt: skip
+           "Mean trade return, a minus b (%)\nWelch 95% CI")  # fmt: skip
     _panel(right, rows, "sharpe", ("sharpe_diff", "sharpe_boot_ci_low", "sharpe_boot_ci_high"),
-           1.0, "Sharpe ratio, a minus b (annualised; bootstrap 95% CI)")  # fmt: skip
+           1.0, "Sharpe ratio, a minus b (annualised)\nbootstrap 95% CI")  # fmt: skip
     left.set_yticklabels([f"{r['a']} - {r['b']} (n = {r['n_trades_a']}, {r['n_trades_b']})"
                           for r in rows], fontsize="small")  # fmt: skip
     fig.suptitle("Pairwise differences (a minus b) with 95% intervals")
