@@ -185,3 +185,18 @@ def test_a_sweeps_walk_forward_stops_at_the_last_session_with_prices(tmp_path):
     next_end = pd.to_datetime(wf["test_end"]).max() + pd.DateOffset(years=1)
     assert next_end > last_price
     assert {"train_trade_sharpe", "test_trade_sharpe", "test_mean_trade_return"} <= set(wf)
+
+
+def test_heatmaps_never_average_hedged_and_unhedged_trades(monkeypatch):
+    # Unhedged +0.4, hedged -0.2: a panel per hedge value, never a 0.1 average.
+    grid = pd.MultiIndex.from_product(
+        [[1, 2], [3, 5], ["off", "beta"]], names=["a", "b", "hedge"]
+    ).to_frame(index=False)
+    grid["trade_sharpe"] = np.where(grid["hedge"] == "off", 0.4, -0.2)
+    grid["n_trades"] = 25
+    figures = _drawn_heatmap(monkeypatch, grid, ["a", "b", "hedge"])
+    beta_panel, off_panel = figures["heatmap_a_b.png"].axes[:2]
+    assert beta_panel.get_title().startswith("hedge = beta: 4 combinations")
+    assert off_panel.get_title().startswith("hedge = off: 4 combinations")
+    assert _cell_texts(beta_panel) == ["-0.20\nn=25"] * 4
+    assert _cell_texts(off_panel) == ["0.40\nn=25"] * 4

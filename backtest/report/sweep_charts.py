@@ -25,6 +25,10 @@ __all__ = ["SIDE", "plot_heatmap", "plot_heatmaps"]
 
 MAX_PAIRS = 6
 SIDE = "side"  # the strategy parameter that flips a trade's sign: never averaged over
+# Parameters whose values are different trades, not settings of one: a heatmap gets a
+# panel per value of the first one that is not its axis (side, then the sweep's hedge
+# ratio key: hedged and unhedged trades are not averaged together).
+PANEL_KEYS = (SIDE, "hedge")
 
 
 def _n_label(low: float, high: float) -> str:
@@ -97,7 +101,10 @@ def plot_heatmap(
             label = _value_label(metric, v)
             if not np.isnan(low.iat[i, j]):
                 label += "\n" + _n_label(low.iat[i, j], high.iat[i, j])
-            ax.text(j, i, label, ha="center", va="center", fontsize=7)
+            # White on the darkest cells (either end of RdYlGn), black elsewhere.
+            dark = np.isfinite(v) and abs(v) > 0.6 * bound
+            ax.text(j, i, label, ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")  # fmt: skip
         per_cell = int(combos.max().max()) if combos.size else 0
         where = "all" if value is None else f"{panel_by} = {value}"
         ax.set(xlabel=x, ylabel=y, title=f"{where}: {len(part)} combinations, {per_cell} per cell")
@@ -118,12 +125,13 @@ def plot_heatmaps(table: pd.DataFrame, swept: list[str], metric: str, folder: Pa
 
     ``side`` (when swept with more than one value) is an axis of the pairs it
     belongs to and a panel of every other pair: long and short are never averaged.
+    The hedge ratio (``hedge``) likewise, where ``side`` is not already the panel.
     """
     varying = [k for k in swept if table[k].nunique(dropna=False) > 1]
     pairs = list(itertools.combinations(varying, 2))[:MAX_PAIRS]
     paths = []
     for x, y in pairs:
-        panel_by = SIDE if SIDE in varying and SIDE not in (x, y) else None
+        panel_by = next((k for k in PANEL_KEYS if k in varying and k not in (x, y)), None)
         averaged = [k for k in varying if k not in (x, y, panel_by)]
         path = Path(folder) / f"heatmap_{x}_{y}.png"
         paths.append(plot_heatmap(table, x, y, metric, path, panel_by, averaged))
