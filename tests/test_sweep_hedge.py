@@ -213,8 +213,10 @@ def test_hedge_grid_errors_name_the_key_and_the_fix(tmp_path):
     unhedged = sweep_config(None, {"hedge": ["off", "beta"]})
     with pytest.raises(ConfigError, match="no hedge: section"):
         run_sweep(load_config(write_config(tmp_path, unhedged)), now=NOW)
-    with pytest.raises(ConfigError, match=r"sweep.grid.hedge: 'maybe' is not a hedge ratio"):
+    with pytest.raises(ConfigError, match=r"config.yaml:\d+:\d+: sweep.grid.hedge: 'maybe' is not"):
         run_sweep(load_config(write_config(tmp_path, hedged_config({"hedge": ["maybe"]}))), now=NOW)
+    with pytest.raises(ConfigError, match=r"on \(YAML true\) is not a hedge ratio"):
+        run_sweep(load_config(write_config(tmp_path, hedged_config({"hedge": [True]}))), now=NOW)
     with pytest.raises(ConfigError, match="other than 0"):
         hedge_value(0, "sweep.grid.hedge")
 

@@ -174,6 +174,11 @@ def hedge_value(value: object, key: str) -> str:
     """
     if value is False or value is None:  # YAML reads a bare off (and no) as false
         return HEDGE_OFF
+    if value is True:  # a bare on, yes or true
+        raise ConfigError(
+            f"{key}: on (YAML true) is not a hedge ratio; use beta, a number such as 1.0, "
+            "or off"
+        )
     text = str(value).strip().lower()
     if text in (HEDGE_OFF, "beta"):
         return text

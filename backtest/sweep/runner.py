@@ -119,6 +119,16 @@ def _strategy_config(loaded: LoadedConfig):
     raise ConfigError(f"sweep.strategy {wanted!r} is not one of the configured strategies {names}")
 
 
+def _grid_location(loaded: LoadedConfig, message: str) -> str:
+    """``file:line:col`` of the grid key a message names (``sweep.grid.<key>``), else the file."""
+    import re
+
+    found = re.match(r"sweep\.grid\.(\w+)", message)
+    if found is None:
+        return str(loaded.path)
+    return key_location(loaded, ("sweep", "grid", found.group(1)))
+
+
 def _hedge_spec(loaded: LoadedConfig, strategy_cfg):
     """The swept strategy's hedge legs as the rules read them (None: unhedged)."""
     if strategy_cfg.hedge is None:
@@ -309,9 +319,9 @@ def run_sweep(
     hedge = _hedge_spec(loaded, strategy_cfg)
     try:
         base = hedged_base(_base_params(loaded, strategy_cfg), hedge, sweep.grid_values())
+        combos, invalid = expand_grid(spec, base, sweep.grid_values(), sweep.max_combinations)
     except ConfigError as exc:
-        raise ConfigError(f"{loaded.path}: {exc}") from None
-    combos, invalid = expand_grid(spec, base, sweep.grid_values(), sweep.max_combinations)
+        raise ConfigError(f"{_grid_location(loaded, str(exc))}: {exc}") from None
     _check_portfolio_stops(loaded, combos)
     done = [0]
 
