@@ -20,6 +20,7 @@ __all__ = [
     "TickPrices",
     "build_timeline",
     "session_bars",
+    "session_dates",
     "session_ticks",
     "spread_price",
     "spread_stop_bars",
@@ -222,6 +223,31 @@ def _place_bars(
     for field, column, gap in zip(out, values, gaps, strict=True):
         field[:] = gap
         field[pos[hit]] = column if np.ndim(column) == 0 else column[hit]
+
+
+DAY_NS = 86_400_000_000_000
+
+
+def session_dates(index: pd.Index) -> pd.DatetimeIndex:
+    """A price frame's bar index as tz-naive midnight dates, in nanoseconds.
+
+    ``normalize()`` infers the index's frequency, most of the cost of reading 500
+    frames' dates: it is called only when a stamp is not at midnight already.
+
+    Examples
+    --------
+    >>> session_dates(pd.DatetimeIndex(["2026-01-02"], tz="America/New_York")).tolist()
+    [Timestamp('2026-01-02 00:00:00')]
+    >>> session_dates(pd.DatetimeIndex(["2026-01-02 16:00"])).tolist()
+    [Timestamp('2026-01-02 00:00:00')]
+    """
+    dates = pd.DatetimeIndex(index)
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)
+    dates = dates.as_unit("ns")
+    if (dates.asi8 % DAY_NS).any():
+        dates = dates.normalize()
+    return dates
 
 
 def _ns_stamps(index: pd.Index) -> np.ndarray:

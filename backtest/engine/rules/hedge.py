@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.core.timeline import session_bars, tradable
+from backtest.core.timeline import session_bars, session_dates, tradable
 from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import (
@@ -119,19 +119,11 @@ def decision_sessions(decision_time: pd.Series, sessions: pd.DatetimeIndex, tz: 
     return sessions.searchsorted(local, side="left")
 
 
-DAY_NS = 86_400_000_000_000
-
-
 def _closes(frame: pd.DataFrame) -> pd.Series:
-    """A frame's closes as floats on tz-naive dates (midnight)."""
-    index = pd.DatetimeIndex(frame.index)
-    if index.tz is not None:
-        index = index.tz_localize(None)
-    # normalize() infers the index's frequency (most of a 500-ticker beta table): only
-    # when a stamp is not at midnight already.
-    if (index.as_unit("ns").asi8 % DAY_NS).any():
-        index = index.normalize()
-    return pd.Series(frame["close"].to_numpy(dtype=float), index=index, name="close")
+    """A frame's closes as floats on tz-naive midnight dates."""
+    return pd.Series(
+        frame["close"].to_numpy(dtype=float), index=session_dates(frame.index), name="close"
+    )
 
 
 def beta_series(ticker: pd.DataFrame, instrument: pd.DataFrame, spec: HedgeSpec):

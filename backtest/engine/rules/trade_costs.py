@@ -32,7 +32,7 @@ import pandas as pd
 
 from backtest.core.errors import ConfigError
 from backtest.core.schema import DIVIDEND_COLUMN
-from backtest.core.timeline import Timeline
+from backtest.core.timeline import Timeline, session_dates
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.book import commission, shares_for_budget
 from backtest.engine.rules.costs import BPS, fee_rate, fill_price
@@ -269,9 +269,6 @@ def build_cost_panel(
     )
 
 
-DAY_NS = 86_400_000_000_000
-
-
 def _all_estimates(
     tickers: list[str], prices: dict[str, pd.DataFrame], sessions: pd.DatetimeIndex, costs
 ) -> dict[str, tuple]:
@@ -335,15 +332,8 @@ OPTIONAL_FIELDS = (DIVIDEND_COLUMN, "adj_close")
 
 def _dated(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` on tz-naive midnight dates (a copy only when its index needs it)."""
-    index = pd.DatetimeIndex(frame.index)
-    if index.tz is not None:
-        index = index.tz_localize(None)
-    index = index.as_unit("ns")
-    if (index.asi8 % DAY_NS).any():  # normalize() infers a frequency: only when needed
-        index = index.normalize()
-    if index is frame.index:
-        return frame
-    return frame.set_axis(index)
+    index = session_dates(frame.index)
+    return frame if index is frame.index else frame.set_axis(index)
 
 
 def _unbroken_span(frame: pd.DataFrame, grid: np.ndarray, needed: list[str]):
