@@ -21,7 +21,7 @@ from backtest.config.model import load_config
 from backtest.engine import vectorbt
 from backtest.engine.rules import hedge, sizing, trade_costs
 from backtest.engine.rules.arrays import at
-from backtest.engine.rules.trade_costs import participation_limit
+from backtest.engine.rules.trade_costs import COST_REASONS, participation_limit
 from tests.conftest import CAL, base_config, write_config, write_prices
 from tests.test_audit import BUILT_INS, EARNINGS, NEWS
 
@@ -104,7 +104,12 @@ def peeking(honest):
     """``honest`` moved one session earlier: the value at s then uses the bar of s itself."""
 
     def estimate(*args, **kwargs):
-        return honest(*args, **kwargs).shift(-1)
+        out = honest(*args, **kwargs)
+        if isinstance(out, pd.Series | pd.DataFrame):
+            return out.shift(-1)
+        moved = np.full_like(out, np.nan)  # an array, rows are sessions
+        moved[:-1] = out[1:]
+        return moved
 
     return estimate
 
@@ -145,7 +150,9 @@ def participation_at_exit(honest):
         return replace(
             out,
             limit=np.where(over, np.minimum(out.limit, cap), out.limit),
-            reason=np.where(over, "participation_cap", out.reason),
+            reason_code=np.where(
+                over, COST_REASONS.index("participation_cap") + 1, out.reason_code
+            ).astype(np.int8),
         )
 
     return terms

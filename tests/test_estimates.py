@@ -25,6 +25,7 @@ from backtest.engine.rules.estimates import (
     trailing_beta,
     trailing_vol,
 )
+from backtest.engine.rules.windows import window_cov_var, window_mean
 from tests.conftest import CAL
 
 
@@ -198,3 +199,60 @@ def test_each_estimator_at_t_ignores_every_bar_from_t_on(name, drawn):
     moved = estimate(moved_stock, moved_index).to_numpy()
     np.testing.assert_array_equal(cut, full[: t + 1])
     np.testing.assert_array_equal(moved[: t + 1], full[: t + 1])
+
+
+# The window kernels every estimator reads (backtest/engine/rules/windows.py), against
+# pandas' rolling mean, covariance and variance on drawn columns with missing values;
+# and a column behind missing rows (a ticker listed later in a panel) gets the same floats.
+@st.composite
+def drawn_columns(draw):
+    n = draw(st.integers(5, 80))
+    cols = draw(st.integers(1, 4))
+    values = st.lists(
+        st.one_of(st.floats(-0.2, 0.2), st.just(float("nan"))), min_size=n, max_size=n
+    )
+    x = np.column_stack([draw(values) for _ in range(cols)])
+    y = np.column_stack([draw(values) for _ in range(cols)])
+    window = draw(st.integers(2, 25))
+    return x, y, window, draw(st.integers(1, window))
+
+
+@settings(max_examples=60, deadline=None)
+@given(drawn=drawn_columns())
+def test_window_kernels_match_pandas_rolling(drawn):
+    x, y, window, min_obs = drawn
+    got = window_mean(x, window, min_obs)
+    want = pd.DataFrame(x).rolling(window, min_periods=min_obs).mean().to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15)
+    cov, var = window_cov_var(x, y, window, min_obs)
+    both = np.isfinite(x) & np.isfinite(y)
+    xs, ys = pd.DataFrame(np.where(both, x, np.nan)), pd.DataFrame(np.where(both, y, np.nan))
+    roll = {"window": window, "min_periods": max(min_obs, 2)}
+    want_cov = xs.rolling(**roll).cov(ys).to_numpy()
+    want_var = ys.rolling(**roll).var().to_numpy()
+    assert np.array_equal(np.isnan(cov), np.isnan(want_cov))
+    scale = np.nanmax(np.abs(np.where(both, y, 0.0))) ** 2 + 1e-300
+    ok = ~np.isnan(want_var)
+    np.testing.assert_allclose(cov[ok], want_cov[ok], rtol=0, atol=1e-12 * scale)
+    # A variance rounded to zero by either is a flat window (FLAT): compare the rest.
+    assert ((var[ok] == 0) | np.isclose(var[ok], want_var[ok], rtol=1e-8, atol=1e-14)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(drawn=drawn_columns(), lead=st.integers(1, 30))
+def test_a_column_behind_missing_rows_gets_the_same_floats(drawn, lead):
+    x, y, window, min_obs = drawn
+    pad = np.full((lead, x.shape[1]), np.nan)
+    px, py = np.vstack([pad, x]), np.vstack([pad, y])
+    np.testing.assert_array_equal(
+        window_mean(px, window, min_obs)[lead:], window_mean(x, window, min_obs)
+    )
+    for got, alone in zip(
+        window_cov_var(px, py, window, min_obs), window_cov_var(x, y, window, min_obs), strict=True
+    ):
+        np.testing.assert_array_equal(got[lead:], alone)
+    # and each column of a panel is the column alone
+    for j in range(x.shape[1]):
+        np.testing.assert_array_equal(
+            window_mean(x, window, min_obs)[:, j], window_mean(x[:, j], window, min_obs)
+        )

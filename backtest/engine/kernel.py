@@ -217,7 +217,8 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
         costs, sizing, ref_in, fill_price(ref_in, side, slip, terms.extra_in), fees_bps
     )
     q0 = np.where(terms.limit > 0, q0, 0.0)
-    terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
+    if costs.needs_adv:  # only impact and participation depend on the shares
+        terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
     q = np.minimum(q0, terms.limit)
     borrow = cpanel.borrow_bps[ticker]
     net = net_return_with_costs(ref_in, exits.ref, side, q, slip, fees_bps, terms, costs, borrow)

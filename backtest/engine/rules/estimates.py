@@ -1,12 +1,14 @@
 """Trailing estimates from daily bars: beta, bid-ask spread, volatility, volume.
 
-Every function takes one ticker's daily bars (a session-indexed Series or
-DataFrame, as :mod:`backtest.data` loads them) and returns a Series on the
-same sessions whose value at session ``s`` uses only bars of sessions
-*before* ``s``: the window ends with the previous session's close, so an
-estimate read for a fill at ``s``'s open or close was published by then.
-tests/test_estimates.py checks it as a property: changing or cutting every
-bar from ``s`` on changes no value at or before ``s``.
+Every function takes one ticker's daily bars (a session-indexed Series, as
+:mod:`backtest.data` loads them), a panel of them (a DataFrame or array with
+one column per ticker, the sweep's), or plain arrays (rows are sessions), and
+returns the same type and shape on the same sessions,
+whose value at session ``s`` uses only bars of sessions *before* ``s``: the
+window ends with the previous session's close, so an estimate read for a fill
+at ``s``'s open or close was published by then. tests/test_estimates.py checks
+it as a property: changing or cutting every bar from ``s`` on changes no value
+at or before ``s``.
 
 * :func:`trailing_beta`: OLS slope of daily returns on a hedge instrument's,
   over ``window`` sessions (at least ``min_obs`` pairs), optionally shrunk
@@ -18,6 +20,10 @@ bar from ``s`` on changes no value at or before ``s``.
 
 Spreads are fractions of the price (0.001 is 10 bps); NaN where the window
 holds too few sessions.
+
+Every window is read by :mod:`~backtest.engine.rules.windows` (running sums,
+one compiled pass per column): a ticker gets the same floats alone as in a
+panel, whatever the panel's first session.
 """
 
 from __future__ import annotations
@@ -25,14 +31,39 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["abdi_ranaldo", "corwin_schultz", "trailing_adv", "trailing_beta", "trailing_vol"]
+from backtest.engine.rules.windows import window_cov_var, window_mean
+
+__all__ = [
+    "abdi_ranaldo",
+    "corwin_schultz",
+    "trailing_adv",
+    "trailing_beta",
+    "trailing_vol",
+]
 
 _CS_K = 3.0 - 2.0 * np.sqrt(2.0)
 
 
-def _before(values: pd.Series) -> pd.Series:
-    """Known at the next session: each value moved one session later."""
-    return values.shift(1)
+def _values(x) -> np.ndarray:
+    """A Series' or DataFrame's values as a float array (rows are sessions)."""
+    return np.asarray(x, dtype=float)
+
+
+def _like(template, values: np.ndarray):
+    """``values`` in ``template``'s type, index (and columns); an array for an array."""
+    if isinstance(template, pd.DataFrame):
+        return pd.DataFrame(values, index=template.index, columns=template.columns)
+    if isinstance(template, pd.Series):
+        return pd.Series(values, index=template.index, name=template.name)
+    return values
+
+
+def _before(values: np.ndarray) -> np.ndarray:
+    """Known at the next session: each row moved one session later (NaN first)."""
+    out = np.empty_like(values)
+    out[:1] = np.nan
+    out[1:] = values[:-1]
+    return out
 
 
 def trailing_beta(
@@ -45,10 +76,10 @@ def trailing_beta(
     """OLS beta of ``returns`` on ``market`` over the ``window`` sessions before each session.
 
     ``beta = cov(r, m) / var(m)`` over the pairs where both are present (at
-    least ``min_obs``, else NaN), then ``(1 - shrink) * beta + shrink * 1``.
-    ``returns`` may be a DataFrame (one column per ticker, the sweep's panel):
-    each column gets the beta it would get alone, by the same pandas rolling
-    arithmetic.
+    least ``min_obs``, else NaN; NaN too where the market did not move), then
+    ``(1 - shrink) * beta + shrink * 1``. ``returns`` may be a DataFrame (one
+    column per ticker, the sweep's panel): each column gets the beta it would
+    get alone.
 
     Examples
     --------
@@ -63,19 +94,27 @@ def trailing_beta(
     >>> trailing_beta(pd.DataFrame({"a": 2 * m, "b": -m}), m, 3, 2).iloc[-1].round(12).tolist()
     [2.0, -1.0]
     """
-    if isinstance(returns, pd.DataFrame):
-        # The market paired with each column, masked where that column has no return.
-        market = pd.DataFrame({c: market for c in returns.columns}, index=returns.index)
-    both = returns.notna() & market.notna()
-    r, m = returns.where(both), market.where(both)
-    roll = dict(window=window, min_periods=min_obs)
-    cov = r.rolling(**roll).cov(m)
-    var = m.rolling(**roll).var()
-    beta = cov / var.where(var > 0)
-    return _before((1.0 - shrink) * beta + shrink)
+    cov, var = window_cov_var(_values(returns), _values(market), window, min_obs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(var > 0, cov / var, np.nan)
+    return _like(returns, _before((1.0 - shrink) * beta + shrink))
 
 
-def corwin_schultz(high: pd.Series, low: pd.Series, window: int = 21) -> pd.Series:
+def _cs_pairs(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Corwin-Schultz two-day spread estimates, indexed at the pair's second day."""
+    log_h, log_l = np.log(high), np.log(low)
+    hl = (log_h - log_l) ** 2
+    beta = np.full_like(hl, np.nan)
+    beta[1:] = hl[1:] + hl[:-1]
+    gamma = np.full_like(hl, np.nan)
+    # ln(max H / min L) over the two days: log is increasing, so the max of the logs.
+    gamma[1:] = (np.maximum(log_h[1:], log_h[:-1]) - np.minimum(log_l[1:], log_l[:-1])) ** 2
+    alpha = (np.sqrt(2 * beta) - np.sqrt(beta)) / _CS_K - np.sqrt(gamma / _CS_K)
+    e = np.exp(alpha)
+    return np.maximum(2 * (e - 1) / (1 + e), 0.0)  # NaN stays NaN
+
+
+def corwin_schultz(high, low, window: int = 21):
     """Corwin-Schultz (2012) spread: the mean over ``window`` two-day estimates, before each session.
 
     For sessions ``t-1, t``: ``b = ln(H1/L1)^2 + ln(H2/L2)^2``, ``g = ln(max H / min L)^2``,
@@ -90,15 +129,11 @@ def corwin_schultz(high: pd.Series, low: pd.Series, window: int = 21) -> pd.Seri
     >>> corwin_schultz(h, l, window=2).round(6).tolist()
     [nan, nan, 0.0, 0.005098]
     """
-    hl = np.log(high / low) ** 2
-    beta = hl + hl.shift(1)
-    gamma = np.log(np.maximum(high, high.shift(1)) / np.minimum(low, low.shift(1))) ** 2
-    alpha = (np.sqrt(2 * beta) - np.sqrt(beta)) / _CS_K - np.sqrt(gamma / _CS_K)
-    spread = (2 * (np.exp(alpha) - 1) / (1 + np.exp(alpha))).clip(lower=0.0)
-    return _before(spread.rolling(window, min_periods=max(1, window // 2)).mean())
+    spread = _cs_pairs(_values(high), _values(low))
+    return _like(high, _before(window_mean(spread, window, max(1, window // 2))))
 
 
-def abdi_ranaldo(high: pd.Series, low: pd.Series, close: pd.Series, window: int = 21) -> pd.Series:
+def abdi_ranaldo(high, low, close, window: int = 21):
     """Abdi-Ranaldo (2017) spread over the ``window`` sessions before each session.
 
     With mid-range ``eta_t = (ln H_t + ln L_t) / 2`` and ``c_t = ln C_t``:
@@ -113,15 +148,23 @@ def abdi_ranaldo(high: pd.Series, low: pd.Series, close: pd.Series, window: int 
     >>> abdi_ranaldo(h, l, c, window=2).round(6).tolist()
     [nan, nan, 0.0, 0.008119]
     """
-    eta = (np.log(high) + np.log(low)) / 2
-    c = np.log(close)
+    eta = (np.log(_values(high)) + np.log(_values(low))) / 2
+    c = np.log(_values(close))
     # The pair (t-1, t) is complete at t's close: indexed at t.
-    pair = 4 * (c.shift(1) - eta.shift(1)) * (c.shift(1) - eta)
-    mean = pair.rolling(window, min_periods=max(1, window // 2)).mean()
-    return _before(np.sqrt(mean.clip(lower=0.0)))
+    pair = np.full_like(eta, np.nan)
+    pair[1:] = 4 * (c[:-1] - eta[:-1]) * (c[:-1] - eta[1:])
+    mean = window_mean(pair, window, max(1, window // 2))
+    return _like(high, _before(np.sqrt(np.maximum(mean, 0.0))))
 
 
-def trailing_vol(close: pd.Series, window: int = 20, min_obs: int = 10) -> pd.Series:
+def _returns(close: np.ndarray) -> np.ndarray:
+    """Close-to-close returns (NaN where either close is missing, and on the first row)."""
+    out = np.full_like(close, np.nan)
+    out[1:] = close[1:] / close[:-1] - 1
+    return out
+
+
+def trailing_vol(close, window: int = 20, min_obs: int = 10):
     """Standard deviation of daily close-to-close returns over the ``window`` sessions before.
 
     Examples
@@ -130,11 +173,12 @@ def trailing_vol(close: pd.Series, window: int = 20, min_obs: int = 10) -> pd.Se
     >>> trailing_vol(close, window=2, min_obs=2).round(6).tolist()
     [nan, nan, nan, 0.014142, 0.014142]
     """
-    returns = close.pct_change(fill_method=None)
-    return _before(returns.rolling(window, min_periods=min_obs).std())
+    r = _returns(_values(close))
+    _, var = window_cov_var(r, r, window, min_obs)
+    return _like(close, _before(np.sqrt(var)))
 
 
-def trailing_adv(volume: pd.Series, window: int = 20, min_obs: int = 10) -> pd.Series:
+def trailing_adv(volume, window: int = 20, min_obs: int = 10):
     """Mean daily volume (shares) over the ``window`` sessions before each session.
 
     Examples
@@ -142,4 +186,4 @@ def trailing_adv(volume: pd.Series, window: int = 20, min_obs: int = 10) -> pd.S
     >>> trailing_adv(pd.Series([100.0, 300.0, 200.0, 0.0]), window=2, min_obs=1).tolist()
     [nan, 100.0, 200.0, 250.0]
     """
-    return _before(volume.rolling(window, min_periods=min_obs).mean())
+    return _like(volume, _before(window_mean(_values(volume), window, min_obs)))

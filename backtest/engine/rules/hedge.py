@@ -30,6 +30,7 @@ import pandas as pd
 
 from backtest.core.timeline import session_bars, session_dates, tradable
 from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
+from backtest.engine.rules.date_grid import DateGrid, date_grid, field_block, frame_keys
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import (
     CostTerms,
@@ -195,52 +196,63 @@ def ratio_table(
         return out
     if not len(sessions):
         return out
+    keys = calendar.as_unit("ns").asi8
     for inst in sorted({spec.instrument_of(t) for t in tickers}):
         rows = [i for i, t in enumerate(tickers) if spec.instrument_of(t) == inst]
-        market = _closes(prices[inst])
-        own = {i: _closes(prices[tickers[i]]) for i in rows}
-        spans = {i: _common_span(own[i].index, market.index, calendar) for i in rows}
-        on_grid = [i for i in rows if spans[i] is not None]
-        for i in rows:
-            if spans[i] is None:  # a hole or an off-calendar bar: the run's own path
+        frames = [prices[inst]] + [prices[tickers[i]] for i in rows]
+        grid = date_grid([frame_keys(f) for f in frames], keys)
+        spans = [_common(grid.spans[0], grid.spans[1 + k]) for k in range(len(rows))]
+        for i, span in zip(rows, spans, strict=True):
+            if span is None:  # a hole or an off-calendar bar: the run's own path
                 out[i] = read_ratios(*beta_series(prices[tickers[i]], prices[inst], spec), sessions)
+        on_grid = [k for k, span in enumerate(spans) if span is not None]
         if not on_grid:
             continue
-        grid = calendar[
-            (calendar >= min(spans[i][0] for i in on_grid))
-            & (calendar <= max(sessions[-1], max(spans[i][1] for i in on_grid)))
-        ]
-        closes = pd.DataFrame({i: own[i].reindex(grid) for i in on_grid})
-        beta = trailing_beta(
-            closes.pct_change(fill_method=None),
-            market.reindex(grid).pct_change(fill_method=None),
-            spec.window,
-            spec.min_obs,
-            spec.shrink,
+        # Rows lo..hi of the calendar: every common span, and the sessions read.
+        lo = min(spans[k][0] for k in on_grid)
+        hi = max(
+            int(np.searchsorted(keys, sessions.as_unit("ns").asi8[-1])),
+            *(spans[k][1] for k in on_grid),
         )
-        pos = grid.searchsorted(sessions, side="left")
-        for i in on_grid:
-            first, last = spans[i]
+        hi = min(hi, len(keys) - 1)
+        fitting = [0, *(1 + k for k in on_grid)]
+        sub = DateGrid(keys, tuple(grid.spans[f] for f in fitting))
+        closes = field_block(sub, [frames[f]["close"].to_numpy(dtype=float) for f in fitting])
+        closes = closes[lo : hi + 1]
+        market, own = closes[:, 0], np.asfortranarray(closes[:, 1:])
+        # Each column's returns only inside its common span with the instrument, as a
+        # run's inner join of the two has them.
+        for j, k in enumerate(on_grid):
+            own[: spans[k][0] - lo, j] = np.nan
+            own[spans[k][1] - lo + 1 :, j] = np.nan
+        beta = trailing_beta(
+            _returns(own), _returns(market), spec.window, spec.min_obs, spec.shrink
+        )
+        grid_days = keys[lo : hi + 1]
+        pos = np.minimum(
+            np.searchsorted(grid_days, sessions.as_unit("ns").asi8), len(grid_days) - 1
+        )
+        for j, k in enumerate(on_grid):
+            first, last = keys[spans[k][0]], keys[spans[k][1]]
             # Outside the common span a run reads NaN (before: no return yet; after: no session).
-            live = (sessions >= first) & (sessions <= last)
-            values = beta[i].to_numpy(dtype=float)
-            out[i] = np.where(live, values[np.minimum(pos, len(grid) - 1)], np.nan)
+            want = sessions.as_unit("ns").asi8
+            live = (want >= first) & (want <= last)
+            out[rows[k]] = np.where(live, beta[pos, j], np.nan)
     return out
 
 
-def _common_span(stock: pd.DatetimeIndex, market: pd.DatetimeIndex, calendar: pd.DatetimeIndex):
-    """First and last common session of two close indexes, if every calendar session
-    between them is in both (and nothing else is, nor twice); else None."""
-    if not (stock.is_unique and market.is_unique):
+def _common(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The overlap of two spans on the calendar (None if either is None or they do not meet)."""
+    if a is None or b is None or max(a[0], b[0]) > min(a[1], b[1]):
         return None
-    both = np.intersect1d(stock.as_unit("ns").asi8, market.as_unit("ns").asi8, assume_unique=True)
-    if not len(both):
-        return None
-    days = calendar.as_unit("ns").asi8
-    span = days[(days >= both[0]) & (days <= both[-1])]
-    if len(span) != len(both) or not (span == both).all():
-        return None
-    return pd.Timestamp(both[0]), pd.Timestamp(both[-1])
+    return max(a[0], b[0]), min(a[1], b[1])
+
+
+def _returns(close: np.ndarray) -> np.ndarray:
+    """Close-to-close returns down the rows (NaN on the first and next to a missing close)."""
+    out = np.full_like(close, np.nan)
+    out[1:] = close[1:] / close[:-1] - 1
+    return out
 
 
 def hedge_ratios(
@@ -318,7 +330,7 @@ def hedge_leg_returns(
     A 10-share short of the instrument, 100 -> 99, 10 bps fee per fill:
 
     >>> t = CostTerms(*(np.zeros(1),) * 3, np.zeros(1, dtype=int), np.full(1, np.inf),
-    ...               np.array([""]))
+    ...               np.zeros(1, dtype=np.int8))
     >>> r = hedge_leg_returns(100.0, 99.0, -1, 10.0, 0.0, 10.0, t, TradeCosts(), 0.0)
     >>> round(float(r[0]), 12)
     0.00801
@@ -360,7 +372,8 @@ def price_hedge_leg(
     """
     terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs)
     shares = notional / fill_price(h_in, h_side, slippage_bps, terms.extra_in)
-    terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs, shares=shares)
+    if costs.needs_adv:  # only impact and participation depend on the shares
+        terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs, shares=shares)
     f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
     f_out = fill_price(h_out, -h_side, slippage_bps, terms.extra_out)
     shares = notional / f_in

@@ -32,10 +32,17 @@ import pandas as pd
 
 from backtest.core.errors import ConfigError
 from backtest.core.schema import DIVIDEND_COLUMN
-from backtest.core.timeline import Timeline, session_dates
+from backtest.core.timeline import Timeline
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.book import commission, shares_for_budget
 from backtest.engine.rules.costs import BPS, fee_rate, fill_price
+from backtest.engine.rules.date_grid import (
+    DateGrid,
+    date_grid,
+    field_block,
+    frame_keys,
+    on_sessions,
+)
 from backtest.engine.rules.estimates import (
     abdi_ranaldo,
     corwin_schultz,
@@ -126,13 +133,14 @@ class TradeCosts:
         return dict(self.borrow_bps_by_ticker).get(ticker, self.borrow_bps)
 
 
-def dividends_from_adj(close: pd.Series, adj_close: pd.Series) -> pd.Series:
+def dividends_from_adj(close, adj_close):
     """Cash dividend per share on each ex-date, from the close and dividend-adjusted close.
 
     An adjusted close divides the prices before an ex-date ``d`` by
     ``1 - D / close[d-1]``, so the ratio ``a = adj / close`` steps by that factor:
     ``D = close[d-1] * (1 - a[d-1] / a[d])``. Steps below 1e-6 of the price
     (rounding of the published adjusted close) count as none; the first session is 0.
+    Series in, Series out; arrays (rows are sessions) in, an array out.
 
     Examples
     --------
@@ -143,10 +151,16 @@ def dividends_from_adj(close: pd.Series, adj_close: pd.Series) -> pd.Series:
     >>> dividends_from_adj(close, adj).round(9).tolist()
     [0.0, 0.0, 1.0, 0.0]
     """
-    ratio = adj_close / close
-    step = 1.0 - ratio.shift(1) / ratio
-    div = (close.shift(1) * step).where(step > 1e-6, 0.0)
-    return div.fillna(0.0)
+    c = np.asarray(close, dtype=float)
+    ratio = np.asarray(adj_close, dtype=float) / c
+    div = np.zeros_like(ratio)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = 1.0 - ratio[:-1] / ratio[1:]
+        div[1:] = np.where(step > 1e-6, c[:-1] * step, 0.0)
+    div[np.isnan(div)] = 0.0
+    if isinstance(close, pd.Series):
+        return pd.Series(div, index=close.index)
+    return div
 
 
 def impact_rate(k: float, sigma, shares, adv):
@@ -230,11 +244,6 @@ def _last_known(a: np.ndarray) -> np.ndarray:
     return np.where(seen, out, np.nan)
 
 
-def _on(values: pd.Series | pd.DataFrame, sessions: pd.DatetimeIndex) -> np.ndarray:
-    """Values on ``sessions``: (sessions,) for a Series, (columns, sessions) for a DataFrame."""
-    return np.asarray(values.reindex(sessions), dtype=float).T
-
-
 def build_cost_panel(
     tickers: list[str], prices: dict[str, pd.DataFrame], timeline: Timeline, costs: TradeCosts
 ) -> CostPanel:
@@ -275,46 +284,48 @@ def _all_estimates(
     """:func:`_estimates` of every ticker, on ``sessions``.
 
     Tickers whose bars are one unbroken run of the dates any of them trades (the
-    usual universe) are estimated together, one column each on those dates: the
-    same pandas arithmetic per column as alone, so the same floats, without
-    pandas' per-Series overhead (most of a 500-ticker sweep's cost panel). Any
-    other ticker (a hole, a stray or repeated date) is estimated alone.
+    usual universe) are estimated together, one column each of a
+    :mod:`~backtest.engine.rules.date_grid` panel: the estimators give a column
+    the floats they give the ticker alone. Any other ticker (a hole, a stray or
+    repeated date) is estimated alone on its own dates.
     """
-    frames = {t: _dated(prices[t]) for t in tickers}
     needed = _fields(costs)
+    frames = [prices[t] for t in tickers]
+    dates = [frame_keys(f) for f in frames]
+    grid = date_grid(dates)
+    together = [
+        i
+        for i, span in enumerate(grid.spans)
+        if span is not None and all(k in frames[i] for k in needed if k not in OPTIONAL_FIELDS)
+    ]
     out: dict[str, tuple] = {}
-    grid_keys = np.unique(np.concatenate([f.index.asi8 for f in frames.values()] or [[]]))
-    spans = {t: _unbroken_span(frames[t], grid_keys, needed) for t in tickers}
-    together = [t for t in tickers if spans[t] is not None]
-    for t in tickers:
-        if spans[t] is None:
-            out[t] = _estimates(
-                {k: frames[t][k] for k in needed if k in frames[t]}, sessions, costs
-            )
-    if together:
-        grid = pd.DatetimeIndex(grid_keys.astype("datetime64[ns]"))
-        fields = {}
-        for name in needed:
-            having = [j for j, t in enumerate(together) if name in frames[t]]
-            if not having:
-                continue
-            block = np.full((len(grid), len(together)), np.nan)
-            for j in having:
-                first, last = spans[together[j]]
-                block[first : last + 1, j] = frames[together[j]][name].to_numpy(dtype=float)
-            fields[name] = pd.DataFrame(block, index=grid, columns=range(len(together)))
-            if name == DIVIDEND_COLUMN:  # which columns have a list at all
-                fields[f"has_{name}"] = np.isin(np.arange(len(together)), having)
-        half, sigma, adv, cum_div = _estimates(fields, sessions, costs)
-        keys = sessions.as_unit("ns").asi8
-        for j, t in enumerate(together):
-            first, last = grid_keys[spans[t][0]], grid_keys[spans[t][1]]
-            # A ticker alone has no estimate on a session outside its own bars.
-            outside = (keys < first) | (keys > last)
-            rows = [np.where(outside, np.nan, a[j]) for a in (half, sigma, adv)]
-            if costs.spread_estimator is None:
-                rows[0] = half[j]
-            out[t] = (*rows, cum_div[j])
+    for i, t in enumerate(tickers):
+        if i not in together:
+            fields = {k: frames[i][k].to_numpy(dtype=float) for k in needed if k in frames[i]}
+            out[t] = _estimates(fields, dates[i], sessions, costs)
+    if not together:
+        return out
+    fields: dict = {}
+    sub = DateGrid(grid.keys, tuple(grid.spans[i] for i in together))
+    for name in needed:
+        columns = [
+            frames[i][name].to_numpy(dtype=float) if name in frames[i] else None for i in together
+        ]
+        if all(c is None for c in columns):
+            continue
+        fields[name] = field_block(sub, columns)
+        if name == DIVIDEND_COLUMN:  # which columns have a list at all
+            fields[f"has_{name}"] = np.array([c is not None for c in columns])
+    half, sigma, adv, cum_div = _estimates(fields, grid.keys, sessions, costs)
+    keys = sessions.as_unit("ns").asi8
+    for j, i in enumerate(together):
+        first, last = grid.keys[grid.spans[i][0]], grid.keys[grid.spans[i][1]]
+        # A ticker alone has no estimate on a session outside its own bars.
+        outside = (keys < first) | (keys > last)
+        rows = [np.where(outside, np.nan, a[j]) for a in (half, sigma, adv)]
+        if costs.spread_estimator is None:
+            rows[0] = half[j]
+        out[tickers[i]] = (*rows, cum_div[j])
     return out
 
 
@@ -330,26 +341,7 @@ def _fields(costs) -> list[str]:
 OPTIONAL_FIELDS = (DIVIDEND_COLUMN, "adj_close")
 
 
-def _dated(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` on tz-naive midnight dates (a copy only when its index needs it)."""
-    index = session_dates(frame.index)
-    return frame if index is frame.index else frame.set_axis(index)
-
-
-def _unbroken_span(frame: pd.DataFrame, grid: np.ndarray, needed: list[str]):
-    """Positions in ``grid`` of a frame's first and last date, if its dates are exactly the
-    grid's between them and it has every needed field; else None."""
-    if not len(frame) or any(k not in frame for k in needed if k not in OPTIONAL_FIELDS):
-        return None
-    keys = frame.index.asi8
-    first = int(np.searchsorted(grid, keys[0]))
-    last = first + len(keys) - 1
-    if last >= len(grid) or not np.array_equal(grid[first : last + 1], keys):
-        return None
-    return first, last
-
-
-def _dividends(fields: dict):
+def _dividends(fields: dict) -> np.ndarray:
     """Cash dividend per share on each ex-date: the table's own list (``dividend``) where a
     ticker has one, else from ``adj_close`` (:func:`dividends_from_adj`), else none.
 
@@ -357,49 +349,53 @@ def _dividends(fields: dict):
     which columns have a list at all.
     """
     close = fields["close"]
-    from_adj = (
-        dividends_from_adj(close, fields["adj_close"]) if "adj_close" in fields else close * 0.0
-    )
+    if "adj_close" in fields:
+        from_adj = dividends_from_adj(close, fields["adj_close"])
+    else:
+        from_adj = np.zeros_like(close)
     if DIVIDEND_COLUMN not in fields:
-        return from_adj.fillna(0.0)
-    listed = fields[DIVIDEND_COLUMN].fillna(0.0)
+        return from_adj
+    listed = np.nan_to_num(fields[DIVIDEND_COLUMN])
     if "has_dividend" not in fields:
         return listed
-    has = np.broadcast_to(fields["has_dividend"], close.shape)
-    return listed.where(has, from_adj).fillna(0.0)
+    return np.where(np.broadcast_to(fields["has_dividend"], close.shape), listed, from_adj)
 
 
-def _estimates(fields: dict, sessions: pd.DatetimeIndex, costs: TradeCosts):
+def _estimates(fields: dict, keys: np.ndarray, sessions: pd.DatetimeIndex, costs: TradeCosts):
     """Half spread, sigma, ADV on ``sessions`` and the cumulative dividend per tick.
 
-    ``fields`` holds the bars' high, low, close (volume, adj_close) as Series of one
-    ticker or DataFrames of several (one column each, on common dates); arrays come
-    back (sessions,) or (columns, sessions).
+    ``fields`` holds the bars' high, low, close (volume, dividend, adj_close) as
+    arrays on the dates ``keys`` (int64 ns): (dates,) for one ticker, (dates,
+    tickers) for several. Arrays come back (sessions,) or (tickers, sessions).
+    Sigma is estimated only for impact (the one cost that reads it): NaN otherwise.
     """
     s = len(sessions)
     close = fields["close"]
     lead = close.shape[1:]
+
+    def on(values):
+        return on_sessions(values, keys, sessions)
+
     if costs.spread_estimator == "corwin_schultz":
-        half = 0.5 * _on(
-            corwin_schultz(fields["high"], fields["low"], costs.spread_window), sessions
-        )
+        half = 0.5 * on(corwin_schultz(fields["high"], fields["low"], costs.spread_window))
     elif costs.spread_estimator == "abdi_ranaldo":
         est = abdi_ranaldo(fields["high"], fields["low"], close, costs.spread_window)
-        half = 0.5 * _on(est, sessions)
+        half = 0.5 * on(est)
     else:
         half = np.full((*lead, s), 0.5 * costs.spread_bps * BPS)
-    sigma = _on(trailing_vol(close, costs.vol_window, max(2, costs.vol_window // 2)), sessions)
+    sigma = (
+        on(trailing_vol(close, costs.vol_window, max(2, costs.vol_window // 2)))
+        if costs.impact_k
+        else np.full((*lead, s), np.nan)
+    )
     adv = (
-        _on(
-            trailing_adv(fields["volume"], costs.adv_window, max(1, costs.adv_window // 2)),
-            sessions,
-        )
+        on(trailing_adv(fields["volume"], costs.adv_window, max(1, costs.adv_window // 2)))
         if costs.needs_adv and "volume" in fields
         else np.full((*lead, s), np.nan)
     )
     per_tick = np.zeros((*lead, 2 * s))
     if costs.dividends:
-        per_tick[..., 0::2] = _on(_dividends(fields), sessions)
+        per_tick[..., 0::2] = on(_dividends(fields))
     return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick), axis=-1)
 
 
@@ -408,7 +404,9 @@ class CostTerms:
     """Per trade: price moves of each fill (fractions), carry per share, and drops.
 
     ``limit`` is the most shares the order may trade (``inf``: no limit, 0: dropped)
-    and ``reason`` why it is limited ('' where not).
+    and ``reason_code`` why it is limited (0 where not, else ``COST_REASONS[code - 1]``;
+    :attr:`reason` spells it out). ``dividend`` and ``days`` are zeros (a
+    read-only broadcast) when no dividend or borrow is charged.
     """
 
     extra_in: np.ndarray
@@ -416,7 +414,16 @@ class CostTerms:
     dividend: np.ndarray
     days: np.ndarray
     limit: np.ndarray
-    reason: np.ndarray
+    reason_code: np.ndarray
+
+    @property
+    def reason(self) -> np.ndarray:
+        """Why each order is limited, by name ('' where it is not)."""
+        return np.array(("", *COST_REASONS), dtype=object)[self.reason_code]
+
+
+def _code(reason: str) -> int:
+    return COST_REASONS.index(reason) + 1
 
 
 def cost_terms(
@@ -435,15 +442,22 @@ def cost_terms(
     participation cap limits the entry order to ``max_pct`` % of the entry ADV
     (the exit closes the whole position: it is not capped). Exits read the
     estimates carried forward to their session (:class:`CostPanel`).
+    Later rules override earlier ones: do-not-short, then a missing estimate,
+    then zero ADV, then participation.
     """
     row, entry_tick, exit_tick, side = np.broadcast_arrays(row, entry_tick, exit_tick, side)
+    shape = np.shape(row)
     s_in, s_out = entry_tick // 2, exit_tick // 2
     extra_in = at(panel.half_spread, row, s_in)
     extra_out = at(panel.half_spread_exit, row, s_out)
-    dividend = side * (at(panel.cum_div, row, exit_tick) - at(panel.cum_div, row, entry_tick))
-    days = panel.day[exit_tick] - panel.day[entry_tick]
-    limit = np.full(np.shape(row), np.inf)
-    reason = np.full(np.shape(row), "", dtype=object)
+    zeros = np.broadcast_to(0.0, shape)
+    if costs.dividends:
+        dividend = side * (at(panel.cum_div, row, exit_tick) - at(panel.cum_div, row, entry_tick))
+    else:
+        dividend = zeros
+    days = panel.day[exit_tick] - panel.day[entry_tick] if panel.borrow_bps.any() else zeros
+    limit = np.full(shape, np.inf)
+    code = np.zeros(shape, dtype=np.int8)
     bad = ~np.isfinite(extra_in)
     if shares is not None and costs.needs_adv:
         adv_in = at(panel.adv, row, s_in)
@@ -458,24 +472,26 @@ def cost_terms(
             cap = participation_limit(adv_in, costs.participation_pct)
             over = np.abs(shares) > cap
             if costs.participation_action == "drop":
-                limit = np.where(over, 0.0, limit)
-                reason = np.where(over, "participation_drop", reason)
+                limit[over] = 0.0
+                code[over] = _code("participation_drop")
             else:
-                limit = np.where(over, cap, limit)
-                reason = np.where(over, "participation_cap", reason)
+                limit[over] = cap[over]
+                code[over] = _code("participation_cap")
         zero = adv_in <= 0
         bad |= np.isnan(adv_in) & ~zero
-        limit = np.where(zero, 0.0, limit)
-        reason = np.where(zero, "zero_adv", reason)
-    limit = np.where(bad, 0.0, limit)
-    reason = np.where(bad, "cost_history", reason)
-    shorted = (side < 0) & panel.no_short[row]
-    limit = np.where(shorted, 0.0, limit)
-    reason = np.where(shorted, "do_not_short", reason)
+        limit[zero] = 0.0
+        code[zero] = _code("zero_adv")
+    limit[bad] = 0.0
+    code[bad] = _code("cost_history")
+    if panel.no_short.any():
+        shorted = (side < 0) & panel.no_short[row]
+        limit[shorted] = 0.0
+        code[shorted] = _code("do_not_short")
     # A dropped order moves no price (zero ADV makes its impact infinite).
-    extra_in = np.where(limit > 0, np.nan_to_num(extra_in), 0.0)
-    extra_out = np.where(limit > 0, np.nan_to_num(extra_out), 0.0)
-    return CostTerms(extra_in, extra_out, dividend, days, limit, reason)
+    live = limit > 0
+    extra_in = np.where(live & ~np.isnan(extra_in), extra_in, 0.0)
+    extra_out = np.where(live & ~np.isnan(extra_out), extra_out, 0.0)
+    return CostTerms(extra_in, extra_out, dividend, days, limit, code)
 
 
 def entry_estimates(panel: CostPanel, row, entry_tick) -> dict[str, np.ndarray]:
@@ -525,7 +541,7 @@ def carry_per_share(terms: CostTerms, entry_fill, side, borrow_bps):
     Examples
     --------
     >>> t = CostTerms(*(np.zeros(1),) * 2, np.array([-0.5]), np.array([365]),
-    ...               np.full(1, np.inf), np.array([""]))
+    ...               np.full(1, np.inf), np.zeros(1, dtype=np.int8))
     >>> carry_per_share(t, np.array([100.0]), np.array([-1]), 365.0).tolist()
     [4.15]
     """
@@ -575,7 +591,8 @@ def net_return_with_costs(
     --------
     A short of 10 shares held 365 days at 100 -> 100, no other cost, 365 bps a year: -3.65 %.
 
-    >>> t = CostTerms(*(np.zeros(1),) * 3, np.array([365]), np.full(1, np.inf), np.array([""]))
+    >>> t = CostTerms(*(np.zeros(1),) * 3, np.array([365]), np.full(1, np.inf),
+    ...               np.zeros(1, dtype=np.int8))
     >>> r = net_return_with_costs(100.0, 100.0, -1, 10.0, 0, 0, t, TradeCosts(), 365.0)
     >>> round(float(r[0]), 12)
     -0.0365
