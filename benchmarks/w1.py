@@ -245,9 +245,7 @@ def ours_prepare(w: Workload):
     return prepare(spec, w.aligned, w.prices, MarketView(w.prices, get_calendar("XNYS")))
 
 
-def ours_sweep(
-    w: Workload, grid: dict, keep: bool, cells: int = 4_000_000, hedge=None, costs=None
-):
+def ours_sweep(w: Workload, grid: dict, keep: bool, cells: int = 4_000_000, hedge=None, costs=None):
     """(a) End to end through the public API: prepare, every chunk, metrics per combination."""
     prices = w.prices if hedge is None else {**w.prices, HEDGE_INSTRUMENT: bundled_spy(w)}
     return sweep_grid(
@@ -273,28 +271,171 @@ def bundled_spy(w: Workload) -> pd.DataFrame:
     return spy[(spy.index >= w.sessions[0]) & (spy.index <= w.sessions[-1])]
 
 
-def realism_rows(w: Workload, args) -> list[Row]:
-    """sweep_grid with a hedge leg (beta on SPY), and with the costs: section's spread too.
+REALISM = {  # the hedge and the spread of the realistic rows
+    "hedge": {"window": 60, "min_obs": 40},
+    "spread": {"spread_estimator": "corwin_schultz", "notional": 10_000.0},
+}
 
-    vectorbt is not run on these: its columns would be the main legs plus as many hedge
-    legs; the ratio printed is against the plain from_signals time of this run.
-    """
+
+def realism_specs():
     from backtest.engine.rules.hedge import HedgeSpec
     from backtest.engine.rules.trade_costs import TradeCosts
 
-    hedge = HedgeSpec(HEDGE_INSTRUMENT, ratio="beta", window=60, min_obs=40)
-    spread = TradeCosts(spread_estimator="corwin_schultz", notional=10_000.0)
+    hedge = HedgeSpec(HEDGE_INSTRUMENT, ratio="beta", **REALISM["hedge"])
+    return hedge, TradeCosts(**REALISM["spread"])
+
+
+def realism_rows(w: Workload, args) -> tuple[list[Row], list[str]]:
+    """sweep_grid with a hedge leg (beta on SPY), with the costs: section's spread, and both;
+    then vectorbt on the same hedged, costed trades (:func:`vbt_hedged_rows`)."""
+    hedge, spread = realism_specs()
     rows = []
     for name, kwargs in (
         ("ours: sweep_grid + hedge (beta on SPY)", {"hedge": hedge}),
         ("ours: sweep_grid + costs (CS spread)", {"costs": spread}),
         ("ours: sweep_grid + hedge + costs", {"hedge": hedge, "costs": spread}),
     ):
-        row, _ = measure(
-            name, lambda k=kwargs: ours_sweep(w, W1_GRID, keep=False, **k), args.repeats
+        row, result = measure(
+            name, lambda k=kwargs: ours_sweep(w, W1_GRID, keep=True, **k), args.repeats
         )
         rows.append(row)
-    return rows
+    if args.skip_vectorbt:
+        return rows, []
+    vrows, checks = vbt_hedged_rows(w, args, result.returns)
+    return rows + vrows, checks
+
+
+def hedged_inputs(w: Workload, combos: list[dict]) -> dict:
+    """vectorbt's inputs for W1 hedged with beta on SPY and paying a Corwin-Schultz spread.
+
+    One column per (combination, ticker) for the stock, and one more for its SPY
+    leg; each fill slips by the half spread our cost panel reads for it (the
+    entry's estimate at the entry, the carried-forward one at the exit) and pays
+    the fee; the leg is short for a positive beta. The hedged return is then
+    ``stock + |beta| x leg``, as ours. The estimates are ours, made here, outside
+    vectorbt's timing: vectorbt has no beta or spread estimator, and this leaves
+    it only the trades to compute.
+    """
+    from backtest.core.timeline import build_timeline
+    from backtest.engine.rules.hedge import ratio_table
+    from backtest.engine.rules.trade_costs import build_cost_panel
+
+    hedge, spread = realism_specs()
+    cal = get_calendar("XNYS")
+    prices = {**w.prices, HEDGE_INSTRUMENT: bundled_spy(w)}
+    timeline = build_timeline(cal, w.sessions[0], w.sessions[-1])
+    assert timeline.sessions.equals(w.sessions)
+    stock = build_cost_panel(w.tickers, prices, timeline, spread)
+    spy = build_cost_panel([HEDGE_INSTRUMENT], prices, timeline, spread)
+    calendar = cal.sessions_in_range(w.sessions[0], w.sessions[-1])
+    beta = ratio_table(prices, w.tickers, hedge, w.sessions, calendar)
+    entry, exit_ = entry_exit(w, combos)
+    row = np.broadcast_to(w.row, entry.shape)
+    ratio = beta[row, entry]
+    slip_in, slip_out = stock.half_spread[row, entry], stock.half_spread_exit[row, exit_]
+    h_in, h_out = spy.half_spread[0, entry], spy.half_spread_exit[0, exit_]
+    # The trades ours prices: a beta and both legs' entry spreads known (else dropped).
+    ok = np.isfinite(ratio) & np.isfinite(slip_in) & np.isfinite(h_in)
+    n_t, n_s = len(w.tickers), len(w.sessions)
+    cols = np.arange(len(combos))[:, None] * n_t + row
+    n_c = len(combos) * n_t
+    shape = (n_s, 2 * n_c)
+    signals = {k: np.zeros(shape, dtype=bool) for k in ("entries", "exits", "se", "sx")}
+    slippage = np.zeros(shape)
+    e, x, c = entry[ok], exit_[ok], cols[ok]
+    signals["entries"][e, c] = True
+    signals["exits"][x, c] = True
+    slippage[e, c], slippage[x, c] = slip_in[ok], slip_out[ok]
+    short = ratio[ok] > 0  # the leg opposite the long stock for a positive beta
+    hc = c + n_c
+    signals["se"][e[short], hc[short]] = True
+    signals["sx"][x[short], hc[short]] = True
+    signals["entries"][e[~short], hc[~short]] = True
+    signals["exits"][x[~short], hc[~short]] = True
+    slippage[e, hc], slippage[x, hc] = h_in[ok], h_out[ok]
+    spy_close = np.nan_to_num(spy_close_on(prices, w), nan=1.0)
+    close = np.hstack(
+        [
+            np.tile(np.nan_to_num(w.close.T, nan=1.0), (1, len(combos))),
+            np.tile(spy_close[:, None], (1, n_c)),
+        ]
+    )
+    return {
+        "close": close,
+        "slippage": slippage,
+        **signals,
+        "n_trades": int(2 * ok.sum()),
+        "ratio": np.where(ok, ratio, np.nan),
+        "cols": cols,
+        "entry": entry,
+        "n_c": n_c,
+    }
+
+
+def spy_close_on(prices: dict, w: Workload) -> np.ndarray:
+    """SPY's closes on W1's sessions."""
+    frame = prices[HEDGE_INSTRUMENT]
+    dates = pd.DatetimeIndex(frame.index).tz_localize(None).normalize()
+    return (
+        pd.Series(frame["close"].to_numpy(dtype=float), index=dates).reindex(w.sessions).to_numpy()
+    )
+
+
+def vbt_hedged_trades(inputs: dict, engine: str, fee: float) -> np.ndarray:
+    """``Portfolio.from_signals`` on the stock and hedge-leg columns, to its trade records."""
+    import vectorbt as vbt
+
+    pf = vbt.Portfolio.from_signals(
+        inputs["close"],
+        inputs["entries"],
+        inputs["exits"],
+        short_entries=inputs["se"],
+        short_exits=inputs["sx"],
+        fees=fee,
+        slippage=inputs["slippage"],
+        init_cash=100.0,
+        max_orders=2 * inputs["n_trades"] + 16,
+        engine=engine,
+    )
+    return pf.trades.records_arr
+
+
+def hedged_matrix(w: Workload, inputs: dict, records: np.ndarray) -> np.ndarray:
+    """Each (combination, event)'s hedged return from vectorbt's two trades."""
+    n_s = len(w.sessions)
+    by_key = {}
+    for leg, offset in (("stock", 0), ("hedge", inputs["n_c"])):
+        keys = ((inputs["cols"] + offset) * n_s + inputs["entry"]).ravel()
+        got = records["col"].astype(np.int64) * n_s + records["entry_idx"]
+        order = np.argsort(got)
+        pos = np.clip(np.searchsorted(got, keys, sorter=order), 0, max(len(got) - 1, 0))
+        hit = got[order[pos]] == keys
+        by_key[leg] = np.where(hit, records["return"][order[pos]], np.nan).reshape(
+            inputs["entry"].shape
+        )
+    return by_key["stock"] + np.abs(inputs["ratio"]) * by_key["hedge"]
+
+
+def vbt_hedged_rows(w: Workload, args, ours: np.ndarray) -> tuple[list[Row], list[str]]:
+    """vectorbt on W1 hedged and costed (:func:`hedged_inputs`), a subset of combinations
+    (its arrays are twice the plain run's per combination), time scaled to all of them."""
+    combos = w.combos[: args.vbt_realism_combos]
+    scale = len(w.combos) / len(combos)
+    note = f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}; stock + SPY-leg columns"
+    inputs = hedged_inputs(w, combos)
+    rows, checks = [], []
+    for engine in ("numba", "rust"):
+        row, records = measure(
+            f"vectorbt from_signals ({engine}), hedge + costs",
+            lambda e=engine: vbt_hedged_trades(inputs, e, w.fee),
+            repeats=1,
+            note=note,
+        )
+        row.seconds *= scale
+        rows.append(row)
+        got = hedged_matrix(w, inputs, records)
+        checks.append(compare(f"vectorbt {engine}, hedge + costs", ours[: len(combos)], got))
+    return rows, checks
 
 
 W1_GRID = {"entry_offset": OFFSETS, "hold_sessions": HOLDS}
@@ -526,6 +667,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-vectorbt", action="store_true")
     p.add_argument("--skip-cold", action="store_true")
     p.add_argument("--skip-realism", action="store_true", help="no hedged or costed rows")
+    p.add_argument(
+        "--vbt-realism-combos", type=int, default=10, help="combinations vectorbt runs hedged"
+    )
     p.add_argument("--cold-only", action="store_true", help="time only the cold start")
     p.add_argument("--cold-repeats", type=int, default=9, help="cold runs of each command")
     p.add_argument("--profile", action="store_true", help="cProfile the kernel and print the top")
@@ -611,8 +755,10 @@ def main(argv: list[str] | None = None) -> None:
         "close matrix from the frames sweep_grid gets",
     )
     rows.append(row)
+    realism_checks: list[str] = []
     if not args.skip_realism:
-        rows += realism_rows(w, args)
+        realism, realism_checks = realism_rows(w, args)
+        rows += realism
     sweep_s = rows[1].seconds
     ratios = (
         f"sweep_grid end to end / numpy gather: {sweep_s / gather_s:.1f}x inline, "
@@ -627,6 +773,7 @@ def main(argv: list[str] | None = None) -> None:
         vrows, vchecks = vectorbt_rows(w, args, ours)
         rows += vrows
         checks += vchecks
+    checks += realism_checks
     if args.profile:
         profile_kernel(data, combos)
     report(args, w, combos, rows, checks, kernel.seconds)

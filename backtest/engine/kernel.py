@@ -28,7 +28,7 @@ from backtest.engine.rules.trade_costs import (
     CostPanel,
     TradeCosts,
     cost_terms,
-    net_return_with_costs,
+    net_from_fills,
     order_shares,
 )
 
@@ -213,16 +213,16 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
     """Net returns with the ``costs:`` section, at the order size the notional gives,
     and each entry's fill value at that size."""
     terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
-    q0 = order_shares(
-        costs, sizing, ref_in, fill_price(ref_in, side, slip, terms.extra_in), fees_bps
-    )
-    q0 = np.where(terms.limit > 0, q0, 0.0)
+    f_in = fill_price(ref_in, side, slip, terms.extra_in)
+    q0 = np.where(terms.limit > 0, order_shares(costs, sizing, ref_in, f_in, fees_bps), 0.0)
     if costs.needs_adv:  # only impact and participation depend on the shares
         terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
+        f_in = fill_price(ref_in, side, slip, terms.extra_in)
     q = np.minimum(q0, terms.limit)
-    borrow = cpanel.borrow_bps[ticker]
-    net = net_return_with_costs(ref_in, exits.ref, side, q, slip, fees_bps, terms, costs, borrow)
-    value = q * fill_price(ref_in, side, slip, terms.extra_in)
+    f_out = fill_price(exits.ref, -side, slip, terms.extra_out)
+    borrow = cpanel.borrow_bps[ticker] if cpanel.borrow_bps.any() else 0.0
+    net = net_from_fills(f_in, f_out, side, q, fees_bps, terms, costs, borrow)
+    value = q * f_in
     return np.where(q > 0, net, np.nan), value
 
 

@@ -10,13 +10,13 @@ The hedge leg trades ``-side`` at the main leg's actual entry and exit ticks
 (same session and point, stops and truncations included). Its entry fill value
 is ``ratio`` times the main leg's entry fill value, and its fills pay the same
 rules as any fill (slippage, fees and the ``costs:`` section:
-:func:`backtest.engine.rules.trade_costs.net_return_with_costs`), so its P&L
+:func:`backtest.engine.rules.trade_costs.net_from_fills`), so its P&L
 as a return on the main leg's entry notional is ``ratio * hedge_leg_return``
 and ``hedged_net_return = net_return + hedge_return``.
 
 * :func:`decision_sessions`: the session each decision's ratio is read at;
 * :func:`hedge_ratios`: the ratio of each signal (NaN: not enough history);
-* :func:`hedge_leg_returns`: the hedge leg's own net return, from its reference prices;
+* :func:`price_hedge_leg`: the hedge leg's shares, fills and own net return;
 * :func:`hedged_return_at_cost`: both legs at an all-in cost per side (the
   cost sensitivity's ``<strategy>+hedge`` rows) and :func:`hedged_break_even_bps`.
 """
@@ -30,13 +30,18 @@ import pandas as pd
 
 from backtest.core.timeline import session_bars, session_dates, tradable
 from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
-from backtest.engine.rules.date_grid import DateGrid, date_grid, field_block, frame_keys
+from backtest.engine.rules.date_grid import (
+    DateGrid,
+    date_grid,
+    field_block,
+    frame_fields,
+    frame_keys,
+)
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import (
-    CostTerms,
     TradeCosts,
     cost_terms,
-    net_return_with_costs,
+    net_from_fills,
 )
 
 __all__ = [
@@ -45,7 +50,6 @@ __all__ = [
     "HedgeLeg",
     "HedgeSpec",
     "decision_sessions",
-    "hedge_leg_returns",
     "hedge_side",
     "hedge_ratios",
     "hedged_break_even_bps",
@@ -217,7 +221,7 @@ def ratio_table(
         hi = min(hi, len(keys) - 1)
         fitting = [0, *(1 + k for k in on_grid)]
         sub = DateGrid(keys, tuple(grid.spans[f] for f in fitting))
-        closes = field_block(sub, [frames[f]["close"].to_numpy(dtype=float) for f in fitting])
+        closes = field_block(sub, [frame_fields(frames[f], ["close"])["close"] for f in fitting])
         closes = closes[lo : hi + 1]
         market, own = closes[:, 0], np.asfortranarray(closes[:, 1:])
         # Each column's returns only inside its common span with the instrument, as a
@@ -309,37 +313,6 @@ def hedge_side(side, ratio):
     return (-np.asarray(side) * np.where(np.asarray(ratio) < 0, -1, 1)).astype(int)
 
 
-def hedge_leg_returns(
-    ref_in,
-    ref_out,
-    h_side,
-    shares,
-    slippage_bps: float,
-    fees_bps: float,
-    terms: CostTerms,
-    costs: TradeCosts,
-    borrow_bps,
-):
-    """The hedge leg's own net return (side ``h_side``, :func:`hedge_side`): the rule of any fill.
-
-    The P&L on the main leg's entry notional is ``abs(ratio)`` times it (the
-    leg's entry fill value is ``abs(ratio)`` times the main leg's).
-
-    Examples
-    --------
-    A 10-share short of the instrument, 100 -> 99, 10 bps fee per fill:
-
-    >>> t = CostTerms(*(np.zeros(1),) * 3, np.zeros(1, dtype=int), np.full(1, np.inf),
-    ...               np.zeros(1, dtype=np.int8))
-    >>> r = hedge_leg_returns(100.0, 99.0, -1, 10.0, 0.0, 10.0, t, TradeCosts(), 0.0)
-    >>> round(float(r[0]), 12)
-    0.00801
-    """
-    return net_return_with_costs(
-        ref_in, ref_out, h_side, shares, slippage_bps, fees_bps, terms, costs, borrow_bps
-    )
-
-
 @dataclass(frozen=True)
 class HedgeLeg:
     """A priced hedge leg: its shares, fill prices and own net return (0 without notional)."""
@@ -371,23 +344,15 @@ def price_hedge_leg(
     runs (:func:`backtest.engine.hedging.hedge_trades`) and sweeps price a leg alike.
     """
     terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs)
-    shares = notional / fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+    f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+    shares = notional / f_in
     if costs.needs_adv:  # only impact and participation depend on the shares
         terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs, shares=shares)
-    f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+        f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
+        shares = notional / f_in
     f_out = fill_price(h_out, -h_side, slippage_bps, terms.extra_out)
-    shares = notional / f_in
-    leg = hedge_leg_returns(
-        h_in,
-        h_out,
-        h_side,
-        shares,
-        slippage_bps,
-        fees_bps,
-        terms,
-        costs,
-        panel.borrow_bps[rows],
-    )
+    borrow = panel.borrow_bps[rows] if panel.borrow_bps.any() else 0.0
+    leg = net_from_fills(f_in, f_out, h_side, shares, fees_bps, terms, costs, borrow)
     return HedgeLeg(shares, f_in, f_out, np.where(notional > 0, leg, 0.0))
 
 

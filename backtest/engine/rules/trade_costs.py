@@ -40,6 +40,7 @@ from backtest.engine.rules.date_grid import (
     DateGrid,
     date_grid,
     field_block,
+    frame_fields,
     frame_keys,
     on_sessions,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "dividends_from_adj",
     "entry_estimates",
     "impact_rate",
+    "net_from_fills",
     "net_return_with_costs",
     "order_shares",
     "participation_limit",
@@ -264,6 +266,8 @@ def build_cost_panel(
     borrow = np.array([costs.borrow_of(t) for t in tickers], dtype=float)
     no_short = np.array([t in costs.do_not_short for t in tickers], dtype=bool)
     positive_adv = np.where(adv > 0, adv, np.nan)
+    # Exits read carried-forward estimates only where they vary and are read:
+    # a fixed spread is the same every session, and only impact reads sigma and ADV at exit.
     return CostPanel(
         half,
         sigma,
@@ -272,9 +276,9 @@ def build_cost_panel(
         day,
         borrow,
         no_short,
-        _last_known(half),
-        _last_known(sigma),
-        _last_known(positive_adv),
+        _last_known(half) if costs.spread_estimator else half,
+        _last_known(sigma) if costs.impact_k else sigma,
+        _last_known(positive_adv) if costs.impact_k else positive_adv,
     )
 
 
@@ -290,27 +294,24 @@ def _all_estimates(
     repeated date) is estimated alone on its own dates.
     """
     needed = _fields(costs)
-    frames = [prices[t] for t in tickers]
-    dates = [frame_keys(f) for f in frames]
+    bars = [frame_fields(prices[t], needed) for t in tickers]
+    dates = [frame_keys(prices[t]) for t in tickers]
     grid = date_grid(dates)
     together = [
         i
         for i, span in enumerate(grid.spans)
-        if span is not None and all(k in frames[i] for k in needed if k not in OPTIONAL_FIELDS)
+        if span is not None and all(k in bars[i] for k in needed if k not in OPTIONAL_FIELDS)
     ]
     out: dict[str, tuple] = {}
     for i, t in enumerate(tickers):
         if i not in together:
-            fields = {k: frames[i][k].to_numpy(dtype=float) for k in needed if k in frames[i]}
-            out[t] = _estimates(fields, dates[i], sessions, costs)
+            out[t] = _estimates(bars[i], dates[i], sessions, costs)
     if not together:
         return out
     fields: dict = {}
     sub = DateGrid(grid.keys, tuple(grid.spans[i] for i in together))
     for name in needed:
-        columns = [
-            frames[i][name].to_numpy(dtype=float) if name in frames[i] else None for i in together
-        ]
+        columns = [bars[i].get(name) for i in together]
         if all(c is None for c in columns):
             continue
         fields[name] = field_block(sub, columns)
@@ -599,16 +600,33 @@ def net_return_with_costs(
     """
 
     side = np.asarray(side)
-    c = fee_rate(fees_bps)
     f_in = fill_price(ref_in, side, slippage_bps, terms.extra_in)
     f_out = fill_price(ref_out, -side, slippage_bps, terms.extra_out)
-    q = np.asarray(shares, dtype=float)
-    comm = commission(q, costs.commission_per_share, costs.commission_minimum)
+    return net_from_fills(f_in, f_out, side, shares, fees_bps, terms, costs, borrow_bps)
+
+
+def net_from_fills(f_in, f_out, side, shares, fees_bps: float, terms, costs, borrow_bps):
+    """:func:`net_return_with_costs` from the fills themselves (callers that already have them).
+
+    Examples
+    --------
+    >>> t = CostTerms(*(np.zeros(1),) * 4, np.full(1, np.inf), np.zeros(1, dtype=np.int8))
+    >>> round(float(net_from_fills(100.0, 110.0, 1, 5.0, 0.0, t, TradeCosts(), 0.0)), 12)
+    0.1
+    """
+    c = fee_rate(fees_bps)
+    side = np.asarray(side)
+    # A cost that is off adds nothing: its term is left out rather than subtracted as 0
+    # (the same floats; a sweep prices millions of trades). A trade without shares gets
+    # no return from its caller either way.
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_share = (
-            side * (f_out - f_in)
-            - c * (f_in + f_out)
-            - 2 * comm / q
-            - carry_per_share(terms, f_in, side, borrow_bps)
-        )
-        return per_share / f_in
+        per_share = side * (f_out - f_in) - c * (f_in + f_out)
+        if costs.commission_per_share or costs.commission_minimum:
+            q = np.asarray(shares, dtype=float)
+            per_share = (
+                per_share
+                - 2 * commission(q, costs.commission_per_share, costs.commission_minimum) / q
+            )
+        if costs.dividends or np.any(borrow_bps):
+            per_share = per_share - carry_per_share(terms, f_in, side, borrow_bps)
+        return np.asarray(per_share / f_in)
