@@ -214,7 +214,8 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
     and each entry's fill value at that size."""
     terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
     f_in = fill_price(ref_in, side, slip, terms.extra_in)
-    q0 = np.where(terms.limit > 0, order_shares(costs, sizing, ref_in, f_in, fees_bps), 0.0)
+    q0 = np.array(order_shares(costs, sizing, ref_in, f_in, fees_bps), dtype=float)
+    q0[~(terms.limit > 0)] = 0.0
     if costs.needs_adv:  # only impact and participation depend on the shares
         terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
         f_in = fill_price(ref_in, side, slip, terms.extra_in)
@@ -223,7 +224,8 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
     borrow = cpanel.borrow_bps[ticker] if cpanel.borrow_bps.any() else 0.0
     net = net_from_fills(f_in, f_out, side, q, fees_bps, terms, costs, borrow)
     value = q * f_in
-    return np.where(q > 0, net, np.nan), value
+    net[~(q > 0)] = np.nan
+    return net, value
 
 
 def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:

@@ -224,6 +224,8 @@ class SweepHedge:
             ratio = at(self.beta, ticker_row, entry >> 1)  # read at the entry's session
         else:
             ratio = np.full(np.shape(entry), float(value))
+        if self.priced.all():  # every instrument has a bar on every panel session
+            return ratio
         rows = self.row[ticker_row]
         ok = at(self.priced, rows, entry >> 1) & at(self.priced, rows, exit_ >> 1)
         return np.where(ok, ratio, np.nan)

@@ -18,6 +18,11 @@ def at(values: np.ndarray, row: np.ndarray, tick: np.ndarray) -> np.ndarray:
     >>> at(np.arange(6.0).reshape(2, 3), np.array([1, 0]), np.array([[2, 2], [0, 1]])).tolist()
     [[5.0, 2.0], [3.0, 1.0]]
     """
+    if values.shape[0] == 1:  # one row (a hedge instrument): no row arithmetic
+        tick = np.asarray(tick)
+        shape = np.broadcast_shapes(np.shape(row), tick.shape)
+        out = values[0].take(tick)
+        return out if out.shape == shape else np.broadcast_to(out, shape).copy()
     flat = np.asarray(row) * values.shape[1] + tick
     return values.ravel().take(flat)
 

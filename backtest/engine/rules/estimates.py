@@ -94,10 +94,14 @@ def trailing_beta(
     >>> trailing_beta(pd.DataFrame({"a": 2 * m, "b": -m}), m, 3, 2).iloc[-1].round(12).tolist()
     [2.0, -1.0]
     """
-    cov, var = window_cov_var(_values(returns), _values(market), window, min_obs)
+    beta, var = window_cov_var(_values(returns), _values(market), window, min_obs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        beta = np.where(var > 0, cov / var, np.nan)
-    return _like(returns, _before((1.0 - shrink) * beta + shrink))
+        beta /= var  # in place: a panel's arrays are allocated once
+    beta[~(var > 0)] = np.nan
+    if shrink:
+        beta *= 1.0 - shrink
+        beta += shrink
+    return _like(returns, _before(beta))
 
 
 def _cs_pairs(high: np.ndarray, low: np.ndarray) -> np.ndarray:
@@ -108,16 +112,22 @@ def _cs_pairs(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     ``sqrt(g) = ln(max H) - ln(min L)`` and ``2 (e^a - 1) / (1 + e^a) = 2 tanh(a / 2)``.
     """
     log_h, log_l = np.log(high), np.log(low)
-    hl = (log_h - log_l) ** 2
-    beta = np.full_like(hl, np.nan)
-    np.add(hl[1:], hl[:-1], out=beta[1:])
-    root_gamma = np.full_like(hl, np.nan)
-    # ln(max H / min L) over the two days: log is increasing, so the max of the logs.
-    np.subtract(
-        np.maximum(log_h[1:], log_h[:-1]), np.minimum(log_l[1:], log_l[:-1]), out=root_gamma[1:]
-    )
-    alpha = np.sqrt(beta) * ((np.sqrt(2.0) - 1.0) / _CS_K) - root_gamma / np.sqrt(_CS_K)
-    return np.maximum(2.0 * np.tanh(alpha / 2.0), 0.0)  # NaN stays NaN
+    hl = log_h - log_l
+    hl *= hl
+    alpha = np.full_like(hl, np.nan)
+    np.add(hl[1:], hl[:-1], out=alpha[1:])  # b
+    np.sqrt(alpha, out=alpha)
+    alpha *= (np.sqrt(2.0) - 1.0) / _CS_K
+    # sqrt(g) = ln(max H / min L) over the two days: log is increasing, so the max of the logs.
+    top = np.maximum(log_h[1:], log_h[:-1])
+    top -= np.minimum(log_l[1:], log_l[:-1])
+    top *= 1.0 / np.sqrt(_CS_K)
+    alpha[1:] -= top
+    # In place, a panel's arrays are allocated once: 2 (e^a - 1) / (1 + e^a) = 2 tanh(a / 2).
+    alpha *= 0.5
+    np.tanh(alpha, out=alpha)
+    alpha *= 2.0
+    return np.maximum(alpha, 0.0, out=alpha)  # NaN stays NaN
 
 
 def corwin_schultz(high, low, window: int = 21):

@@ -226,22 +226,20 @@ def ratio_table(
         market, own = closes[:, 0], np.asfortranarray(closes[:, 1:])
         # Each column's returns only inside its common span with the instrument, as a
         # run's inner join of the two has them.
-        for j, k in enumerate(on_grid):
-            own[: spans[k][0] - lo, j] = np.nan
-            own[spans[k][1] - lo + 1 :, j] = np.nan
+        first = np.array([spans[k][0] for k in on_grid]) - lo
+        last = np.array([spans[k][1] for k in on_grid]) - lo
+        row = np.arange(len(own))[:, None]
+        own[(row < first) | (row > last)] = np.nan
         beta = trailing_beta(
             _returns(own), _returns(market), spec.window, spec.min_obs, spec.shrink
         )
         grid_days = keys[lo : hi + 1]
-        pos = np.minimum(
-            np.searchsorted(grid_days, sessions.as_unit("ns").asi8), len(grid_days) - 1
-        )
-        for j, k in enumerate(on_grid):
-            first, last = keys[spans[k][0]], keys[spans[k][1]]
-            # Outside the common span a run reads NaN (before: no return yet; after: no session).
-            want = sessions.as_unit("ns").asi8
-            live = (want >= first) & (want <= last)
-            out[rows[k]] = np.where(live, beta[pos, j], np.nan)
+        want = sessions.as_unit("ns").asi8
+        pos = np.minimum(np.searchsorted(grid_days, want), len(grid_days) - 1)
+        read = np.ascontiguousarray(beta[pos].T)
+        # Outside the common span a run reads NaN (before: no return yet; after: no session).
+        read[(want < grid_days[first][:, None]) | (want > grid_days[last][:, None])] = np.nan
+        out[[rows[k] for k in on_grid]] = read
     return out
 
 
@@ -254,8 +252,10 @@ def _common(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, 
 
 def _returns(close: np.ndarray) -> np.ndarray:
     """Close-to-close returns down the rows (NaN on the first and next to a missing close)."""
-    out = np.full_like(close, np.nan)
-    out[1:] = close[1:] / close[:-1] - 1
+    out = np.empty_like(close)
+    out[:1] = np.nan
+    np.divide(close[1:], close[:-1], out=out[1:])
+    out[1:] -= 1.0
     return out
 
 
@@ -353,7 +353,8 @@ def price_hedge_leg(
     f_out = fill_price(h_out, -h_side, slippage_bps, terms.extra_out)
     borrow = panel.borrow_bps[rows] if panel.borrow_bps.any() else 0.0
     leg = net_from_fills(f_in, f_out, h_side, shares, fees_bps, terms, costs, borrow)
-    return HedgeLeg(shares, f_in, f_out, np.where(notional > 0, leg, 0.0))
+    leg[~(notional > 0)] = 0.0
+    return HedgeLeg(shares, f_in, f_out, leg)
 
 
 def hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, bps_per_side: float):

@@ -50,6 +50,7 @@ from backtest.engine.rules.estimates import (
     trailing_adv,
     trailing_vol,
 )
+from backtest.engine.rules.windows import carry_forward
 
 __all__ = [
     "COST_REASONS",
@@ -230,42 +231,28 @@ class CostPanel:
     adv_exit: np.ndarray
 
 
-def _last_known(a: np.ndarray) -> np.ndarray:
-    """Each row's last finite value at or before each column (NaN before the first).
-
-    Examples
-    --------
-    >>> _last_known(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])).tolist()
-    [[nan, 1.0, 1.0, 3.0, 3.0]]
-    """
-    a = np.asarray(a, dtype=float)
-    idx = np.where(np.isfinite(a), np.arange(a.shape[-1]), 0)
-    np.maximum.accumulate(idx, axis=-1, out=idx)
-    out = np.take_along_axis(a, idx, axis=-1)
-    seen = np.maximum.accumulate(np.isfinite(a), axis=-1)
-    return np.where(seen, out, np.nan)
-
-
 def build_cost_panel(
     tickers: list[str], prices: dict[str, pd.DataFrame], timeline: Timeline, costs: TradeCosts
 ) -> CostPanel:
     """The estimates every cost reads, one row per entry of ``tickers`` (repeats allowed).
 
     Estimates run over each ticker's whole price history, so a timeline's first
-    sessions have their trailing window too.
+    sessions have their trailing window too. An estimate no cost of ``costs``
+    reads (sigma without impact, ADV without impact or participation, dividends)
+    is a read-only broadcast of NaN (0 for dividends), not a table.
     """
     sessions = timeline.sessions
-    n, s = len(tickers), len(sessions)
-    half, sigma, adv = np.zeros((n, s)), np.full((n, s), np.nan), np.full((n, s), np.nan)
-    cum_div = np.zeros((n, 2 * s))
-    cache = _all_estimates(list(dict.fromkeys(tickers)), prices, sessions, costs)
-    for i, t in enumerate(tickers):
-        half[i], sigma[i], adv[i], cum_div[i] = cache[t]
+    unique = list(dict.fromkeys(tickers))
+    estimates = _all_estimates(unique, prices, sessions, costs)
+    if len(unique) < len(tickers):
+        pos = np.array([unique.index(t) for t in tickers])
+        estimates = tuple(_take_rows(a, pos) for a in estimates)
+    half, sigma, adv, cum_div = estimates
     day = timeline.ticks.tz_convert("America/New_York").normalize().tz_localize(None)
     day = day.to_numpy().astype("datetime64[D]").astype(np.int64)
     borrow = np.array([costs.borrow_of(t) for t in tickers], dtype=float)
     no_short = np.array([t in costs.do_not_short for t in tickers], dtype=bool)
-    positive_adv = np.where(adv > 0, adv, np.nan)
+    positive_adv = np.where(adv > 0, adv, np.nan) if costs.needs_adv else adv
     # Exits read carried-forward estimates only where they vary and are read:
     # a fixed spread is the same every session, and only impact reads sigma and ADV at exit.
     return CostPanel(
@@ -276,16 +263,23 @@ def build_cost_panel(
         day,
         borrow,
         no_short,
-        _last_known(half) if costs.spread_estimator else half,
-        _last_known(sigma) if costs.impact_k else sigma,
-        _last_known(positive_adv) if costs.impact_k else positive_adv,
+        carry_forward(half) if costs.spread_estimator else half,
+        carry_forward(sigma) if costs.impact_k else sigma,
+        carry_forward(positive_adv) if costs.impact_k else positive_adv,
     )
+
+
+def _take_rows(a: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Rows ``pos`` of ``a``; a broadcast stays a broadcast."""
+    if a.strides[0] == 0:
+        return np.broadcast_to(a[:1], (len(pos), *a.shape[1:]))
+    return a[pos]
 
 
 def _all_estimates(
     tickers: list[str], prices: dict[str, pd.DataFrame], sessions: pd.DatetimeIndex, costs
-) -> dict[str, tuple]:
-    """:func:`_estimates` of every ticker, on ``sessions``.
+) -> tuple[np.ndarray, ...]:
+    """:func:`_estimates` of every ticker on ``sessions``, one row each.
 
     Tickers whose bars are one unbroken run of the dates any of them trades (the
     usual universe) are estimated together, one column each of a
@@ -293,6 +287,7 @@ def _all_estimates(
     the floats they give the ticker alone. Any other ticker (a hole, a stray or
     repeated date) is estimated alone on its own dates.
     """
+    n, s = len(tickers), len(sessions)
     needed = _fields(costs)
     bars = [frame_fields(prices[t], needed) for t in tickers]
     dates = [frame_keys(prices[t]) for t in tickers]
@@ -302,12 +297,19 @@ def _all_estimates(
         for i, span in enumerate(grid.spans)
         if span is not None and all(k in bars[i] for k in needed if k not in OPTIONAL_FIELDS)
     ]
-    out: dict[str, tuple] = {}
-    for i, t in enumerate(tickers):
+    read = (True, bool(costs.impact_k), costs.needs_adv, costs.dividends)
+    shapes = ((n, s), (n, s), (n, s), (n, 2 * s))
+    out = [
+        np.full(shape, np.nan) if used else _unread(shape, k)
+        for k, (used, shape) in enumerate(zip(read, shapes, strict=True))
+    ]
+    for i in range(n):
         if i not in together:
-            out[t] = _estimates(bars[i], dates[i], sessions, costs)
+            for k, values in enumerate(_estimates(bars[i], dates[i], sessions, costs)):
+                if read[k]:
+                    out[k][i] = values
     if not together:
-        return out
+        return tuple(out)
     fields: dict = {}
     sub = DateGrid(grid.keys, tuple(grid.spans[i] for i in together))
     for name in needed:
@@ -317,17 +319,28 @@ def _all_estimates(
         fields[name] = field_block(sub, columns)
         if name == DIVIDEND_COLUMN:  # which columns have a list at all
             fields[f"has_{name}"] = np.array([c is not None for c in columns])
-    half, sigma, adv, cum_div = _estimates(fields, grid.keys, sessions, costs)
+    block = _estimates(fields, grid.keys, sessions, costs)
     keys = sessions.as_unit("ns").asi8
-    for j, i in enumerate(together):
-        first, last = grid.keys[grid.spans[i][0]], grid.keys[grid.spans[i][1]]
-        # A ticker alone has no estimate on a session outside its own bars.
-        outside = (keys < first) | (keys > last)
-        rows = [np.where(outside, np.nan, a[j]) for a in (half, sigma, adv)]
-        if costs.spread_estimator is None:
-            rows[0] = half[j]
-        out[tickers[i]] = (*rows, cum_div[j])
-    return out
+    first = grid.keys[[grid.spans[i][0] for i in together]]
+    last = grid.keys[[grid.spans[i][1] for i in together]]
+    # A ticker alone has no estimate on a session outside its own bars (a fixed spread
+    # is no estimate: it holds everywhere), and it is paid no dividend there.
+    outside = (keys[None, :] < first[:, None]) | (keys[None, :] > last[:, None])
+    rows = np.array(together)
+    for k in range(3):
+        if read[k]:
+            values = np.array(block[k])  # a copy: masked in place
+            if not (k == 0 and costs.spread_estimator is None):
+                values[outside] = np.nan
+            out[k][rows] = values
+    if read[3]:
+        out[3][rows] = block[3]
+    return tuple(out)
+
+
+def _unread(shape: tuple[int, int], k: int) -> np.ndarray:
+    """An estimate no cost reads: NaN (0 for the dividends, column ``k == 3``), broadcast."""
+    return np.broadcast_to(0.0 if k == 3 else np.nan, shape)
 
 
 def _fields(costs) -> list[str]:
@@ -387,16 +400,17 @@ def _estimates(fields: dict, keys: np.ndarray, sessions: pd.DatetimeIndex, costs
     sigma = (
         on(trailing_vol(close, costs.vol_window, max(2, costs.vol_window // 2)))
         if costs.impact_k
-        else np.full((*lead, s), np.nan)
+        else np.broadcast_to(np.nan, (*lead, s))
     )
     adv = (
         on(trailing_adv(fields["volume"], costs.adv_window, max(1, costs.adv_window // 2)))
         if costs.needs_adv and "volume" in fields
-        else np.full((*lead, s), np.nan)
+        else np.broadcast_to(np.nan, (*lead, s))
     )
+    if not costs.dividends:
+        return half, sigma, adv, np.broadcast_to(0.0, (*lead, 2 * s))
     per_tick = np.zeros((*lead, 2 * s))
-    if costs.dividends:
-        per_tick[..., 0::2] = on(_dividends(fields))
+    per_tick[..., 0::2] = on(_dividends(fields))
     return half, sigma, adv, np.cumsum(np.nan_to_num(per_tick), axis=-1)
 
 
@@ -421,6 +435,11 @@ class CostTerms:
     def reason(self) -> np.ndarray:
         """Why each order is limited, by name ('' where it is not)."""
         return np.array(("", *COST_REASONS), dtype=object)[self.reason_code]
+
+
+def _session(tick: np.ndarray) -> np.ndarray:
+    """The session of each tick (two per session): a shift for integers, as the sweep's."""
+    return tick >> 1 if np.issubdtype(tick.dtype, np.integer) else tick // 2
 
 
 def _code(reason: str) -> int:
@@ -448,7 +467,7 @@ def cost_terms(
     """
     row, entry_tick, exit_tick, side = np.broadcast_arrays(row, entry_tick, exit_tick, side)
     shape = np.shape(row)
-    s_in, s_out = entry_tick // 2, exit_tick // 2
+    s_in, s_out = _session(entry_tick), _session(exit_tick)
     extra_in = at(panel.half_spread, row, s_in)
     extra_out = at(panel.half_spread_exit, row, s_out)
     zeros = np.broadcast_to(0.0, shape)
@@ -489,9 +508,9 @@ def cost_terms(
         limit[shorted] = 0.0
         code[shorted] = _code("do_not_short")
     # A dropped order moves no price (zero ADV makes its impact infinite).
-    live = limit > 0
-    extra_in = np.where(live & ~np.isnan(extra_in), extra_in, 0.0)
-    extra_out = np.where(live & ~np.isnan(extra_out), extra_out, 0.0)
+    dead = ~(limit > 0)
+    for extra in (extra_in, extra_out):  # fresh arrays (gathered or summed): set in place
+        extra[dead | np.isnan(extra)] = 0.0
     return CostTerms(extra_in, extra_out, dividend, days, limit, code)
 
 
@@ -620,7 +639,9 @@ def net_from_fills(f_in, f_out, side, shares, fees_bps: float, terms, costs, bor
     # (the same floats; a sweep prices millions of trades). A trade without shares gets
     # no return from its caller either way.
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_share = side * (f_out - f_in) - c * (f_in + f_out)
+        per_share = np.subtract(f_out, f_in)  # side (f_out - f_in) - c (f_in + f_out), in place
+        per_share *= side
+        per_share -= c * np.add(f_in, f_out)
         if costs.commission_per_share or costs.commission_minimum:
             q = np.asarray(shares, dtype=float)
             per_share = (
@@ -629,4 +650,5 @@ def net_from_fills(f_in, f_out, side, shares, fees_bps: float, terms, costs, bor
             )
         if costs.dividends or np.any(borrow_bps):
             per_share = per_share - carry_per_share(terms, f_in, side, borrow_bps)
-        return np.asarray(per_share / f_in)
+        per_share /= f_in
+        return per_share

@@ -1,4 +1,5 @@
-"""Trailing-window means and covariances down the columns of a panel, compiled with numba.
+"""Trailing-window means and covariances down a panel's columns, and carrying values forward,
+compiled with numba.
 
 The estimators (:mod:`~backtest.engine.rules.estimates`) read every window
 through these two functions. Each runs one pass per column keeping running
@@ -21,7 +22,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["FLAT", "window_cov_var", "window_mean"]
+__all__ = ["FLAT", "carry_forward", "window_cov_var", "window_mean"]
 
 # A window's variance below this share of its mean square is rounding of the running
 # sums, not variation (a constant series): it counts as zero.
@@ -76,13 +77,24 @@ def _cov_var_kernel(x, y, window, min_obs, flat, cov, var):  # pragma: no cover 
                 var[t, j] = np.nan
 
 
+def _carry_kernel(values, out):  # pragma: no cover - compiled by numba
+    rows, cols = values.shape
+    for i in range(rows):
+        last = np.nan
+        for t in range(cols):
+            v = values[i, t]
+            if np.isfinite(v):
+                last = v
+            out[i, t] = last
+
+
 @functools.cache
 def _compiled():
     """The kernels, compiled on first use (numba caches the machine code on disk)."""
     import numba
 
     jit = numba.njit(cache=True, nogil=True)
-    return jit(_mean_kernel), jit(_cov_var_kernel)
+    return jit(_mean_kernel), jit(_cov_var_kernel), jit(_carry_kernel)
 
 
 def _panel(values) -> np.ndarray:
@@ -134,3 +146,21 @@ def window_cov_var(x, y, window: int, min_obs: int) -> tuple[np.ndarray, np.ndar
     cov, var = _empty(a), _empty(a)
     _compiled()[1](a, b, int(window), max(int(min_obs), 2), FLAT, cov, var)
     return cov.reshape(np.shape(x)), var.reshape(np.shape(x))
+
+
+def carry_forward(values) -> np.ndarray:
+    """Each row's last finite value at or before each column (NaN before the first).
+
+    Along the last axis, one pass per row: the estimate an exit reads is the last
+    one known by its session.
+
+    Examples
+    --------
+    >>> carry_forward(np.array([[np.nan, 1.0, np.nan, 3.0, np.inf]])).tolist()
+    [[nan, 1.0, 1.0, 3.0, 3.0]]
+    """
+    a = np.asarray(values, dtype=float)
+    rows = np.ascontiguousarray(a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1))
+    out = np.empty_like(rows)
+    _compiled()[2](rows, out)
+    return out.reshape(a.shape)
