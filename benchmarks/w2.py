@@ -219,8 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--copies-combos", type=int, default=300, choices=[100, 300, 1000])
     p.add_argument("--skip-copies", action="store_true")
     args = p.parse_args(argv)
-    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    print(
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()}"
+    )
     cal = get_calendar("XNYS")
     start = time.perf_counter()
     prices = w1.load_prices(args.data, 500, START, END)

@@ -53,14 +53,18 @@ def test_parquet_is_read_in_batches_with_row_progress(tmp_path):
     src = tmp_path / "panel.parquet"
     read_panel(_csv(tmp_path, ROWS)).to_parquet(src)
     seen = []
-    report = import_panel(src, tmp_path / "out", chunk_rows=2, progress=lambda d, t: seen.append((d, t)))
+    report = import_panel(
+        src, tmp_path / "out", chunk_rows=2, progress=lambda d, t: seen.append((d, t))
+    )
     assert report.chunks == 3 and seen == [(2, 5), (4, 5), (5, 5)]
     assert len(FilePrices(tmp_path / "out").load("AAA")) == 3
 
 
 def test_mixed_case_tickers_are_one_name_and_counted(tmp_path):
-    rows = [r.replace("AAA,2024-01-03", "aaa,2024-01-03").replace("BBB,2024-01-02", " Bbb,2024-01-02")
-            for r in ROWS]
+    rows = [
+        r.replace("AAA,2024-01-03", "aaa,2024-01-03").replace("BBB,2024-01-02", " Bbb,2024-01-02")
+        for r in ROWS
+    ]
     report = import_panel(_csv(tmp_path, rows), tmp_path / "out", chunk_rows=1)
     assert (report.tickers, report.rows, report.recased) == (2, 5, 2)
     assert len(FilePrices(tmp_path / "out").load("AAA")) == 3
@@ -92,7 +96,9 @@ def test_a_date_in_another_format_names_line_value_and_the_option(tmp_path):
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
     src = _csv(tmp_path, ROWS)
-    with pytest.raises(DataError, match=r"panel\.csv: 0\.0 MiB is above the import limit .*--max-mb"):
+    with pytest.raises(
+        DataError, match=r"panel\.csv: 0\.0 MiB is above the import limit .*--max-mb"
+    ):
         import_panel(src, tmp_path / "out", max_bytes=100)
     assert not (tmp_path / "out").exists()
 

@@ -32,9 +32,7 @@ def _with_dividend(chart: dict, day: pd.Timestamp, amount: float) -> dict:
     stamps = result["timestamp"]
     # Yahoo dates an event at the session's open instant, as its bars.
     stamp = next(t for t in stamps if pd.Timestamp(t, unit="s").normalize() == day)
-    result.setdefault("events", {})["dividends"] = {
-        str(stamp): {"amount": amount, "date": stamp}
-    }
+    result.setdefault("events", {})["dividends"] = {str(stamp): {"amount": amount, "date": stamp}}
     return chart
 
 

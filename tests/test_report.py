@@ -97,9 +97,10 @@ def test_same_config_twice_gives_identical_bytes_in_a_new_folder(tmp_path, confi
         assert sha(first.folder / name) == sha(second.folder / name), name
     # config.yaml differs in output.if_exists only (the override above); nothing else moved.
     text = (first.folder / "config.yaml").read_text()
-    assert text.replace("if_exists: replace", "if_exists: suffix") == (
-        second.folder / "config.yaml"
-    ).read_text()
+    assert (
+        text.replace("if_exists: replace", "if_exists: suffix")
+        == (second.folder / "config.yaml").read_text()
+    )
 
 
 def test_if_exists_error_refuses_to_overwrite(tmp_path, config_path):
@@ -109,7 +110,9 @@ def test_if_exists_error_refuses_to_overwrite(tmp_path, config_path):
 
 
 def _tree(folder) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_rerunning_the_same_config_replaces_its_folder_whole(tmp_path, config_path):

@@ -18,9 +18,7 @@ def _row(n_trades: int, n_sessions: int, benchmark: bool = False) -> dict:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("n_trades", "expected"), [(9, True), (10, False), (1, True), (0, True)]
-)
+@pytest.mark.parametrize(("n_trades", "expected"), [(9, True), (10, False), (1, True), (0, True)])
 def test_strategy_ratios_need_ten_trades(n_trades, expected):
     assert ss.metric_sample("sharpe", _row(n_trades, 500)).too_few is expected
     assert ss.metric_sample("profit_factor", _row(n_trades, 500)).too_few is expected

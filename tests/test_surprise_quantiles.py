@@ -36,9 +36,7 @@ surprise = st.one_of(st.none(), st.floats(-50, 50, allow_nan=False).map(lambda x
     n=st.integers(2, 6),
     min_history=st.integers(1, 8),
 )
-def test_adding_later_events_never_changes_an_earlier_events_quantile(
-    past, future, n, min_history
-):
+def test_adding_later_events_never_changes_an_earlier_events_quantile(past, future, n, min_history):
     base = _events([h for h, _ in past], [s for _, s in past])
     labels = point_in_time_quantiles(base, n, min_history)
     cutoff = max((h for h, _ in past), default=-1)

@@ -185,8 +185,8 @@ def test_the_ratio_table_reads_what_a_run_reads_with_holes_and_stray_bars():
 
     def stock(beta: float) -> pd.DataFrame:
         frame = index.copy()
-        frame["close"] = 20 * (index["close"] / 100) ** beta * np.exp(
-            np.cumsum(rng.normal(0, 0.005, len(days)))
+        frame["close"] = (
+            20 * (index["close"] / 100) ** beta * np.exp(np.cumsum(rng.normal(0, 0.005, len(days))))
         )
         return frame
 
@@ -237,3 +237,37 @@ def test_a_fixed_ratio_hedge_needs_the_instruments_bars_in_runs_and_sweeps(tmp_p
     assert first < pd.Timestamp("2023-07-03")
     entries = run_loaded(load_config(path, ["sweep=null"]), now=NOW).trades["entry_time"]
     assert (entries >= pd.Timestamp("2023-07-03", tz="UTC")).all()
+
+
+def test_costs_that_leave_no_positive_fill_price_stop_a_sweep_naming_the_trade():
+    """As a run refuses them (tests/test_costs_config.py): a 250 % spread sells below zero."""
+    from backtest.engine.rules.trade_costs import TradeCosts
+
+    cal = get_calendar("XNYS")
+    days = cal.sessions_in_range("2026-01-02", "2026-03-31")
+    prices = {"S": geometric_prices(days, growth=0.01), "IDX": geometric_prices(days, start=50.0)}
+    when = pd.Timestamp("2026-02-02 08:00", tz="America/New_York").tz_convert("UTC")
+    events = pd.DataFrame(
+        {
+            "event_id": ["S-1"],
+            "ticker": ["S"],
+            "event_type": ["earnings"],
+            "event_time": [when],
+            "timing": ["bmo"],
+            "known_at": [when - pd.Timedelta(days=30)],
+            "source": ["demo"],
+        }
+    )
+    aligned, _ = align_events(events, prices, cal, now=when)
+    for hedge in (None, HedgeSpec("IDX", ratio=1.0)):
+        with pytest.raises(ConfigError) as err:
+            sweep_grid(
+                prices,
+                aligned,
+                {"hold_sessions": [1, 2]},
+                costs=TradeCosts(spread_bps=25_000.0, notional=10_000.0),
+                hedge=hedge,
+            )
+        message = str(err.value)
+        assert message.startswith("costs: the exit of a S trade entering 2026-01-30 21:00 UTC")
+        assert "fills at -" in message and "lower costs.impact.k or the spread" in message

@@ -111,7 +111,8 @@ def test_report_timing_lines_are_shown_only_when_there_are_date_only_reports(tmp
 
 def test_a_run_with_date_only_reports_shows_their_timing(tmp_path, market):
     date_only = [
-        {"ticker": "A", "event_type": "earnings", "time": day} for day in ("2026-02-10", "2026-03-10")
+        {"ticker": "A", "event_type": "earnings", "time": day}
+        for day in ("2026-02-10", "2026-03-10")
     ]
     data = base_config(market, date_only, [HOLD])
     result = run(write_config(tmp_path, data), out_dir=tmp_path / "results")

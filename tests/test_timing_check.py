@@ -112,14 +112,23 @@ def test_a_sources_own_unknown_timing_aligns_its_date_only_reports(tmp_path):
 
     config = {
         "name": "per_source",
-        "data": {"source": "bundled", "tickers": ["BABA"], "start": "2025-01-01",
-                 "end": "2025-12-31"},
+        "data": {
+            "source": "bundled",
+            "tickers": ["BABA"],
+            "start": "2025-01-01",
+            "end": "2025-12-31",
+        },
         "events": {
             "sources": [
-                {"type": "inline", "unknown_timing": "before_open",
-                 "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-05-15"}]},
-                {"type": "inline",
-                 "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-06-16"}]},
+                {
+                    "type": "inline",
+                    "unknown_timing": "before_open",
+                    "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-05-15"}],
+                },
+                {
+                    "type": "inline",
+                    "events": [{"ticker": "BABA", "event_type": "news", "time": "2025-06-16"}],
+                },
             ]
         },
         "strategies": [{"name": "news_momentum"}],
@@ -132,9 +141,20 @@ def test_a_sources_own_unknown_timing_aligns_its_date_only_reports(tmp_path):
     assert (str(own["session"].date()), own["fill_at"]) == ("2025-05-15", "open")
     assert (str(other["session"].date()), other["fill_at"]) == ("2025-06-17", "open")
     (tmp_path / "plain").mkdir()
-    plain = load_config(write_config(tmp_path / "plain", {**config, "events": {"sources": [
-        {k: v for k, v in src.items() if k != "unknown_timing"}
-        for src in config["events"]["sources"]]}}))
+    plain = load_config(
+        write_config(
+            tmp_path / "plain",
+            {
+                **config,
+                "events": {
+                    "sources": [
+                        {k: v for k, v in src.items() if k != "unknown_timing"}
+                        for src in config["events"]["sources"]
+                    ]
+                },
+            },
+        )
+    )
     from backtest.config.model import config_hash
 
     # The rule changes results, so the config hash (and the run id) changes; unset, the

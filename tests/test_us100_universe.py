@@ -152,7 +152,9 @@ def test_accept_et_column_gives_the_instant_and_the_timing(tmp_path):
 
 def test_accept_et_contradicting_a_timing_column_names_file_and_line(tmp_path):
     path = tmp_path / "edgar.csv"
-    path.write_text("ticker,accept_et,timing\nAAA,2018-02-01 07:00 ET,bmo\nAAA,2018-05-01 16:05,bmo\n")
+    path.write_text(
+        "ticker,accept_et,timing\nAAA,2018-02-01 07:00 ET,bmo\nAAA,2018-05-01 16:05,bmo\n"
+    )
     with pytest.raises(EventError, match=r"edgar\.csv:3: .*'amc' by the clock .* 'bmo'"):
         load_event_csv(path, CAL)
 

@@ -100,8 +100,7 @@ def parse_dates(
         raise DataIntegrityError(
             f"{path}: {_row_name(path, offset + pos)}, column date: cannot read "
             f"{values.iloc[pos]!r} as a session date; expected {expected} (e.g. {example}), "
-            f"{int(bad.sum())} such row(s)"
-            + (_FORMAT_HINT if date_format == DATE_FORMAT else "")
+            f"{int(bad.sum())} such row(s)" + (_FORMAT_HINT if date_format == DATE_FORMAT else "")
         )
     return parsed.astype(_DATE_DTYPE)
 

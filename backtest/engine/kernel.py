@@ -27,6 +27,7 @@ from backtest.engine.rules.exits import EXIT_REASONS, trade_exits
 from backtest.engine.rules.trade_costs import (
     CostPanel,
     TradeCosts,
+    check_fill_prices,
     cost_terms,
     net_from_fills,
     order_shares,
@@ -201,6 +202,7 @@ def kernel_trades(
             slippage_bps,
             costs,
             sizing,
+            lambda what: trade_name(panel, ticker, entry_tick, what),
         )
     else:
         net = net_return(ref_in, exits.ref, side, slippage_bps, fees_bps)
@@ -209,9 +211,24 @@ def kernel_trades(
     )
 
 
-def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing):
+def trade_name(panel: TickPanel, ticker, entry_tick, what: str):
+    """``where(i)`` for :func:`~backtest.engine.rules.trade_costs.check_fill_prices`: fill
+    ``what`` of the ``i``-th trade (flat over the broadcast ticker and entry ticks), by name."""
+
+    def where(i: int) -> str:
+        row = np.broadcast_to(ticker, np.shape(entry_tick)).ravel()[i]
+        when = panel.timeline.ticks[np.ravel(entry_tick)[i]]
+        return f"the {what} of a {panel.tickers[row]} trade entering {when:%Y-%m-%d %H:%M} UTC"
+
+    return where
+
+
+def _costed_return(
+    cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing, name
+):
     """Net returns with the ``costs:`` section, at the order size the notional gives,
-    and each entry's fill value at that size."""
+    and each entry's fill value at that size. Costs that leave a fill without a
+    positive price are refused (``name(what)`` names the fill in the error)."""
     terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
     f_in = fill_price(ref_in, side, slip, terms.extra_in)
     q0 = np.array(order_shares(costs, sizing, ref_in, f_in, fees_bps), dtype=float)
@@ -221,10 +238,13 @@ def _costed_return(cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, sl
         f_in = fill_price(ref_in, side, slip, terms.extra_in)
     q = np.minimum(q0, terms.limit)
     f_out = fill_price(exits.ref, -side, slip, terms.extra_out)
+    traded = q > 0
+    check_fill_prices(ref_in, f_in, traded, name("entry"))
+    check_fill_prices(exits.ref, f_out, traded, name("exit"))
     borrow = cpanel.borrow_bps[ticker] if cpanel.borrow_bps.any() else 0.0
     net = net_from_fills(f_in, f_out, side, q, fees_bps, terms, costs, borrow)
     value = q * f_in
-    net[~(q > 0)] = np.nan
+    net[~traded] = np.nan
     return net, value
 
 

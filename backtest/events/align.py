@@ -15,7 +15,12 @@ from backtest.core.sessions import align_to_session, session_instant
 from backtest.events.dedupe import dedupe_reports
 
 __all__ = [
-    "UNKNOWN_TIMING_COLUMN","DATA_LOSS_REASONS", "align_events", "check_loss_budget", "drop_rows"]
+    "UNKNOWN_TIMING_COLUMN",
+    "DATA_LOSS_REASONS",
+    "align_events",
+    "check_loss_budget",
+    "drop_rows",
+]
 
 # An events column a source may add: its own rule for date-only events
 # (events.sources[i].unknown_timing), read before the run's events.unknown_timing.

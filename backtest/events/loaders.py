@@ -269,7 +269,10 @@ def _user_row(
         "source": str(rec.get("source", source)),
     }
     if known is not None:
-        row["known_at"], row["known_at_basis"] = _time_field(rec, "known_at", tz, cal, date_format), "source"
+        row["known_at"], row["known_at_basis"] = (
+            _time_field(rec, "known_at", tz, cal, date_format),
+            "source",
+        )
     elif etype == "earnings":
         row["known_at"] = min(assumed_known_at(event_time, cal, notice), event_time)
         row["known_at_basis"] = "assumed"
@@ -332,7 +335,14 @@ def load_inline_events(
         try:
             rows.append(
                 _user_row(
-                    dict(item), "time", cal, None, "news", f"inline:{n}", notice_sessions, date_format
+                    dict(item),
+                    "time",
+                    cal,
+                    None,
+                    "news",
+                    f"inline:{n}",
+                    notice_sessions,
+                    date_format,
                 )
             )
         except EventError as exc:

@@ -123,8 +123,13 @@ def point_in_time_quantiles(events: pd.DataFrame, n: int, min_history: int) -> p
     """
     raw = events["surprise_pct"] if "surprise_pct" in events else pd.Series(np.nan, events.index)
     value = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    known = pd.DataFrame({"time": pd.to_datetime(events["event_time"], utc=True).to_numpy(),
-                          "value": value, "pos": np.arange(len(events))})[~np.isnan(value)]
+    known = pd.DataFrame(
+        {
+            "time": pd.to_datetime(events["event_time"], utc=True).to_numpy(),
+            "value": value,
+            "pos": np.arange(len(events)),
+        }
+    )[~np.isnan(value)]
     out = np.full(len(events), np.nan, dtype=object)
     names = np.asarray(quantile_names(n), dtype=object)
     probs = np.arange(1, n) / n

@@ -282,7 +282,9 @@ def plot_monthly_returns(table: pd.DataFrame, path: Path, title: str) -> Path:
     height = top + bottom + HEATMAP_ROW_INCHES * max(len(table), 1)
     fig, ax = _figure((SIZE[0], height))
     # Fixed margins, in inches, instead of a tight layout (its extra draw of every label).
-    fig.subplots_adjust(left=left / SIZE[0], right=0.99, top=1 - top / height, bottom=bottom / height)
+    fig.subplots_adjust(
+        left=left / SIZE[0], right=0.99, top=1 - top / height, bottom=bottom / height
+    )
     # One colour scale centred on 0, set by the months (a year would wash them out).
     spread = np.nanmax(np.abs(values[:, :-1]), initial=0.0) or 1.0
     norm = matplotlib.colors.TwoSlopeNorm(vmin=-spread, vcenter=0.0, vmax=spread)

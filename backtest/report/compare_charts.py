@@ -17,6 +17,7 @@ __all__ = ["exposure_scaled", "plot_exposure_scaled", "plot_pairwise_forest"]
 
 PCT = 100.0
 
+
 def exposure_scaled(returns: pd.DataFrame, exposure: Mapping[str, float]) -> pd.DataFrame:
     """Cumulative simple sum of daily returns scaled to the largest average exposure.
 
@@ -33,6 +34,7 @@ def exposure_scaled(returns: pd.DataFrame, exposure: Mapping[str, float]) -> pd.
     target = max(exposure.values())
     scale = {c: target / exposure[c] if exposure.get(c) else np.nan for c in returns.columns}
     return (returns.fillna(0.0) * pd.Series(scale)).cumsum()
+
 
 def plot_exposure_scaled(
     returns: pd.DataFrame,
@@ -65,6 +67,7 @@ def plot_exposure_scaled(
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
     return _save(fig, path)
 
+
 def _panel(ax, rows: list[dict], test: str, keys: tuple[str, str, str], scale: float, unit: str):
     y = np.arange(len(rows))[::-1]
     for yi, row in zip(y, rows, strict=True):
@@ -83,6 +86,7 @@ def _panel(ax, rows: list[dict], test: str, keys: tuple[str, str, str], scale: f
     ax.set_ylim(-0.7, len(rows) - 0.3)  # room for the bottom row's note above the axis
     ax.grid(alpha=0.3, axis="x")
     ax.set_xlabel(unit)
+
 
 def plot_pairwise_forest(comparison: pd.DataFrame, path: Path) -> Path:
     """Each pair's difference with its 95 % interval: mean trade return and Sharpe ratio.
@@ -103,5 +107,6 @@ def plot_pairwise_forest(comparison: pd.DataFrame, path: Path) -> Path:
                           for r in rows], fontsize="small")  # fmt: skip
     fig.suptitle("Pairwise differences (a minus b) with 95% intervals")
     return _save(fig, path)
+
 
 _ = _figure  # the house figure helper, re-exported for symmetry with charts.py

@@ -47,7 +47,9 @@ PERCENT_PREFIXES = ("car[",)
 # A date at midnight without a zone is a session label: show only the date.
 SESSION_LABEL = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T| )00:00:00$")
 # An instant with a UTC offset (as write_csv writes them): shown in the exchange's zone.
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$")
+INSTANT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$"
+)
 TINY = 0.0001  # p-values below this print as "< 0.0001"
 NOT_DEFINED = "n/a"
 SMALL = 0.1  # below this, plain numbers show significant digits instead of two decimals

@@ -126,7 +126,9 @@ def _universe(result) -> dict:
     if data.source != "us100":
         return {}
     names = sorted(set(data.tickers) & set(result.prices))
-    return {"universe": {"name": "us100", "names": len(names), "note": survivorship_note(len(names))}}
+    return {
+        "universe": {"name": "us100", "names": len(names), "note": survivorship_note(len(names))}
+    }
 
 
 def _manifest(result) -> dict:

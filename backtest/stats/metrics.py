@@ -418,7 +418,10 @@ def alpha_beta_values(
     >>> round(alpha_beta_values(2 * b, b)[1], 10)
     2.0
     """
-    x, y = np.asarray(benchmark, dtype=float) - risk_free, np.asarray(returns, dtype=float) - risk_free
+    x, y = (
+        np.asarray(benchmark, dtype=float) - risk_free,
+        np.asarray(returns, dtype=float) - risk_free,
+    )
     if len(x) < 2 or _is_zero_spread(x.std(ddof=DDOF), x.mean()):
         return NAN, NAN
     beta = float(np.cov(y, x, ddof=DDOF)[0, 1] / x.var(ddof=DDOF))

@@ -60,13 +60,18 @@ from pydantic import BaseModel, ValidationError
 from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import build_timeline, session_bars, spread_price, tradable, valid_run
-from backtest.engine.kernel import TickPanel, build_panel, kernel_trades
+from backtest.engine.kernel import TickPanel, build_panel, kernel_trades, trade_name
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.costs import net_return
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
 from backtest.engine.rules.hedge import HedgeSpec, hedge_side, price_hedge_leg, ratio_table
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
-from backtest.engine.rules.trade_costs import CostPanel, TradeCosts, build_cost_panel
+from backtest.engine.rules.trade_costs import (
+    CostPanel,
+    TradeCosts,
+    build_cost_panel,
+    check_fill_prices,
+)
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
@@ -176,8 +181,7 @@ def hedge_value(value: object, key: str) -> str:
         return HEDGE_OFF
     if value is True:  # a bare on, yes or true
         raise ConfigError(
-            f"{key}: on (YAML true) is not a hedge ratio; use beta, a number such as 1.0, "
-            "or off"
+            f"{key}: on (YAML true) is not a hedge ratio; use beta, a number such as 1.0, or off"
         )
     text = str(value).strip().lower()
     if text in (HEDGE_OFF, "beta"):
@@ -572,7 +576,7 @@ def _hedged_return(
     else:
         rows = np.broadcast_to(rows, np.shape(h_in))
         notional = np.abs(ratio) * trades.entry_value
-        leg = price_hedge_leg(
+        priced = price_hedge_leg(
             hedge.cost_panel,
             rows,
             trades.entry_tick,
@@ -584,7 +588,16 @@ def _hedged_return(
             slip,
             fees,
             data.costs,
-        ).leg_return
+        )
+        for what, ref, fill in (
+            ("entry", h_in, priced.entry_price),
+            ("exit", h_out, priced.exit_price),
+        ):
+            where = trade_name(
+                data.panel, data.ticker_row, trades.entry_tick, f"hedge leg's {what}"
+            )
+            check_fill_prices(ref, fill, notional > 0, where)
+        leg = priced.leg_return
     return trades.net_return + np.abs(ratio) * leg, ratio
 
 

@@ -547,6 +547,8 @@ def check_fill_prices(ref, fill, traded, where) -> None:
     bad = np.asarray(traded, dtype=bool) & ~(fill > 0)
     if not bad.any():
         return
+    # ``i`` is flat over the broadcast arrays (a sweep's are (combinations, events)).
+    fill, ref = (np.broadcast_to(a, bad.shape).ravel() for a in (fill, ref))
     i = int(np.flatnonzero(bad)[0])
     raise ConfigError(
         f"costs: {where(i)} fills at {fill[i]:.6g} against a reference price of {ref[i]:.6g} "

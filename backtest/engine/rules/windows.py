@@ -30,21 +30,35 @@ FLAT = 1e-12
 
 
 def _mean_kernel(values, window, min_obs, out):  # pragma: no cover - compiled by numba
+    # A Neumaier-compensated running sum: a window of zeros after a run of spreads
+    # sums to 0 (to ~1e-30), not to the rounding the run left behind.
     rows, cols = values.shape
     for j in range(cols):
         n = 0
+        negative = 0
         total = 0.0
+        carry = 0.0
         for t in range(rows):
-            v = values[t, j]
-            if np.isfinite(v):
-                n += 1
-                total += v
-            if t >= window:
-                v = values[t - window, j]
-                if np.isfinite(v):
-                    n -= 1
-                    total -= v
-            out[t, j] = total / n if n >= min_obs else np.nan
+            for r, sign in ((t, 1.0), (t - window, -1.0)):  # entering, leaving
+                if r < 0:
+                    continue
+                v = values[r, j]
+                if not np.isfinite(v):
+                    continue
+                n += int(sign)
+                negative += int(sign) * (v < 0)
+                v *= sign
+                s = total + v
+                carry += (total - s) + v if abs(total) >= abs(v) else (v - s) + total
+                total = s
+            if n >= min_obs:
+                mean = (total + carry) / n
+                # A mean of values of one sign keeps that sign (rounding must not flip it).
+                if (negative == 0 and mean < 0) or (negative == n and mean > 0):
+                    mean = 0.0
+                out[t, j] = mean
+            else:
+                out[t, j] = np.nan
 
 
 def _cov_var_kernel(x, y, window, min_obs, flat, cov, var):  # pragma: no cover - numba
