@@ -544,6 +544,8 @@ def check_fill_prices(ref, fill, traded, where) -> None:
     costs: the exit of e1 (X) fills at -20 against a reference price of 100 (slippage, half spread and
     """
     fill, ref = np.asarray(fill, dtype=float), np.asarray(ref, dtype=float)
+    if fill.size and fill.min() > 0:  # every fill positive (NaN fails this): one pass
+        return
     bad = np.asarray(traded, dtype=bool) & ~(fill > 0)
     if not bad.any():
         return
