@@ -14,6 +14,11 @@ already in memory, and must produce the same trades:
     engine, one column per (combination, ticker), timed up to its trade records;
 (d) a plain numpy gather written here: price at the entry close, price at the
     exit close, fee on both fills.
+(e) with realism (unless ``--skip-realism``): our sweep with a hedge leg per trade (beta
+    on the bundled SPY), with a Corwin-Schultz spread, and with both; and vectorbt on the
+    same hedged, costed trades (:func:`hedged_inputs`: a SPY-leg column per stock column,
+    per-fill slippage = the half spread ours reads; ``--vbt-realism-combos`` of the 60
+    combinations, time scaled), checked trade for trade against ours.
 
 Our sweep applies ``events.overlap: skip`` (its default, as ``backtest run``);
 vectorbt and the gather price every window. W1's events of one ticker are at
