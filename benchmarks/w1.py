@@ -428,19 +428,14 @@ def vbt_hedged_rows(w: Workload, args, ours: np.ndarray) -> tuple[list[Row], lis
     scale = len(w.combos) / len(combos)
     note = f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}; stock + SPY-leg columns"
     inputs = hedged_inputs(w, combos)
-    rows, checks = [], []
-    for engine in ("numba", "rust"):
-        row, records = measure(
-            f"vectorbt from_signals ({engine}), hedge + costs",
-            lambda e=engine: vbt_hedged_trades(inputs, e, w.fee),
-            repeats=1,
-            note=note,
-        )
-        row.seconds *= scale
-        rows.append(row)
-        got = hedged_matrix(w, inputs, records)
-        checks.append(compare(f"vectorbt {engine}, hedge + costs", ours[: len(combos)], got))
-    return rows, checks
+    return engine_rows(
+        ", hedge + costs",
+        lambda engine: vbt_hedged_trades(inputs, engine, w.fee),
+        lambda records: (hedged_matrix(w, inputs, records), 0),
+        ours[: len(combos)],
+        scale,
+        note,
+    )
 
 
 W1_GRID = {"entry_offset": OFFSETS, "hold_sessions": HOLDS}
@@ -686,20 +681,34 @@ def vectorbt_rows(w: Workload, args, ref: np.ndarray) -> tuple[list[Row], list[s
     scale = len(w.combos) / len(combos)
     note = "" if scale == 1 else f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}"
     inputs = vbt_inputs(w, combos)
+    return engine_rows(
+        "",
+        lambda engine: vbt_trades(inputs, engine, w.fee),
+        lambda records: vbt_matrix(w, combos, records),
+        ref[: len(combos)],
+        scale,
+        note,
+    )
+
+
+def engine_rows(label: str, trades, matrix, ref: np.ndarray, scale: float, note: str):
+    """Time ``trades(engine)`` once on vectorbt's Numba and Rust engines (seconds scaled by
+    ``scale``) and check ``matrix(records)`` (returns, trades on an unexpected bar) against
+    ``ref``."""
     rows, checks = [], []
     for engine in ("numba", "rust"):
         row, records = measure(
-            f"vectorbt from_signals ({engine})",
-            lambda e=engine: vbt_trades(inputs, e, w.fee),
+            f"vectorbt from_signals ({engine}){label}",
+            lambda e=engine: trades(e),
             repeats=1,
             note=note,
         )
         row.seconds *= scale
-        got, bad = vbt_matrix(w, combos, records)
-        checks.append(compare(f"vectorbt {engine}", ref[: len(combos)], got))
+        rows.append(row)
+        got, bad = matrix(records)
+        checks.append(compare(f"vectorbt {engine}{label}", ref, got))
         if bad:
             checks.append(f"| vectorbt {engine}: {bad} trades on an unexpected bar | | | | NO |")
-        rows.append(row)
     return rows, checks
 
 

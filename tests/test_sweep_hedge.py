@@ -140,13 +140,8 @@ def test_the_sweep_table_ranks_hedged_and_unhedged_combinations(tmp_path):
     assert (beta["n_trades"].to_numpy() <= off["n_trades"].to_numpy()).all()
 
 
-def test_a_hand_checked_hedged_trade_on_geometric_prices():
-    cal = get_calendar("XNYS")
-    days = cal.sessions_in_range("2026-01-02", "2026-03-31")
-    prices = {
-        "S": geometric_prices(days, growth=0.01),  # +1 % a session
-        "IDX": geometric_prices(days, start=50.0, growth=0.005),  # +0.5 % a session
-    }
+def one_report(prices: dict, cal) -> pd.DataFrame:
+    """S reporting before the open of 2026-02-02, aligned (entered at the close before)."""
     when = pd.Timestamp("2026-02-02 08:00", tz="America/New_York").tz_convert("UTC")
     events = pd.DataFrame(
         {
@@ -159,7 +154,17 @@ def test_a_hand_checked_hedged_trade_on_geometric_prices():
             "source": ["demo"],
         }
     )
-    aligned, _ = align_events(events, prices, cal, now=when)
+    return align_events(events, prices, cal, now=when)[0]
+
+
+def test_a_hand_checked_hedged_trade_on_geometric_prices():
+    cal = get_calendar("XNYS")
+    days = cal.sessions_in_range("2026-01-02", "2026-03-31")
+    prices = {
+        "S": geometric_prices(days, growth=0.01),  # +1 % a session
+        "IDX": geometric_prices(days, start=50.0, growth=0.005),  # +0.5 % a session
+    }
+    aligned = one_report(prices, cal)
     fee = 10.0
     out = sweep_grid(
         prices,
@@ -246,19 +251,7 @@ def test_costs_that_leave_no_positive_fill_price_stop_a_sweep_naming_the_trade()
     cal = get_calendar("XNYS")
     days = cal.sessions_in_range("2026-01-02", "2026-03-31")
     prices = {"S": geometric_prices(days, growth=0.01), "IDX": geometric_prices(days, start=50.0)}
-    when = pd.Timestamp("2026-02-02 08:00", tz="America/New_York").tz_convert("UTC")
-    events = pd.DataFrame(
-        {
-            "event_id": ["S-1"],
-            "ticker": ["S"],
-            "event_type": ["earnings"],
-            "event_time": [when],
-            "timing": ["bmo"],
-            "known_at": [when - pd.Timedelta(days=30)],
-            "source": ["demo"],
-        }
-    )
-    aligned, _ = align_events(events, prices, cal, now=when)
+    aligned = one_report(prices, cal)
     for hedge in (None, HedgeSpec("IDX", ratio=1.0)):
         with pytest.raises(ConfigError) as err:
             sweep_grid(
