@@ -17,8 +17,8 @@ already in memory, and must produce the same trades:
 (e) with realism (unless ``--skip-realism``): our sweep with a hedge leg per trade (beta
     on the bundled SPY), with a Corwin-Schultz spread, and with both; and vectorbt on the
     same hedged, costed trades (:func:`hedged_inputs`: a SPY-leg column per stock column,
-    per-fill slippage = the half spread ours reads; ``--vbt-realism-combos`` of the 60
-    combinations, time scaled), checked trade for trade against ours.
+    per-fill slippage = the half spread ours reads; all 60 combinations unless
+    ``--vbt-realism-combos`` asks fewer, time then scaled), checked trade for trade.
 
 Our sweep applies ``events.overlap: skip`` (its default, as ``backtest run``);
 vectorbt and the gather price every window. W1's events of one ticker are at
@@ -422,14 +422,18 @@ def hedged_matrix(w: Workload, inputs: dict, records: np.ndarray) -> np.ndarray:
 
 
 def vbt_hedged_rows(w: Workload, args, ours: np.ndarray) -> tuple[list[Row], list[str]]:
-    """vectorbt on W1 hedged and costed (:func:`hedged_inputs`), a subset of combinations
-    (its arrays are twice the plain run's per combination), time scaled to all of them."""
+    """vectorbt on W1 hedged and costed (:func:`hedged_inputs`): every combination by
+    default (about 50 s a run on the Numba engine, 3.5 GB), or a subset with the time
+    scaled (a subset's time per combination was about a fifth lower)."""
     combos = w.combos[: args.vbt_realism_combos]
     scale = len(w.combos) / len(combos)
-    note = f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}; stock + SPY-leg columns"
+    note = "stock + SPY-leg columns"
+    if scale != 1:
+        note = f"{len(combos)} of {len(w.combos)} combos, time x{scale:g}; {note}"
     inputs = hedged_inputs(w, combos)
     return engine_rows(
         ", hedge + costs",
+        args.vbt_realism_engines.split(","),
         lambda engine: vbt_hedged_trades(inputs, engine, w.fee),
         lambda records: (hedged_matrix(w, inputs, records), 0),
         ours[: len(combos)],
@@ -668,7 +672,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-cold", action="store_true")
     p.add_argument("--skip-realism", action="store_true", help="no hedged or costed rows")
     p.add_argument(
-        "--vbt-realism-combos", type=int, default=10, help="combinations vectorbt runs hedged"
+        "--vbt-realism-combos", type=int, default=60, help="combinations vectorbt runs hedged"
+    )
+    p.add_argument(
+        "--vbt-realism-engines",
+        default="numba",
+        help="vectorbt engines of the hedged rows, comma-separated (numba,rust)",
     )
     p.add_argument("--cold-only", action="store_true", help="time only the cold start")
     p.add_argument("--cold-repeats", type=int, default=9, help="cold runs of each command")
@@ -683,6 +692,7 @@ def vectorbt_rows(w: Workload, args, ref: np.ndarray) -> tuple[list[Row], list[s
     inputs = vbt_inputs(w, combos)
     return engine_rows(
         "",
+        ["numba", "rust"],
         lambda engine: vbt_trades(inputs, engine, w.fee),
         lambda records: vbt_matrix(w, combos, records),
         ref[: len(combos)],
@@ -691,12 +701,14 @@ def vectorbt_rows(w: Workload, args, ref: np.ndarray) -> tuple[list[Row], list[s
     )
 
 
-def engine_rows(label: str, trades, matrix, ref: np.ndarray, scale: float, note: str):
-    """Time ``trades(engine)`` once on vectorbt's Numba and Rust engines (seconds scaled by
+def engine_rows(
+    label: str, engines: list[str], trades, matrix, ref: np.ndarray, scale: float, note: str
+):
+    """Time ``trades(engine)`` once on each of vectorbt's ``engines`` (seconds scaled by
     ``scale``) and check ``matrix(records)`` (returns, trades on an unexpected bar) against
     ``ref``."""
     rows, checks = [], []
-    for engine in ("numba", "rust"):
+    for engine in engines:
         row, records = measure(
             f"vectorbt from_signals ({engine}){label}",
             lambda e=engine: trades(e),

@@ -299,15 +299,16 @@ def _all_estimates(
     ]
     read = (True, bool(costs.impact_k), costs.needs_adv, costs.dividends)
     shapes = ((n, s), (n, s), (n, s), (n, 2 * s))
+    everyone = len(together) == n  # the usual universe: the panel's rows are the output
     out = [
-        np.full(shape, np.nan) if used else _unread(shape, k)
+        _unread(shape, k) if not used else None if everyone else np.full(shape, np.nan)
         for k, (used, shape) in enumerate(zip(read, shapes, strict=True))
     ]
-    for i in range(n):
-        if i not in together:
-            for k, values in enumerate(_estimates(bars[i], dates[i], sessions, costs)):
-                if read[k]:
-                    out[k][i] = values
+    alone = sorted(set(range(n)) - set(together))
+    for i in alone:
+        for k, values in enumerate(_estimates(bars[i], dates[i], sessions, costs)):
+            if read[k]:
+                out[k][i] = values
     if not together:
         return tuple(out)
     fields: dict = {}
@@ -324,17 +325,20 @@ def _all_estimates(
     first = grid.keys[[grid.spans[i][0] for i in together]]
     last = grid.keys[[grid.spans[i][1] for i in together]]
     # A ticker alone has no estimate on a session outside its own bars (a fixed spread
-    # is no estimate: it holds everywhere), and it is paid no dividend there.
-    outside = (keys[None, :] < first[:, None]) | (keys[None, :] > last[:, None])
-    rows = np.array(together)
-    for k in range(3):
-        if read[k]:
-            values = np.array(block[k])  # a copy: masked in place
-            if not (k == 0 and costs.spread_estimator is None):
-                values[outside] = np.nan
-            out[k][rows] = values
-    if read[3]:
-        out[3][rows] = block[3]
+    # is no estimate: it holds everywhere), and it is paid no dividend there. Only the
+    # rows listed late or delisted early have such sessions.
+    short = np.flatnonzero((first > keys[0]) | (last < keys[-1])) if len(keys) else []
+    outside = (keys[None, :] < first[short, None]) | (keys[None, :] > last[short, None])
+    for k in range(4):
+        if not read[k]:
+            continue
+        values = np.ascontiguousarray(block[k])  # a row-major copy, masked in place
+        if k < 3 and not (k == 0 and costs.spread_estimator is None):
+            values[short] = np.where(outside, np.nan, values[short])
+        if everyone:
+            out[k] = values
+        else:
+            out[k][together] = values
     return tuple(out)
 
 

@@ -107,8 +107,11 @@ def _compiled():
     """The kernels, compiled on first use (numba caches the machine code on disk)."""
     import numba
 
-    jit = numba.njit(cache=True, nogil=True)
-    return jit(_mean_kernel), jit(_cov_var_kernel), jit(_carry_kernel)
+    kernels = (_mean_kernel, _cov_var_kernel, _carry_kernel)
+    try:
+        return tuple(numba.njit(cache=True, nogil=True)(k) for k in kernels)
+    except RuntimeError:  # no writable cache folder (a read-only install): compile each run
+        return tuple(numba.njit(nogil=True)(k) for k in kernels)
 
 
 def _panel(values) -> np.ndarray:
