@@ -589,6 +589,7 @@ def _hedged_return(
             fees,
             data.costs,
         )
+        traded = notional > 0
         for what, ref, fill in (
             ("entry", h_in, priced.entry_price),
             ("exit", h_out, priced.exit_price),
@@ -596,7 +597,7 @@ def _hedged_return(
             where = trade_name(
                 data.panel, data.ticker_row, trades.entry_tick, f"hedge leg's {what}"
             )
-            check_fill_prices(ref, fill, notional > 0, where)
+            check_fill_prices(ref, fill, traded, where)
         leg = priced.leg_return
     return trades.net_return + np.abs(ratio) * leg, ratio
 
