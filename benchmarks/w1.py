@@ -423,7 +423,7 @@ def hedged_matrix(w: Workload, inputs: dict, records: np.ndarray) -> np.ndarray:
 
 def vbt_hedged_rows(w: Workload, args, ours: np.ndarray) -> tuple[list[Row], list[str]]:
     """vectorbt on W1 hedged and costed (:func:`hedged_inputs`): every combination by
-    default (about 50 s a run on the Numba engine, 3.5 GB), or a subset with the time
+    default (about 50 s a run on the Numba engine, 7 GB at its peak), or a subset with the time
     scaled (a subset's time per combination was about a fifth lower)."""
     combos = w.combos[: args.vbt_realism_combos]
     scale = len(w.combos) / len(combos)
