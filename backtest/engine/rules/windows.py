@@ -2,8 +2,9 @@
 compiled with numba.
 
 The estimators (:mod:`~backtest.engine.rules.estimates`) read every window
-through these two functions. Each runs one pass per column keeping running
-sums: a value enters the sums at its row and leaves ``window`` rows later, so
+through :func:`window_mean` and :func:`window_cov_var`, and the cost panel carries
+estimates forward to exits with :func:`carry_forward`. The window functions run
+one pass per column keeping running sums: a value enters the sums at its row and leaves ``window`` rows later, so
 the result at row ``t`` depends on rows ``t - window + 1 .. t`` only. Missing
 values (NaN, or a pair with one side missing) never enter, so a column
 preceded by missing rows, as a ticker listed later is in a panel, gets the
@@ -13,7 +14,7 @@ per column is what makes a 500-ticker panel cost milliseconds.
 
 numba is vectorbt's own dependency; it is imported, and the kernels compiled
 (cached on disk after the first time), on first use, so a run that estimates
-nothing never loads it.
+nothing never compiles them.
 """
 
 from __future__ import annotations
