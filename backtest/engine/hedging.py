@@ -16,9 +16,15 @@ import pandas as pd
 
 from backtest.core.timeline import Timeline, tick_prices
 from backtest.engine.rules.arrays import at
-from backtest.engine.rules.hedge import HEDGE_COLUMNS, hedge_side, price_hedge_leg
+from backtest.engine.rules.hedge import (
+    HEDGE_COLUMNS,
+    hedge_contribution,
+    hedge_notional,
+    hedge_side,
+    price_hedge_leg,
+)
 from backtest.engine.rules.settings import EngineSettings
-from backtest.engine.rules.trade_costs import build_cost_panel, check_fill_prices
+from backtest.engine.rules.trade_costs import build_cost_panel
 
 __all__ = ["hedge_equity", "hedge_trades"]
 
@@ -46,11 +52,22 @@ def hedge_trades(
     h_in, h_out = at(ticks, rows, entry), at(ticks, rows, exit_)
     costs, s = settings.costs, settings
     panel = build_cost_panel(names, prices, timeline, costs)
-    notional = (
-        np.abs(ratio) * trades["size"].to_numpy(float) * trades["entry_price"].to_numpy(float)
+    notional = hedge_notional(
+        ratio, trades["size"].to_numpy(float) * trades["entry_price"].to_numpy(float)
     )
     priced = price_hedge_leg(
-        panel, rows, entry, exit_, h_in, h_out, h_side, notional, s.slippage_bps, s.fees_bps, costs
+        panel,
+        rows,
+        entry,
+        exit_,
+        h_in,
+        h_out,
+        h_side,
+        notional,
+        s.slippage_bps,
+        s.fees_bps,
+        costs,
+        name=lambda w: lambda i: f"the hedge leg's {w} of {trades['event_id'].iloc[i]} ({inst[i]})",
     )
     shares, f_in, f_out, leg = (
         priced.shares,
@@ -58,15 +75,7 @@ def hedge_trades(
         priced.exit_price,
         priced.leg_return,
     )
-    traded = notional > 0
-    for what, ref, fill in (("entry", h_in, f_in), ("exit", h_out, f_out)):
-        check_fill_prices(
-            ref,
-            fill,
-            traded,
-            lambda i, w=what: f"the hedge leg's {w} of {trades['event_id'].iloc[i]} ({inst[i]})",
-        )
-    hedge_return = np.abs(ratio) * leg
+    hedge_return = hedge_contribution(ratio, leg)
     out = trades.copy()
     out["hedge_instrument"] = inst
     out["hedge_ratio"] = ratio

@@ -24,17 +24,12 @@ from backtest.core.timeline import Timeline, session_bars, session_ticks, spread
 from backtest.engine.rules.arrays import at
 from backtest.engine.rules.costs import fill_price, net_return
 from backtest.engine.rules.exits import EXIT_REASONS, trade_exits
-from backtest.engine.rules.trade_costs import (
-    CostPanel,
-    TradeCosts,
-    check_fill_prices,
-    cost_terms,
-    net_from_fills,
-    order_shares,
-)
+from backtest.engine.rules.hedge import price_hedged
+from backtest.engine.rules.trade_costs import SIZING_MODES, CostPanel, TradeCosts, price_orders
 
 __all__ = [
     "EXIT_REASONS",
+    "KernelHedge",
     "KernelTrades",
     "TickPanel",
     "at",
@@ -134,6 +129,21 @@ class KernelTrades:
         return self.side * (self.exit_ref / self.entry_ref - 1.0)
 
 
+@dataclass(frozen=True)
+class KernelHedge:
+    """A hedge leg beside each trade: what :func:`kernel_trades` prices it from.
+
+    ``price`` holds the instruments' fill reference prices per tick (rows as
+    ``cost_panel``'s), ``row`` each event's instrument row, ``ratio`` each
+    trade's hedge ratio (broadcast like the entry ticks; NaN: no ratio).
+    """
+
+    price: np.ndarray
+    row: np.ndarray
+    ratio: np.ndarray
+    cost_panel: CostPanel
+
+
 def kernel_trades(
     panel: TickPanel,
     ticker: np.ndarray,
@@ -147,6 +157,7 @@ def kernel_trades(
     costs: TradeCosts | None = None,
     cost_panel: CostPanel | None = None,
     sizing: str = "fixed",
+    hedge: KernelHedge | None = None,
 ) -> KernelTrades:
     """Return every trade's fills and returns.
 
@@ -167,8 +178,12 @@ def kernel_trades(
     costs, cost_panel, sizing : optional
         The ``costs:`` section and its estimates (rows as ``panel``'s tickers); costs
         that depend on the order's size are priced at ``costs.notional`` under
-        ``sizing`` (:func:`~backtest.engine.rules.trade_costs.order_shares`). A
+        ``sizing`` (:func:`~backtest.engine.rules.trade_costs.budget_order`). A
         trade the costs drop (or cut: its shares differ) has a NaN return.
+    hedge : KernelHedge, optional
+        With the ``costs:`` section: a hedge leg beside every trade, priced in the
+        same pass (:func:`~backtest.engine.rules.hedge.price_hedged`); ``net_return``
+        is then the hedged net return and ``entry_value`` is None.
 
     Returns
     -------
@@ -190,7 +205,27 @@ def kernel_trades(
         take_profit_pct,
     )
     value = None
-    if costs is not None and costs.active:
+    if costs is not None and costs.active and hedge is not None:
+        net = price_hedged(
+            cost_panel,
+            hedge.cost_panel,
+            ticker,
+            hedge.row,
+            entry_tick,
+            exits.tick,
+            side,
+            ref_in,
+            exits.ref,
+            hedge.price,
+            hedge.ratio,
+            costs.notional,
+            SIZING_MODES[sizing],
+            slippage_bps,
+            fees_bps,
+            costs,
+            name=lambda what: trade_name(panel, ticker, entry_tick, what),
+        )
+    elif costs is not None and costs.active:
         net, value = _costed_return(
             cost_panel,
             ticker,
@@ -227,25 +262,25 @@ def _costed_return(
     cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing, name
 ):
     """Net returns with the ``costs:`` section, at the order size the notional gives,
-    and each entry's fill value at that size. Costs that leave a fill without a
-    positive price are refused (``name(what)`` names the fill in the error)."""
-    terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs)
-    f_in = fill_price(ref_in, side, slip, terms.extra_in)
-    q0 = np.array(order_shares(costs, sizing, ref_in, f_in, fees_bps), dtype=float)
-    q0[~(terms.limit > 0)] = 0.0
-    if costs.needs_adv:  # only impact and participation depend on the shares
-        terms = cost_terms(cpanel, ticker, entry_tick, exits.tick, side, costs, shares=q0)
-        f_in = fill_price(ref_in, side, slip, terms.extra_in)
-    q = np.minimum(q0, terms.limit)
-    f_out = fill_price(exits.ref, -side, slip, terms.extra_out)
-    traded = q > 0
-    check_fill_prices(ref_in, f_in, traded, name("entry"))
-    check_fill_prices(exits.ref, f_out, traded, name("exit"))
-    borrow = cpanel.borrow_bps[ticker] if cpanel.borrow_bps.any() else 0.0
-    net = net_from_fills(f_in, f_out, side, q, fees_bps, terms, costs, borrow)
-    value = q * f_in
-    net[~traded] = np.nan
-    return net, value
+    and each entry's fill value at that size (:func:`~backtest.engine.rules.trade_costs.price_orders`).
+    Costs that leave a fill without a positive price are refused (``name(what)`` names
+    the fill in the error)."""
+    priced = price_orders(
+        cpanel,
+        ticker,
+        entry_tick,
+        exits.tick,
+        side,
+        ref_in,
+        exits.ref,
+        costs.notional,
+        SIZING_MODES[sizing],
+        slip,
+        fees_bps,
+        costs,
+        name=name,
+    )
+    return priced.net_return, priced.entry_value
 
 
 def signal_ticks(signals: pd.DataFrame, panel: TickPanel) -> tuple[np.ndarray, ...]:

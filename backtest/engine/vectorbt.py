@@ -33,7 +33,7 @@ import pandas as pd
 from backtest.core.schema import TRADE_COLUMNS, empty_drops
 from backtest.core.timeline import TickPrices, Timeline, tick_of, tick_prices
 from backtest.engine.portfolio import entry_order
-from backtest.engine.rules.book import BookSizes, book_sizes
+from backtest.engine.rules.book import BookSizes, book_sizes, commission
 from backtest.engine.rules.caps import CAP_REASONS
 from backtest.engine.rules.costs import fee_rate, fill_price
 from backtest.engine.rules.exits import Exits, reason_names, trade_exits
@@ -44,7 +44,6 @@ from backtest.engine.rules.trade_costs import (
     build_cost_panel,
     carry_per_share,
     check_fill_prices,
-    commission,
     cost_terms,
     entry_estimates,
 )

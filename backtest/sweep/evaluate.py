@@ -60,17 +60,16 @@ from pydantic import BaseModel, ValidationError
 from backtest.core.errors import ConfigError, LookAheadError
 from backtest.core.sessions import get_calendar
 from backtest.core.timeline import build_timeline, session_bars, spread_price, tradable, valid_run
-from backtest.engine.kernel import TickPanel, build_panel, kernel_trades, trade_name
+from backtest.engine.kernel import KernelHedge, TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.costs import net_return
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
-from backtest.engine.rules.hedge import HedgeSpec, hedge_side, price_hedge_leg, ratio_table
+from backtest.engine.rules.hedge import HedgeSpec, hedge_contribution, hedge_side, ratio_table
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
 from backtest.engine.rules.trade_costs import (
     CostPanel,
     TradeCosts,
     build_cost_panel,
-    check_fill_prices,
 )
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
 from backtest.strategy.plan import EventArrays, Plan, event_arrays
@@ -536,6 +535,10 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     for key, rows in groups.items():
         rows = slice(None) if len(groups) == 1 else rows  # one setting: no row copies
         cost = {k: v for k, v in key if k != HEDGE_KEY}
+        hedge = dict(key).get(HEDGE_KEY, HEDGE_OFF)
+        priced_hedge = None
+        if hedge != HEDGE_OFF and data.costs is not None:  # both legs in one compiled pass
+            priced_hedge = _kernel_hedge(data, hedge, entry[rows], exit_[rows])
         trades = kernel_trades(
             data.panel,
             data.ticker_row,
@@ -546,10 +549,13 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
             costs=data.costs,
             cost_panel=data.cost_panel,
             sizing=data.sizing,
+            hedge=priced_hedge,
         )
-        hedge = dict(key).get(HEDGE_KEY, HEDGE_OFF)
         if hedge == HEDGE_OFF:
             out[rows] = trades.net_return
+        elif priced_hedge is not None:
+            out[rows] = trades.net_return
+            usable[rows] &= ~np.isnan(priced_hedge.ratio)  # a run drops it (hedge_history)
         else:
             net, ratio = _hedged_return(data, trades, exit_[rows], hedge, cost)
             out[rows] = net
@@ -558,10 +564,20 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     return out
 
 
+def _kernel_hedge(data: SweepData, value: str, entry, planned_exit) -> KernelHedge:
+    """The hedge legs of trades entering at ``entry``, as the kernel prices them with costs."""
+    hedge = data.hedge
+    if hedge is None:
+        raise ConfigError(f"sweep.grid.{HEDGE_KEY}: the strategy has no hedge: section to price")
+    ratio = hedge.ratios(value, data.ticker_row, entry, planned_exit)
+    return KernelHedge(hedge.price, hedge.row[data.ticker_row], ratio, hedge.cost_panel)
+
+
 def _hedged_return(
     data: SweepData, trades, planned_exit, value: str, cost: dict
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each trade's hedged net return and its hedge ratio (NaN: no ratio, no trade)."""
+    """Each trade's hedged net return without the ``costs:`` section, and its hedge ratio
+    (NaN: no ratio, no trade). With costs, :func:`_kernel_hedge` and the kernel price both legs."""
     hedge = data.hedge
     if hedge is None:
         raise ConfigError(f"sweep.grid.{HEDGE_KEY}: the strategy has no hedge: section to price")
@@ -569,37 +585,9 @@ def _hedged_return(
     rows = hedge.row[data.ticker_row]
     h_in = at(hedge.price, rows, trades.entry_tick)
     h_out = at(hedge.price, rows, trades.exit_tick)
-    h_side = hedge_side(trades.side, ratio)
     slip, fees = cost.get("slippage_bps", 0.0), cost.get("fees_bps", 0.0)
-    if data.costs is None:
-        leg = net_return(h_in, h_out, h_side, slip, fees)
-    else:
-        rows = np.broadcast_to(rows, np.shape(h_in))
-        notional = np.abs(ratio) * trades.entry_value
-        priced = price_hedge_leg(
-            hedge.cost_panel,
-            rows,
-            trades.entry_tick,
-            trades.exit_tick,
-            h_in,
-            h_out,
-            h_side,
-            notional,
-            slip,
-            fees,
-            data.costs,
-        )
-        traded = notional > 0
-        for what, ref, fill in (
-            ("entry", h_in, priced.entry_price),
-            ("exit", h_out, priced.exit_price),
-        ):
-            where = trade_name(
-                data.panel, data.ticker_row, trades.entry_tick, f"hedge leg's {what}"
-            )
-            check_fill_prices(ref, fill, traded, where)
-        leg = priced.leg_return
-    return trades.net_return + np.abs(ratio) * leg, ratio
+    leg = net_return(h_in, h_out, hedge_side(trades.side, ratio), slip, fees)
+    return trades.net_return + hedge_contribution(ratio, leg), ratio
 
 
 def _by_costs(combos: list[dict]) -> dict[tuple, list[int]]:

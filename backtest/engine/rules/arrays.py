@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["at", "distinct", "distinct_rows"]
+__all__ = ["at", "choose", "distinct", "distinct_rows"]
 
 
 def at(values: np.ndarray, row: np.ndarray, tick: np.ndarray) -> np.ndarray:
@@ -52,3 +52,20 @@ def distinct_rows(a: np.ndarray) -> np.ndarray:
     (1, 3)
     """
     return a[:1] if a.ndim == 2 and a.strides[0] == 0 else a
+
+
+def choose(condition, if_true, if_false):
+    """``numpy.where`` on arrays; a plain branch on numbers where the rules run compiled.
+
+    The per-trade rules are written once and run both ways: on arrays in numpy,
+    and on single numbers in the compiled loops of
+    :mod:`~backtest.engine.rules.trade_costs`, where numba's ``numpy.where``
+    would allocate a 0-d array per call; those loops compile this function as
+    ``if_true if condition else if_false``.
+
+    Examples
+    --------
+    >>> choose(np.array([1.0, -1.0]) > 0, 2.0, 0.0).tolist()
+    [2.0, 0.0]
+    """
+    return np.where(condition, if_true, if_false)

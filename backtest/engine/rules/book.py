@@ -42,9 +42,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest.engine.rules.arrays import choose
 from backtest.engine.rules.caps import BookCaps, Exposure, cap_limit
 
-__all__ = ["BOOK_REASONS", "BookSizes", "book_sizes", "commission", "shares_for_budget"]
+__all__ = [
+    "BOOK_REASONS",
+    "BookSizes",
+    "book_sizes",
+    "budget_shares",
+    "commission",
+    "order_commission",
+    "shares_for_budget",
+]
 
 BOOK_REASONS = ("cash_cap", "no_cash")
 # An entry cut to the free cash keeps this fraction of it, so float error never makes
@@ -63,7 +72,19 @@ def commission(shares, per_share: float, minimum: float):
     shares = np.abs(np.asarray(shares, dtype=float))
     if not (per_share or minimum):
         return np.zeros_like(shares)
-    return np.where(shares > 0, np.maximum(per_share * shares, minimum), 0.0)
+    return order_commission(shares, per_share, minimum)
+
+
+def order_commission(quantity, per_share: float, minimum: float):
+    """:func:`commission`'s arithmetic for ``quantity = |shares|``: on arrays, or on single
+    numbers in the compiled pricing loops (:mod:`~backtest.engine.rules.trade_costs`).
+
+    Examples
+    --------
+    >>> float(order_commission(100.0, 0.005, 1.0)), float(order_commission(0.0, 0.005, 1.0))
+    (1.0, 0.0)
+    """
+    return choose(quantity > 0, np.maximum(per_share * quantity, minimum), 0.0)
 
 
 def shares_for_budget(budget, fill, fee_rate: float, per_share: float, minimum: float):
@@ -81,11 +102,22 @@ def shares_for_budget(budget, fill, fee_rate: float, per_share: float, minimum: 
     5000.0
     """
     budget, fill = np.asarray(budget, dtype=float), np.asarray(fill, dtype=float)
+    return budget_shares(budget, fill, fee_rate, per_share, minimum)
+
+
+def budget_shares(budget, fill, fee_rate: float, per_share: float, minimum: float):
+    """:func:`shares_for_budget`'s arithmetic: on arrays, or on single numbers in the
+    compiled pricing loops (:mod:`~backtest.engine.rules.trade_costs`).
+
+    Examples
+    --------
+    >>> float(budget_shares(1_001.0, 100.0, 0.001, 0.0, 0.0))
+    10.0
+    """
     unit = fill * (1 + fee_rate)
     per = budget / (unit + per_share)
     flat = (budget - minimum) / unit
-    q = np.where(per_share * per >= minimum, per, flat)
-    return np.maximum(q, 0.0)
+    return np.maximum(choose(per_share * per >= minimum, per, flat), 0.0)
 
 
 @dataclass(frozen=True)

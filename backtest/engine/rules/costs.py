@@ -22,6 +22,7 @@ __all__ = [
     "fee",
     "fee_rate",
     "fill_price",
+    "filled",
     "net_return",
     "return_at_cost",
     "slip_rate",
@@ -70,10 +71,22 @@ def fill_price(ref, direction, slippage_bps: float, extra=None):
     [100.1, 120.879]
     """
     if extra is not None:
-        return ref * (1 + direction * (slip_rate(slippage_bps) + extra))
+        return filled(ref, direction, slip_rate(slippage_bps), extra)
     if not slippage_bps:
         return ref
     return ref * (1 + direction * slip_rate(slippage_bps))
+
+
+def filled(ref, direction, slip: float, extra):
+    """``ref (1 + direction (slip + extra))``: :func:`fill_price`'s arithmetic, with ``slip``
+    a fraction; on arrays, or on single numbers in the compiled pricing loops.
+
+    Examples
+    --------
+    >>> round(filled(100.0, -1, 0.0005, 0.001), 12)
+    99.85
+    """
+    return ref * (1 + direction * (slip + extra))
 
 
 def fee(value, fees_bps: float):

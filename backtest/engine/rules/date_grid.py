@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.core.timeline import DAY_NS, session_dates
+from backtest.core.timeline import session_dates
 
 __all__ = ["DateGrid", "date_grid", "field_block", "frame_fields", "frame_keys", "on_sessions"]
 
@@ -32,10 +32,9 @@ def frame_keys(frame: pd.DataFrame) -> np.ndarray:
     [1767312000000000000]
     """
     index = frame.index
-    if isinstance(index, pd.DatetimeIndex) and index.tz is None and index.unit == "ns":
-        keys = index.asi8  # the usual frame: no new index (a tenth of the time)
-        if not (keys % DAY_NS).any():
-            return keys
+    usual = isinstance(index, pd.DatetimeIndex) and index.tz is None and index.unit == "ns"
+    if usual and index.is_normalized:  # cached on the (immutable) index: no pass over the dates
+        return index.asi8  # the usual frame: no new index (a tenth of the time)
     return session_dates(index).asi8
 
 
@@ -142,10 +141,12 @@ def on_sessions(values: np.ndarray, keys: np.ndarray, sessions: pd.DatetimeIndex
     [nan, 1.0]
     """
     want = sessions.as_unit("ns").asi8
-    pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
-    hit = keys[pos] == want if len(keys) else np.zeros(len(want), dtype=bool)
-    out = np.asarray(values, dtype=float).take(pos, axis=0) if len(keys) else None
-    if out is None:
+    if not len(keys):
         return np.full((*np.shape(values)[1:], len(want)), np.nan)
-    out[~hit] = np.nan
-    return out.T
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    hit = keys[pos] == want
+    # Taken from the transpose: a column-major panel's transpose is row-major, so the
+    # result comes out row-major (tickers, sessions) without a transposing copy.
+    out = np.asarray(values, dtype=float).T.take(pos, axis=-1)
+    out[..., ~hit] = np.nan
+    return out

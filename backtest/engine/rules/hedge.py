@@ -10,7 +10,7 @@ The hedge leg trades ``-side`` at the main leg's actual entry and exit ticks
 (same session and point, stops and truncations included). Its entry fill value
 is ``ratio`` times the main leg's entry fill value, and its fills pay the same
 rules as any fill (slippage, fees and the ``costs:`` section:
-:func:`backtest.engine.rules.trade_costs.net_from_fills`), so its P&L
+:func:`backtest.engine.rules.trade_costs.price_orders`), so its P&L
 as a return on the main leg's entry notional is ``ratio * hedge_leg_return``
 and ``hedged_net_return = net_return + hedge_return``.
 
@@ -23,13 +23,15 @@ and ``hedged_net_return = net_return + hedge_return``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from backtest.core.timeline import session_bars, session_dates, tradable
-from backtest.engine.rules.costs import break_even_from, fill_price, return_at_cost
+from backtest.engine.rules.arrays import at, choose
+from backtest.engine.rules.costs import break_even_from, return_at_cost
 from backtest.engine.rules.date_grid import (
     DateGrid,
     date_grid,
@@ -39,9 +41,21 @@ from backtest.engine.rules.date_grid import (
 )
 from backtest.engine.rules.estimates import trailing_beta
 from backtest.engine.rules.trade_costs import (
+    HEDGE_LEG,
+    INLINE_RULES,
+    RULE_FILES,
+    RULES,
+    CostPanel,
     TradeCosts,
-    cost_terms,
-    net_from_fills,
+    first_refused,
+    loop_arrays,
+    panel_tables,
+    price_flags,
+    price_leg,
+    price_orders,
+    price_rates,
+    raise_refused,
+    table_types,
 )
 
 __all__ = [
@@ -50,12 +64,16 @@ __all__ = [
     "HedgeLeg",
     "HedgeSpec",
     "decision_sessions",
+    "hedge_contribution",
+    "hedge_notional",
     "hedge_side",
     "hedge_ratios",
     "hedged_break_even_bps",
     "hedged_return_at_cost",
     "instrument_priced",
+    "leg_direction",
     "price_hedge_leg",
+    "price_hedged",
     "beta_series",
     "ratio_table",
     "read_ratios",
@@ -236,7 +254,7 @@ def ratio_table(
         grid_days = keys[lo : hi + 1]
         want = sessions.as_unit("ns").asi8
         pos = np.minimum(np.searchsorted(grid_days, want), len(grid_days) - 1)
-        read = np.ascontiguousarray(beta[pos].T)
+        read = beta.T.take(pos, axis=1)  # row-major (tickers, sessions): no transposing copy
         # Outside the common span a run reads NaN (before: no return yet; after: no session).
         read[(want < grid_days[first][:, None]) | (want > grid_days[last][:, None])] = np.nan
         out[[rows[k] for k in on_grid]] = read
@@ -310,7 +328,42 @@ def hedge_side(side, ratio):
     >>> hedge_side(np.array([1, -1, 1]), np.array([0.8, 1.2, -0.3])).tolist()
     [-1, 1, 1]
     """
-    return (-np.asarray(side) * np.where(np.asarray(ratio) < 0, -1, 1)).astype(int)
+    return leg_direction(np.asarray(side), np.asarray(ratio)).astype(int)
+
+
+def leg_direction(side, ratio):
+    """:func:`hedge_side`'s arithmetic: on arrays, or on single numbers compiled.
+
+    Examples
+    --------
+    >>> int(leg_direction(1, 0.8)), int(leg_direction(1, -0.3))
+    (-1, 1)
+    """
+    return -side * choose(ratio < 0, -1, 1)
+
+
+def hedge_notional(ratio, entry_value):
+    """The hedge leg's entry fill value: ``|ratio|`` times the trade's.
+
+    Examples
+    --------
+    >>> float(hedge_notional(-0.5, 8000.0))
+    4000.0
+    """
+    return np.abs(ratio) * entry_value
+
+
+def hedge_contribution(ratio, leg_return):
+    """The hedge leg's return on the trade's entry value: ``|ratio|`` times its own.
+
+    ``hedged_net_return = net_return + hedge_contribution(ratio, leg_return)``.
+
+    Examples
+    --------
+    >>> float(hedge_contribution(-0.5, 0.02))
+    0.01
+    """
+    return np.abs(ratio) * leg_return
 
 
 @dataclass(frozen=True)
@@ -335,26 +388,36 @@ def price_hedge_leg(
     slippage_bps: float,
     fees_bps: float,
     costs: TradeCosts,
+    keep_fills: bool = True,
+    name=None,
 ) -> HedgeLeg:
     """The hedge leg whose entry fill value is ``notional``, with every fill rule and cost.
 
     ``panel`` is the instruments' :class:`~backtest.engine.rules.trade_costs.CostPanel`,
     ``rows`` each leg's instrument row in it. The shares are found as the main
     leg's are: before impact (spread only), then every cost at those shares, so
-    runs (:func:`backtest.engine.hedging.hedge_trades`) and sweeps price a leg alike.
+    runs (:func:`backtest.engine.hedging.hedge_trades`) and sweeps price a leg alike
+    (:func:`~backtest.engine.rules.trade_costs.price_orders`). A leg's fill without a
+    positive price is refused, named by ``name(what)(i)``. ``keep_fills``: also its
+    shares and fill prices (a sweep needs only the return).
     """
-    terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs)
-    f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
-    shares = notional / f_in
-    if costs.needs_adv:  # only impact and participation depend on the shares
-        terms = cost_terms(panel, rows, entry_tick, exit_tick, h_side, costs, shares=shares)
-        f_in = fill_price(h_in, h_side, slippage_bps, terms.extra_in)
-        shares = notional / f_in
-    f_out = fill_price(h_out, -h_side, slippage_bps, terms.extra_out)
-    borrow = panel.borrow_bps[rows] if panel.borrow_bps.any() else 0.0
-    leg = net_from_fills(f_in, f_out, h_side, shares, fees_bps, terms, costs, borrow)
-    leg[~(notional > 0)] = 0.0
-    return HedgeLeg(shares, f_in, f_out, leg)
+    priced = price_orders(
+        panel,
+        rows,
+        entry_tick,
+        exit_tick,
+        h_side,
+        h_in,
+        h_out,
+        notional,
+        HEDGE_LEG,
+        slippage_bps,
+        fees_bps,
+        costs,
+        keep_fills=keep_fills,
+        name=name,
+    )
+    return HedgeLeg(priced.shares, priced.entry_price, priced.exit_price, priced.net_return)
 
 
 def hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, bps_per_side: float):
@@ -369,7 +432,7 @@ def hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, bps_per_sid
     """
     main = return_at_cost(ref_in, ref_out, side, bps_per_side)
     hedge = return_at_cost(h_in, h_out, hedge_side(side, ratio), bps_per_side)
-    return main + np.abs(np.asarray(ratio)) * hedge
+    return main + hedge_contribution(np.asarray(ratio), hedge)
 
 
 def hedged_break_even_bps(ref_in, ref_out, h_in, h_out, side, ratio) -> float:
@@ -389,3 +452,166 @@ def hedged_break_even_bps(ref_in, ref_out, h_in, h_out, side, ratio) -> float:
     gross = hedged_return_at_cost(ref_in, ref_out, h_in, h_out, side, ratio, 0.0)
     per_bps = (1.0 + ref_out / ref_in) + np.abs(np.asarray(ratio)) * (1.0 + h_out / h_in)
     return break_even_from(gross, per_bps)
+
+
+def price_hedged(
+    stock_panel: CostPanel,
+    hedge_panel: CostPanel,
+    row,
+    hedge_row,
+    entry_tick,
+    exit_tick,
+    side,
+    ref_in,
+    ref_out,
+    hedge_price: np.ndarray,
+    ratio,
+    budget,
+    mode: int,
+    slippage_bps: float,
+    fees_bps: float,
+    costs: TradeCosts,
+    name=None,
+) -> np.ndarray:
+    """Each trade's hedged net return with every cost, in one compiled pass (arrays broadcast).
+
+    The trade is priced as :func:`~backtest.engine.rules.trade_costs.price_orders`
+    prices it (``row`` in ``stock_panel``, worth ``budget`` as ``mode`` says),
+    and its hedge leg as :func:`price_hedge_leg` prices one: instrument row
+    ``hedge_row`` of ``hedge_panel`` and of ``hedge_price`` (fill reference
+    prices per tick), side :func:`hedge_side`, entry value :func:`hedge_notional`,
+    at the trade's own ticks. The result is ``net + hedge_contribution(ratio, leg)``
+    (NaN where the trade is not taken or the ratio is NaN). A refused fill is a
+    ConfigError named by ``name(what)(i)``, ``what`` one of ``entry``, ``exit``,
+    ``hedge leg's entry`` and ``hedge leg's exit``.
+    """
+    shape, arrays = loop_arrays(
+        (row, hedge_row, entry_tick, exit_tick, side), (ref_in, ref_out, ratio, budget)
+    )
+    row, hedge_row, entry_tick, exit_tick, side, ref_in, ref_out, ratio, budget = arrays
+    net = np.empty(row.shape)
+    refused = np.full(4, -1, dtype=np.int64)
+    refused_price = np.zeros(4)
+    _compiled_hedged()(
+        panel_tables(stock_panel),
+        stock_panel.borrow_bps,
+        panel_tables(hedge_panel),
+        hedge_panel.borrow_bps,
+        row,
+        hedge_row,
+        entry_tick,
+        exit_tick,
+        side,
+        ref_in,
+        ref_out,
+        hedge_price,
+        ratio,
+        budget,
+        mode,
+        price_flags(costs, stock_panel),
+        price_flags(costs, hedge_panel),
+        price_rates(slippage_bps, fees_bps, costs),
+        net,
+        refused,
+        refused_price,
+    )
+    if (refused >= 0).any():
+        h_in, h_out = at(hedge_price, hedge_row, entry_tick), at(hedge_price, hedge_row, exit_tick)
+        whats = ("entry", "exit", "hedge leg's entry", "hedge leg's exit")
+        raise_refused(refused, refused_price, (ref_in, ref_out, h_in, h_out), (name,) * 4, whats)
+    return net.reshape(shape)
+
+
+def _hedged_kernel(
+    stock_tables,
+    stock_borrow,
+    hedge_tables,
+    hedge_borrow,
+    row,
+    hedge_row,
+    entry,
+    exit_,
+    side,
+    ref_in,
+    ref_out,
+    hedge_price,
+    ratio,
+    budget,
+    mode,
+    stock_flags,
+    hedge_flags,
+    rates,
+    net_out,
+    refused,
+    refused_price,
+):  # pragma: no cover - compiled by numba
+    half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short = stock_tables
+    g_half, g_half_x, g_sigma, g_sigma_x, g_adv, g_adv_x, g_cum, g_day, g_no_short = hedge_tables
+    combos, trades = row.shape
+    # One trade's combinations together: they read one ticker's estimates near one session.
+    for t in range(trades):
+        for c in range(combos):
+            e, x, sd, h, rt = entry[c, t], exit_[c, t], side[c, t], hedge_row[c, t], ratio[c, t]
+            f_in, f_out, q, net, traded = price_leg(
+                half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short, stock_borrow,
+                row[c, t], e, x, sd, ref_in[c, t], ref_out[c, t], budget[c, t], mode,
+                stock_flags, rates,
+            )  # fmt: skip
+            g_in, g_out, _, leg, g_traded = price_leg(
+                g_half, g_half_x, g_sigma, g_sigma_x, g_adv, g_adv_x, g_cum, g_day, g_no_short,
+                hedge_borrow, h, e, x, leg_direction(sd, rt), hedge_price[h, e],
+                hedge_price[h, x], hedge_notional(rt, q * f_in), HEDGE_LEG, hedge_flags, rates,
+            )  # fmt: skip
+            pos = c * trades + t
+            for k, fill, ok in ((0, f_in, traded), (1, f_out, traded), (2, g_in, g_traded),
+                                (3, g_out, g_traded)):  # fmt: skip
+                refused[k], refused_price[k] = first_refused(
+                    refused[k], refused_price[k], pos, fill, ok
+                )
+            net_out[c, t] = net + hedge_contribution(rt, leg)
+
+
+@functools.cache
+def _compiled_hedged():
+    """The hedged loop, compiled on first use with the rules it calls."""
+    from backtest.engine.rules.compiled import compile_loops
+
+    rules = (*RULES, leg_direction, hedge_notional, hedge_contribution)
+    files = (*RULE_FILES, "hedge.py")
+    loops = {_hedged_kernel: _hedged_types}
+    (loop,) = compile_loops(__file__, loops, rules, files, INLINE_RULES)
+    return loop
+
+
+def _hedged_types() -> list:
+    from numba import types
+
+    from backtest.engine.rules.compiled import readonly, writable
+
+    f1, f2, i2 = readonly("float64", 1), readonly("float64", 2), readonly("int64", 2)
+    flags, rates = types.UniTuple(types.boolean, 6), types.UniTuple(types.float64, 6)
+    return [
+        types.void(
+            table_types(),
+            f1,
+            table_types(),
+            f1,
+            i2,
+            i2,
+            i2,
+            i2,
+            i2,
+            f2,
+            f2,
+            f2,
+            f2,
+            f2,
+            types.int64,
+            flags,
+            flags,
+            rates,
+            writable("float64", 2),
+            writable("int64", 1),
+            writable("float64", 1),
+        )  # fmt: skip
+    ]

@@ -3,8 +3,17 @@
 Each cost is one function here, and both engines take them from here: the
 vectorbt engine (:mod:`backtest.engine.vectorbt`) books them (fill prices,
 ``fixed_fees``, the book's sizes) and the kernel (:mod:`backtest.engine.kernel`)
-prices them in :func:`net_return_with_costs`. All are off by default
+prices them in :func:`price_orders`. All are off by default
 (:class:`TradeCosts` with no argument charges nothing).
+
+Written once, run two ways. The per-trade rules (:func:`order_terms`,
+:func:`budget_order`, :func:`order_net`, :func:`order_carry`, the fill of
+:func:`backtest.engine.rules.costs.filled`, the commission and budget of
+:mod:`backtest.engine.rules.book`) are plain functions of numbers that also take
+numpy arrays where they have no branch per trade. :func:`cost_terms` and
+:func:`price_orders` run them compiled with numba, one pass over the trades
+(a sweep prices millions), calling these same functions: the run's book, the
+sweep's kernel and the audit read one rule.
 
 * spread: half the (fixed or estimated) spread moves each fill against the trader;
   the estimate (:mod:`~backtest.engine.rules.estimates`) is read at the fill's
@@ -25,6 +34,8 @@ prices them in :func:`net_return_with_costs`. All are off by default
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,9 +44,9 @@ import pandas as pd
 from backtest.core.errors import ConfigError
 from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.core.timeline import Timeline
-from backtest.engine.rules.arrays import at
-from backtest.engine.rules.book import commission, shares_for_budget
-from backtest.engine.rules.costs import BPS, fee_rate, fill_price
+from backtest.engine.rules.arrays import at, choose
+from backtest.engine.rules.book import budget_shares, order_commission
+from backtest.engine.rules.costs import BPS, fee_rate, fill_price, filled, slip_rate
 from backtest.engine.rules.date_grid import (
     DateGrid,
     date_grid,
@@ -54,10 +65,16 @@ from backtest.engine.rules.windows import carry_forward
 
 __all__ = [
     "COST_REASONS",
+    "FIXED",
+    "HEDGE_LEG",
+    "PERCENT",
+    "SIZING_MODES",
     "CostPanel",
     "CostTerms",
+    "PricedOrders",
     "TradeCosts",
     "borrow_per_share",
+    "budget_order",
     "carry_per_share",
     "check_fill_prices",
     "build_cost_panel",
@@ -67,8 +84,23 @@ __all__ = [
     "impact_rate",
     "net_from_fills",
     "net_return_with_costs",
-    "order_shares",
+    "order_carry",
+    "order_net",
+    "order_terms",
     "participation_limit",
+    "fill_sessions",
+    "held_carry",
+    "leg_estimates",
+    "loop_arrays",
+    "first_refused",
+    "panel_tables",
+    "price_flags",
+    "price_leg",
+    "price_one",
+    "price_orders",
+    "price_rates",
+    "raise_refused",
+    "refused_fill",
 ]
 
 COST_REASONS = (
@@ -176,8 +208,7 @@ def impact_rate(k: float, sigma, shares, adv):
     >>> round(float(impact_rate(1.0, 0.02, 10_000.0, 1_000_000.0)), 12)
     0.002
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return k * np.asarray(sigma) * np.sqrt(np.abs(shares) / np.asarray(adv))
+    return k * sigma * np.sqrt(np.abs(shares) / adv)
 
 
 def participation_limit(adv, max_pct: float):
@@ -188,7 +219,7 @@ def participation_limit(adv, max_pct: float):
     >>> float(participation_limit(2_000_000.0, 1.0))
     20000.0
     """
-    return np.asarray(adv, dtype=float) * max_pct / 100.0
+    return adv * max_pct / 100.0
 
 
 def borrow_per_share(entry_fill, days, annual_bps):
@@ -201,7 +232,7 @@ def borrow_per_share(entry_fill, days, annual_bps):
     >>> round(float(borrow_per_share(100.0, 365, 365.0)), 12)
     3.65
     """
-    return np.asarray(entry_fill) * np.asarray(annual_bps) * BPS * np.asarray(days) / DAYS_PER_YEAR
+    return entry_fill * annual_bps * BPS * days / DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -441,13 +472,178 @@ class CostTerms:
         return np.array(("", *COST_REASONS), dtype=object)[self.reason_code]
 
 
-def _session(tick: np.ndarray) -> np.ndarray:
-    """The session of each tick (two per session): a shift for integers, as the sweep's."""
-    return tick >> 1 if np.issubdtype(tick.dtype, np.integer) else tick // 2
-
-
 def _code(reason: str) -> int:
     return COST_REASONS.index(reason) + 1
+
+
+DO_NOT_SHORT, ZERO_ADV, COST_HISTORY, PARTICIPATION_CAP, PARTICIPATION_DROP = (
+    _code(r) for r in COST_REASONS
+)
+
+
+def order_terms(
+    half_in,
+    half_out,
+    sigma_in,
+    sigma_out,
+    adv_in,
+    adv_out,
+    shares,
+    side,
+    no_short,
+    impact_k,
+    participation,
+    participation_pct,
+    participation_drop,
+    sized,
+):
+    """One order's price moves, the most shares it may trade and why: the rule of :func:`cost_terms`.
+
+    On single numbers (run compiled, one call per trade). Returns ``(extra_in,
+    extra_out, limit, code)``: the fractions half spread and impact move the
+    entry and exit fills, the shares limit (``inf``: none, 0: dropped) and its
+    reason code (0: none, else ``COST_REASONS[code - 1]``). ``sized``: the
+    order's ``shares`` before impact are known and impact or participation is
+    on (else neither is applied, nor is the ADV read).
+
+    Examples
+    --------
+    10 000 shares against an ADV of 1 000 000 at 2 % vol and k = 1 add 20 bps to a
+    5 bps half spread; a 1 % participation cap cuts the order to 10 000 shares:
+
+    >>> nan = float("nan")
+    >>> order_terms(5e-4, 5e-4, 0.02, 0.02, 1e6, 1e6, 20_000.0, 1, False, 1.0, True, 1.0,
+    ...             False, True)[2:]
+    (10000.0, 4)
+    """
+    extra_in, extra_out = half_in, half_out
+    limit, code = np.inf, 0
+    bad = not np.isfinite(half_in)
+    if sized:
+        if impact_k:
+            extra_in = extra_in + impact_rate(impact_k, sigma_in, shares, adv_in)
+            extra_out = extra_out + impact_rate(impact_k, sigma_out, shares, adv_out)
+            bad = bad or not np.isfinite(sigma_in)
+        if participation:
+            cap = participation_limit(adv_in, participation_pct)
+            if np.abs(shares) > cap:
+                if participation_drop:
+                    limit, code = 0.0, PARTICIPATION_DROP
+                else:
+                    limit, code = cap, PARTICIPATION_CAP
+        zero = adv_in <= 0
+        bad = bad or (np.isnan(adv_in) and not zero)
+        if zero:
+            limit, code = 0.0, ZERO_ADV
+    if bad:
+        limit, code = 0.0, COST_HISTORY
+    if side < 0 and no_short:
+        limit, code = 0.0, DO_NOT_SHORT
+    # A dropped order moves no price (zero ADV makes its impact infinite).
+    if not limit > 0 or np.isnan(extra_in):
+        extra_in = 0.0
+    if not limit > 0 or np.isnan(extra_out):
+        extra_out = 0.0
+    return extra_in, extra_out, limit, code
+
+
+def fill_sessions(entry_tick, exit_tick):
+    """The sessions whose estimates an entry and an exit read: each fill's own (two ticks a session).
+
+    :class:`CostPanel` holds at a session the estimates of the bars before it,
+    and for exits the ones carried forward to it. On arrays, or on numbers compiled.
+
+    Examples
+    --------
+    >>> fill_sessions(5, 8)
+    (2, 4)
+    """
+    return entry_tick // 2, exit_tick // 2
+
+
+def held_carry(cum_in, cum_out, day_in, day_out, side, dividends, borrow):
+    """Signed dividends per share and calendar days of a holding (each 0 when not charged).
+
+    ``cum_in`` and ``cum_out`` are :class:`CostPanel`'s cumulative dividends at the
+    entry and exit ticks (a dividend counts at its ex-date's open tick), ``day_*``
+    their calendar days. On single numbers, compiled.
+
+    Examples
+    --------
+    >>> held_carry(1.0, 1.5, 100, 130, -1, True, True)
+    (-0.5, 30)
+    """
+    dividend = side * (cum_out - cum_in) if dividends else 0.0
+    days = day_out - day_in if borrow else 0
+    return dividend, days
+
+
+def leg_estimates(half, half_x, sigma, sigma_x, adv, adv_x, no_short, r, e, x):
+    """What the trade of cost-panel row ``r`` from tick ``e`` to ``x`` reads: the estimates
+    of its entry and exit (:func:`fill_sessions`) and whether its ticker may not be shorted.
+
+    The compiled loops' one gather (inlined into them, so the arrays cost nothing to pass).
+    """
+    s_in, s_out = fill_sessions(e, x)
+    return (
+        half[r, s_in], half_x[r, s_out], sigma[r, s_in], sigma_x[r, s_out], adv[r, s_in],
+        adv_x[r, s_out], no_short[r],
+    )  # fmt: skip
+
+
+def _terms_kernel(
+    tables,
+    row,
+    entry,
+    exit_,
+    side,
+    shares,
+    flags,
+    k,
+    pct,
+    out_extra,
+    out_dividend,
+    out_days,
+    out_limit,
+    out_code,
+):  # pragma: no cover - compiled by numba
+    # The arrays reach the rules only through inlined functions (leg_estimates): a call
+    # handed arrays would pay numba's reference counting on every trade.
+    half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short = tables
+    sized, participation, drop, dividends, borrow = flags
+    for i in range(row.size):
+        r, e, x, sd = row[i], entry[i], exit_[i], side[i]
+        h_in, h_out, sig_in, sig_out, adv_in, adv_out, banned = leg_estimates(
+            half, half_x, sigma, sigma_x, adv, adv_x, no_short, r, e, x
+        )
+        ex_in, ex_out, limit, code = order_terms(
+            h_in, h_out, sig_in, sig_out, adv_in, adv_out, shares[i], sd, banned, k,
+            participation, pct, drop, sized,
+        )  # fmt: skip
+        out_extra[0, i], out_extra[1, i] = ex_in, ex_out
+        out_limit[i], out_code[i] = limit, code
+        out_dividend[i], out_days[i] = held_carry(
+            cum_div[r, e], cum_div[r, x], day[e], day[x], sd, dividends, borrow
+        )
+
+
+def panel_tables(panel: CostPanel) -> tuple:
+    """The cost panel's arrays in the order the compiled loops read them."""
+    return (
+        panel.half_spread,
+        panel.half_spread_exit,
+        panel.sigma,
+        panel.sigma_exit,
+        panel.adv,
+        panel.adv_exit,
+        panel.cum_div,
+        panel.day,
+        panel.no_short,
+    )
+
+
+def _flat(a, dtype) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=dtype).ravel()
 
 
 def cost_terms(
@@ -467,55 +663,43 @@ def cost_terms(
     (the exit closes the whole position: it is not capped). Exits read the
     estimates carried forward to their session (:class:`CostPanel`).
     Later rules override earlier ones: do-not-short, then a missing estimate,
-    then zero ADV, then participation.
+    then zero ADV, then participation (:func:`order_terms`, per trade).
     """
-    row, entry_tick, exit_tick, side = np.broadcast_arrays(row, entry_tick, exit_tick, side)
-    shape = np.shape(row)
-    s_in, s_out = _session(entry_tick), _session(exit_tick)
-    extra_in = at(panel.half_spread, row, s_in)
-    extra_out = at(panel.half_spread_exit, row, s_out)
-    zeros = np.broadcast_to(0.0, shape)
-    if costs.dividends:
-        dividend = side * (at(panel.cum_div, row, exit_tick) - at(panel.cum_div, row, entry_tick))
-    else:
-        dividend = zeros
-    days = panel.day[exit_tick] - panel.day[entry_tick] if panel.borrow_bps.any() else zeros
-    limit = np.full(shape, np.inf)
-    code = np.zeros(shape, dtype=np.int8)
-    bad = ~np.isfinite(extra_in)
-    if shares is not None and costs.needs_adv:
-        adv_in = at(panel.adv, row, s_in)
-        if costs.impact_k:
-            sig_in, sig_out = at(panel.sigma, row, s_in), at(panel.sigma_exit, row, s_out)
-            adv_out = at(panel.adv_exit, row, s_out)
-            with np.errstate(invalid="ignore"):
-                extra_in = extra_in + impact_rate(costs.impact_k, sig_in, shares, adv_in)
-                extra_out = extra_out + impact_rate(costs.impact_k, sig_out, shares, adv_out)
-            bad |= ~np.isfinite(sig_in)
-        if costs.participation_pct is not None:
-            cap = participation_limit(adv_in, costs.participation_pct)
-            over = np.abs(shares) > cap
-            if costs.participation_action == "drop":
-                limit[over] = 0.0
-                code[over] = _code("participation_drop")
-            else:
-                limit[over] = cap[over]
-                code[over] = _code("participation_cap")
-        zero = adv_in <= 0
-        bad |= np.isnan(adv_in) & ~zero
-        limit[zero] = 0.0
-        code[zero] = _code("zero_adv")
-    limit[bad] = 0.0
-    code[bad] = _code("cost_history")
-    if panel.no_short.any():
-        shorted = (side < 0) & panel.no_short[row]
-        limit[shorted] = 0.0
-        code[shorted] = _code("do_not_short")
-    # A dropped order moves no price (zero ADV makes its impact infinite).
-    dead = ~(limit > 0)
-    for extra in (extra_in, extra_out):  # fresh arrays (gathered or summed): set in place
-        extra[dead | np.isnan(extra)] = 0.0
-    return CostTerms(extra_in, extra_out, dividend, days, limit, code)
+    # broadcast_to, not broadcast_arrays: its views are read-only, as numba wants them.
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (row, entry_tick, exit_tick, side)))
+    row, entry_tick, exit_tick, side = (
+        np.broadcast_to(a, shape) for a in (row, entry_tick, exit_tick, side)
+    )
+    n = row.size
+    sized = shares is not None and costs.needs_adv
+    q = _flat(np.broadcast_to(shares, shape), float) if sized else np.zeros(n)
+    extra = np.empty((2, n))
+    dividend, days = np.empty(n), np.empty(n, dtype=np.int64)
+    limit, code = np.empty(n), np.empty(n, dtype=np.int8)
+    flags = (
+        bool(sized),
+        costs.participation_pct is not None,
+        costs.participation_action == "drop",
+        bool(costs.dividends),
+        bool(panel.borrow_bps.any()),
+    )
+    _compiled().terms(
+        panel_tables(panel),
+        _flat(row, np.int64),
+        _flat(entry_tick, np.int64),
+        _flat(exit_tick, np.int64),
+        _flat(side, np.float64),
+        q,
+        flags,
+        float(costs.impact_k),
+        float(costs.participation_pct or 0.0),
+        extra,
+        dividend,
+        days,
+        limit,
+        code,
+    )
+    return CostTerms(*(a.reshape(shape) for a in (extra[0], extra[1], dividend, days, limit, code)))
 
 
 def entry_estimates(panel: CostPanel, row, entry_tick) -> dict[str, np.ndarray]:
@@ -523,7 +707,7 @@ def entry_estimates(panel: CostPanel, row, entry_tick) -> dict[str, np.ndarray]:
 
     What the look-ahead audit compares (:mod:`backtest.audit.sizes`).
     """
-    s_in = np.asarray(entry_tick) // 2
+    s_in, _ = fill_sessions(np.asarray(entry_tick), 0)
     return {
         "half_spread_in": at(panel.half_spread, row, s_in),
         "sigma_in": at(panel.sigma, row, s_in),
@@ -550,15 +734,30 @@ def check_fill_prices(ref, fill, traded, where) -> None:
     fill, ref = np.asarray(fill, dtype=float), np.asarray(ref, dtype=float)
     if fill.size and fill.min() > 0:  # every fill positive (NaN fails this): one pass
         return
-    bad = np.asarray(traded, dtype=bool) & ~(fill > 0)
+    bad = refused_fill(fill, np.asarray(traded, dtype=bool))
     if not bad.any():
         return
     # ``i`` is flat over the broadcast arrays (a sweep's are (combinations, events)).
     fill, ref = (np.broadcast_to(a, bad.shape).ravel() for a in (fill, ref))
     i = int(np.flatnonzero(bad)[0])
-    raise ConfigError(
-        f"costs: {where(i)} fills at {fill[i]:.6g} against a reference price of {ref[i]:.6g} "
-        f"(slippage, half spread and impact take {abs(1 - fill[i] / ref[i]):.1%} of it): lower "
+    raise _fill_error(where(i), fill[i], ref[i])
+
+
+def refused_fill(fill, traded):
+    """Whether a fill is refused: traded without a positive price (arrays, or numbers compiled).
+
+    Examples
+    --------
+    >>> refused_fill(np.array([0.0, 5.0, -1.0]), np.array([True, True, False])).tolist()
+    [True, False, False]
+    """
+    return np.logical_and(traded, np.logical_not(fill > 0))
+
+
+def _fill_error(name: str, fill: float, ref: float) -> ConfigError:
+    return ConfigError(
+        f"costs: {name} fills at {fill:.6g} against a reference price of {ref:.6g} "
+        f"(slippage, half spread and impact take {abs(1 - fill / ref):.1%} of it): lower "
         "costs.impact.k or the spread, add costs.participation, or size the trades smaller"
     )
 
@@ -573,30 +772,49 @@ def carry_per_share(terms: CostTerms, entry_fill, side, borrow_bps):
     >>> carry_per_share(t, np.array([100.0]), np.array([-1]), 365.0).tolist()
     [4.15]
     """
-    borrow = np.where(np.asarray(side) < 0, borrow_per_share(entry_fill, terms.days, borrow_bps), 0)
-    return borrow - terms.dividend
+    return order_carry(
+        np.asarray(entry_fill), np.asarray(side), terms.days, terms.dividend, borrow_bps
+    )
 
 
-def order_shares(costs: TradeCosts, sizing: str, ref_in, f_in, fees_bps: float):
-    """Shares of an order at the notional ``costs.notional`` (the sweep's, at the initial equity).
-
-    ``fixed`` buys the notional at the reference price; ``percent`` spends it,
-    fees included (:func:`backtest.engine.rules.book.shares_for_budget`).
+def order_carry(entry_fill, side, days, dividend, borrow_bps):
+    """:func:`carry_per_share`'s arithmetic: on arrays, or on single numbers compiled.
 
     Examples
     --------
-    >>> float(order_shares(TradeCosts(notional=10_000.0), "fixed", 100.0, 100.1, 10.0))
+    >>> float(order_carry(100.0, -1, 365, -0.5, 365.0))
+    4.15
+    """
+    return choose(side < 0, borrow_per_share(entry_fill, days, borrow_bps), 0.0) - dividend
+
+
+# How price_orders turns an order's budget into shares: the sweep's notional bought at
+# the reference price (fixed sizing) or spent, fees included (percent); a hedge leg's
+# notional at its fill price.
+FIXED, PERCENT, HEDGE_LEG = 0, 1, 2
+SIZING_MODES = {"fixed": FIXED, "percent": PERCENT}
+
+
+def budget_order(budget, mode, ref_in, f_in, fee: float, per_share: float, minimum: float):
+    """Shares of an order worth ``budget``, as ``mode`` (:data:`FIXED`, :data:`PERCENT`,
+    :data:`HEDGE_LEG`) says (on arrays, or on single numbers compiled).
+
+    ``FIXED`` buys the budget at the reference price, ``PERCENT`` spends it, fees
+    included (:func:`backtest.engine.rules.book.shares_for_budget`), ``HEDGE_LEG``
+    is worth it at the entry fill price.
+
+    Examples
+    --------
+    >>> float(budget_order(10_000.0, FIXED, 100.0, 100.1, 0.001, 0.0, 0.0))
+    100.0
+    >>> round(float(budget_order(10_010.0, PERCENT, 100.0, 100.0, 0.001, 0.0, 0.0)), 12)
     100.0
     """
-    if sizing == "fixed":
-        return costs.notional / np.asarray(ref_in, dtype=float)
-    return shares_for_budget(
-        costs.notional,
-        f_in,
-        fee_rate(fees_bps),
-        costs.commission_per_share,
-        costs.commission_minimum,
-    )
+    if mode == FIXED:
+        return budget / ref_in
+    if mode == PERCENT:
+        return budget_shares(budget, f_in, fee, per_share, minimum)
+    return budget / f_in
 
 
 def net_return_with_costs(
@@ -641,22 +859,413 @@ def net_from_fills(f_in, f_out, side, shares, fees_bps: float, terms, costs, bor
     >>> round(float(net_from_fills(100.0, 110.0, 1, 5.0, 0.0, t, TradeCosts(), 0.0)), 12)
     0.1
     """
-    c = fee_rate(fees_bps)
-    side = np.asarray(side)
-    # A cost that is off adds nothing: its term is left out rather than subtracted as 0
-    # (the same floats; a sweep prices millions of trades). A trade without shares gets
-    # no return from its caller either way.
+    commissions = bool(costs.commission_per_share or costs.commission_minimum)
+    carries = bool(costs.dividends or np.any(borrow_bps))
+    carry = carry_per_share(terms, f_in, side, borrow_bps) if carries else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_share = np.subtract(f_out, f_in)  # side (f_out - f_in) - c (f_in + f_out), in place
-        per_share *= side
-        per_share -= c * np.add(f_in, f_out)
-        if costs.commission_per_share or costs.commission_minimum:
-            q = np.asarray(shares, dtype=float)
-            per_share = (
-                per_share
-                - 2 * commission(q, costs.commission_per_share, costs.commission_minimum) / q
+        return order_net(
+            np.asarray(f_in, dtype=float),
+            np.asarray(f_out, dtype=float),
+            np.asarray(side),
+            np.asarray(shares, dtype=float),
+            fee_rate(fees_bps),
+            costs.commission_per_share,
+            costs.commission_minimum,
+            carry,
+            commissions,
+            carries,
+        )
+
+
+def order_net(f_in, f_out, side, shares, fee, per_share, minimum, carry, commissions, carries):
+    """:func:`net_from_fills`'s arithmetic: on arrays, or on single numbers compiled.
+
+    ``commissions`` and ``carries`` say whether those costs are charged: a cost
+    that is off is left out rather than subtracted as 0 (the same floats, fewer passes).
+
+    Examples
+    --------
+    >>> round(float(order_net(100.0, 110.0, 1, 5.0, 0.0, 0.0, 0.0, 0.0, False, False)), 12)
+    0.1
+    """
+    pnl = (f_out - f_in) * side - fee * (f_in + f_out)  # per share
+    if commissions:
+        pnl = pnl - 2 * order_commission(np.abs(shares), per_share, minimum) / shares
+    if carries:
+        pnl = pnl - carry
+    return pnl / f_in
+
+
+@dataclass(frozen=True)
+class PricedOrders:
+    """Per trade, with every cost: net return and entry fill value; fills and shares if kept.
+
+    ``net_return`` is P&L per unit of entry fill value (:func:`net_from_fills`;
+    NaN for a main leg the costs drop); ``entry_value`` is shares x entry fill
+    price. ``entry_price``, ``exit_price`` and ``shares`` (what the order trades
+    after the participation cap, or the hedge leg's shares) only with ``keep_fills``.
+    """
+
+    net_return: np.ndarray
+    entry_value: np.ndarray
+    entry_price: np.ndarray | None = None
+    exit_price: np.ndarray | None = None
+    shares: np.ndarray | None = None
+
+
+def price_orders(
+    panel: CostPanel,
+    row,
+    entry_tick,
+    exit_tick,
+    side,
+    ref_in,
+    ref_out,
+    budget,
+    mode: int,
+    slippage_bps: float,
+    fees_bps: float,
+    costs: TradeCosts,
+    keep_fills: bool = False,
+    name=None,
+) -> PricedOrders:
+    """Every trade priced with every cost, at the order size ``budget`` gives (arrays broadcast).
+
+    The sweep's trades (at ``costs.notional``, ``mode`` :data:`FIXED` or
+    :data:`PERCENT`) and hedge legs (``mode`` :data:`HEDGE_LEG`, ``budget`` each
+    leg's notional) in one compiled pass, by the rules every engine uses:
+    :func:`order_terms` before impact, the fill (:func:`~backtest.engine.rules.costs.filled`),
+    the shares (:func:`budget_order`; a main leg's are cut to the terms' limit),
+    the terms again at those shares when impact or participation read them,
+    and :func:`order_net`. ``keep_fills`` also returns the fill prices and shares
+    (a sweep needs only the returns). A traded fill without a positive price
+    (:func:`refused_fill`) is a :class:`ConfigError` naming it by ``name(what)(i)``
+    (``what`` is ``"entry"`` or ``"exit"``, ``i`` the trade's flat position).
+
+    Examples
+    --------
+    A long bought at 100 and sold at 110 with a fixed 10 bps spread (5 bps a fill)
+    and 10 000 of notional: fills at 100.05 and 109.945.
+
+    >>> from backtest.core.timeline import build_timeline
+    >>> from backtest.core.sessions import get_calendar
+    >>> from backtest.data.synthetic import geometric_prices
+    >>> cal = get_calendar("XNYS")
+    >>> timeline = build_timeline(cal, "2026-01-05", "2026-01-09")
+    >>> prices = {"X": geometric_prices(timeline.sessions.tz_localize(None), growth=0.0)}
+    >>> costs = TradeCosts(spread_bps=10.0, notional=10_000.0)
+    >>> panel = build_cost_panel(["X"], prices, timeline, costs)
+    >>> out = price_orders(panel, 0, 1, 3, 1, 100.0, 110.0, 10_000.0, FIXED, 0.0, 0.0, costs,
+    ...                    keep_fills=True)
+    >>> round(float(out.entry_price), 6), round(float(out.exit_price), 6), float(out.shares)
+    (100.05, 109.945, 100.0)
+    >>> round(float(out.net_return), 12) == round(109.945 / 100.05 - 1, 12)
+    True
+    """
+    shape, (row, entry_tick, exit_tick, side, ref_in, ref_out, budget) = loop_arrays(
+        (row, entry_tick, exit_tick, side), (ref_in, ref_out, budget)
+    )
+    net, value = np.empty(row.shape), np.empty(row.shape)
+    fills = np.empty((3, *row.shape)) if keep_fills else np.empty((3, 0, 0))
+    refused = np.full(2, -1, dtype=np.int64)  # the first refused entry and exit fill
+    refused_price = np.zeros(2)
+    _compiled().price(
+        panel_tables(panel),
+        panel.borrow_bps,
+        row,
+        entry_tick,
+        exit_tick,
+        side,
+        ref_in,
+        ref_out,
+        budget,
+        mode,
+        price_flags(costs, panel),
+        price_rates(slippage_bps, fees_bps, costs),
+        keep_fills,
+        net,
+        value,
+        fills,
+        refused,
+        refused_price,
+    )
+    raise_refused(refused, refused_price, (ref_in, ref_out), (name, name), ("entry", "exit"))
+    kept = [a.reshape(shape) for a in fills] if keep_fills else [None] * 3
+    return PricedOrders(net.reshape(shape), value.reshape(shape), *kept)
+
+
+def loop_arrays(integers, floats) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """The broadcast shape of all arrays, and each as a read-only two-dimensional view of it.
+
+    What the compiled loops take: (combinations, trades) for a sweep, (1, trades)
+    for a run; ``integers`` (rows, ticks, sides) as int64 and ``floats`` as
+    float64, the types the loops are compiled for (a narrower array is cast, a copy).
+    """
+    arrays = [np.asarray(a, dtype=np.int64) for a in integers]
+    arrays += [np.asarray(a, dtype=np.float64) for a in floats]
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    views = [np.broadcast_to(a, shape) for a in arrays]
+    return shape, [a.reshape(1, -1) if a.ndim < 2 else a.reshape(-1, shape[-1]) for a in views]
+
+
+def price_flags(costs: TradeCosts, panel: CostPanel) -> tuple[bool, ...]:
+    """Which costs :func:`price_one` charges on ``panel``'s rows."""
+    return (
+        bool(costs.needs_adv),
+        costs.participation_pct is not None,
+        costs.participation_action == "drop",
+        bool(costs.dividends),
+        bool(panel.borrow_bps.any()),
+        bool(costs.commission_per_share or costs.commission_minimum),
+    )
+
+
+def price_rates(slippage_bps: float, fees_bps: float, costs: TradeCosts) -> tuple[float, ...]:
+    """The rates :func:`price_one` reads: slippage and fee as fractions, commission, impact, cap."""
+    return (
+        slip_rate(slippage_bps),
+        fee_rate(fees_bps),
+        float(costs.commission_per_share),
+        float(costs.commission_minimum),
+        float(costs.impact_k),
+        float(costs.participation_pct or 0.0),
+    )
+
+
+def raise_refused(refused, refused_price, refs, names, whats) -> None:
+    """Raise the error of the first slot a loop noted a refused fill in (:func:`first_refused`).
+
+    Slot ``k`` holds the fill ``whats[k]`` (``"entry"``, ``"exit"``, ...) of the
+    trade at flat position ``refused[k]``, whose reference price is in ``refs[k]``;
+    ``names[k](what)(i)`` names it (None: by position).
+    """
+    for k, pos in enumerate(refused):
+        if pos >= 0:
+            i, name, what = int(pos), names[k], whats[k]
+            where = name(what) if name is not None else (lambda j, w=what: f"the {w} of trade {j}")
+            ref = float(np.asarray(refs[k]).ravel()[i])
+            raise _fill_error(where(i), float(refused_price[k]), ref)
+
+
+def price_one(
+    half_in, half_out, sig_in, sig_out, adv_in, adv_out, banned, dividend, days, borrow_bps,
+    side, ref_in, ref_out, budget, mode, flags, rates,
+):  # fmt: skip
+    """One order with every cost: ``(entry fill, exit fill, shares, net return, traded)``.
+
+    From the estimates its entry and exit read (:func:`fill_sessions`), whether
+    its ticker may not be shorted, its :func:`held_carry` and borrow rate, at
+    reference prices ``ref_in`` and ``ref_out``, worth ``budget`` as ``mode``
+    says (:func:`budget_order`): the terms before impact, the fill and the
+    shares, the terms again at those shares when impact or participation read
+    them, then the net return (:func:`order_net`). A main leg is cut to the
+    terms' limit and, not traded, has a NaN return; a hedge leg without a
+    positive budget has 0. ``flags`` and ``rates`` as :func:`price_flags` and
+    :func:`price_rates` make them. On single numbers, compiled.
+    """
+    needs_adv, participation, drop, dividends, borrow, commissions = flags
+    slip, fee, per_share, minimum, k, pct = rates
+    hedge_leg = mode == HEDGE_LEG
+    # Each name is assigned once (numba inlines this function into its loops).
+    # Before impact: the spread alone sizes the order.
+    spread_in, _, spread_limit, _ = order_terms(
+        half_in, half_out, sig_in, sig_out, adv_in, adv_out, 0.0, side, banned, k,
+        participation, pct, drop, False,
+    )  # fmt: skip
+    spread_fill = filled(ref_in, side, slip, spread_in)
+    sized = budget_order(budget, mode, ref_in, spread_fill, fee, per_share, minimum)
+    shares = sized if hedge_leg or spread_limit > 0 else 0.0
+    # Every cost at those shares (the same terms again when nothing reads the shares).
+    ex_in, ex_out, limit, _ = order_terms(
+        half_in, half_out, sig_in, sig_out, adv_in, adv_out, shares, side, banned, k,
+        participation, pct, drop, needs_adv,
+    )  # fmt: skip
+    f_in = filled(ref_in, side, slip, ex_in)
+    q = budget / f_in if hedge_leg else np.minimum(shares, limit)
+    f_out = filled(ref_out, -side, slip, ex_out)
+    carries = dividends or borrow
+    carry = order_carry(f_in, side, days, dividend, borrow_bps) if carries else 0.0
+    net = order_net(f_in, f_out, side, q, fee, per_share, minimum, carry, commissions, carries)
+    traded = budget > 0 if hedge_leg else q > 0
+    kept = net if traded else (0.0 if hedge_leg else np.nan)
+    return f_in, f_out, q, kept, traded
+
+
+def price_leg(
+    half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short, borrow_bps, r, e, x,
+    side, ref_in, ref_out, budget, mode, flags, rates,
+):  # fmt: skip
+    """:func:`price_one` of the trade of cost-panel row ``r`` (the panel's arrays, as
+    :func:`panel_tables` orders them) from tick ``e`` to ``x``: what every loop prices a leg with.
+
+    Inlined into the loops, so the arrays cost nothing to pass.
+    """
+    h_in, h_out, sig_in, sig_out, adv_in, adv_out, banned = leg_estimates(
+        half, half_x, sigma, sigma_x, adv, adv_x, no_short, r, e, x
+    )
+    dividend, days = held_carry(
+        cum_div[r, e], cum_div[r, x], day[e], day[x], side, flags[3], flags[4]
+    )
+    return price_one(
+        h_in, h_out, sig_in, sig_out, adv_in, adv_out, banned, dividend, days, borrow_bps[r],
+        side, ref_in, ref_out, budget, mode, flags, rates,
+    )  # fmt: skip
+
+
+def first_refused(best, best_fill, pos, fill, traded):
+    """``(position, fill)`` of the refused fill with the lowest position so far (-1: none).
+
+    A loop keeps, per kind of fill, the first trade whose ``fill`` is refused
+    (:func:`refused_fill`), so its error names the same trade as
+    :func:`check_fill_prices` would. On single numbers, compiled.
+
+    Examples
+    --------
+    >>> first_refused(-1, 0.0, 7, -2.0, True), first_refused(3, -1.0, 7, -2.0, True)
+    ((7, -2.0), (3, -1.0))
+    """
+    if refused_fill(fill, traded) and (best < 0 or pos < best):
+        return pos, fill
+    return best, best_fill
+
+
+def _price_kernel(
+    tables,
+    borrow_bps,
+    row,
+    entry,
+    exit_,
+    side,
+    ref_in,
+    ref_out,
+    budget,
+    mode,
+    flags,
+    rates,
+    keep,
+    net_out,
+    value_out,
+    fills_out,
+    refused,
+    refused_price,
+):  # pragma: no cover - compiled by numba
+    half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short = tables
+    combos, trades = row.shape
+    # One trade's combinations together: they read one ticker's estimates near one session.
+    for t in range(trades):
+        for c in range(combos):
+            f_in, f_out, q, net, traded = price_leg(
+                half, half_x, sigma, sigma_x, adv, adv_x, cum_div, day, no_short, borrow_bps,
+                row[c, t], entry[c, t], exit_[c, t], side[c, t], ref_in[c, t], ref_out[c, t],
+                budget[c, t], mode, flags, rates,
+            )  # fmt: skip
+            pos = c * trades + t
+            refused[0], refused_price[0] = first_refused(
+                refused[0], refused_price[0], pos, f_in, traded
             )
-        if costs.dividends or np.any(borrow_bps):
-            per_share = per_share - carry_per_share(terms, f_in, side, borrow_bps)
-        per_share /= f_in
-        return per_share
+            refused[1], refused_price[1] = first_refused(
+                refused[1], refused_price[1], pos, f_out, traded
+            )
+            net_out[c, t], value_out[c, t] = net, q * f_in
+            if keep:
+                fills_out[0, c, t], fills_out[1, c, t], fills_out[2, c, t] = f_in, f_out, q
+
+
+# The rules the loops call, and the files they are written in.
+RULES = (
+    filled,
+    order_commission,
+    budget_shares,
+    impact_rate,
+    participation_limit,
+    borrow_per_share,
+    order_carry,
+    order_net,
+    budget_order,
+    order_terms,
+    refused_fill,
+    fill_sessions,
+    held_carry,
+    leg_estimates,
+    price_one,
+    price_leg,
+    first_refused,
+)
+RULE_FILES = ("arrays.py", "book.py", "costs.py", "trade_costs.py")
+INLINE_RULES = (price_one, price_leg, leg_estimates)
+
+
+def table_types():
+    """numba's type of :func:`panel_tables`."""
+    from numba import types
+
+    from backtest.engine.rules.compiled import readonly
+
+    arrays = [readonly("float64", 2)] * 7 + [readonly("int64", 1), readonly("boolean", 1)]
+    return types.Tuple(arrays)
+
+
+def _terms_types() -> list:
+    from numba import types
+
+    from backtest.engine.rules.compiled import readonly, writable
+
+    f1, i1 = readonly("float64", 1), readonly("int64", 1)
+    return [
+        types.void(
+            table_types(),
+            i1,
+            i1,
+            i1,
+            f1,
+            f1,
+            types.UniTuple(types.boolean, 5),
+            types.float64,
+            types.float64,
+            writable("float64", 2),
+            writable("float64", 1),
+            writable("int64", 1),
+            writable("float64", 1),
+            writable("int8", 1),
+        )  # fmt: skip
+    ]
+
+
+def _price_types() -> list:
+    from numba import types
+
+    from backtest.engine.rules.compiled import readonly, writable
+
+    f2, i2 = readonly("float64", 2), readonly("int64", 2)
+    return [
+        types.void(
+            table_types(),
+            readonly("float64", 1),
+            i2,
+            i2,
+            i2,
+            i2,
+            f2,
+            f2,
+            f2,
+            types.int64,
+            types.UniTuple(types.boolean, 6),
+            types.UniTuple(types.float64, 6),
+            types.boolean,
+            writable("float64", 2),
+            writable("float64", 2),
+            writable("float64", 3),
+            writable("int64", 1),
+            writable("float64", 1),
+        )  # fmt: skip
+    ]
+
+
+@functools.cache
+def _compiled():
+    """The loops, compiled on first use with the rules they call."""
+    from backtest.engine.rules.compiled import compile_loops
+
+    loops = {_terms_kernel: _terms_types, _price_kernel: _price_types}
+    terms, price = compile_loops(__file__, loops, RULES, RULE_FILES, INLINE_RULES)
+    return types.SimpleNamespace(terms=terms, price=price)
