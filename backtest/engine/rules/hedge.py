@@ -588,7 +588,7 @@ def _hedged_types() -> list:
 
     from backtest.engine.rules.compiled import readonly, writable
 
-    f1, f2, i2 = readonly("float64", 1), readonly("float64", 2), readonly("int64", 2)
+    f1, f2, i2 = readonly("float64", 1), readonly("float64", 2), readonly("int32", 2)
     flags, rates = types.UniTuple(types.boolean, 6), types.UniTuple(types.float64, 6)
     return [
         types.void(

@@ -44,7 +44,7 @@ import pandas as pd
 from backtest.core.errors import ConfigError
 from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.core.timeline import Timeline
-from backtest.engine.rules.arrays import at, choose
+from backtest.engine.rules.arrays import at, choose, distinct
 from backtest.engine.rules.book import budget_shares, order_commission
 from backtest.engine.rules.costs import BPS, fee_rate, fill_price, filled, slip_rate
 from backtest.engine.rules.date_grid import (
@@ -380,8 +380,11 @@ def _unread(shape: tuple[int, int], k: int) -> np.ndarray:
 
 def _fields(costs) -> list[str]:
     """The bar fields the estimates of ``costs`` read (the last two only if a table has them)."""
+    # The close only where a cost reads it: Abdi-Ranaldo, sigma (impact), the dividends.
+    closes = costs.spread_estimator == "abdi_ranaldo" or costs.impact_k or costs.dividends
     return (
-        ["high", "low", "close"]
+        ["high", "low"]
+        + (["close"] if closes else [])
         + (["volume"] if costs.needs_adv else [])
         + ([DIVIDEND_COLUMN, "adj_close"] if costs.dividends else [])
     )
@@ -413,14 +416,14 @@ def _dividends(fields: dict) -> np.ndarray:
 def _estimates(fields: dict, keys: np.ndarray, sessions: pd.DatetimeIndex, costs: TradeCosts):
     """Half spread, sigma, ADV on ``sessions`` and the cumulative dividend per tick.
 
-    ``fields`` holds the bars' high, low, close (volume, dividend, adj_close) as
+    ``fields`` holds the bars' high and low (close, volume, dividend, adj_close: as
+    :func:`_fields` asks) as
     arrays on the dates ``keys`` (int64 ns): (dates,) for one ticker, (dates,
     tickers) for several. Arrays come back (sessions,) or (tickers, sessions).
     Sigma is estimated only for impact (the one cost that reads it): NaN otherwise.
     """
     s = len(sessions)
-    close = fields["close"]
-    lead = close.shape[1:]
+    lead = fields["high"].shape[1:]
 
     def on(values):
         return on_sessions(values, keys, sessions)
@@ -428,12 +431,12 @@ def _estimates(fields: dict, keys: np.ndarray, sessions: pd.DatetimeIndex, costs
     if costs.spread_estimator == "corwin_schultz":
         half = 0.5 * on(corwin_schultz(fields["high"], fields["low"], costs.spread_window))
     elif costs.spread_estimator == "abdi_ranaldo":
-        est = abdi_ranaldo(fields["high"], fields["low"], close, costs.spread_window)
+        est = abdi_ranaldo(fields["high"], fields["low"], fields["close"], costs.spread_window)
         half = 0.5 * on(est)
     else:
         half = np.full((*lead, s), 0.5 * costs.spread_bps * BPS)
     sigma = (
-        on(trailing_vol(close, costs.vol_window, max(2, costs.vol_window // 2)))
+        on(trailing_vol(fields["close"], costs.vol_window, max(2, costs.vol_window // 2)))
         if costs.impact_k
         else np.broadcast_to(np.nan, (*lead, s))
     )
@@ -998,12 +1001,14 @@ def loop_arrays(integers, floats) -> tuple[tuple[int, ...], list[np.ndarray]]:
     """The broadcast shape of all arrays, and each as a read-only two-dimensional view of it.
 
     What the compiled loops take: (combinations, trades) for a sweep, (1, trades)
-    for a run; ``integers`` (rows, ticks, sides) as int64 and ``floats`` as
-    float64, the types the loops are compiled for (a narrower array is cast, a copy).
+    for a run; ``integers`` (rows, ticks, sides) as int32 (a sweep's ticks already
+    are) and ``floats`` as float64, the types the loops are compiled for.
     """
-    arrays = [np.asarray(a, dtype=np.int64) for a in integers]
-    arrays += [np.asarray(a, dtype=np.float64) for a in floats]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    # Cast the underlying block of a broadcast view, not the view (which would copy
+    # every cell of a sweep's (combinations, trades) grid).
+    arrays = [np.asarray(distinct(a), dtype=np.int32) for a in integers]
+    arrays += [np.asarray(distinct(a), dtype=np.float64) for a in floats]
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (*integers, *floats)))
     views = [np.broadcast_to(a, shape) for a in arrays]
     return shape, [a.reshape(1, -1) if a.ndim < 2 else a.reshape(-1, shape[-1]) for a in views]
 
@@ -1236,7 +1241,7 @@ def _price_types() -> list:
 
     from backtest.engine.rules.compiled import readonly, writable
 
-    f2, i2 = readonly("float64", 2), readonly("int64", 2)
+    f2, i2 = readonly("float64", 2), readonly("int32", 2)
     return [
         types.void(
             table_types(),
