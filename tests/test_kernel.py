@@ -17,6 +17,8 @@ from backtest.core.timeline import build_timeline
 from backtest.data.bundled import BundledPrices
 from backtest.data.prices import load_prices
 from backtest.engine.kernel import EXIT_REASONS, build_panel, kernel_trades, signal_ticks
+from backtest.engine.rules.arrays import at
+from backtest.engine.rules.costs import gathered_net_return, net_return
 from backtest.engine.simulate import EngineSettings
 from backtest.engine.vectorbt import run_vectorbt
 from backtest.events.align import align_events
@@ -96,3 +98,34 @@ def test_kernel_matches_vectorbt_trade_for_trade(setting, sl, tp):
     assert compared > 100
     if sl:
         assert reasons > 0  # the grid really exercised the stops
+
+
+@pytest.mark.parametrize(("slippage_bps", "fees_bps"), [(0.0, 0.0), (5.0, 10.0), (25.0, 3.0)])
+def test_the_compiled_pass_gives_numpys_gathers_and_net_returns_bit_for_bit(
+    setting, slippage_bps, fees_bps
+):
+    """gathered_net_return = net_return(at(entry), at(exit)) on random trades over real bars."""
+    panel = setting[3]
+    rng = np.random.default_rng(11)
+    tickers, ticks = panel.price.shape
+    row = rng.integers(0, tickers, 500)
+    entry = rng.integers(0, ticks - 20, (7, 500)).astype(np.int32)
+    exit_ = entry + rng.integers(1, 20, (7, 500)).astype(np.int32)
+    side = rng.choice([-1, 1], (7, 1))
+    net, ref_in, ref_out = gathered_net_return(
+        panel.price, row, entry, exit_, side, slippage_bps, fees_bps, keep_refs=True
+    )
+    want_in, want_out = at(panel.price, row, entry), at(panel.price, row, exit_)
+    np.testing.assert_array_equal(ref_in, want_in)
+    np.testing.assert_array_equal(ref_out, want_out)
+    want = net_return(want_in, want_out, np.broadcast_to(side, entry.shape), slippage_bps, fees_bps)
+    np.testing.assert_array_equal(net, want)
+    assert np.isfinite(net).sum() > 1000  # real prices, not a pass over NaN gaps
+    assert gathered_net_return(panel.price, row, entry, exit_, side, 0.0, 0.0)[1] is None
+
+
+def test_a_tick_outside_the_panel_is_an_index_error_not_a_read_past_it(setting):
+    panel = setting[3]
+    beyond = np.array([panel.price.shape[1]])
+    with pytest.raises(IndexError, match="outside the price panel"):
+        gathered_net_return(panel.price, np.array([0]), np.array([0]), beyond, 1, 0.0, 0.0)

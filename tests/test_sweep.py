@@ -315,3 +315,48 @@ def test_overlap_truncate_sweep_makes_the_trades_a_run_makes_on_bundled_data(tmp
         assert traded.tolist() == (~np.isnan(allowed[i])).tolist()
         differs = np.abs(returns[i] - allowed[i]) > 1e-12
         assert sorted(ids[differs]) == sorted(trades.index[cut])
+
+
+def test_usable_cells_are_kept_trades_on_the_panel_with_prices_to_their_exit(tmp_path):
+    """The compiled cell pass of the sweep equals the rule in numpy, windows off the panel included."""
+    from backtest.strategy.plan import Drop, Plan
+    from backtest.strategy.signals import get_strategy
+    from backtest.sweep.evaluate import _usable, prepare
+    from backtest.sweep.runner import _data
+
+    loaded = load_config(write_config(tmp_path, sweep_config(None, {"entry_offset": [0]})))
+    prices, aligned, market = _data(loaded, NOW)
+    data = prepare(get_strategy("earnings_hold"), aligned, prices, market, "allow")
+    rng = np.random.default_rng(5)
+    n_ticks, events = data.panel.price.shape[1], len(data.ev.events)
+    lo, hi = data.tick_offset - 40, data.tick_offset + n_ticks + 40  # some windows leave it
+    entry = rng.integers(lo, hi, (9, events)).astype(np.int32)
+    exit_ = entry + rng.integers(0, 30, (9, events)).astype(np.int32)
+    drop = np.where(rng.random((9, events)) < 0.2, Drop.NO_SURPRISE, Drop.KEEP).astype(np.int8)
+    plan = Plan(entry, exit_, np.ones((9, 1), int), np.zeros((9, events), np.int64), drop)
+    usable, got_entry, got_exit = _usable(data, plan)
+
+    on_panel = (entry - data.tick_offset >= 0) & (exit_ - data.tick_offset < n_ticks)
+    want_entry = np.where(on_panel, entry - data.tick_offset, 0)
+    want_exit = np.where(on_panel, exit_ - data.tick_offset, 0)
+    session = want_entry >> 1
+    limit = data.clean_until[np.broadcast_to(data.ticker_row, entry.shape), session]
+    want = on_panel & (drop == Drop.KEEP) & (exit_ <= limit)
+    np.testing.assert_array_equal(got_entry, want_entry)
+    np.testing.assert_array_equal(got_exit, want_exit)
+    np.testing.assert_array_equal(usable, want)
+    assert 0 < want.sum() < want.size and (~on_panel).any()  # every branch taken
+
+
+def test_clean_until_is_the_last_tick_before_the_next_session_without_prices():
+    from backtest.sweep.evaluate import clean_until
+
+    rng = np.random.default_rng(3)
+    tradable = rng.random((6, 40)) < 0.85
+    tradable[0] = True  # a ticker with prices every session
+    tradable[1] = False  # and one with none
+    got = clean_until(tradable, 14)
+    for i, row in enumerate(tradable):
+        for s in range(len(row)):
+            bad = [t for t in range(s, len(row)) if not row[t]]
+            assert got[i, s] == 2 * (bad[0] if bad else len(row)) - 1 + 14

@@ -200,3 +200,38 @@ def test_heatmaps_never_average_hedged_and_unhedged_trades(monkeypatch):
     assert off_panel.get_title().startswith("hedge = off: 4 combinations")
     assert _cell_texts(beta_panel) == ["-0.20\nn=25"] * 4
     assert _cell_texts(off_panel) == ["0.40\nn=25"] * 4
+
+
+def _numpy_sequential(returns, fraction, compound):
+    """The sequential figures by numpy's running product / sum and running maximum."""
+    missing = np.isnan(returns)
+    stakes = np.where(missing, 0.0, returns)
+    if fraction != 1.0:
+        stakes = stakes * fraction
+    path = np.cumprod(stakes + 1.0, axis=1) if compound else np.cumsum(stakes, axis=1) + 1.0
+    peak = np.maximum.accumulate(np.concatenate([np.ones((len(path), 1)), path], axis=1), axis=1)
+    worst = np.minimum((path / peak[:, 1:]).min(axis=1, initial=np.inf) - 1.0, 0.0)
+    traded = ~missing.all(axis=1)
+    total = np.where(traded, path[:, -1] - 1.0 if path.shape[1] else np.nan, np.nan)
+    return total, np.where(traded, worst, np.nan)
+
+
+@pytest.mark.parametrize("compound", [True, False])
+@pytest.mark.parametrize("fraction", [1.0, 0.2, 3.0])
+def test_the_compiled_sequential_pass_gives_numpys_floats_bit_for_bit(fraction, compound):
+    rng = np.random.default_rng(7)
+    r = rng.normal(0.0, 0.08, (40, 300))
+    r[rng.random(r.shape) < 0.6] = np.nan
+    r[3] = np.nan  # a combination without trades
+    r[5, :] = np.nan
+    r[5, 17] = -0.9  # one large loss
+    total, drawdown = sequential_at_size(r, fraction, compound)
+    want_total, want_drawdown = _numpy_sequential(r, fraction, compound)
+    np.testing.assert_array_equal(total, want_total)
+    np.testing.assert_array_equal(drawdown, want_drawdown)
+    assert np.isnan(total[3]) and not np.isnan(total).all()
+
+
+def test_sequential_figures_of_no_trades_or_no_events_are_nan():
+    total, drawdown = sequential_at_size(np.empty((2, 0)), 0.5)
+    assert np.isnan(total).all() and np.isnan(drawdown).all() and total.shape == (2,)

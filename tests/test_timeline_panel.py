@@ -4,7 +4,8 @@
 place each frame's bars with numpy instead of ``frame.reindex(sessions)`` (for speed);
 these properties check them against that reindex, written here independently, for
 frames that start late, end early, have holes, NaN prices, bars off the calendar,
-duplicate stamps and no bars at all.
+duplicate stamps and no bars at all, and for the usual frame, an unbroken run of
+sessions, which ``session_ticks`` places in a compiled pass.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ STAMPS = list(SESSIONS) + [pd.Timestamp("2026-01-10"), pd.Timestamp("2026-01-17"
 def price_frames(draw) -> pd.DataFrame:
     picked = draw(st.lists(st.sampled_from(STAMPS), max_size=len(STAMPS)))
     if draw(st.booleans()):
-        picked = sorted(set(picked))  # the usual frame: sorted, unique
+        picked = sorted(set(picked))  # sorted, unique
+    if draw(st.booleans()):  # the usual frame: an unbroken run of sessions (the compiled path)
+        first = draw(st.integers(0, len(SESSIONS)))
+        picked = list(SESSIONS[first : draw(st.integers(first, len(SESSIONS)))])
     values = draw(
         st.lists(
             st.lists(

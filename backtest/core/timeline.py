@@ -15,6 +15,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from backtest.core.jit import compiled
+
 __all__ = [
     "Timeline",
     "TickPrices",
@@ -158,15 +160,66 @@ def session_ticks(
     """
     price = np.empty((len(frames), 2 * len(sessions)))
     ok = np.empty((len(frames), len(sessions)), dtype=bool)
+    keys = sessions.as_unit("ns").asi8
+    increasing = bool((keys[1:] > keys[:-1]).all())
+    place_run = compiled(_place_run) if increasing else None
     missing = (np.nan, np.nan, False)
-    for i, (keys, stamps, values, gaps, increasing) in enumerate(_frame_bars(frames, sessions)):
-        # A frame without a missing price (the usual one) is tradable wherever it has a bar.
+    for i, frame in enumerate(frames):
+        stamps = _ns_stamps(frame.index)
+        block, columns = _ohlc_block(frame)
+        # The usual frame: its bars are one unbroken run of the sessions, placed in one
+        # compiled pass that also checks each bar's four prices.
+        if place_run is not None and block is not None:
+            if place_run(keys, stamps, block, *columns, price[i], ok[i]):
+                continue
+        values, gaps = _ohlc_values(frame)
+        # A frame without a missing price is tradable wherever it has a bar.
         complete = ~np.isnan(np.vstack(values)).any(axis=0) if gaps else np.True_
         fields = [values[0], values[-1], complete]  # open, close, tradable
         _place_bars(
             [price[i, 0::2], price[i, 1::2], ok[i]], keys, stamps, fields, increasing, missing
         )
     return price, ok
+
+
+def _place_run(keys, stamps, block, o, h, lo, c, price, ok):  # pragma: no cover - numba
+    """Write a frame's open and close on the ticks, and whether its bar is whole, into
+    one panel row, if its bar stamps are one unbroken run of ``keys``; else write
+    nothing and return False (:func:`_place_bars` places it then).
+
+    ``block`` holds the frame's columns; ``o, h, lo, c`` are the columns of the
+    open, high, low and close. Sessions outside the run get NaN and False.
+    """
+    n, total = len(stamps), len(keys)
+    if n == 0:
+        return False
+    first = np.searchsorted(keys, stamps[0])
+    if first + n > total:
+        return False
+    for k in range(n):
+        if keys[first + k] != stamps[k]:
+            return False
+    for s in range(first):
+        price[2 * s] = np.nan
+        price[2 * s + 1] = np.nan
+        ok[s] = False
+    for k in range(n):
+        s = first + k
+        bar_open, close = block[k, o], block[k, c]
+        price[2 * s] = bar_open
+        price[2 * s + 1] = close
+        # NaN is the one value unequal to itself: no branch per price.
+        ok[s] = (
+            (bar_open == bar_open)
+            & (close == close)
+            & (block[k, h] == block[k, h])
+            & (block[k, lo] == block[k, lo])
+        )
+    for s in range(first + n, total):
+        price[2 * s] = np.nan
+        price[2 * s + 1] = np.nan
+        ok[s] = False
+    return True
 
 
 def _frame_bars(frames: list[pd.DataFrame], sessions: pd.DatetimeIndex):
@@ -279,18 +332,35 @@ def _ohlc_values(frame: pd.DataFrame) -> tuple[list[np.ndarray], bool]:
     >>> [v.tolist() for v in _ohlc_values(frame.drop(columns="note"))[0]]
     [[1.0], [3.0], [0.5], [2.0]]
     """
-    if frame.columns.is_unique:
-        columns = [frame.columns.get_loc(name) for name in OHLC]
-        try:
-            block = frame.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            pass
-        else:
-            # min, not isnan().any(): NaN propagates through it, without a boolean copy.
-            gaps = bool(np.isnan(block.min(initial=np.inf)))
-            return [block[:, column] for column in columns], gaps
+    block, columns = _ohlc_block(frame)
+    if block is not None:
+        # min, not isnan().any(): NaN propagates through it, without a boolean copy.
+        gaps = bool(np.isnan(block.min(initial=np.inf)))
+        return [block[:, column] for column in columns], gaps
     values = [frame[name].to_numpy(dtype=float) for name in OHLC]
     return values, any(bool(np.isnan(v).any()) for v in values)
+
+
+def _ohlc_block(frame: pd.DataFrame) -> tuple[np.ndarray | None, tuple[int, ...]]:
+    """The frame as one float array (a view where pandas holds one float block) and the
+    positions of its open, high, low and close; None where a column does not convert.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"close": [2.0], "open": [1.0], "low": [0.5], "high": [3.0]})
+    >>> block, columns = _ohlc_block(frame)
+    >>> block.tolist(), columns
+    ([[2.0, 1.0, 0.5, 3.0]], (1, 3, 2, 0))
+    >>> _ohlc_block(frame.assign(note="x"))[0] is None
+    True
+    """
+    if not frame.columns.is_unique:
+        return None, ()
+    columns = tuple(frame.columns.get_loc(name) for name in OHLC)
+    try:
+        return frame.to_numpy(dtype=float), columns
+    except (TypeError, ValueError):
+        return None, columns
 
 
 def tradable(bars: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from backtest.core.timeline import Timeline, session_bars, session_ticks, spread_stop_bars
 from backtest.engine.rules.arrays import at
-from backtest.engine.rules.costs import fill_price, net_return
+from backtest.engine.rules.costs import fill_price, gathered_net_return, net_return
 from backtest.engine.rules.exits import EXIT_REASONS, trade_exits
 from backtest.engine.rules.hedge import price_hedged
 from backtest.engine.rules.trade_costs import SIZING_MODES, CostPanel, TradeCosts, price_orders
@@ -97,8 +97,9 @@ def build_panel(prices: dict[str, pd.DataFrame], timeline: Timeline) -> TickPane
 class KernelTrades:
     """Per-trade results, each array shaped like the broadcast inputs.
 
-    ``entry_ref`` and ``exit_ref`` are the prices before slippage. Fill prices
-    and the gross return are computed on demand: a sweep needs only ``net_return``.
+    ``entry_ref`` and ``exit_ref`` are the prices before slippage (None where the
+    caller did not keep them: a sweep without stops or costs needs only
+    ``net_return``). Fill prices and the gross return are computed on demand.
     ``entry_value`` (only with the ``costs:`` section) is each entry's fill value
     at the order size the costs were priced at (a hedge leg is sized from it).
     """
@@ -108,8 +109,8 @@ class KernelTrades:
     net_return: np.ndarray
     exit_reason: np.ndarray
     side: np.ndarray
-    entry_ref: np.ndarray
-    exit_ref: np.ndarray
+    entry_ref: np.ndarray | None
+    exit_ref: np.ndarray | None
     slippage_bps: float = 0.0
     entry_value: np.ndarray | None = None
 
@@ -158,6 +159,7 @@ def kernel_trades(
     cost_panel: CostPanel | None = None,
     sizing: str = "fixed",
     hedge: KernelHedge | None = None,
+    keep_refs: bool = True,
 ) -> KernelTrades:
     """Return every trade's fills and returns.
 
@@ -184,6 +186,11 @@ def kernel_trades(
         With the ``costs:`` section: a hedge leg beside every trade, priced in the
         same pass (:func:`~backtest.engine.rules.hedge.price_hedged`); ``net_return``
         is then the hedged net return and ``entry_value`` is None.
+    keep_refs : bool
+        Keep the reference prices of trades without stops or costs (else the
+        returned ``entry_ref`` and ``exit_ref`` are None: a sweep reads only the
+        net return, priced in one compiled pass by
+        :func:`~backtest.engine.rules.costs.gathered_net_return`).
 
     Returns
     -------
@@ -191,6 +198,13 @@ def kernel_trades(
     """
     # The ticker rows stay (events,): broadcasting them first would cost a full-size multiply.
     _, entry_tick, exit_tick, side = np.broadcast_arrays(ticker, entry_tick, exit_tick, side)
+    costed = costs is not None and costs.active
+    if not (stop_loss_pct or take_profit_pct or costed):  # time exits at the reference prices
+        net, ref_in, ref_out = gathered_net_return(
+            panel.price, ticker, entry_tick, exit_tick, side, slippage_bps, fees_bps, keep_refs
+        )
+        reason = np.zeros(net.shape, dtype=np.int8)
+        return KernelTrades(entry_tick, exit_tick, net, reason, side, ref_in, ref_out, slippage_bps)
     ref_in = at(panel.price, ticker, entry_tick)
     exits = trade_exits(
         panel.price,
@@ -205,7 +219,7 @@ def kernel_trades(
         take_profit_pct,
     )
     value = None
-    if costs is not None and costs.active and hedge is not None:
+    if costed and hedge is not None:
         net = price_hedged(
             cost_panel,
             hedge.cost_panel,
@@ -225,7 +239,7 @@ def kernel_trades(
             costs,
             name=lambda what: trade_name(panel, ticker, entry_tick, what),
         )
-    elif costs is not None and costs.active:
+    elif costed:
         net, value = _costed_return(
             cost_panel,
             ticker,

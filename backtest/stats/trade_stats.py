@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.core.jit import compiled
+
 __all__ = [
     "TRADE_STATISTICS",
     "nan_median",
@@ -173,29 +175,48 @@ def sequential_at_size(
     [[-0.08], [-0.098039]]
     """
     returns = np.asarray(returns, dtype=float)
-    missing = np.isnan(returns)
-    # A new array, changed in place below. Not np.nan_to_num: it also scans for
-    # infinities, 4x slower on a sweep's matrix, and a trade return is never infinite.
-    paths = np.where(missing, 0.0, returns)
-    if fraction != 1.0:  # x * 1.0 is x: the pass is skipped, the floats are the same
-        paths *= fraction
-    if compound:
-        paths += 1.0
-        np.cumprod(paths, axis=1, out=paths)
-    else:
-        np.cumsum(paths, axis=1, out=paths)
-        paths += 1.0
-    traded = ~missing.all(axis=1)
-    if paths.shape[1] == 0:
-        return np.full(len(paths), np.nan), np.full(len(paths), np.nan)
-    total = np.where(traded, paths[:, -1] - 1.0, np.nan)
-    # The starting capital is the first peak: max(1, path_0) in the first column before
-    # the running maximum carries it on (one pass fewer than clipping every peak at 1).
-    first = paths[:, 0].copy()
-    np.maximum(first, 1.0, out=paths[:, 0])
-    peak = np.maximum.accumulate(paths, axis=1)
-    paths[:, 0] = first
-    ratio = np.divide(paths, peak, out=peak)
-    # min(x / peak) - 1 is min(x / peak - 1): subtracting is monotonic, one row at a time.
-    worst = np.minimum(ratio.min(axis=1) - 1.0, 0.0)
-    return total, np.where(traded, worst, np.nan)
+    if returns.ndim != 2:
+        raise ValueError(f"sequential_at_size takes a 2-D matrix, not {returns.ndim}-D")
+    total = np.full(len(returns), np.nan)
+    drawdown = np.full(len(returns), np.nan)
+    compiled(_sequential_rows)(returns, float(fraction), bool(compound), total, drawdown)
+    return total, drawdown
+
+
+def _sequential_rows(returns, fraction, compound, total, drawdown):  # pragma: no cover - numba
+    """Each row's path in one pass: equity after each trade, its running peak and worst fall.
+
+    The same floats as numpy's ``cumprod`` (or ``cumsum``) and
+    ``maximum.accumulate`` along the row (a running product has one order of
+    operations; tests/test_sweep_table.py checks it bit for bit), without their
+    full-size temporaries: those passes were a ninth of a W1 sweep's time
+    (benchmarks/RESULTS.md). A missing trade stakes nothing (a factor of 1).
+    """
+    rows, cols = returns.shape
+    for i in range(rows):
+        product = 1.0  # compound: the product of (1 + stake x r)
+        stakes = 0.0  # fixed: the sum of stake x r
+        peak = 1.0  # the starting capital is the first peak
+        worst = 0.0
+        path = 1.0
+        traded = False
+        for j in range(cols):
+            r = returns[i, j]
+            if np.isnan(r):
+                r = 0.0
+            else:
+                traded = True
+            if fraction != 1.0:  # x * 1.0 is x: skipped as the numpy passes did
+                r = r * fraction
+            if compound:
+                product = product * (r + 1.0)
+                path = product
+            else:
+                stakes = stakes + r
+                path = stakes + 1.0
+            peak = max(peak, path)
+            # min(x / peak) - 1 is min(x / peak - 1): subtracting is monotonic.
+            worst = min(worst, path / peak - 1.0)
+        if traded:
+            total[i] = path - 1.0
+            drawdown[i] = worst

@@ -57,9 +57,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from backtest.core.errors import ConfigError, LookAheadError
+from backtest.core.errors import ConfigError, LookAheadError, StrategyError
+from backtest.core.jit import compiled
 from backtest.core.sessions import get_calendar
-from backtest.core.timeline import build_timeline, session_bars, spread_price, tradable, valid_run
+from backtest.core.timeline import build_timeline, session_bars, spread_price, tradable
 from backtest.engine.kernel import KernelHedge, TickPanel, build_panel, kernel_trades
 from backtest.engine.rules.arrays import at, distinct_rows
 from backtest.engine.rules.costs import net_return
@@ -72,7 +73,7 @@ from backtest.engine.rules.trade_costs import (
     build_cost_panel,
 )
 from backtest.stats.trade_stats import sequential_at_size, trade_statistics
-from backtest.strategy.plan import EventArrays, Plan, event_arrays
+from backtest.strategy.plan import Drop, EventArrays, Plan, event_arrays
 from backtest.strategy.signals import SPLIT_GUARD_SESSIONS, MarketView, StrategySpec, get_strategy
 
 __all__ = [
@@ -326,7 +327,9 @@ def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
     >>> clean_until(np.array([[True, True, False, True]]), 0).tolist()  # session 2 has no bar
     [[3, 3, 3, 7]]
     """
-    return 2 * _next_untradable(tradable) - 1 + tick_offset
+    out = np.empty(tradable.shape, dtype=np.int32)
+    compiled(_clean_until_rows)(tradable, tick_offset, out)
+    return out
 
 
 def split_until(gaps: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -363,29 +366,16 @@ def _split_gaps(market: MarketView, panel: TickPanel) -> np.ndarray:
     ).reshape(len(panel.tickers), len(sessions))
 
 
-def _next_untradable(tradable: np.ndarray) -> np.ndarray:
-    """Per (ticker, session): the first session at or after it without prices (n if none), int32.
-
-    A ticker whose tradable sessions are one unbroken run needs no scan: inside
-    the run it is the session after the run, outside each session itself. Only
-    tickers with a hole take the running minimum (slow along numpy's last axis).
-
-    Examples
-    --------
-    >>> _next_untradable(np.array([[0, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)).tolist()
-    [[0, 3, 3, 3, 4], [1, 1, 5, 5, 5]]
-    """
-    n = tradable.shape[1]
-    at = np.arange(n, dtype=np.int32)
-    if n == 0:
-        return np.empty(tradable.shape, dtype=np.int32)
-    first, last, unbroken = valid_run(tradable)
-    inside = (at >= first[:, None]) & (at <= last[:, None])
-    next_bad = np.where(inside, (last + 1).astype(np.int32)[:, None], at)
-    if not unbroken.all():
-        holed = np.where(tradable[~unbroken], n, at)
-        next_bad[~unbroken] = np.minimum.accumulate(holed[:, ::-1], axis=1)[:, ::-1]
-    return next_bad
+def _clean_until_rows(tradable, tick_offset, out):  # pragma: no cover - compiled by numba
+    """:func:`clean_until` row by row, from the last session back: the next session
+    without prices is this one where it lacks them, else the next one's."""
+    sessions = tradable.shape[1]
+    for i in range(tradable.shape[0]):
+        next_bad = sessions
+        for s in range(sessions - 1, -1, -1):
+            if not tradable[i, s]:
+                next_bad = s
+            out[i, s] = 2 * next_bad - 1 + tick_offset
 
 
 def _window_limit(market: MarketView, panel: TickPanel, tick_offset: int) -> np.ndarray:
@@ -493,17 +483,48 @@ def _usable(data: SweepData, plan: Plan) -> tuple[np.ndarray, np.ndarray, np.nda
     Also returns the entry and exit ticks on the panel (tick 0 where a window
     leaves it, so every cell can be gathered; the caller masks unusable cells).
     """
-    n = data.panel.price.shape[1]
-    entry, exit_ = plan.entry_tick - data.tick_offset, plan.exit_tick - data.tick_offset
-    keep = plan.keep()
-    if entry.size and (entry.min() < 0 or exit_.max() >= n):  # some window leaves the panel
-        inside = (entry >= 0) & (exit_ < n)
-        entry, exit_ = np.where(inside, entry, 0), np.where(inside, exit_, 0)
-        keep = keep & inside
-    # (Usually every window is on the panel, which spans 260 sessions beyond the events:
-    # two reductions instead of five full-size passes.)
-    clean = at(data.clean_until, data.ticker_row, entry >> 1)  # the entry's session
-    return keep & (plan.exit_tick <= clean), entry, exit_
+    shape = np.broadcast_shapes(plan.entry_tick.shape, plan.exit_tick.shape, plan.drop.shape)
+    if len(shape) != 2:
+        raise StrategyError(
+            f"strategy {data.spec.name}: its plan's arrays broadcast to {shape}, "
+            "not (combinations, events)"
+        )
+    entry_tick, exit_tick, drop = (
+        np.broadcast_to(a, shape) for a in (plan.entry_tick, plan.exit_tick, plan.drop)
+    )
+    usable = np.empty(shape, dtype=bool)
+    entry = np.empty(shape, dtype=np.result_type(entry_tick.dtype, np.int32))
+    exit_ = np.empty(shape, dtype=np.result_type(exit_tick.dtype, np.int32))
+    row = np.broadcast_to(data.ticker_row, shape[-1:])
+    compiled(_window_cells)(
+        entry_tick, exit_tick, drop, int(Drop.KEEP), row, data.clean_until,
+        data.tick_offset, data.panel.price.shape[1], usable, entry, exit_,
+    )  # fmt: skip
+    return usable, entry, exit_
+
+
+# Events per block of :func:`_window_cells`: each combination walks a block's cells in
+# memory order, and the block's lookups into ``clean_until`` stay in cache for the next
+# combination. On W1, 1,024 took 7 ms; whole rows 13 ms, one event at a time 10 ms.
+EVENT_BLOCK = 1024
+
+
+def _window_cells(
+    entry_tick, exit_tick, drop, keep, row, clean_until, offset, ticks, usable, entry, exit_
+):  # pragma: no cover - compiled by numba
+    """:func:`_usable` cell by cell: a kept trade whose window lies on the panel (ticks
+    ``0 .. ticks - 1`` after ``offset``) with prices every session up to its exit."""
+    combos, events = usable.shape
+    for start in range(0, events, EVENT_BLOCK):
+        for c in range(combos):
+            for e in range(start, min(start + EVENT_BLOCK, events)):
+                first, last = entry_tick[c, e] - offset, exit_tick[c, e] - offset
+                if first < 0 or last >= ticks:  # the window leaves the panel: tick 0, no trade
+                    entry[c, e], exit_[c, e], usable[c, e] = 0, 0, False
+                    continue
+                entry[c, e], exit_[c, e] = first, last
+                clean = clean_until[row[e], first >> 1]  # the entry's session
+                usable[c, e] = drop[c, e] == keep and exit_tick[c, e] <= clean
 
 
 def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
@@ -550,6 +571,7 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
             cost_panel=data.cost_panel,
             sizing=data.sizing,
             hedge=priced_hedge,
+            keep_refs=False,
         )
         if hedge == HEDGE_OFF:
             out[rows] = trades.net_return

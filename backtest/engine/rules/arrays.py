@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["at", "choose", "distinct", "distinct_rows"]
+__all__ = ["at", "choose", "distinct", "distinct_rows", "loop_arrays"]
 
 
 def at(values: np.ndarray, row: np.ndarray, tick: np.ndarray) -> np.ndarray:
@@ -69,3 +69,19 @@ def choose(condition, if_true, if_false):
     [2.0, 0.0]
     """
     return np.where(condition, if_true, if_false)
+
+
+def loop_arrays(integers, floats) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """The broadcast shape of all arrays, and each as a read-only two-dimensional view of it.
+
+    What the compiled loops take: (combinations, trades) for a sweep, (1, trades)
+    for a run; ``integers`` (rows, ticks, sides) as int32 (a sweep's ticks already
+    are) and ``floats`` as float64, the types the loops are compiled for.
+    """
+    # Cast the underlying block of a broadcast view, not the view (which would copy
+    # every cell of a sweep's (combinations, trades) grid).
+    arrays = [np.asarray(distinct(a), dtype=np.int32) for a in integers]
+    arrays += [np.asarray(distinct(a), dtype=np.float64) for a in floats]
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (*integers, *floats)))
+    views = [np.broadcast_to(a, shape) for a in arrays]
+    return shape, [a.reshape(1, -1) if a.ndim < 2 else a.reshape(-1, shape[-1]) for a in views]

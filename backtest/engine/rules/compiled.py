@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from backtest.core.jit import jit
 from backtest.engine.rules.arrays import choose
 
 __all__ = ["compile_loops"]
@@ -79,11 +80,9 @@ def compile_loops(
         warnings.simplefilter("ignore", NumbaIRAssumptionWarning)
         try:
             _clear_stale_cache(Path(module_file), tuple(sources))
-            return tuple(
-                numba.njit(types(), cache=True, **options)(loop) for loop, types in loops.items()
-            )
-        except (RuntimeError, OSError):  # no writable cache folder (a read-only install)
+        except OSError:  # no writable cache folder (a read-only install): nothing cached
             return tuple(numba.njit(types(), **options)(loop) for loop, types in loops.items())
+        return tuple(jit(loop, types(), **options) for loop, types in loops.items())
 
 
 def readonly(dtype: str, ndim: int):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from backtest.core.timeline import session_bars, session_dates, tradable
-from backtest.engine.rules.arrays import at, choose
+from backtest.engine.rules.arrays import at, choose, loop_arrays
 from backtest.engine.rules.costs import break_even_from, return_at_cost
 from backtest.engine.rules.date_grid import (
     DateGrid,
@@ -48,7 +48,6 @@ from backtest.engine.rules.trade_costs import (
     CostPanel,
     TradeCosts,
     first_refused,
-    loop_arrays,
     panel_tables,
     price_flags,
     price_leg,

@@ -44,7 +44,7 @@ import pandas as pd
 from backtest.core.errors import ConfigError
 from backtest.core.schema import DIVIDEND_COLUMN
 from backtest.core.timeline import Timeline
-from backtest.engine.rules.arrays import at, choose, distinct
+from backtest.engine.rules.arrays import at, choose, loop_arrays
 from backtest.engine.rules.book import budget_shares, order_commission
 from backtest.engine.rules.costs import BPS, fee_rate, fill_price, filled, slip_rate
 from backtest.engine.rules.date_grid import (
@@ -91,7 +91,6 @@ __all__ = [
     "fill_sessions",
     "held_carry",
     "leg_estimates",
-    "loop_arrays",
     "first_refused",
     "panel_tables",
     "price_flags",
@@ -995,22 +994,6 @@ def price_orders(
     raise_refused(refused, refused_price, (ref_in, ref_out), (name, name), ("entry", "exit"))
     kept = [a.reshape(shape) for a in fills] if keep_fills else [None] * 3
     return PricedOrders(net.reshape(shape), value.reshape(shape), *kept)
-
-
-def loop_arrays(integers, floats) -> tuple[tuple[int, ...], list[np.ndarray]]:
-    """The broadcast shape of all arrays, and each as a read-only two-dimensional view of it.
-
-    What the compiled loops take: (combinations, trades) for a sweep, (1, trades)
-    for a run; ``integers`` (rows, ticks, sides) as int32 (a sweep's ticks already
-    are) and ``floats`` as float64, the types the loops are compiled for.
-    """
-    # Cast the underlying block of a broadcast view, not the view (which would copy
-    # every cell of a sweep's (combinations, trades) grid).
-    arrays = [np.asarray(distinct(a), dtype=np.int32) for a in integers]
-    arrays += [np.asarray(distinct(a), dtype=np.float64) for a in floats]
-    shape = np.broadcast_shapes(*(np.shape(a) for a in (*integers, *floats)))
-    views = [np.broadcast_to(a, shape) for a in arrays]
-    return shape, [a.reshape(1, -1) if a.ndim < 2 else a.reshape(-1, shape[-1]) for a in views]
 
 
 def price_flags(costs: TradeCosts, panel: CostPanel) -> tuple[bool, ...]:

@@ -19,9 +19,9 @@ nothing never compiles them.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from backtest.core.jit import compiled
 
 __all__ = ["FLAT", "carry_forward", "window_cov_var", "window_mean"]
 
@@ -103,16 +103,9 @@ def _carry_kernel(values, out):  # pragma: no cover - compiled by numba
             out[i, t] = last
 
 
-@functools.cache
 def _compiled():
     """The kernels, compiled on first use (numba caches the machine code on disk)."""
-    import numba
-
-    kernels = (_mean_kernel, _cov_var_kernel, _carry_kernel)
-    try:
-        return tuple(numba.njit(cache=True, nogil=True)(k) for k in kernels)
-    except RuntimeError:  # no writable cache folder (a read-only install): compile each run
-        return tuple(numba.njit(nogil=True)(k) for k in kernels)
+    return tuple(compiled(k) for k in (_mean_kernel, _cov_var_kernel, _carry_kernel))
 
 
 def _panel(values) -> np.ndarray:
