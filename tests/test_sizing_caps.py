@@ -281,18 +281,6 @@ def test_new_keys_change_the_config_hash_only_when_set(tmp_path, zig):
     assert hashed(sizing=vol) != hashed(sizing={**vol, "window": 40}) != plain
 
 
-def test_the_sweep_refuses_vol_target_naming_the_key(tmp_path):
-    data = bundled_sweep({"hold_sessions": [1, 5]})
-    data.pop("portfolio")
-    data["engine"] = {"sizing": {"mode": "vol_target", "target_daily_vol_pct": 0.5}}
-    path = write_config(tmp_path, data)
-    with pytest.raises(ConfigError) as info:
-        run_sweep(load_config(path))
-    msg = str(info.value)
-    assert msg.startswith(f"{path}:") and "\n" not in msg
-    assert "engine.sizing.mode: vol_target is not supported by backtest sweep" in msg
-
-
 def test_the_sweep_says_engine_caps_are_not_applied(tmp_path):
     data = bundled_sweep({"hold_sessions": [1, 5]})
     data.pop("portfolio")

@@ -160,6 +160,7 @@ def kernel_trades(
     sizing: str = "fixed",
     hedge: KernelHedge | None = None,
     keep_refs: bool = True,
+    notional=None,
 ) -> KernelTrades:
     """Return every trade's fills and returns.
 
@@ -186,6 +187,9 @@ def kernel_trades(
         With the ``costs:`` section: a hedge leg beside every trade, priced in the
         same pass (:func:`~backtest.engine.rules.hedge.price_hedged`); ``net_return``
         is then the hedged net return and ``entry_value`` is None.
+    notional : float or numpy.ndarray, optional
+        Each order's notional for the costs (broadcast like the entry ticks; a
+        sweep sized by ``vol_target`` gives each trade its own); default ``costs.notional``.
     keep_refs : bool
         Keep the reference prices of trades without stops or costs (else the
         returned ``entry_ref`` and ``exit_ref`` are None: a sweep reads only the
@@ -232,7 +236,7 @@ def kernel_trades(
             exits.ref,
             hedge.price,
             hedge.ratio,
-            costs.notional,
+            costs.notional if notional is None else notional,
             SIZING_MODES[sizing],
             slippage_bps,
             fees_bps,
@@ -252,6 +256,7 @@ def kernel_trades(
             costs,
             sizing,
             lambda what: trade_name(panel, ticker, entry_tick, what),
+            costs.notional if notional is None else notional,
         )
     else:
         net = net_return(ref_in, exits.ref, side, slippage_bps, fees_bps)
@@ -273,9 +278,9 @@ def trade_name(panel: TickPanel, ticker, entry_tick, what: str):
 
 
 def _costed_return(
-    cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing, name
+    cpanel, ticker, entry_tick, exits, side, ref_in, fees_bps, slip, costs, sizing, name, notional
 ):
-    """Net returns with the ``costs:`` section, at the order size the notional gives,
+    """Net returns with the ``costs:`` section, at the order size ``notional`` gives,
     and each entry's fill value at that size (:func:`~backtest.engine.rules.trade_costs.price_orders`).
     Costs that leave a fill without a positive price are refused (``name(what)`` names
     the fill in the error)."""
@@ -287,7 +292,7 @@ def _costed_return(
         side,
         ref_in,
         exits.ref,
-        costs.notional,
+        notional,
         SIZING_MODES[sizing],
         slip,
         fees_bps,

@@ -150,12 +150,13 @@ def trade_statistics(returns: np.ndarray, trades_per_year: float) -> dict[str, n
 
 
 def sequential_at_size(
-    returns: np.ndarray, fraction: float, compound: bool = True
+    returns: np.ndarray, fraction, compound: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total return and max drawdown of each row's trades taken one after another at one size.
 
     Each row's trades (NaN = no trade) are taken in column order, one at a
-    time, each staking ``fraction`` of the account: of the current equity when
+    time, each staking ``fraction`` of the account (one number, or one per trade
+    shaped like ``returns``, as ``vol_target`` sizing gives): of the current equity when
     ``compound`` (percent sizing: equity x (1 + fraction x r) per trade), of the
     starting capital otherwise (fixed sizing: equity + fraction x r). Trades
     that overlap in time are still taken one after the other, so this is not a
@@ -177,13 +178,15 @@ def sequential_at_size(
     returns = np.asarray(returns, dtype=float)
     if returns.ndim != 2:
         raise ValueError(f"sequential_at_size takes a 2-D matrix, not {returns.ndim}-D")
+    # One stake for all (a view repeating it, no copy) or one per trade (vol_target sizing).
+    stakes = np.broadcast_to(np.asarray(fraction, dtype=float), returns.shape)
     total = np.full(len(returns), np.nan)
     drawdown = np.full(len(returns), np.nan)
-    compiled(_sequential_rows)(returns, float(fraction), bool(compound), total, drawdown)
+    compiled(_sequential_rows)(returns, stakes, bool(compound), total, drawdown)
     return total, drawdown
 
 
-def _sequential_rows(returns, fraction, compound, total, drawdown):  # pragma: no cover - numba
+def _sequential_rows(returns, stakes, compound, total, drawdown):  # pragma: no cover - numba
     """Each row's path in one pass: equity after each trade, its running peak and worst fall.
 
     The same floats as numpy's ``cumprod`` (or ``cumsum``) and
@@ -195,25 +198,24 @@ def _sequential_rows(returns, fraction, compound, total, drawdown):  # pragma: n
     rows, cols = returns.shape
     for i in range(rows):
         product = 1.0  # compound: the product of (1 + stake x r)
-        stakes = 0.0  # fixed: the sum of stake x r
+        summed = 0.0  # fixed: the sum of stake x r
         peak = 1.0  # the starting capital is the first peak
         worst = 0.0
         path = 1.0
         traded = False
         for j in range(cols):
             r = returns[i, j]
-            if np.isnan(r):
+            if np.isnan(r):  # no trade: a factor of 1, whatever the stake
                 r = 0.0
             else:
                 traded = True
-            if fraction != 1.0:  # x * 1.0 is x: skipped as the numpy passes did
-                r = r * fraction
+                r = r * stakes[i, j]  # x * 1.0 is x: a whole-account stake changes no float
             if compound:
                 product = product * (r + 1.0)
                 path = product
             else:
-                stakes = stakes + r
-                path = stakes + 1.0
+                summed = summed + r
+                path = summed + 1.0
             peak = max(peak, path)
             # min(x / peak) - 1 is min(x / peak - 1): subtracting is monotonic.
             worst = min(worst, path / peak - 1.0)

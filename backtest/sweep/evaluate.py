@@ -67,6 +67,7 @@ from backtest.engine.rules.costs import net_return
 from backtest.engine.rules.defaults import DEFAULT_OVERLAP
 from backtest.engine.rules.hedge import HedgeSpec, hedge_contribution, hedge_side, ratio_table
 from backtest.engine.rules.overlap import apply_overlap, check_overlap, id_rank
+from backtest.engine.rules.sizing import VolTarget, vol_table, vol_target_pct
 from backtest.engine.rules.trade_costs import (
     CostPanel,
     TradeCosts,
@@ -88,7 +89,9 @@ __all__ = [
     "ChunkTables",
     "GridResult",
     "SweepData",
+    "ChunkTrades",
     "chunk_returns",
+    "chunk_trades",
     "chunk_tables",
     "chunked_returns",
     "combo_metrics",
@@ -292,7 +295,9 @@ class SweepData:
     its estimates (rows as ``panel``'s tickers) and ``sizing`` (``fixed`` or
     ``percent``) how the kernel turns ``costs.notional`` into an order's shares.
     ``hedge`` prices hedge legs (None: unhedged; a combination's :data:`HEDGE_KEY`
-    says which ratio, ``off`` none).
+    says which ratio, ``off`` none). ``vol`` is ``vol_target`` sizing (None: one
+    stake for every trade) and ``vol_sigma`` (tickers, panel sessions) the daily
+    vol a decision on each session reads (:func:`~backtest.engine.rules.sizing.vol_table`).
     """
 
     spec: StrategySpec
@@ -311,6 +316,8 @@ class SweepData:
     cost_panel: CostPanel | None = None
     sizing: str = "fixed"
     hedge: SweepHedge | None = None
+    vol: VolTarget | None = None
+    vol_sigma: np.ndarray | None = None
 
 
 def clean_until(tradable: np.ndarray, tick_offset: int) -> np.ndarray:
@@ -401,6 +408,7 @@ def prepare(
     sizing: str = "fixed",
     hedge: HedgeSpec | None = None,
     hedge_values: set[str] | None = None,
+    vol: VolTarget | None = None,
 ) -> SweepData:
     """Index the strategy's events and build the price panel over the calendar span they can touch.
 
@@ -413,6 +421,10 @@ def prepare(
     and every chunk prices them, size-dependent ones at ``costs.notional`` under
     ``sizing`` (``fixed`` or ``percent``). ``hedge``: the strategy's hedge legs,
     for the :data:`HEDGE_KEY` values ``hedge_values`` (default: the spec's own ratio).
+    ``vol``: ``vol_target`` sizing; each trade then stakes its own weight in the
+    sequential figures (compounded), size-dependent costs are priced at
+    ``costs.notional`` (the initial equity) times that weight under ``percent``
+    sizing, and a trade whose ticker has too little history is left out, as a run drops it.
     """
     check_overlap(overlap)
     events = aligned[aligned["event_type"].isin(spec.event_types)].reset_index(drop=True)
@@ -436,6 +448,10 @@ def prepare(
         if values - {HEDGE_OFF}:
             calendar = pd.DatetimeIndex(cal.sessions).tz_localize(None)
             hedged = sweep_hedge(hedge, panel, prices, calendar, values, costs if active else None)
+    sigma = None
+    if vol is not None:  # each trade spends its weight of equity, fees included: percent
+        sizing, compound = "percent", True
+        sigma = vol_table(prices, list(panel.tickers), timeline.sessions, vol, str(cal.tz))
     return SweepData(
         spec,
         market,
@@ -453,6 +469,8 @@ def prepare(
         cost_panel,
         sizing,
         hedged,
+        vol,
+        sigma,
     )
 
 
@@ -537,8 +555,22 @@ def _check_knowledge(data: SweepData, plan: Plan, usable: np.ndarray) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ChunkTrades:
+    """A chunk's net returns (C, E; NaN where no trade) and, under ``vol_target``
+    sizing, each trade's stake as a fraction of equity (else None: one stake for all)."""
+
+    returns: np.ndarray
+    stake: np.ndarray | None = None
+
+
 def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     """Net return of every (combination, event); NaN where no trade. Shape (C, E)."""
+    return chunk_trades(data, combos).returns
+
+
+def chunk_trades(data: SweepData, combos: list[dict]) -> ChunkTrades:
+    """Every (combination, event)'s net return, and its stake under ``vol_target`` sizing."""
     plan = data.spec.planner(data.ev, data.market, _grid_arrays(combos, data.spec.params))
     usable, entry, exit_ = _usable(data, plan)
     _check_knowledge(data, plan, usable)
@@ -549,6 +581,12 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
     if cut is not plan.exit_tick:
         # Truncated exits, before pricing: the kernel prices (and scans stops over) the cut window.
         exit_ = np.where(usable, cut - data.tick_offset, exit_)
+    stake = notional = None
+    if data.vol is not None:
+        stake = _vol_stakes(data, entry)
+        usable &= ~np.isnan(stake)  # too little history: a run drops it (vol_history)
+        if data.costs is not None:  # each order's notional at the initial equity
+            notional = data.costs.notional * stake
     # Every cell is computed (dense arrays beat gathering the usable ones); unusable
     # cells are set to NaN at the end.
     out = np.empty(usable.shape)
@@ -572,6 +610,7 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
             sizing=data.sizing,
             hedge=priced_hedge,
             keep_refs=False,
+            notional=None if notional is None else notional[rows],
         )
         if hedge == HEDGE_OFF:
             out[rows] = trades.net_return
@@ -583,7 +622,18 @@ def chunk_returns(data: SweepData, combos: list[dict]) -> np.ndarray:
             out[rows] = net
             usable[rows] &= ~np.isnan(ratio)  # too little history: a run drops it (hedge_history)
     np.copyto(out, np.nan, where=~usable)
-    return out
+    return ChunkTrades(out, stake)
+
+
+def _vol_stakes(data: SweepData, entry: np.ndarray) -> np.ndarray:
+    """Each trade's ``vol_target`` weight as a fraction of equity (NaN: too little history).
+
+    The vol is read at the entry's session, where a run reads it for the
+    decision (a planned trade decides at its entry), from :func:`vol_table`;
+    the weight is :func:`vol_target_pct`'s, as in a run.
+    """
+    sigma = at(data.vol_sigma, data.ticker_row, entry >> 1)
+    return vol_target_pct(sigma, data.vol.target_daily_vol_pct, data.vol.max_pct) / 100.0
 
 
 def _kernel_hedge(data: SweepData, value: str, entry, planned_exit) -> KernelHedge:
@@ -674,14 +724,19 @@ def chunk_tables(data: SweepData, part: list[dict], subsets: dict[str, np.ndarra
     summary row per combination and subset, so a remote worker sends back kilobytes.
     """
     order = np.argsort(data.ev.actionable_tick, kind="stable")
-    returns = chunk_returns(data, part)
+    trades = chunk_trades(data, part)
     params = pd.DataFrame(part)
     tables = {}
     for name, mask in subsets.items():
-        picked = returns[:, order[mask[order]]]
-        metrics = combo_metrics(picked, data.trades_per_year, data.size_fraction, data.compound)
+        metrics = _metrics(data, trades, order[mask[order]])
         tables[name] = pd.concat([params, metrics], axis=1)
     return tables
+
+
+def _metrics(data: SweepData, trades: ChunkTrades, columns: np.ndarray) -> pd.DataFrame:
+    """:func:`combo_metrics` of the events ``columns`` (in entry order) of a chunk's trades."""
+    stake = data.size_fraction if trades.stake is None else trades.stake[:, columns]
+    return combo_metrics(trades.returns[:, columns], data.trades_per_year, stake, data.compound)
 
 
 def run_in_process(
@@ -787,6 +842,7 @@ def sweep_grid(
     costs: TradeCosts | None = None,
     sizing: str = "fixed",
     hedge: HedgeSpec | None = None,
+    vol: VolTarget | None = None,
 ) -> GridResult:
     """Sweep ``grid`` over in-memory prices and aligned events, without a config file.
 
@@ -838,6 +894,12 @@ def sweep_grid(
         Hedge legs (:mod:`backtest.engine.rules.hedge`): every trade is priced
         with its leg at ``hedge.ratio``, or at each combination's ``grid["hedge"]``
         (``"off"``, ``"beta"`` or a number).
+    vol : VolTarget, optional
+        ``vol_target`` sizing (:class:`~backtest.engine.rules.sizing.VolTarget`):
+        each trade stakes ``target_daily_vol_pct`` over its ticker's trailing
+        daily vol (capped) in the sequential figures, compounded; size-dependent
+        costs are priced at ``costs.notional`` times that weight (``compound`` and
+        ``sizing`` are then ignored).
 
     Returns
     -------
@@ -877,16 +939,15 @@ def sweep_grid(
         sizing,
         hedge,
         hedge_values(combos),
+        vol,
     )
     order = np.argsort(data.ev.actionable_tick, kind="stable")
     tables, kept = [], []
-    for part, returns in chunked_returns(data, combos, chunk_cells):
-        metrics = combo_metrics(
-            returns[:, order], data.trades_per_year, data.size_fraction, data.compound
-        )
-        tables.append(pd.concat([pd.DataFrame(part), metrics], axis=1))
+    for part in chunks(combos, len(data.ev.events), chunk_cells):
+        trades = chunk_trades(data, part)
+        tables.append(pd.concat([pd.DataFrame(part), _metrics(data, trades, order)], axis=1))
         if keep_returns:
-            kept.append(returns)
+            kept.append(trades.returns)
     return GridResult(
         pd.concat(tables, ignore_index=True),
         data.ev.events,

@@ -34,7 +34,7 @@ from backtest.data.validate import suspect_splits_by_ticker
 from backtest.report.manifest import data_fingerprint, package_versions
 from backtest.report.writer import publish, write_csv, write_json
 from backtest.run.pipeline import align, load_all_events, load_market
-from backtest.run.runner import hedge_instruments, hedge_specs, trade_costs
+from backtest.run.runner import hedge_instruments, hedge_specs, trade_costs, vol_target
 from backtest.stats.walkforward import deflated_sharpe, expected_max_sharpe, folds_by_date
 from backtest.strategy.signals import MarketView, get_strategy
 from backtest.sweep.cluster import open_runner
@@ -80,19 +80,6 @@ CAPS_NOTE = (
     "engine.caps (positions, gross, net, per-name weight) are not applied to the per-trade "
     "sweep returns (every signal counts); the top_n re-runs in top/ apply them"
 )
-
-
-def _refuse_vol_target(loaded: LoadedConfig) -> None:
-    """``vol_target`` sizing is a config error here: the kernel sizes every trade alike."""
-    if loaded.config.engine.sizing.mode != "vol_target":
-        return
-    where = key_location(loaded, ("engine", "sizing", "mode"))
-    raise ConfigError(
-        f"{where}: engine.sizing.mode: vol_target is not supported by backtest sweep (its "
-        "kernel prices every trade at one notional, not at a weight from each ticker's "
-        "trailing volatility); sweep a copy with engine.sizing: {mode: percent, value: ...} "
-        "and run the chosen parameters with vol_target in backtest run"
-    )
 
 
 @dataclass
@@ -151,6 +138,14 @@ def sizing_of(loaded: LoadedConfig) -> tuple[float, bool, str]:
     saying so for ``summary.json``.
     """
     engine = loaded.config.engine
+    if engine.sizing.mode == "vol_target":
+        vol = vol_target(loaded)
+        text = (
+            f"each trade's vol_target weight of current equity (engine.sizing: "
+            f"{vol.target_daily_vol_pct:g}% over its ticker's trailing daily vol of "
+            f"{vol.window} returns, at most {vol.max_pct:g}%), compounded"
+        )
+        return 1.0, True, _sequential(text)  # the stake comes per trade (SweepData.vol)
     if engine.sizing.mode == "percent":
         fraction = engine.sizing.value / 100
         text = f"{engine.sizing.value:g}% of current equity per trade (engine.sizing), compounded"
@@ -180,6 +175,11 @@ def costs_note(loaded: LoadedConfig, notional: float) -> str:
 engine.init_cash 100000: 2000 per order'
     """
     engine = loaded.config.engine
+    if engine.sizing.mode == "vol_target":
+        return (
+            "size-dependent costs are priced at each trade's vol_target weight (engine.sizing) "
+            f"of engine.init_cash {engine.init_cash:g}"
+        )
     if engine.sizing.mode == "percent":
         sizing = f"{engine.sizing.value:g}% of equity (engine.sizing)"
     else:
@@ -311,7 +311,6 @@ def run_sweep(
     sweep = loaded.config.sweep
     if sweep is None:
         raise ConfigError(f"{loaded.path}: no sweep: section; see configs/example_sweep.yaml")
-    _refuse_vol_target(loaded)
     strategy_cfg = _strategy_config(loaded)
     spec = get_strategy(strategy_cfg.name)
     if spec.planner is None:
@@ -336,7 +335,9 @@ def run_sweep(
         report("loading prices and events")
         prices, aligned, market = _data(loaded, now)
         fraction, compound, sizing = sizing_of(loaded)
-        costs = trade_costs(loaded)
+        vol = vol_target(loaded)
+        # vol_target: each order's notional is its weight of the initial equity.
+        costs = trade_costs(loaded, loaded.config.engine.init_cash if vol else None)
         data = prepare(
             spec,
             aligned,
@@ -349,6 +350,7 @@ def run_sweep(
             loaded.config.engine.sizing.mode,
             hedge,
             hedge_values(combos),
+            vol,
         )
         subsets, folds = _subsets(data, loaded)
         run_id, reused = _run_id(loaded, aligned, prices), [0]

@@ -39,6 +39,7 @@ __all__ = [
     "check_sizing",
     "vol_target_pct",
     "vol_target_sizes",
+    "vol_table",
 ]
 
 SIZINGS = ("percent", "fixed", "vol_target")
@@ -127,16 +128,56 @@ def vol_target_sizes(
     43.30127
     """
     sigma = np.full(len(signals), np.nan)
-    cache: dict[str, tuple[pd.DatetimeIndex, np.ndarray]] = {}
-    for i, (ticker, when) in enumerate(
-        zip(signals["ticker"], signals["decision_time"], strict=True)
-    ):
-        if ticker not in cache:
-            close = _closes(prices[ticker])
-            est = trailing_vol(close, vol.window, vol.window)
-            cache[ticker] = (pd.DatetimeIndex(close.index), est.to_numpy(dtype=float))
-        sessions, est = cache[ticker]
-        pos = int(decision_sessions(pd.Series([when]), sessions, tz)[0])
-        if pos < len(est):
-            sigma[i] = est[pos]
+    tickers = signals["ticker"].to_numpy()
+    for ticker in pd.unique(tickers):
+        mine = tickers == ticker
+        own, est = _vol_estimates(prices[ticker], vol.window)
+        sigma[mine] = _read(est, decision_sessions(signals["decision_time"][mine], own, tz))
     return vol_target_pct(sigma, vol.target_daily_vol_pct, vol.max_pct), sigma
+
+
+def vol_table(
+    prices: dict[str, pd.DataFrame],
+    tickers: list[str],
+    sessions: pd.DatetimeIndex,
+    vol: VolTarget,
+    tz: str,
+) -> np.ndarray:
+    """The daily vol a decision on each of ``sessions`` reads, per ticker: (tickers, sessions).
+
+    What :func:`vol_target_sizes` gives a signal deciding on that session (a sweep
+    reads it at each entry's session, as a run's decision is its entry); NaN
+    where the ticker has fewer than ``vol.window`` returns before it.
+
+    Examples
+    --------
+    >>> days = pd.bdate_range("2026-01-05", periods=8)
+    >>> close = 100 * np.cumprod([1.0, 1.01, 0.99, 1.01, 0.99, 1.01, 0.99, 1.01])
+    >>> prices = {"X": pd.DataFrame({"close": close}, index=days)}
+    >>> table = vol_table(prices, ["X"], days, VolTarget(0.5, window=4), "America/New_York")
+    >>> sig = pd.DataFrame({"ticker": ["X"] * 8,
+    ...                     "decision_time": days.tz_localize("America/New_York") + pd.Timedelta("9h30min")})
+    >>> bool(np.array_equal(table[0], vol_target_sizes(sig, prices, VolTarget(0.5, window=4),
+    ...                                                 "America/New_York")[1], equal_nan=True))
+    True
+    """
+    decisions = pd.Series(pd.DatetimeIndex(sessions).tz_localize(tz))
+    out = np.full((len(tickers), len(sessions)), np.nan)
+    for i, ticker in enumerate(tickers):
+        own, est = _vol_estimates(prices[ticker], vol.window)
+        out[i] = _read(est, decision_sessions(decisions, own, tz))
+    return out
+
+
+def _vol_estimates(frame: pd.DataFrame, window: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """A ticker's own sessions and the vol a decision on each reads (all ``window`` returns)."""
+    close = _closes(frame)
+    return pd.DatetimeIndex(close.index), trailing_vol(close, window, window).to_numpy(float)
+
+
+def _read(est: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``est`` at positions ``pos``; NaN past its end (a decision after the last session)."""
+    out = np.full(len(pos), np.nan)
+    inside = pos < len(est)
+    out[inside] = est[pos[inside]]
+    return out
