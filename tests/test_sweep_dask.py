@@ -118,7 +118,7 @@ def test_scheduler_gives_the_in_process_tables_bit_for_bit(
 def test_an_error_in_a_worker_reaches_the_driver_as_itself(
     config_path, threads_cluster, monkeypatch
 ):
-    real = backtest.sweep.evaluate.chunk_returns
+    real = backtest.sweep.evaluate.chunk_trades
 
     def peeking(data, combos):
         if any(c["hold_sessions"] == 3 and c["side"] == "short" for c in combos):
@@ -126,7 +126,7 @@ def test_an_error_in_a_worker_reaches_the_driver_as_itself(
         return real(data, combos)
 
     # Threads in this process share the module, so the workers run the patched function.
-    monkeypatch.setattr(backtest.sweep.evaluate, "chunk_returns", peeking)
+    monkeypatch.setattr(backtest.sweep.evaluate, "chunk_trades", peeking)
     sets = [*SMALL_CHUNKS, *cluster_overrides(threads_cluster.scheduler_address, None)]
     with pytest.raises(LookAheadError, match="enter before"):
         run_sweep(load_config(config_path, sets), now=NOW)
