@@ -174,6 +174,8 @@ def test_report_renders_in_headless_chromium(chart_run, tmp_path):
                 """() => ({
                   pageWidth: document.documentElement.scrollWidth,
                   viewWidth: window.innerWidth,
+                  kvOverflow: Array.from(document.querySelectorAll('table.kv'),
+                    t => t.parentElement.scrollWidth - t.parentElement.clientWidth),
                   smallestFont: Math.min(...Array.from(
                     document.querySelectorAll('td, th, p, li, figcaption'),
                     e => parseFloat(getComputedStyle(e).fontSize))),
@@ -191,5 +193,7 @@ def test_report_renders_in_headless_chromium(chart_run, tmp_path):
     assert header == ["metric", *chart_run.metrics["strategy"]]
     # Wide tables scroll inside their box; the page itself never scrolls sideways.
     assert layout["pageWidth"] <= layout["viewWidth"], layout
+    # Key-value tables (notes, run details) wrap their values instead of scrolling.
+    assert layout["kvOverflow"] and max(layout["kvOverflow"]) <= 0, layout
     assert layout["smallestFont"] >= 12, layout
     assert (tmp_path / "report.png").stat().st_size > 10_000
